@@ -1,0 +1,64 @@
+//! Project automation: `cargo xtask <command>`.
+//!
+//! Each command lives in its own module; this file only parses the command line.
+
+mod ci;
+mod crdgen;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Gas Town operator project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the CRD manifests to config/crd/ (and the Helm chart, once it exists).
+    Crdgen {
+        /// Fail, naming the file, when the committed manifests differ from the generated ones.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run everything CI runs: fmt, clippy, crdgen --check, and every test.
+    Ci,
+    /// Serve the embedded Kubernetes API server until stopped.
+    Apiserver {
+        /// Where to write the kubeconfig that points at the server.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Port to listen on (default: a free port).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Move pods to Running, bind PVCs and mark workloads ready.
+        #[arg(long)]
+        simulate_workloads: bool,
+    },
+    /// The local playground: embedded API server, test bd daemon and the operator.
+    Playground,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Crdgen { check } => crdgen::run(check),
+        Command::Ci => ci::run(),
+        Command::Apiserver { .. } => {
+            anyhow::bail!("`cargo xtask apiserver` is not built yet (issue 3)")
+        }
+        Command::Playground => {
+            anyhow::bail!("`cargo xtask playground` is not built yet (issue 5)")
+        }
+    }
+}
+
+/// The repository root (the parent of this crate's directory).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}

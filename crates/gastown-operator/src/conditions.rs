@@ -1,0 +1,151 @@
+//! Standard status conditions: set one without disturbing the others, and
+//! keep `lastTransitionTime` when the status did not actually change, so that
+//! recomputing status from the same observations produces the same object.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+
+/// What a reconcile concluded about one condition type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    pub type_: &'static str,
+    pub status: bool,
+    /// CamelCase, machine-readable.
+    pub reason: String,
+    /// For people; never contains secret values.
+    pub message: String,
+}
+
+impl Observed {
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn status_text(status: bool) -> &'static str {
+    if status { "True" } else { "False" }
+}
+
+/// Merges `observed` into `conditions`. Returns true when a condition's status
+/// changed (a transition worth an Event).
+pub fn set(
+    conditions: &mut Vec<Condition>,
+    observed: Observed,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> bool {
+    let status = status_text(observed.status);
+    match conditions.iter_mut().find(|c| c.type_ == observed.type_) {
+        Some(existing) => {
+            let transitioned = existing.status != status;
+            if transitioned {
+                existing.last_transition_time = Time(now);
+            }
+            existing.status = status.to_string();
+            existing.reason = observed.reason;
+            existing.message = observed.message;
+            existing.observed_generation = generation;
+            transitioned
+        }
+        None => {
+            conditions.push(Condition {
+                type_: observed.type_.to_string(),
+                status: status.to_string(),
+                reason: observed.reason,
+                message: observed.message,
+                observed_generation: generation,
+                last_transition_time: Time(now),
+            });
+            true
+        }
+    }
+}
+
+/// The status of condition `type_`, if present.
+pub fn is_true(conditions: &[Condition], type_: &str) -> Option<bool> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    #[test]
+    fn new_condition_is_added_as_a_transition() {
+        let mut conditions = Vec::new();
+        assert!(set(
+            &mut conditions,
+            Observed::new("Ready", true, "AllGood", "ok"),
+            Some(3),
+            at(10)
+        ));
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0].status, "True");
+        assert_eq!(conditions[0].observed_generation, Some(3));
+        assert_eq!(conditions[0].last_transition_time, Time(at(10)));
+    }
+
+    #[test]
+    fn unchanged_status_keeps_transition_time_but_updates_message() {
+        let mut conditions = Vec::new();
+        set(
+            &mut conditions,
+            Observed::new("Ready", false, "Waiting", "0/2"),
+            Some(1),
+            at(10),
+        );
+        let transitioned = set(
+            &mut conditions,
+            Observed::new("Ready", false, "Waiting", "1/2"),
+            Some(1),
+            at(20),
+        );
+        assert!(!transitioned);
+        assert_eq!(conditions[0].last_transition_time, Time(at(10)));
+        assert_eq!(conditions[0].message, "1/2");
+    }
+
+    #[test]
+    fn status_change_moves_transition_time_and_leaves_others_alone() {
+        let mut conditions = Vec::new();
+        set(
+            &mut conditions,
+            Observed::new("Ready", false, "Waiting", ""),
+            None,
+            at(10),
+        );
+        set(
+            &mut conditions,
+            Observed::new("DoltReady", true, "Ready", ""),
+            None,
+            at(10),
+        );
+        assert!(set(
+            &mut conditions,
+            Observed::new("Ready", true, "Ready", ""),
+            None,
+            at(30)
+        ));
+        assert_eq!(conditions[0].last_transition_time, Time(at(30)));
+        assert_eq!(conditions[1].last_transition_time, Time(at(10)));
+        assert_eq!(is_true(&conditions, "Ready"), Some(true));
+        assert_eq!(is_true(&conditions, "Missing"), None);
+    }
+}

@@ -1,0 +1,10 @@
+//! The Gas Town operator: controllers for `GasTown`, `Rig` and `AgentPool`.
+//!
+//! Architecture, in the order a reconcile runs: dereference the object and what
+//! it refers to, validate, build the desired objects with pure functions,
+//! apply them with server-side apply (skipping objects that already match), and
+//! project status from beads and the cluster.
+
+pub mod conditions;
+pub mod drift;
+pub mod teardown;

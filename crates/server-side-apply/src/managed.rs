@@ -1,0 +1,204 @@
+//! `metadata.managedFields`: decoding, the identity of a manager, and encoding back.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value, json};
+
+use crate::fieldpath::FieldSet;
+
+pub(crate) const APPLY: &str = "Apply";
+pub(crate) const UPDATE: &str = "Update";
+
+/// Who owns a set of fields. Appliers are one manager whatever version they apply; updaters
+/// are one per apiVersion they wrote, like upstream's manager identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct ManagerId {
+    pub manager: String,
+    pub operation: String,
+    /// Only for `Update` entries.
+    pub api_version: Option<String>,
+    pub subresource: Option<String>,
+}
+
+impl ManagerId {
+    pub fn new(
+        manager: &str,
+        operation: &str,
+        api_version: &str,
+        subresource: Option<&str>,
+    ) -> Self {
+        let manager = if manager.is_empty() {
+            "unknown"
+        } else {
+            manager
+        };
+        Self {
+            manager: manager.to_owned(),
+            operation: operation.to_owned(),
+            api_version: (operation != APPLY).then(|| api_version.to_owned()),
+            subresource: subresource.filter(|s| !s.is_empty()).map(str::to_owned),
+        }
+    }
+}
+
+impl fmt::Display for ManagerId {
+    /// How conflict messages name a manager: `"kubectl"`, `"m" with subresource "status"`,
+    /// `"kube-controller-manager" using apps/v1`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Value::String(self.manager.clone()))?;
+        if let Some(subresource) = &self.subresource {
+            write!(
+                f,
+                " with subresource {}",
+                Value::String(subresource.clone())
+            )?;
+        }
+        if let Some(api_version) = &self.api_version {
+            write!(f, " using {api_version}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One manager's fields.
+#[derive(Debug, Clone)]
+pub(crate) struct Ownership {
+    pub api_version: String,
+    pub fields: FieldSet,
+    pub time: Option<String>,
+}
+
+/// All managers of an object.
+pub(crate) type Managed = BTreeMap<ManagerId, Ownership>;
+
+/// Decodes `metadata.managedFields`; an absent or null list is empty.
+pub(crate) fn decode(object: &Value) -> Result<Managed, String> {
+    let Some(entries) = object.pointer("/metadata/managedFields") else {
+        return Ok(Managed::new());
+    };
+    let entries = match entries {
+        Value::Null => return Ok(Managed::new()),
+        Value::Array(entries) => entries,
+        other => {
+            return Err(format!(
+                "metadata.managedFields must be a list, got {other}"
+            ));
+        }
+    };
+    let mut managed = Managed::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let text = |name: &str| entry.get(name).and_then(Value::as_str).unwrap_or("");
+        let operation = text("operation");
+        if operation != APPLY && operation != UPDATE {
+            return Err("operation must be `Apply` or `Update`".into());
+        }
+        let api_version = text("apiVersion");
+        if api_version.is_empty() {
+            return Err("apiVersion must not be empty".into());
+        }
+        match text("fieldsType") {
+            "FieldsV1" => {}
+            "" => return Err(format!("missing fieldsType in managed fields entry {i}")),
+            other => {
+                return Err(format!(
+                    "invalid fieldsType {other:?} in managed fields entry {i}"
+                ));
+            }
+        }
+        let fields = match entry.get("fieldsV1") {
+            None | Some(Value::Null) => FieldSet::new(),
+            Some(fields) => FieldSet::from_fields_v1(fields)
+                .map_err(|e| format!("error decoding set of managed fields entry {i}: {e}"))?,
+        };
+        let subresource = entry.get("subresource").and_then(Value::as_str);
+        let id = ManagerId::new(text("manager"), operation, api_version, subresource);
+        let time = entry.get("time").and_then(Value::as_str).map(str::to_owned);
+        managed.insert(
+            id,
+            Ownership {
+                api_version: api_version.to_owned(),
+                fields,
+                time,
+            },
+        );
+    }
+    Ok(managed)
+}
+
+/// Whether an update asks to clear managedFields: an empty list, or one empty entry.
+pub(crate) fn is_reset(object: &Value) -> bool {
+    match object.pointer("/metadata/managedFields") {
+        Some(Value::Array(entries)) => match entries.as_slice() {
+            [] => true,
+            [only] => only.as_object().is_some_and(Map::is_empty),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Writes `managed` into `object.metadata.managedFields` in the real server's order
+/// (operation, time, manager, apiVersion, subresource); drops the field when nobody owns
+/// anything.
+pub(crate) fn encode_into(object: &mut Value, managed: &Managed) {
+    let mut entries: Vec<(&ManagerId, &Ownership)> = managed
+        .iter()
+        .filter(|(_, ownership)| !ownership.fields.is_empty())
+        .collect();
+    entries.sort_by(|(a, a_owner), (b, b_owner)| {
+        a.operation
+            .cmp(&b.operation)
+            .then_with(|| time_key(a_owner).cmp(&time_key(b_owner)))
+            .then_with(|| a.manager.cmp(&b.manager))
+            .then_with(|| a_owner.api_version.cmp(&b_owner.api_version))
+            .then_with(|| a.subresource.cmp(&b.subresource))
+    });
+    let encoded: Vec<Value> = entries
+        .into_iter()
+        .map(|(id, ownership)| {
+            let mut entry = json!({
+                "manager": id.manager,
+                "operation": id.operation,
+                "apiVersion": ownership.api_version,
+            });
+            if let Some(time) = &ownership.time {
+                entry["time"] = json!(time);
+            }
+            entry["fieldsType"] = json!("FieldsV1");
+            entry["fieldsV1"] = ownership.fields.to_fields_v1();
+            if let Some(subresource) = &id.subresource {
+                entry["subresource"] = json!(subresource);
+            }
+            entry
+        })
+        .collect();
+    let Some(object) = object.as_object_mut() else {
+        return;
+    };
+    let metadata = object
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Some(metadata) = metadata.as_object_mut() else {
+        return;
+    };
+    if encoded.is_empty() {
+        metadata.remove("managedFields");
+    } else {
+        metadata.insert("managedFields".to_owned(), Value::Array(encoded));
+    }
+}
+
+/// Sort key for entry times: RFC 3339 UTC timestamps order as text; no time sorts first.
+fn time_key(ownership: &Ownership) -> &str {
+    ownership.time.as_deref().unwrap_or("")
+}
+
+/// `object` without `metadata.managedFields`: managed fields are never part of a diff.
+pub(crate) fn without_managed_fields(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("managedFields");
+    }
+    copy
+}

@@ -1,1 +1,144 @@
-//! placeholder
+//! Kubernetes CRD structural-schema semantics as pure functions.
+//!
+//! A [`StructuralSchema`] is built once per CRD version from its
+//! `openAPIV3Schema` and then prunes, defaults and validates custom
+//! resources the way kube-apiserver 1.33 does, with the same error texts:
+//!
+//! - [`StructuralSchema::prune`] drops unknown fields (`x-kubernetes-preserve-unknown-fields`
+//!   and `x-kubernetes-embedded-resource` honoured) and `null`s of
+//!   non-nullable fields without a default;
+//! - [`StructuralSchema::default`] applies `default`s;
+//! - [`StructuralSchema::validate`] runs OpenAPI value validation
+//!   (kube-openapi semantics), embedded-resource type-meta checks, list
+//!   set/map uniqueness and, unless one of those errors blocks it, the
+//!   `x-kubernetes-validations` CEL rules;
+//! - [`StructuralSchema::admit`] does all of that in the apiserver's order.
+//!
+//! On updates (`old` given) errors in values that did not change are
+//! ratcheted away, as kube-apiserver does since 1.30.
+
+mod cel;
+mod correlation;
+mod defaulting;
+mod embedded;
+mod field;
+mod formats;
+mod gofmt;
+mod listtype;
+mod model;
+mod openapi;
+mod path;
+mod pattern;
+mod prune;
+
+use serde_json::Value;
+
+pub use field::{ErrorType, FieldError, FieldErrors};
+
+/// Why a schema cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The schema violates structural-schema rules, has invalid patterns or
+    /// CEL rules that do not compile; the field errors say where.
+    #[error("invalid openAPIV3Schema: {0}")]
+    Invalid(FieldErrors),
+}
+
+impl SchemaError {
+    /// The individual problems, with paths below the schema's base path.
+    pub fn field_errors(&self) -> &FieldErrors {
+        match self {
+            SchemaError::Invalid(errors) => errors,
+        }
+    }
+}
+
+/// A compiled CRD version schema. Cheap to share (`Send + Sync`), built once.
+#[derive(Debug)]
+pub struct StructuralSchema {
+    root: model::Node,
+}
+
+/// The message kube-apiserver adds when CEL rules were skipped because the
+/// object already failed basic validation.
+const CEL_SKIPPED: &str =
+    "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
+impl StructuralSchema {
+    /// Parses and checks `open_api_v3_schema`; error paths start at
+    /// `openAPIV3Schema`.
+    pub fn new(open_api_v3_schema: &Value) -> Result<Self, SchemaError> {
+        Self::new_at(open_api_v3_schema, "openAPIV3Schema")
+    }
+
+    /// Like [`new`](Self::new), with error paths rooted at `base_path`
+    /// (e.g. `spec.versions[0].schema.openAPIV3Schema`).
+    pub fn new_at(open_api_v3_schema: &Value, base_path: &str) -> Result<Self, SchemaError> {
+        let root = model::parse_root(open_api_v3_schema, base_path).map_err(SchemaError::Invalid)?;
+        Ok(Self { root })
+    }
+
+    /// Drops fields the schema does not specify (keeping `apiVersion`,
+    /// `kind` and `metadata` at the root and in embedded resources).
+    pub fn prune(&self, obj: &mut Value) {
+        self.prune_reporting_unknown(obj);
+    }
+
+    /// [`prune`](Self::prune), returning the sorted paths of the dropped
+    /// fields (`spec.foo`, `spec.items[0].bar`) for `unknown field` warnings.
+    pub fn prune_reporting_unknown(&self, obj: &mut Value) -> Vec<String> {
+        let unknown = prune::prune(obj, &self.root);
+        prune::prune_non_nullable_nulls(obj, Some(&self.root));
+        unknown
+    }
+
+    /// Applies the schema's `default`s to missing fields.
+    pub fn default(&self, obj: &mut Value) {
+        defaulting::apply(obj, &self.root);
+    }
+
+    /// Validates a (pruned and defaulted) object; `old` is the stored object
+    /// on updates.
+    pub fn validate(&self, obj: &Value, old: Option<&Value>) -> FieldErrors {
+        let mut errors = FieldErrors::new();
+        errors.extend(openapi::validate(&self.root, obj, old));
+        errors.extend(embedded::validate(&self.root, obj));
+        let old_lists_valid = old.is_none_or(|o| listtype::validate(&self.root, o).is_empty());
+        if old_lists_valid {
+            errors.extend(listtype::validate(&self.root, obj));
+        }
+        if errors.iter().any(|e| blocks_cel(e.error_type)) {
+            errors.push(FieldError::invalid("<nil>", Value::Null, CEL_SKIPPED));
+        } else {
+            errors.extend(cel::validate(&self.root, obj, old));
+        }
+        errors
+    }
+
+    /// Prunes, defaults and validates `obj` in kube-apiserver's order.
+    pub fn admit(&self, obj: &mut Value, old: Option<&Value>) -> Result<(), FieldErrors> {
+        self.prune(obj);
+        self.default(obj);
+        let errors = self.validate(obj, old);
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// Errors that make kube-apiserver skip CEL rules (`hasBlockingErr`).
+fn blocks_cel(error_type: ErrorType) -> bool {
+    matches!(
+        error_type,
+        ErrorType::NotSupported | ErrorType::Required | ErrorType::TooLong | ErrorType::TooMany | ErrorType::TypeInvalid
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<StructuralSchema>();
+    }
+}

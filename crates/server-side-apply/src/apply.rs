@@ -312,13 +312,13 @@ fn describe(object: &Value) -> String {
 
 /// Removes what the applier set last time and neither it nor anyone else owns now.
 fn prune(walker: &Walker<'_>, merged: &Value, managed: &Managed, last_applied: &FieldSet) -> Value {
-    let is_struct = |names: &[&str]| walker.is_struct(names);
+    let is_declared = |names: &[&str]| walker.is_declared_field(names);
     let owned = managed
         .values()
         .fold(FieldSet::new(), |all, o| all.union(&o.fields))
-        .with_named_fields_as_members(&is_struct);
+        .with_named_fields_as_members(&is_declared);
     let dropped = last_applied
-        .with_named_fields_as_members(&is_struct)
+        .with_named_fields_as_members(&is_declared)
         .difference(&owned);
     if dropped.is_empty() {
         merged.clone()

@@ -346,34 +346,34 @@ impl FieldSet {
         }
     }
 
-    /// Adds every object field that has owned descendants as a member itself, where the
-    /// containing object is a struct (its keys are schema fields). Mirrors
+    /// Adds every declared struct field that has owned descendants as a member itself. Mirrors
     /// structured-merge-diff's `EnsureNamedFieldsAreMembers`, used when pruning so that a
     /// struct holding someone's fields is never removed as a whole.
     pub(crate) fn with_named_fields_as_members(
         &self,
-        is_struct: &dyn Fn(&[&str]) -> bool,
+        is_declared_field: &dyn Fn(&[&str]) -> bool,
     ) -> FieldSet {
-        self.named_fields_inner(&mut Vec::new(), is_struct)
+        self.named_fields_inner(&mut Vec::new(), is_declared_field)
     }
 
     fn named_fields_inner<'a>(
         &'a self,
         names: &mut Vec<&'a str>,
-        is_struct: &dyn Fn(&[&str]) -> bool,
+        is_declared_field: &dyn Fn(&[&str]) -> bool,
     ) -> FieldSet {
         let mut out = FieldSet {
             members: self.members.clone(),
             children: BTreeMap::new(),
         };
-        let parent_is_struct = is_struct(names);
         for (element, child) in &self.children {
-            if parent_is_struct && element.field_name().is_some() && !child.is_empty() {
+            let pushed = element.field_name().map(|n| names.push(n)).is_some();
+            if pushed && !child.is_empty() && is_declared_field(names) {
                 out.members.insert(element.clone());
             }
-            let pushed = element.field_name().map(|n| names.push(n)).is_some();
-            out.children
-                .insert(element.clone(), child.named_fields_inner(names, is_struct));
+            out.children.insert(
+                element.clone(),
+                child.named_fields_inner(names, is_declared_field),
+            );
             if pushed {
                 names.pop();
             }

@@ -89,16 +89,16 @@ impl TypeInfo for SchemaTypes {
             == Some("atomic")
     }
 
-    fn is_struct(&self, path: &[&str]) -> bool {
-        if path.is_empty() {
-            return true;
+    fn is_declared_field(&self, path: &[&str]) -> bool {
+        match path {
+            [] => false,
+            ["apiVersion" | "kind" | "metadata"] => true,
+            ["metadata", ..] => object_meta().is_declared_field(path),
+            [parent @ .., name] => self
+                .object_schema(parent)
+                .and_then(|node| node.get("properties"))
+                .is_some_and(|properties| properties.get(*name).is_some()),
         }
-        if path.first() == Some(&"metadata") {
-            return object_meta().is_struct(path);
-        }
-        self.object_schema(path).is_some_and(|node| {
-            node.get("properties").is_some() && node.get("additionalProperties").is_none()
-        })
     }
 
     fn list_key_default(&self, path: &[&str], key: &str) -> Option<Value> {
@@ -159,10 +159,12 @@ mod tests {
         }
         assert!(types.is_atomic_map(&["spec", "workers", "selector"]));
         assert!(!types.is_atomic_map(&["spec", "env"]));
-        assert!(types.is_struct(&["spec"]));
-        assert!(types.is_struct(&["spec", "workers"]));
-        assert!(!types.is_struct(&["spec", "env"]));
-        assert!(!types.is_struct(&["metadata", "labels"]));
+        assert!(types.is_declared_field(&["spec"]));
+        assert!(types.is_declared_field(&["spec", "workers", "name"]));
+        assert!(!types.is_declared_field(&["spec", "env", "FOO"]));
+        assert!(!types.is_declared_field(&["spec", "unknown"]));
+        assert!(types.is_declared_field(&["metadata", "labels"]));
+        assert!(!types.is_declared_field(&["metadata", "labels", "app"]));
         assert_eq!(
             types.list_key_default(&["spec", "workers"], "zone"),
             Some(json!("a"))

@@ -155,13 +155,12 @@ impl<'t> Walker<'t> {
         match self.shape(value, names) {
             Shape::Leaf => set.insert(path),
             Shape::Object(map) => {
-                let keys_are_fields = self.types.is_struct(names);
                 for (key, child) in map {
                     names.push(key);
                     path.push(PathElement::Field(key.clone()));
                     self.field_set_walk(child, names, path, set)?;
                     let empty_object = matches!(child, Value::Object(m) if m.is_empty());
-                    if child.is_null() || empty_object || !keys_are_fields {
+                    if child.is_null() || empty_object || !self.types.is_declared_field(names) {
                         set.insert(path);
                     }
                     path.pop();
@@ -545,10 +544,9 @@ impl<'t> Walker<'t> {
         }
     }
 
-    /// Whether the object at the field names of `path` is a struct (see
-    /// [`TypeInfo::is_struct`]).
-    pub fn is_struct(&self, names: &[&str]) -> bool {
-        self.types.is_struct(names)
+    /// See [`TypeInfo::is_declared_field`].
+    pub fn is_declared_field(&self, names: &[&str]) -> bool {
+        self.types.is_declared_field(names)
     }
 }
 

@@ -39,10 +39,11 @@ pub trait TypeInfo: Send + Sync {
         false
     }
 
-    /// Whether the object at `path` is a struct whose keys are schema fields (`true`) rather
-    /// than a map whose keys are data, such as labels (`false`). Appliers own the map entries
-    /// of maps themselves but only the leaves of structs, as the real server records it.
-    fn is_struct(&self, _path: &[&str]) -> bool {
+    /// Whether the last name of `path` is a field its parent struct declares (`spec`,
+    /// `metadata.labels`) rather than a map key or an undeclared field (`metadata.labels.app`).
+    /// Appliers own map entries themselves but declared fields only through their leaves, as
+    /// the real server records it; untyped objects have no declared fields.
+    fn is_declared_field(&self, _path: &[&str]) -> bool {
         false
     }
 

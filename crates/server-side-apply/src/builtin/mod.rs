@@ -85,8 +85,17 @@ impl TypeInfo for BuiltinTypes {
         }
     }
 
-    fn is_struct(&self, path: &[&str]) -> bool {
-        matches!(element_type(self.resolve(path)), Ty::Struct(_))
+    fn is_declared_field(&self, path: &[&str]) -> bool {
+        let Some((name, parent)) = path.split_last() else {
+            return false;
+        };
+        match element_type(self.resolve(parent)) {
+            Ty::Struct(index) => STRUCTS[index]
+                .fields
+                .binary_search_by(|f| f.name.cmp(name))
+                .is_ok(),
+            _ => false,
+        }
     }
 
     fn list_key_default(&self, path: &[&str], key: &str) -> Option<Value> {
@@ -268,16 +277,17 @@ mod tests {
     #[test]
     fn structs_maps_and_atomic_objects_are_told_apart() {
         let deployment = BuiltinTypes::for_kind("apps/v1", "Deployment");
-        assert!(deployment.is_struct(&[]));
-        assert!(deployment.is_struct(&["spec"]));
-        assert!(!deployment.is_struct(&["metadata", "labels"]));
+        assert!(deployment.is_declared_field(&["spec"]));
+        assert!(deployment.is_declared_field(&["metadata", "labels"]));
+        assert!(!deployment.is_declared_field(&["metadata", "labels", "app"]));
+        assert!(!deployment.is_declared_field(&["spec", "bogus"]));
         assert!(
             deployment.is_atomic_map(&["spec", "selector"]),
             "LabelSelector is atomic"
         );
         assert!(!deployment.is_atomic_map(&["spec", "template"]));
         assert!(
-            deployment.is_struct(&["spec", "template", "spec", "containers"]),
+            deployment.is_declared_field(&["spec", "template", "spec", "containers", "image"]),
             "list elements"
         );
         let service = BuiltinTypes::for_kind("v1", "Service");

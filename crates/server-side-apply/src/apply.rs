@@ -193,6 +193,9 @@ pub fn apply(
         ));
     }
     transfer_ownership(&walker, &live_object, &merged, &mut managed, &applier);
+    // A null in the configuration clears the field (the real server's typed conversion drops
+    // it), while the applier keeps owning it.
+    drop_null_fields(&mut merged);
 
     let changed = merged != live_object;
     if let Some(entry) = managed.get_mut(&applier) {
@@ -435,6 +438,17 @@ fn allowed_by_last_applied(
     )
 }
 
+fn drop_null_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+        _ => {}
+    }
+}
+
 /// Keeps a client-side apply annotation current after `kubectl apply --server-side`.
 fn sync_last_applied(object: &mut Value, config: &Value) {
     let Some(annotations) = object
@@ -443,10 +457,10 @@ fn sync_last_applied(object: &mut Value, config: &Value) {
     else {
         return;
     };
-    if !annotations
+    if annotations
         .get(LAST_APPLIED_ANNOTATION)
         .and_then(Value::as_str)
-        .is_some_and(|a| !a.is_empty())
+        .is_none_or(str::is_empty)
     {
         return;
     }
@@ -493,10 +507,10 @@ fn cap_update_managers(managed: &mut Managed) {
             continue;
         };
         let bucket = ManagerId::new("ancient-changes", UPDATE, &version, None);
-        if !managed.contains_key(&bucket) {
-            if let Some(first_entry) = managed.remove(first) {
-                managed.insert(bucket.clone(), first_entry);
-            }
+        if !managed.contains_key(&bucket)
+            && let Some(first_entry) = managed.remove(first)
+        {
+            managed.insert(bucket.clone(), first_entry);
         }
         managed.remove(&id);
         if let Some(bucket_entry) = managed.get_mut(&bucket) {

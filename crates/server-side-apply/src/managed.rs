@@ -149,7 +149,7 @@ pub(crate) fn encode_into(object: &mut Value, managed: &Managed) {
     entries.sort_by(|(a, a_owner), (b, b_owner)| {
         a.operation
             .cmp(&b.operation)
-            .then_with(|| time_key(a_owner).cmp(&time_key(b_owner)))
+            .then_with(|| time_key(a_owner).cmp(time_key(b_owner)))
             .then_with(|| a.manager.cmp(&b.manager))
             .then_with(|| a_owner.api_version.cmp(&b_owner.api_version))
             .then_with(|| a.subresource.cmp(&b.subresource))

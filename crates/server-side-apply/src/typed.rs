@@ -250,7 +250,7 @@ impl<'t> Walker<'t> {
                 let old_groups = group(old_items, old_elements);
                 let new_groups = group(new_items, new_elements);
                 let mut elements: Vec<&PathElement> = old_groups.keys().collect();
-                elements.extend(new_groups.keys().filter(|e| !old_groups.contains_key(*e)));
+                elements.extend(new_groups.keys().filter(|e| !old_groups.contains_key(e)));
                 for element in elements {
                     let old_group = old_groups.get(element).map(Vec::as_slice).unwrap_or(&[]);
                     let new_group = new_groups.get(element).map(Vec::as_slice).unwrap_or(&[]);
@@ -602,5 +602,185 @@ mod indexed {
         pub fn contains_key(&self, element: &PathElement) -> bool {
             self.items.contains_key(element)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::types::Untyped;
+
+    /// Lists under `items` are maps keyed by `name`, `tags` are sets; `opaque` is atomic.
+    struct Shapes;
+
+    impl TypeInfo for Shapes {
+        fn list_type(&self, path: &[&str]) -> ListType {
+            match path.last() {
+                Some(&"items") => ListType::Map(vec!["name".into()]),
+                Some(&"tags") => ListType::Set,
+                _ => ListType::Atomic,
+            }
+        }
+
+        fn is_atomic_map(&self, path: &[&str]) -> bool {
+            path.last() == Some(&"opaque")
+        }
+
+        fn is_declared_field(&self, path: &[&str]) -> bool {
+            path.len() == 1 || path.ends_with(&["items", "value"])
+        }
+    }
+
+    fn paths(set: &FieldSet) -> Vec<String> {
+        set.paths().iter().map(Path::to_string).collect()
+    }
+
+    #[test]
+    fn merge_orders_lists_like_structured_merge_diff() {
+        let walker = Walker::new(&Shapes);
+        let names = |list: &[&str]| -> Value {
+            json!({"items": list.iter().map(|n| json!({"name": n})).collect::<Vec<_>>()})
+        };
+        let cases: [(&[&str], &[&str], &[&str]); 5] = [
+            (&["a", "b"], &["c"], &["a", "b", "c"]),
+            (&["a", "b", "c"], &["c", "a"], &["b", "c", "a"]),
+            (&["a", "x", "b"], &["b", "a"], &["x", "b", "a"]),
+            (&[], &["a"], &["a"]),
+            (&["a"], &[], &["a"]),
+        ];
+        for (live, config, expected) in cases {
+            let merged = walker.merge(&names(live), &names(config)).unwrap();
+            assert_eq!(merged, names(expected), "live {live:?} + config {config:?}");
+        }
+    }
+
+    #[test]
+    fn merge_keeps_live_fields_and_replaces_leaves() {
+        let walker = Walker::new(&Shapes);
+        let cases = [
+            (
+                json!({"a": 1, "b": 2}),
+                json!({"b": 3}),
+                json!({"a": 1, "b": 3}),
+            ),
+            (
+                json!({"opaque": {"x": 1}}),
+                json!({"opaque": {"y": 2}}),
+                json!({"opaque": {"y": 2}}),
+            ),
+            (
+                json!({"tags": ["x", "y"]}),
+                json!({"tags": ["z", "x"]}),
+                json!({"tags": ["z", "x", "y"]}),
+            ),
+            (
+                json!({"list": [1, 2]}),
+                json!({"list": [3]}),
+                json!({"list": [3]}),
+            ),
+            (
+                json!({"items": [{"name": "a", "value": 1, "extra": true}]}),
+                json!({"items": [{"name": "a", "value": 2}]}),
+                json!({"items": [{"name": "a", "value": 2, "extra": true}]}),
+            ),
+            (json!({"m": {}}), json!({"m": []}), json!({"m": []})),
+        ];
+        for (live, config, expected) in cases {
+            assert_eq!(
+                walker.merge(&live, &config).unwrap(),
+                expected,
+                "{live} + {config}"
+            );
+        }
+    }
+
+    #[test]
+    fn field_sets_follow_list_and_map_semantics() {
+        let walker = Walker::new(&Shapes);
+        let cases = [
+            // `b` is a declared field: owned through its leaves only.
+            (json!({"a": 1, "b": {"c": 2}}), vec![".a", ".b.c"]),
+            (
+                json!({"items": [{"name": "a", "m": {"k": 1}}]}),
+                vec![
+                    ".items[name=\"a\"]",
+                    ".items[name=\"a\"].m",
+                    ".items[name=\"a\"].m.k",
+                    ".items[name=\"a\"].name",
+                ],
+            ),
+            (json!({"opaque": {"x": 1}}), vec![".opaque"]),
+            (
+                json!({"tags": ["x", "y"]}),
+                vec![".tags[=\"x\"]", ".tags[=\"y\"]"],
+            ),
+            (
+                json!({"items": [{"name": "a", "value": {"k": 1}}]}),
+                vec![
+                    ".items[name=\"a\"]",
+                    ".items[name=\"a\"].name",
+                    ".items[name=\"a\"].value.k",
+                ],
+            ),
+            (json!({"empty": {}, "null": null}), vec![".empty", ".null"]),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(
+                paths(&walker.field_set(&value).unwrap()),
+                expected,
+                "{value}"
+            );
+        }
+        let err = walker
+            .field_set(&json!({"tags": [{"no": "maps"}]}))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ".tags: element 0: associative list without keys has an element that's a map type"
+        );
+    }
+
+    #[test]
+    fn compare_reports_added_modified_removed() {
+        let walker = Walker::new(&Shapes);
+        let old = json!({"a": 1, "b": 2, "items": [{"name": "x", "value": 1}, {"name": "y"}], "gone": {"z": 1}});
+        let new =
+            json!({"a": 1, "b": 3, "items": [{"name": "x", "value": 2}, {"name": "w"}], "c": true});
+        let comparison = walker.compare(&old, &new);
+        assert_eq!(
+            paths(&comparison.added),
+            [".c", ".items[name=\"w\"]", ".items[name=\"w\"].name"]
+        );
+        assert_eq!(
+            paths(&comparison.modified),
+            [".b", ".items[name=\"x\"].value"]
+        );
+        assert_eq!(
+            paths(&comparison.removed),
+            [
+                ".gone",
+                ".gone.z",
+                ".items[name=\"y\"]",
+                ".items[name=\"y\"].name"
+            ]
+        );
+    }
+
+    #[test]
+    fn remove_drops_paths_and_emptied_containers() {
+        let walker = Walker::new(&Untyped);
+        let value = json!({"a": {"b": 1}, "c": 2, "d": {"e": 1, "f": 2}});
+        let mut set = FieldSet::new();
+        set.insert(&[
+            PathElement::Field("a".into()),
+            PathElement::Field("b".into()),
+        ]);
+        set.insert(&[
+            PathElement::Field("d".into()),
+            PathElement::Field("e".into()),
+        ]);
+        assert_eq!(walker.remove(&value, &set), json!({"c": 2, "d": {"f": 2}}));
     }
 }

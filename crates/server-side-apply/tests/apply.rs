@@ -777,3 +777,28 @@ fn custom_resources_with_unknown_shape_merge_maps_and_replace_lists() {
         "untyped maps own their entries"
     );
 }
+
+#[test]
+fn a_null_in_the_config_clears_the_field_and_conflicts_like_a_change() {
+    let types = deployment_types();
+    let live = apply_ok(
+        None,
+        &deployment(json!({"replicas": 2, "paused": true})),
+        "a",
+        &types,
+        T0,
+    );
+    let cleared = deployment(json!({"replicas": null}));
+    let err = apply(Some(&live), &cleared, "b", false, None, &types, T1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"a\": .spec.replicas"
+    );
+
+    let forced = apply(Some(&live), &cleared, "b", true, None, &types, T1).unwrap();
+    assert_eq!(forced["spec"], json!({"paused": true}));
+    assert_eq!(
+        entry(&forced, "b").unwrap()["fieldsV1"],
+        json!({"f:spec": {"f:replicas": {}}})
+    );
+}

@@ -5,6 +5,8 @@
 //! apply them with server-side apply (skipping objects that already match), and
 //! project status from beads and the cluster.
 
+pub mod builders;
 pub mod conditions;
 pub mod drift;
+pub mod naming;
 pub mod teardown;

@@ -1,0 +1,5 @@
+//! Pure builders of every object the operator manages: spec (and observed
+//! facts) in, desired Kubernetes objects out. No I/O here.
+
+pub mod agent_pod;
+pub mod security;

@@ -57,6 +57,9 @@ impl SchemaError {
 #[derive(Debug)]
 pub struct StructuralSchema {
     root: model::Node,
+    /// Whether any node has CEL rules; without any, kube-apiserver has no
+    /// CEL validator and never reports skipped rules.
+    has_rules: bool,
 }
 
 /// The message kube-apiserver adds when CEL rules were skipped because the
@@ -75,7 +78,8 @@ impl StructuralSchema {
     /// (e.g. `spec.versions[0].schema.openAPIV3Schema`).
     pub fn new_at(open_api_v3_schema: &Value, base_path: &str) -> Result<Self, SchemaError> {
         let root = model::parse_root(open_api_v3_schema, base_path).map_err(SchemaError::Invalid)?;
-        Ok(Self { root })
+        let has_rules = root.has_rules();
+        Ok(Self { root, has_rules })
     }
 
     /// Drops fields the schema does not specify (keeping `apiVersion`,
@@ -106,6 +110,9 @@ impl StructuralSchema {
         let old_lists_valid = old.is_none_or(|o| listtype::validate(&self.root, o).is_empty());
         if old_lists_valid {
             errors.extend(listtype::validate(&self.root, obj));
+        }
+        if !self.has_rules {
+            return errors;
         }
         if errors.iter().any(|e| blocks_cel(e.error_type)) {
             errors.push(FieldError::invalid("<nil>", Value::Null, CEL_SKIPPED));

@@ -96,6 +96,14 @@ impl Node {
         }
     }
 
+    /// Whether this node or any node below it has CEL rules.
+    pub fn has_rules(&self) -> bool {
+        self.rules.is_some()
+            || self.properties.values().any(Node::has_rules)
+            || self.additional_schema().is_some_and(Node::has_rules)
+            || self.items.as_deref().is_some_and(Node::has_rules)
+    }
+
     /// Whether `additionalProperties` is set in any form.
     pub fn has_additional(&self) -> bool {
         !matches!(self.additional, Additional::Absent)

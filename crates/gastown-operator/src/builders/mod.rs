@@ -3,3 +3,4 @@
 
 pub mod agent_pod;
 pub mod security;
+pub mod town;

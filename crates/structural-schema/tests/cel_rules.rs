@@ -244,3 +244,19 @@ fn invalid_field_path_and_reason_reject_the_schema() {
         ]
     );
 }
+
+#[test]
+fn optional_old_self_rules_also_run_on_create() {
+    let schema = with_spec(json!({"type": "object", "properties": {
+        "tier": {"type": "string", "x-kubernetes-validations": [
+            {"rule": "oldSelf == null ? self == 'basic' : self == oldSelf", "optionalOldSelf": true,
+             "message": "tier starts basic and never changes"}]},
+    }}));
+    assert_eq!(
+        messages(&schema, &object(json!({"tier": "gold"}))),
+        vec![r#"spec.tier: Invalid value: "string": tier starts basic and never changes"#]
+    );
+    assert!(messages(&schema, &object(json!({"tier": "basic"}))).is_empty());
+    let old = object(json!({"tier": "basic"}));
+    assert_eq!(update_messages(&schema, &object(json!({"tier": "gold"})), &old).len(), 1);
+}

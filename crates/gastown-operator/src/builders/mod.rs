@@ -2,5 +2,7 @@
 //! facts) in, desired Kubernetes objects out. No I/O here.
 
 pub mod agent_pod;
+pub mod quantity;
+pub mod rig;
 pub mod security;
 pub mod town;

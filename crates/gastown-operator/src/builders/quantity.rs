@@ -108,14 +108,13 @@ pub fn format(millis: Millis) -> Quantity {
     if units == 0 {
         return Quantity("0".into());
     }
-    if binary {
-        if let Some((suffix, power)) = BINARY
+    if binary
+        && let Some((suffix, power)) = BINARY
             .iter()
             .rev()
             .find(|(_, p)| units % 1024_u128.pow(*p) == 0)
-        {
-            return Quantity(format!("{sign}{}{suffix}", units / 1024_u128.pow(*power)));
-        }
+    {
+        return Quantity(format!("{sign}{}{suffix}", units / 1024_u128.pow(*power)));
     }
     let (suffix, exponent) = DECIMAL
         .iter()

@@ -12,7 +12,12 @@ use crate::model::Node;
 use crate::path;
 
 /// What the apiserver accepts as a rule's `reason`.
-const REASONS: [&str; 4] = ["FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"];
+const REASONS: [&str; 4] = [
+    "FieldValueInvalid",
+    "FieldValueForbidden",
+    "FieldValueRequired",
+    "FieldValueDuplicate",
+];
 
 /// One rule as written in the schema, with its `fieldPath` normalized.
 #[derive(Debug)]
@@ -55,16 +60,27 @@ pub(crate) struct NodeRules {
 
 impl std::fmt::Debug for NodeRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeRules").field("specs", &self.specs).finish_non_exhaustive()
+        f.debug_struct("NodeRules")
+            .field("specs", &self.specs)
+            .finish_non_exhaustive()
     }
 }
 
 impl NodeRules {
     /// Compiles the rules of `schema` (whose parsed form is `node`);
     /// `at` is the path of its `x-kubernetes-validations` for errors.
-    pub fn compile(schema: &Value, rules: &Value, node: &Node, at: &str) -> Result<Option<Self>, Vec<FieldError>> {
+    pub fn compile(
+        schema: &Value,
+        rules: &Value,
+        node: &Node,
+        at: &str,
+    ) -> Result<Option<Self>, Vec<FieldError>> {
         let Some(raw_rules) = rules.as_array() else {
-            return Err(vec![FieldError::invalid(at, rules.clone(), "must be a list of validation rules")]);
+            return Err(vec![FieldError::invalid(
+                at,
+                rules.clone(),
+                "must be a list of validation rules",
+            )]);
         };
         if raw_rules.is_empty() {
             return Ok(None);
@@ -84,12 +100,23 @@ impl NodeRules {
             if let Err(e) = result {
                 let rule_at = path::index(at, i);
                 let (field, value) = match e {
-                    kube_cel::CompilationError::MessageExpressionParse { message_expression, .. } => {
-                        (path::child(&rule_at, "messageExpression"), json!(message_expression))
-                    }
-                    _ => (path::child(&rule_at, "rule"), raw_rules[i].get("rule").cloned().unwrap_or(Value::Null)),
+                    kube_cel::CompilationError::MessageExpressionParse {
+                        message_expression,
+                        ..
+                    } => (
+                        path::child(&rule_at, "messageExpression"),
+                        json!(message_expression),
+                    ),
+                    _ => (
+                        path::child(&rule_at, "rule"),
+                        raw_rules[i].get("rule").cloned().unwrap_or(Value::Null),
+                    ),
                 };
-                errors.push(FieldError::invalid(field, value, format!("compilation failed: {e}")));
+                errors.push(FieldError::invalid(
+                    field,
+                    value,
+                    format!("compilation failed: {e}"),
+                ));
             }
         }
         for (spec, result) in specs.iter_mut().zip(&compiled.validations) {
@@ -97,14 +124,25 @@ impl NodeRules {
                 spec.uses_old_self = c.is_transition_rule;
             }
         }
-        if errors.is_empty() { Ok(Some(Self { specs, compiled })) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Some(Self { specs, compiled }))
+        } else {
+            Err(errors)
+        }
     }
 
     /// Evaluates the rules against `value` at field path `at`. `old` is the
     /// correlated old value (binds `oldSelf`); `unchanged` says the value is
     /// equal to its stored counterpart, so plain (non-transition) rule
     /// failures are ratcheted away.
-    fn evaluate(&self, type_name: &str, value: &Value, old: Option<&Value>, at: &str, unchanged: bool) -> Vec<FieldError> {
+    fn evaluate(
+        &self,
+        type_name: &str,
+        value: &Value,
+        old: Option<&Value>,
+        at: &str,
+        unchanged: bool,
+    ) -> Vec<FieldError> {
         let Err(failures) = kube_cel::validate_compiled(&self.compiled, value, old) else {
             return Vec::new();
         };
@@ -114,8 +152,15 @@ impl NodeRules {
         let mut cursor = 0;
         for failure in failures.iter() {
             // kube-cel reports failures in rule order; find the rule.
-            let Some(offset) = self.specs[cursor..].iter().position(|s| s.rule == failure.rule) else {
-                errors.push(FieldError::invalid(node_path, bad_value.clone(), failure.message.clone()));
+            let Some(offset) = self.specs[cursor..]
+                .iter()
+                .position(|s| s.rule == failure.rule)
+            else {
+                errors.push(FieldError::invalid(
+                    node_path,
+                    bad_value.clone(),
+                    failure.message.clone(),
+                ));
                 continue;
             };
             let spec = &self.specs[cursor + offset];
@@ -143,7 +188,10 @@ impl NodeRules {
                     error_for_reason(spec.reason, field, bad_value.clone(), message)
                 }
                 kube_cel::ErrorKind::EvaluationError => {
-                    let cause = failure.message.strip_prefix("rule evaluation error: ").unwrap_or(&failure.message);
+                    let cause = failure
+                        .message
+                        .strip_prefix("rule evaluation error: ")
+                        .unwrap_or(&failure.message);
                     let detail = format!("{cause} evaluating rule: {}", spec.error_string());
                     FieldError::invalid(node_path, bad_value.clone(), detail)
                 }
@@ -156,7 +204,12 @@ impl NodeRules {
 }
 
 /// `fieldErrorForReason`.
-fn error_for_reason(reason: Option<ErrorType>, field: String, bad_value: Value, detail: String) -> FieldError {
+fn error_for_reason(
+    reason: Option<ErrorType>,
+    field: String,
+    bad_value: Value,
+    detail: String,
+) -> FieldError {
     match reason {
         Some(ErrorType::Forbidden) => FieldError::forbidden(field, detail),
         Some(ErrorType::Required) => FieldError::required(field, detail),
@@ -180,7 +233,11 @@ fn parse_rule(raw: &Value, node: &Node, at: &str) -> Result<RuleSpec, Vec<FieldE
         Some("FieldValueDuplicate") => Some(ErrorType::Duplicate),
         Some(other) => {
             let supported: Vec<String> = REASONS.iter().map(|r| r.to_string()).collect();
-            errors.push(FieldError::not_supported(path::child(at, "reason"), json!(other), &supported));
+            errors.push(FieldError::not_supported(
+                path::child(at, "reason"),
+                json!(other),
+                &supported,
+            ));
             None
         }
     };
@@ -223,7 +280,10 @@ fn normalize_field_path(json_path: &str, node: &Node) -> Result<String, String> 
         let name = match tokens[i].as_str() {
             "." => {
                 i += 1;
-                tokens.get(i).cloned().ok_or("unexpected end of JSON path")?
+                tokens
+                    .get(i)
+                    .cloned()
+                    .ok_or("unexpected end of JSON path")?
             }
             "[" => {
                 i += 1;
@@ -231,10 +291,15 @@ fn normalize_field_path(json_path: &str, node: &Node) -> Result<String, String> 
                 if quoted.len() < 2 || !quoted.starts_with('\'') || !quoted.ends_with('\'') {
                     return Err(format!("expected single quoted string but got {quoted}"));
                 }
-                let unescaped = quoted[1..quoted.len() - 1].replace("\\'", "'").replace("\\\\", "\\");
+                let unescaped = quoted[1..quoted.len() - 1]
+                    .replace("\\'", "'")
+                    .replace("\\\\", "\\");
                 i += 1;
                 if tokens.get(i).map(String::as_str) != Some("]") {
-                    return Err(format!("expected ] but got {}", tokens.get(i).map(String::as_str).unwrap_or("")));
+                    return Err(format!(
+                        "expected ] but got {}",
+                        tokens.get(i).map(String::as_str).unwrap_or("")
+                    ));
                 }
                 unescaped
             }
@@ -297,22 +362,29 @@ fn tokenize(s: &str) -> Vec<String> {
 /// A copy of a schema subtree without `default`s and, below the top node
 /// (or everywhere when `keep_top_rules` is false), without rules.
 fn strip_schema(schema: &Value, keep_top_rules: bool) -> Value {
-    let Some(obj) = schema.as_object() else { return schema.clone() };
+    let Some(obj) = schema.as_object() else {
+        return schema.clone();
+    };
     let mut out = serde_json::Map::new();
     for (k, v) in obj {
         let stripped = match k.as_str() {
             "default" => continue,
             "x-kubernetes-validations" if !keep_top_rules => continue,
             "properties" => match v.as_object() {
-                Some(props) => {
-                    Value::Object(props.iter().map(|(name, sub)| (name.clone(), strip_schema(sub, false))).collect())
-                }
+                Some(props) => Value::Object(
+                    props
+                        .iter()
+                        .map(|(name, sub)| (name.clone(), strip_schema(sub, false)))
+                        .collect(),
+                ),
                 None => v.clone(),
             },
             "items" | "not" => strip_schema(v, false),
             "additionalProperties" if v.is_object() => strip_schema(v, false),
             "allOf" | "anyOf" | "oneOf" => match v.as_array() {
-                Some(branches) => Value::Array(branches.iter().map(|b| strip_schema(b, false)).collect()),
+                Some(branches) => {
+                    Value::Array(branches.iter().map(|b| strip_schema(b, false)).collect())
+                }
                 None => v.clone(),
             },
             _ => v.clone(),
@@ -330,7 +402,14 @@ pub(crate) fn validate(schema: &Node, obj: &Value, old: Option<&Value>) -> Vec<F
     errors
 }
 
-fn walk(s: &Node, value: &Value, old: Option<&Value>, at: &str, unchanged: bool, errors: &mut Vec<FieldError>) {
+fn walk(
+    s: &Node,
+    value: &Value,
+    old: Option<&Value>,
+    at: &str,
+    unchanged: bool,
+    errors: &mut Vec<FieldError>,
+) {
     if value.is_null() {
         return;
     }
@@ -340,14 +419,23 @@ fn walk(s: &Node, value: &Value, old: Option<&Value>, at: &str, unchanged: bool,
     }
     match value {
         Value::Array(items) => {
-            let Some(item_schema) = s.items.as_deref() else { return };
+            let Some(item_schema) = s.items.as_deref() else {
+                return;
+            };
             for (i, item) in items.iter().enumerate() {
                 let old_item = correlation::old_map_list_item(s, item, old);
                 let item_unchanged = match correlation::old_item(s, item, old) {
                     Some(o) => o == item,
                     None => unchanged,
                 };
-                walk(item_schema, item, old_item, &path::index(at, i), item_unchanged, errors);
+                walk(
+                    item_schema,
+                    item,
+                    old_item,
+                    &path::index(at, i),
+                    item_unchanged,
+                    errors,
+                );
             }
         }
         Value::Object(map) => {
@@ -360,13 +448,27 @@ fn walk(s: &Node, value: &Value, old: Option<&Value>, at: &str, unchanged: bool,
             if let Some(additional) = s.additional_schema() {
                 for k in &keys {
                     let old_v = correlation::old_field(k, old);
-                    walk(additional, &map[k.as_str()], old_v, &path::key(at, k), child_unchanged(k), errors);
+                    walk(
+                        additional,
+                        &map[k.as_str()],
+                        old_v,
+                        &path::key(at, k),
+                        child_unchanged(k),
+                        errors,
+                    );
                 }
             }
             for k in &keys {
                 if let Some(prop) = s.properties.get(k.as_str()) {
                     let old_v = correlation::old_field(k, old);
-                    walk(prop, &map[k.as_str()], old_v, &path::child(at, k), child_unchanged(k), errors);
+                    walk(
+                        prop,
+                        &map[k.as_str()],
+                        old_v,
+                        &path::child(at, k),
+                        child_unchanged(k),
+                        errors,
+                    );
                 }
             }
         }

@@ -15,7 +15,11 @@ pub(crate) fn old_field<'a>(key: &str, old_object: Option<&'a Value>) -> Option<
 
 /// The old counterpart of `item`, an element of a list described by
 /// `list_schema`, looked up in `old_list` (map lists by key, sets by value).
-pub(crate) fn old_item<'a>(list_schema: &Node, item: &Value, old_list: Option<&'a Value>) -> Option<&'a Value> {
+pub(crate) fn old_item<'a>(
+    list_schema: &Node,
+    item: &Value,
+    old_list: Option<&'a Value>,
+) -> Option<&'a Value> {
     if list_schema.list_type == Some(ListType::Set) {
         return old_list?.as_array()?.iter().find(|o| *o == item);
     }
@@ -24,7 +28,11 @@ pub(crate) fn old_item<'a>(list_schema: &Node, item: &Value, old_list: Option<&'
 
 /// The old counterpart of `item` in a `list-type: map` list only; CEL's
 /// `oldSelf` is bound for these items and no others.
-pub(crate) fn old_map_list_item<'a>(list_schema: &Node, item: &Value, old_list: Option<&'a Value>) -> Option<&'a Value> {
+pub(crate) fn old_map_list_item<'a>(
+    list_schema: &Node,
+    item: &Value,
+    old_list: Option<&'a Value>,
+) -> Option<&'a Value> {
     let old_items = old_list?.as_array()?;
     match list_schema.list_type? {
         ListType::Map => {
@@ -37,7 +45,9 @@ pub(crate) fn old_map_list_item<'a>(list_schema: &Node, item: &Value, old_list: 
                 Some(keys.iter().map(|k| obj.get(k).cloned()).collect())
             };
             let wanted = key_of(item)?;
-            old_items.iter().find(|o| key_of(o).as_ref() == Some(&wanted))
+            old_items
+                .iter()
+                .find(|o| key_of(o).as_ref() == Some(&wanted))
         }
         ListType::Set | ListType::Atomic => None,
     }

@@ -15,7 +15,9 @@ pub(crate) fn apply(x: &mut Value, schema: &Node) {
     match x {
         Value::Object(map) => {
             for (k, prop) in &schema.properties {
-                let Some(default) = &prop.default else { continue };
+                let Some(default) = &prop.default else {
+                    continue;
+                };
                 let missing = map.get(k).is_none_or(|v| is_non_nullable_null(v, prop));
                 if missing {
                     map.insert(k.clone(), default.clone());
@@ -35,7 +37,9 @@ pub(crate) fn apply(x: &mut Value, schema: &Node) {
             }
         }
         Value::Array(items) => {
-            let Some(item_schema) = schema.items.as_deref() else { return };
+            let Some(item_schema) = schema.items.as_deref() else {
+                return;
+            };
             for item in items {
                 if is_non_nullable_null(item, item_schema)
                     && let Some(default) = &item_schema.default

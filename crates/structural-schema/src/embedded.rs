@@ -11,8 +11,9 @@ use crate::field::FieldError;
 use crate::model::Node;
 use crate::path;
 
-static DNS1035_LABEL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[a-z]([-a-z0-9]*[a-z0-9])?$").expect("DNS-1035 pattern compiles"));
+static DNS1035_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^[a-z]([-a-z0-9]*[a-z0-9])?$").expect("DNS-1035 pattern compiles")
+});
 
 const DNS1035_MESSAGE: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', \
 start with an alphabetic character, and end with an alphanumeric character \
@@ -71,7 +72,11 @@ fn check_type_meta(map: &Map<String, Value>, at: &str, errors: &mut Vec<FieldErr
     match map.get("apiVersion") {
         None => {}
         Some(Value::String(v)) if v.is_empty() => {
-            errors.push(FieldError::invalid(&api_version_path, json!(v), "must not be empty"));
+            errors.push(FieldError::invalid(
+                &api_version_path,
+                json!(v),
+                "must not be empty",
+            ));
         }
         Some(Value::String(v)) if v != "/" && v.matches('/').count() > 1 => {
             errors.push(FieldError::invalid(
@@ -81,12 +86,20 @@ fn check_type_meta(map: &Map<String, Value>, at: &str, errors: &mut Vec<FieldErr
             ));
         }
         Some(Value::String(_)) => {}
-        Some(other) => errors.push(FieldError::invalid(&api_version_path, other.clone(), "must be a string")),
+        Some(other) => errors.push(FieldError::invalid(
+            &api_version_path,
+            other.clone(),
+            "must be a string",
+        )),
     }
     match map.get("kind") {
         None => {}
         Some(Value::String(k)) if k.is_empty() => {
-            errors.push(FieldError::invalid(&kind_path, json!(k), "must not be empty"));
+            errors.push(FieldError::invalid(
+                &kind_path,
+                json!(k),
+                "must not be empty",
+            ));
         }
         Some(Value::String(k)) => {
             let lower = k.to_lowercase();
@@ -101,10 +114,17 @@ fn check_type_meta(map: &Map<String, Value>, at: &str, errors: &mut Vec<FieldErr
                 errors.push(FieldError::invalid(
                     &kind_path,
                     json!(k),
-                    format!("may have mixed case, but should otherwise match: {}", problems.join(",")),
+                    format!(
+                        "may have mixed case, but should otherwise match: {}",
+                        problems.join(",")
+                    ),
                 ));
             }
         }
-        Some(other) => errors.push(FieldError::invalid(&kind_path, other.clone(), "must be a string")),
+        Some(other) => errors.push(FieldError::invalid(
+            &kind_path,
+            other.clone(),
+            "must be a string",
+        )),
     }
 }

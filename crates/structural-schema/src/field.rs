@@ -73,8 +73,18 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(error_type: ErrorType, field: impl Into<String>, bad_value: Option<Value>, detail: impl Into<String>) -> Self {
-        Self { field: field.into(), error_type, bad_value, detail: detail.into() }
+    pub fn new(
+        error_type: ErrorType,
+        field: impl Into<String>,
+        bad_value: Option<Value>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            error_type,
+            bad_value,
+            detail: detail.into(),
+        }
     }
 
     pub fn required(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -85,7 +95,11 @@ impl FieldError {
         Self::new(ErrorType::Invalid, field, Some(bad_value), detail)
     }
 
-    pub fn type_invalid(field: impl Into<String>, bad_value: Value, detail: impl Into<String>) -> Self {
+    pub fn type_invalid(
+        field: impl Into<String>,
+        bad_value: Value,
+        detail: impl Into<String>,
+    ) -> Self {
         Self::new(ErrorType::TypeInvalid, field, Some(bad_value), detail)
     }
 
@@ -115,12 +129,21 @@ impl FieldError {
         } else {
             "value is too long".to_string()
         };
-        Self::new(ErrorType::TooLong, field, Some(json!("<value omitted>")), detail)
+        Self::new(
+            ErrorType::TooLong,
+            field,
+            Some(json!("<value omitted>")),
+            detail,
+        )
     }
 
     /// `field.TooMany`.
     pub fn too_many(field: impl Into<String>, actual: i64, max: i64) -> Self {
-        let detail = if max >= 0 { format!("must have at most {max} items") } else { "has too many items".to_string() };
+        let detail = if max >= 0 {
+            format!("must have at most {max} items")
+        } else {
+            "has too many items".to_string()
+        };
         let bad_value = (actual >= 0).then(|| json!(actual));
         Self::new(ErrorType::TooMany, field, bad_value, detail)
     }
@@ -199,14 +222,22 @@ impl FieldErrors {
     /// errors whose message was already seen).
     fn distinct_messages(&self) -> Vec<String> {
         let mut seen = std::collections::HashSet::new();
-        self.0.iter().map(ToString::to_string).filter(|m| seen.insert(m.clone())).collect()
+        self.0
+            .iter()
+            .map(ToString::to_string)
+            .filter(|m| seen.insert(m.clone()))
+            .collect()
     }
 
     /// kube-apiserver's `Status.message` for a 422 Invalid response, e.g.
     /// `GasTown.gastown.io "x" is invalid: spec.port: Invalid value: ...`.
     pub fn invalid_message(&self, qualified_kind: &str, name: &str) -> String {
         let head = format!("{qualified_kind} {} is invalid", gofmt::quote(name));
-        if self.0.is_empty() { head } else { format!("{head}: {self}") }
+        if self.0.is_empty() {
+            head
+        } else {
+            format!("{head}: {self}")
+        }
     }
 
     /// `Status.details.causes` for a 422 Invalid response.

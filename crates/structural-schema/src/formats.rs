@@ -139,23 +139,54 @@ fn matches(re: &LazyLock<Regex>, s: &str) -> bool {
 
 macro_rules! pattern {
     ($name:ident, $re:expr) => {
-        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($re).expect("built-in format pattern compiles"));
+        static $name: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($re).expect("built-in format pattern compiles"));
     };
 }
 
-pattern!(HOSTNAME, r"^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9\-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$");
-pattern!(UUID, r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$");
-pattern!(UUID3, r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?3[0-9a-f]{3}-?[0-9a-f]{4}-?[0-9a-f]{12}$");
-pattern!(UUID4, r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$");
-pattern!(UUID5, r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?5[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$");
+pattern!(
+    HOSTNAME,
+    r"^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9\-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$"
+);
+pattern!(
+    UUID,
+    r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
+);
+pattern!(
+    UUID3,
+    r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?3[0-9a-f]{3}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
+);
+pattern!(
+    UUID4,
+    r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?4[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$"
+);
+pattern!(
+    UUID5,
+    r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?5[0-9a-f]{3}-?[89ab][0-9a-f]{3}-?[0-9a-f]{12}$"
+);
 pattern!(SSN, r"^[0-9]{3}[- ]?[0-9]{2}[- ]?[0-9]{4}$");
 pattern!(HEX_COLOR, r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$");
-pattern!(RGB_COLOR, r"^rgb\(\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*\)$");
-pattern!(BASE64, r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$");
-pattern!(TIME_OF_DAY, r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$");
+pattern!(
+    RGB_COLOR,
+    r"^rgb\(\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*,\s*(0|[1-9]\d?|1\d\d?|2[0-4]\d|25[0-5])\s*\)$"
+);
+pattern!(
+    BASE64,
+    r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+);
+pattern!(
+    TIME_OF_DAY,
+    r"^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$"
+);
 pattern!(FULL_DATE, r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$");
-pattern!(EMAIL_ADDR, r#"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\[\]:-]+$"#);
-pattern!(CREDIT_CARD, r"^(?:4[0-9]{12}(?:[0-9]{3})?|5[1-5][0-9]{14}|6(?:011|5[0-9][0-9])[0-9]{12}|3[47][0-9]{13}|3(?:0[0-5]|[68][0-9])[0-9]{11}|(?:2131|1800|35\d{3})\d{11})$");
+pattern!(
+    EMAIL_ADDR,
+    r#"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\[\]:-]+$"#
+);
+pattern!(
+    CREDIT_CARD,
+    r"^(?:4[0-9]{12}(?:[0-9]{3})?|5[1-5][0-9]{14}|6(?:011|5[0-9][0-9])[0-9]{12}|3[47][0-9]{13}|3(?:0[0-5]|[68][0-9])[0-9]{11}|(?:2131|1800|35\d{3})\d{11})$"
+);
 
 /// strfmt `IsHostname`: the regex plus length limits.
 fn is_hostname(s: &str) -> bool {
@@ -192,11 +223,15 @@ fn is_ipv4(s: &str) -> bool {
 }
 
 fn is_cidr(s: &str) -> bool {
-    let Some((ip, bits)) = s.split_once('/') else { return false };
+    let Some((ip, bits)) = s.split_once('/') else {
+        return false;
+    };
     if bits.is_empty() || bits.len() > 3 || !bits.bytes().all(|b| b.is_ascii_digit()) {
         return false;
     }
-    let Ok(bits) = bits.parse::<u32>() else { return false };
+    let Ok(bits) = bits.parse::<u32>() else {
+        return false;
+    };
     match parse_ip(ip) {
         Some(std::net::IpAddr::V4(_)) => bits <= 32,
         Some(std::net::IpAddr::V6(_)) => bits <= 128,
@@ -206,7 +241,8 @@ fn is_cidr(s: &str) -> bool {
 
 /// Go's `net.ParseMAC`: 6, 8 or 20 octets as `xx:xx…`, `xx-xx…` or `xxxx.xxxx…`.
 fn is_mac(s: &str) -> bool {
-    let hex_group = |g: &str, len: usize| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit());
+    let hex_group =
+        |g: &str, len: usize| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit());
     let valid_count = |n: usize| n == 6 || n == 8 || n == 20;
     for sep in [':', '-'] {
         if s.contains(sep) {
@@ -220,8 +256,9 @@ fn is_mac(s: &str) -> bool {
 
 /// Go's `url.ParseRequestURI`: an absolute URI or an absolute path.
 fn is_request_uri(s: &str) -> bool {
-    static SCHEME: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.\-]*:").expect("scheme pattern compiles"));
+    static SCHEME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[A-Za-z][A-Za-z0-9+.\-]*:").expect("scheme pattern compiles")
+    });
     !s.is_empty()
         && !s.chars().any(|c| c.is_ascii_control() || c == ' ')
         && (s.starts_with('/') || SCHEME.is_match(s))
@@ -235,7 +272,10 @@ fn is_email(s: &str) -> bool {
     };
     EMAIL_ADDR.is_match(addr)
         && addr.split_once('@').is_some_and(|(local, domain)| {
-            !local.starts_with('.') && !local.ends_with('.') && !local.contains("..") && !domain.is_empty()
+            !local.starts_with('.')
+                && !local.ends_with('.')
+                && !local.contains("..")
+                && !domain.is_empty()
         })
 }
 
@@ -255,17 +295,25 @@ fn is_isbn10(s: &str) -> bool {
         };
         sum += (i as u32 + 1) * digit;
     }
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 fn is_isbn13(s: &str) -> bool {
-    let digits: Option<Vec<u32>> = s.chars().filter(|c| *c != '-' && *c != ' ').map(|c| c.to_digit(10)).collect();
+    let digits: Option<Vec<u32>> = s
+        .chars()
+        .filter(|c| *c != '-' && *c != ' ')
+        .map(|c| c.to_digit(10))
+        .collect();
     let Some(digits) = digits else { return false };
     if digits.len() != 13 {
         return false;
     }
-    let sum: u32 = digits.iter().enumerate().map(|(i, d)| if i % 2 == 0 { *d } else { d * 3 }).sum();
-    sum % 10 == 0
+    let sum: u32 = digits
+        .iter()
+        .enumerate()
+        .map(|(i, d)| if i % 2 == 0 { *d } else { d * 3 })
+        .sum();
+    sum.is_multiple_of(10)
 }
 
 /// govalidator `IsCreditCard`: strips non-digits, then issuer pattern and Luhn.
@@ -288,15 +336,17 @@ fn is_credit_card(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// RFC 3339 full-date that names a real day (`time.Parse("2006-01-02")`).
 fn is_date(s: &str) -> bool {
-    let Some(caps) = FULL_DATE.captures(s) else { return false };
+    let Some(caps) = FULL_DATE.captures(s) else {
+        return false;
+    };
     let number = |i: usize| caps[i].parse::<u32>().unwrap_or(0);
     let (year, month, day) = (number(1), number(2), number(3));
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days_in_month = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -317,7 +367,9 @@ fn is_date_time(s: &str) -> bool {
     if parts.len() < 2 || !is_date(parts[0]) {
         return false;
     }
-    let Some(caps) = TIME_OF_DAY.captures(parts[1]) else { return false };
+    let Some(caps) = TIME_OF_DAY.captures(parts[1]) else {
+        return false;
+    };
     &caps[1] <= "23" && &caps[2] <= "59" && &caps[3] <= "59"
 }
 
@@ -341,14 +393,21 @@ fn is_go_duration(s: &str) -> bool {
     }
     let mut rest = s;
     while !rest.is_empty() {
-        let number_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let number = &rest[..number_len];
         if number.is_empty() || number == "." || number.matches('.').count() > 1 {
             return false;
         }
         rest = &rest[number_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        if !matches!(&rest[..unit_len], "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h") {
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        if !matches!(
+            &rest[..unit_len],
+            "ns" | "us" | "µs" | "μs" | "ms" | "s" | "m" | "h"
+        ) {
             return false;
         }
         rest = &rest[unit_len..];

@@ -49,10 +49,18 @@ pub(crate) fn float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` yields the shortest round-trip digits, e.g. "6.5535e4".
     let sci = format!("{:e}", f.abs());
@@ -62,7 +70,7 @@ pub(crate) fn float(f: f64) -> String {
     let sign = if f < 0.0 { "-" } else { "" };
     let nd = digits.len() as i32;
     // Go uses a precision of 6 for this decision in the shortest format.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let mut m = digits[..1].to_string();
         if digits.len() > 1 {
             m.push('.');
@@ -78,7 +86,11 @@ pub(crate) fn float(f: f64) -> String {
     } else if point >= nd {
         format!("{}{}", digits, "0".repeat((point - nd) as usize))
     } else {
-        format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
     };
     format!("{sign}{body}")
 }

@@ -64,8 +64,7 @@ pub struct StructuralSchema {
 
 /// The message kube-apiserver adds when CEL rules were skipped because the
 /// object already failed basic validation.
-const CEL_SKIPPED: &str =
-    "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+const CEL_SKIPPED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
 
 impl StructuralSchema {
     /// Parses and checks `open_api_v3_schema`; error paths start at
@@ -77,7 +76,8 @@ impl StructuralSchema {
     /// Like [`new`](Self::new), with error paths rooted at `base_path`
     /// (e.g. `spec.versions[0].schema.openAPIV3Schema`).
     pub fn new_at(open_api_v3_schema: &Value, base_path: &str) -> Result<Self, SchemaError> {
-        let root = model::parse_root(open_api_v3_schema, base_path).map_err(SchemaError::Invalid)?;
+        let root =
+            model::parse_root(open_api_v3_schema, base_path).map_err(SchemaError::Invalid)?;
         let has_rules = root.has_rules();
         Ok(Self { root, has_rules })
     }
@@ -127,7 +127,11 @@ impl StructuralSchema {
         self.prune(obj);
         self.default(obj);
         let errors = self.validate(obj, old);
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -135,7 +139,11 @@ impl StructuralSchema {
 fn blocks_cel(error_type: ErrorType) -> bool {
     matches!(
         error_type,
-        ErrorType::NotSupported | ErrorType::Required | ErrorType::TooLong | ErrorType::TooMany | ErrorType::TypeInvalid
+        ErrorType::NotSupported
+            | ErrorType::Required
+            | ErrorType::TooLong
+            | ErrorType::TooMany
+            | ErrorType::TypeInvalid
     )
 }
 

@@ -137,7 +137,11 @@ pub(crate) fn parse_root(schema: &Value, base: &str) -> Result<Node, FieldErrors
 
 fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -> Node {
     let Some(obj) = schema.as_object() else {
-        errors.push(FieldError::invalid(at, schema.clone(), "must be a JSON schema object"));
+        errors.push(FieldError::invalid(
+            at,
+            schema.clone(),
+            "must be a JSON schema object",
+        ));
         return Node::default();
     };
     let mut node = Node {
@@ -146,7 +150,11 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
         required: obj
             .get("required")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         enum_values: obj.get("enum").and_then(Value::as_array).cloned(),
         max_length: int_field(obj, "maxLength"),
@@ -168,7 +176,11 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
         list_map_keys: obj
             .get("x-kubernetes-list-map-keys")
             .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|r| {
+                r.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         ..Node::default()
     };
@@ -204,7 +216,11 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {
         let props_path = path::child(at, "properties");
         for (name, sub) in props {
-            let sub_level = if level == Level::ValueValidation { Level::ValueValidation } else { Level::Field };
+            let sub_level = if level == Level::ValueValidation {
+                Level::ValueValidation
+            } else {
+                Level::Field
+            };
             let child = parse(sub, sub_level, &path::key(&props_path, name), errors);
             node.properties.insert(name.clone(), child);
         }
@@ -213,30 +229,59 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
         None => {}
         Some(Value::Bool(b)) => node.additional = Additional::Allowed(*b),
         Some(sub) => {
-            let sub_level = if level == Level::ValueValidation { Level::ValueValidation } else { Level::Field };
-            let child = parse(sub, sub_level, &path::child(at, "additionalProperties"), errors);
+            let sub_level = if level == Level::ValueValidation {
+                Level::ValueValidation
+            } else {
+                Level::Field
+            };
+            let child = parse(
+                sub,
+                sub_level,
+                &path::child(at, "additionalProperties"),
+                errors,
+            );
             node.additional = Additional::Schema(Box::new(child));
         }
     }
     if let Some(items) = obj.get("items") {
         let items_path = path::child(at, "items");
         if items.is_array() {
-            errors.push(FieldError::forbidden(&items_path, "items must be a schema object and not an array"));
+            errors.push(FieldError::forbidden(
+                &items_path,
+                "items must be a schema object and not an array",
+            ));
         } else {
-            let sub_level = if level == Level::ValueValidation { Level::ValueValidation } else { Level::Item };
+            let sub_level = if level == Level::ValueValidation {
+                Level::ValueValidation
+            } else {
+                Level::Item
+            };
             node.items = Some(Box::new(parse(items, sub_level, &items_path, errors)));
         }
     }
 
     let int_or_string_any_of = is_int_or_string_any_of(obj.get("anyOf"));
-    for (keyword, target) in [("allOf", &mut node.all_of), ("anyOf", &mut node.any_of), ("oneOf", &mut node.one_of)] {
+    for (keyword, target) in [
+        ("allOf", &mut node.all_of),
+        ("anyOf", &mut node.any_of),
+        ("oneOf", &mut node.one_of),
+    ] {
         if let Some(branches) = obj.get(keyword).and_then(Value::as_array) {
             for (i, branch) in branches.iter().enumerate() {
                 let branch_path = path::index(&path::child(at, keyword), i);
                 let exempt = keyword == "anyOf" && int_or_string_any_of;
-                let branch_level = if exempt { Level::Field } else { Level::ValueValidation };
+                let branch_level = if exempt {
+                    Level::Field
+                } else {
+                    Level::ValueValidation
+                };
                 let mut branch_errors = Vec::new();
-                target.push(parse(branch, branch_level, &branch_path, &mut branch_errors));
+                target.push(parse(
+                    branch,
+                    branch_level,
+                    &branch_path,
+                    &mut branch_errors,
+                ));
                 if !exempt {
                     errors.extend(branch_errors);
                 }
@@ -244,7 +289,12 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
         }
     }
     if let Some(not) = obj.get("not") {
-        node.not = Some(Box::new(parse(not, Level::ValueValidation, &path::child(at, "not"), errors)));
+        node.not = Some(Box::new(parse(
+            not,
+            Level::ValueValidation,
+            &path::child(at, "not"),
+            errors,
+        )));
     }
 
     check_invariants(&node, obj, level, at, errors);
@@ -256,7 +306,12 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
                 "must be empty to be structural",
             ));
         } else {
-            match NodeRules::compile(schema, rules, &node, &path::child(at, "x-kubernetes-validations")) {
+            match NodeRules::compile(
+                schema,
+                rules,
+                &node,
+                &path::child(at, "x-kubernetes-validations"),
+            ) {
                 Ok(compiled) => node.rules = compiled,
                 Err(rule_errors) => errors.extend(rule_errors),
             }
@@ -265,34 +320,100 @@ fn parse(schema: &Value, level: Level, at: &str, errors: &mut Vec<FieldError>) -
     node
 }
 
-fn check_invariants(node: &Node, obj: &Map<String, Value>, level: Level, at: &str, errors: &mut Vec<FieldError>) {
+fn check_invariants(
+    node: &Node,
+    obj: &Map<String, Value>,
+    level: Level,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) {
     if level == Level::ValueValidation {
         // Value validations may constrain values, never declare structure.
-        let forbidden: [(&str, bool, &str); 9] = [
-            ("type", !node.type_name.is_empty(), "must be empty to be structural"),
-            ("additionalProperties", node.has_additional(), "must be undefined to be structural"),
-            ("default", node.default.is_some(), "must be undefined to be structural"),
+        let has_text = |key: &str| {
+            obj.get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|t| !t.is_empty())
+        };
+        let forbidden: [(&str, bool, &str); 12] = [
+            (
+                "type",
+                !node.type_name.is_empty(),
+                "must be empty to be structural",
+            ),
+            (
+                "additionalProperties",
+                node.has_additional(),
+                "must be undefined to be structural",
+            ),
+            (
+                "default",
+                node.default.is_some(),
+                "must be undefined to be structural",
+            ),
+            ("title", has_text("title"), "must be empty to be structural"),
+            (
+                "description",
+                has_text("description"),
+                "must be empty to be structural",
+            ),
             ("nullable", node.nullable, "must be false to be structural"),
-            ("x-kubernetes-preserve-unknown-fields", node.preserve_unknown_fields, "must be false to be structural"),
-            ("x-kubernetes-embedded-resource", node.embedded_resource, "must be false to be structural"),
-            ("x-kubernetes-int-or-string", node.int_or_string, "must be false to be structural"),
-            ("x-kubernetes-list-type", node.list_type.is_some(), "must be undefined to be structural"),
-            ("x-kubernetes-list-map-keys", !node.list_map_keys.is_empty(), "must be empty to be structural"),
+            (
+                "x-kubernetes-preserve-unknown-fields",
+                node.preserve_unknown_fields,
+                "must be false to be structural",
+            ),
+            (
+                "x-kubernetes-embedded-resource",
+                node.embedded_resource,
+                "must be false to be structural",
+            ),
+            (
+                "x-kubernetes-int-or-string",
+                node.int_or_string,
+                "must be false to be structural",
+            ),
+            (
+                "x-kubernetes-list-type",
+                node.list_type.is_some(),
+                "must be undefined to be structural",
+            ),
+            (
+                "x-kubernetes-list-map-keys",
+                !node.list_map_keys.is_empty(),
+                "must be empty to be structural",
+            ),
+            (
+                "x-kubernetes-map-type",
+                obj.contains_key("x-kubernetes-map-type"),
+                "must be undefined to be structural",
+            ),
         ];
         for (name, present, message) in forbidden {
             if present {
                 errors.push(FieldError::forbidden(path::child(at, name), message));
             }
         }
+        if node.properties.contains_key("metadata") {
+            errors.push(FieldError::forbidden(
+                path::key(&path::child(at, "properties"), "metadata"),
+                "must not be specified in a nested context",
+            ));
+        }
         return;
     }
 
     if node.type_name == "array" && node.items.is_none() {
-        errors.push(FieldError::required(path::child(at, "items"), "must be specified"));
+        errors.push(FieldError::required(
+            path::child(at, "items"),
+            "must be specified",
+        ));
     }
     if node.has_additional() {
         if level == Level::Root {
-            errors.push(FieldError::forbidden(path::child(at, "additionalProperties"), "must not be used at the root"));
+            errors.push(FieldError::forbidden(
+                path::child(at, "additionalProperties"),
+                "must not be used at the root",
+            ));
         }
         if !node.properties.is_empty() {
             errors.push(FieldError::forbidden(
@@ -304,7 +425,10 @@ fn check_invariants(node: &Node, obj: &Map<String, Value>, level: Level, at: &st
     let type_path = path::child(at, "type");
     if node.embedded_resource && node.type_name != "object" {
         if node.type_name.is_empty() {
-            errors.push(FieldError::required(&type_path, "must be object if x-kubernetes-embedded-resource is true"));
+            errors.push(FieldError::required(
+                &type_path,
+                "must be object if x-kubernetes-embedded-resource is true",
+            ));
         } else {
             errors.push(FieldError::invalid(
                 &type_path,
@@ -327,7 +451,11 @@ fn check_invariants(node: &Node, obj: &Map<String, Value>, level: Level, at: &st
         ));
     }
     if level == Level::Root && !node.type_name.is_empty() && node.type_name != "object" {
-        errors.push(FieldError::invalid(&type_path, json!(node.type_name), "must be object at the root"));
+        errors.push(FieldError::invalid(
+            &type_path,
+            json!(node.type_name),
+            "must be object at the root",
+        ));
     }
     if node.int_or_string && node.preserve_unknown_fields {
         errors.push(FieldError::invalid(
@@ -369,8 +497,13 @@ fn check_invariants(node: &Node, obj: &Map<String, Value>, level: Level, at: &st
 /// `anyOf: [{type: integer}, {type: string}]` is the one place value
 /// validations may carry `type` (the int-or-string idiom).
 fn is_int_or_string_any_of(any_of: Option<&Value>) -> bool {
-    let Some(branches) = any_of.and_then(Value::as_array) else { return false };
-    let types: Vec<Option<&str>> = branches.iter().map(|b| b.get("type").and_then(Value::as_str)).collect();
+    let Some(branches) = any_of.and_then(Value::as_array) else {
+        return false;
+    };
+    let types: Vec<Option<&str>> = branches
+        .iter()
+        .map(|b| b.get("type").and_then(Value::as_str))
+        .collect();
     types == [Some("integer"), Some("string")]
 }
 

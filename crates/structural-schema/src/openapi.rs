@@ -63,7 +63,11 @@ fn json_type(v: &Value) -> &'static str {
 
 /// The field path of an error whose kube-openapi name is `name`.
 fn field_of(name: &str) -> String {
-    if name.is_empty() || name == "." { "<nil>".to_string() } else { name.trim_start_matches('.').to_string() }
+    if name.is_empty() || name == "." {
+        "<nil>".to_string()
+    } else {
+        name.trim_start_matches('.').to_string()
+    }
 }
 
 /// The error kube-openapi reports for everything that is not a more
@@ -74,7 +78,10 @@ fn invalid(name: &str, value: Value, message: String) -> FieldError {
 
 /// `errors.InvalidType`, converted to `field.TypeInvalid`.
 fn invalid_type(name: &str, type_name: &str, value: &str) -> FieldError {
-    let message = format!("{name} in body must be of type {type_name}: {}", gofmt::quote(value));
+    let message = format!(
+        "{name} in body must be of type {type_name}: {}",
+        gofmt::quote(value)
+    );
     FieldError::type_invalid(field_of(name), json!(value), message)
 }
 
@@ -85,7 +92,11 @@ fn composite(message: String) -> FieldError {
 }
 
 fn child_name(path: &str, name: &str) -> String {
-    if path.is_empty() { name.to_string() } else { format!("{path}.{name}") }
+    if path.is_empty() {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
 }
 
 fn validate_value(s: &Node, data: &Value, path: &str, old: Option<&Value>) -> Outcome {
@@ -159,7 +170,9 @@ fn check_type(s: &Node, types: &[&str], data: &Value, path: &str) -> Outcome {
     let data_type = json_type(data);
     let contains = |t: &str| types.contains(&t);
     let is_float_int = data_type == "number"
-        && data.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite())
+        && data
+            .as_f64()
+            .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
         && contains("integer");
     let is_int_float = data_type == "integer" && contains("number");
     let is_string_or_array = matches!(data, Value::String(_) | Value::Array(_));
@@ -199,11 +212,19 @@ fn check_string(s: &Node, text: &str, path: &str) -> Outcome {
     } else if let Some(min) = s.min_length
         && runes < min
     {
-        result.add(invalid(path, json!(text), format!("{path} in body should be at least {min} chars long")));
+        result.add(invalid(
+            path,
+            json!(text),
+            format!("{path} in body should be at least {min} chars long"),
+        ));
     } else if let Some(pattern) = &s.pattern
         && !pattern.is_match(text)
     {
-        result.add(invalid(path, json!(text), format!("{path} in body should match '{}'", pattern.source())));
+        result.add(invalid(
+            path,
+            json!(text),
+            format!("{path} in body should match '{}'", pattern.source()),
+        ));
     }
     result
 }
@@ -238,7 +259,11 @@ fn check_number(s: &Node, n: &serde_json::Number, path: &str) -> Outcome {
                         format!("factor MultipleOf declared for {path} must be positive: {factor}"),
                     ));
                 } else if i % factor != 0 {
-                    multiple.add(invalid(path, value.clone(), format!("{path} in body should be a multiple of {factor}")));
+                    multiple.add(invalid(
+                        path,
+                        value.clone(),
+                        format!("{path} in body should be a multiple of {factor}"),
+                    ));
                 }
             }
             None => {
@@ -247,15 +272,25 @@ fn check_number(s: &Node, n: &serde_json::Number, path: &str) -> Outcome {
                     multiple.add(invalid(
                         path,
                         json!(factor),
-                        format!("factor MultipleOf declared for {path} must be positive: {}", gofmt::float(factor)),
+                        format!(
+                            "factor MultipleOf declared for {path} must be positive: {}",
+                            gofmt::float(factor)
+                        ),
                     ));
                 } else {
-                    let quotient = if factor < 1.0 { 1.0 / factor * f } else { f / factor };
+                    let quotient = if factor < 1.0 {
+                        1.0 / factor * f
+                    } else {
+                        f / factor
+                    };
                     if !is_json_integer(quotient) {
                         multiple.add(invalid(
                             path,
                             value.clone(),
-                            format!("{path} in body should be a multiple of {}", gofmt::float(factor)),
+                            format!(
+                                "{path} in body should be a multiple of {}",
+                                gofmt::float(factor)
+                            ),
                         ));
                     }
                 }
@@ -272,12 +307,23 @@ fn check_number(s: &Node, n: &serde_json::Number, path: &str) -> Outcome {
             }
             None => {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                (if exclusive { f >= max } else { f > max }, gofmt::float(max))
+                (
+                    if exclusive { f >= max } else { f > max },
+                    gofmt::float(max),
+                )
             }
         };
         if exceeds {
-            let relation = if exclusive { "less than" } else { "less than or equal to" };
-            maximum.add(invalid(path, value.clone(), format!("{path} in body should be {relation} {shown}")));
+            let relation = if exclusive {
+                "less than"
+            } else {
+                "less than or equal to"
+            };
+            maximum.add(invalid(
+                path,
+                value.clone(),
+                format!("{path} in body should be {relation} {shown}"),
+            ));
         }
     }
 
@@ -290,12 +336,23 @@ fn check_number(s: &Node, n: &serde_json::Number, path: &str) -> Outcome {
             }
             None => {
                 let f = n.as_f64().unwrap_or(f64::NAN);
-                (if exclusive { f <= min } else { f < min }, gofmt::float(min))
+                (
+                    if exclusive { f <= min } else { f < min },
+                    gofmt::float(min),
+                )
             }
         };
         if below {
-            let relation = if exclusive { "greater than" } else { "greater than or equal to" };
-            minimum.add(invalid(path, value.clone(), format!("{path} in body should be {relation} {shown}")));
+            let relation = if exclusive {
+                "greater than"
+            } else {
+                "greater than or equal to"
+            };
+            minimum.add(invalid(
+                path,
+                value.clone(),
+                format!("{path} in body should be {relation} {shown}"),
+            ));
         }
     }
 
@@ -312,22 +369,40 @@ fn check_array(s: &Node, items: &[Value], path: &str, old: Option<&Value>) -> Ou
     if let Some(item_schema) = s.items.as_deref() {
         for (i, item) in items.iter().enumerate() {
             let old_item = correlation::old_item(s, item, old);
-            result.merge(validate_value(item_schema, item, &format!("{path}[{i}]"), old_item));
+            result.merge(validate_value(
+                item_schema,
+                item,
+                &format!("{path}[{i}]"),
+                old_item,
+            ));
         }
     }
     let size = items.len() as i64;
     if let Some(min) = s.min_items
         && size < min
     {
-        result.add(invalid(path, json!(size), format!("{path} in body should have at least {min} items")));
+        result.add(invalid(
+            path,
+            json!(size),
+            format!("{path} in body should have at least {min} items"),
+        ));
     }
     if let Some(max) = s.max_items
         && size > max
     {
         result.add(FieldError::too_many(field_of(path), size, max));
     }
-    if s.unique_items && items.iter().enumerate().any(|(i, v)| items[..i].contains(v)) {
-        result.add(invalid(path, json!(""), format!("{path} in body shouldn't contain duplicates")));
+    if s.unique_items
+        && items
+            .iter()
+            .enumerate()
+            .any(|(i, v)| items[..i].contains(v))
+    {
+        result.add(invalid(
+            path,
+            json!(""),
+            format!("{path} in body shouldn't contain duplicates"),
+        ));
     }
     result.match_count += 1;
     result
@@ -335,7 +410,9 @@ fn check_array(s: &Node, items: &[Value], path: &str, old: Option<&Value>) -> Ou
 
 fn check_enum(s: &Node, data: &Value, path: &str) -> Outcome {
     let mut result = Outcome::default();
-    let Some(allowed) = &s.enum_values else { return result };
+    let Some(allowed) = &s.enum_values else {
+        return result;
+    };
     if allowed.is_empty() || allowed.iter().any(|a| enum_equal(a, data)) {
         return result;
     }
@@ -346,7 +423,11 @@ fn check_enum(s: &Node, data: &Value, path: &str) -> Outcome {
             other => other.to_string(),
         })
         .collect();
-    result.add(FieldError::not_supported(field_of(path), data.clone(), &supported));
+    result.add(FieldError::not_supported(
+        field_of(path),
+        data.clone(),
+        &supported,
+    ));
     result
 }
 
@@ -360,13 +441,22 @@ fn enum_equal(member: &Value, data: &Value) -> bool {
     }
 }
 
-fn check_object(s: &Node, map: &serde_json::Map<String, Value>, path: &str, old: Option<&Value>) -> Outcome {
+fn check_object(
+    s: &Node,
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+    old: Option<&Value>,
+) -> Outcome {
     let mut result = Outcome::default();
     let size = map.len() as i64;
     if let Some(min) = s.min_properties
         && size < min
     {
-        result.add(invalid(path, json!(size), format!("{path} in body should have at least {min} properties")));
+        result.add(invalid(
+            path,
+            json!(size),
+            format!("{path} in body should have at least {min} properties"),
+        ));
     }
     if let Some(max) = s.max_properties
         && size > max
@@ -378,15 +468,26 @@ fn check_object(s: &Node, map: &serde_json::Map<String, Value>, path: &str, old:
     keys.sort();
     match &s.additional {
         Additional::Allowed(false) => {
-            for key in keys.iter().filter(|k| !s.properties.contains_key(k.as_str())) {
+            for key in keys
+                .iter()
+                .filter(|k| !s.properties.contains_key(k.as_str()))
+            {
                 let message = format!("{path}.{key} in body is a forbidden property");
                 result.add(invalid(path, json!(key), message));
             }
         }
         Additional::Schema(additional) => {
-            for key in keys.iter().filter(|k| !s.properties.contains_key(k.as_str())) {
+            for key in keys
+                .iter()
+                .filter(|k| !s.properties.contains_key(k.as_str()))
+            {
                 let old_value = correlation::old_field(key, old);
-                result.merge(validate_value(additional, &map[key.as_str()], &format!("{path}.{key}"), old_value));
+                result.merge(validate_value(
+                    additional,
+                    &map[key.as_str()],
+                    &format!("{path}.{key}"),
+                    old_value,
+                ));
             }
         }
         Additional::Absent | Additional::Allowed(true) => {}
@@ -401,7 +502,10 @@ fn check_object(s: &Node, map: &serde_json::Map<String, Value>, path: &str, old:
 
     for name in &s.required {
         if !map.contains_key(name) {
-            result.add(FieldError::required(field_of(&format!("{path}.{name}")), ""));
+            result.add(FieldError::required(
+                field_of(&format!("{path}.{name}")),
+                "",
+            ));
         }
     }
     result
@@ -426,7 +530,9 @@ fn check_composition(s: &Node, data: &Value, path: &str, old: Option<&Value>) ->
             }
         }
         if first_success.is_none() {
-            main.add(composite(format!("{quoted_path} must validate at least one schema (anyOf)")));
+            main.add(composite(format!(
+                "{quoted_path} must validate at least one schema (anyOf)"
+            )));
         }
         if let Some(b) = best.or(first_success) {
             main.merge(b);
@@ -452,9 +558,14 @@ fn check_composition(s: &Node, data: &Value, path: &str, old: Option<&Value>) ->
             }
         }
         if validated != 1 {
-            let detail =
-                if validated == 0 { "Found none valid".to_string() } else { format!("Found {validated} valid alternatives") };
-            main.add(composite(format!("{quoted_path} must validate one and only one schema (oneOf). {detail}")));
+            let detail = if validated == 0 {
+                "Found none valid".to_string()
+            } else {
+                format!("Found {validated} valid alternatives")
+            };
+            main.add(composite(format!(
+                "{quoted_path} must validate one and only one schema (oneOf). {detail}"
+            )));
             if let Some(b) = best {
                 main.merge(b);
             }
@@ -473,15 +584,23 @@ fn check_composition(s: &Node, data: &Value, path: &str, old: Option<&Value>) ->
             main.merge(r);
         }
         if validated != s.all_of.len() {
-            let detail = if validated == 0 { ". None validated" } else { "" };
-            main.add(composite(format!("{quoted_path} must validate all the schemas (allOf){detail}")));
+            let detail = if validated == 0 {
+                ". None validated"
+            } else {
+                ""
+            };
+            main.add(composite(format!(
+                "{quoted_path} must validate all the schemas (allOf){detail}"
+            )));
         }
     }
 
     if let Some(not) = &s.not
         && validate_value(not, data, path, old).is_valid()
     {
-        main.add(composite(format!("{quoted_path} must not validate the schema (not)")));
+        main.add(composite(format!(
+            "{quoted_path} must not validate the schema (not)"
+        )));
     }
 
     main.match_count += 1;

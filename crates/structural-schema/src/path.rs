@@ -2,7 +2,11 @@
 //! children, `[key]` for map keys, `[i]` for list indexes.
 
 pub(crate) fn child(base: &str, name: &str) -> String {
-    if base.is_empty() { name.to_string() } else { format!("{base}.{name}") }
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}.{name}")
+    }
 }
 
 pub(crate) fn key(base: &str, key: &str) -> String {

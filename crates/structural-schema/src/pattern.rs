@@ -19,7 +19,10 @@ pub(crate) struct GoRegex {
 impl GoRegex {
     pub fn new(source: &str) -> Result<Self, regex::Error> {
         let regex = Regex::new(&to_rust_syntax(source))?;
-        Ok(Self { source: source.to_string(), regex })
+        Ok(Self {
+            source: source.to_string(),
+            regex,
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -115,7 +118,10 @@ mod tests {
     fn perl_classes_are_ascii_only_like_go() {
         let digits = GoRegex::new(r"^\d+$").unwrap();
         assert!(digits.is_match("0123"));
-        assert!(!digits.is_match("١٢٣"), "Arabic-Indic digits are not \\d in Go");
+        assert!(
+            !digits.is_match("١٢٣"),
+            "Arabic-Indic digits are not \\d in Go"
+        );
         let word = GoRegex::new(r"^[\w.-]+$").unwrap();
         assert!(word.is_match("a_b.c-d"));
         assert!(!word.is_match("é"));

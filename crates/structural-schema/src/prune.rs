@@ -12,7 +12,10 @@ const META_FIELDS: [&str; 3] = ["apiVersion", "kind", "metadata"];
 /// Removes fields the schema does not specify and returns their paths
 /// (`spec.foo`, `spec.list[0].bar`), sorted, for "unknown field" warnings.
 pub(crate) fn prune(obj: &mut Value, schema: &Node) -> Vec<String> {
-    let mut pruner = Pruner { path: String::new(), unknown: Vec::new() };
+    let mut pruner = Pruner {
+        path: String::new(),
+        unknown: Vec::new(),
+    };
     pruner.prune(obj, Some(schema), true);
     pruner.unknown.sort();
     pruner.unknown
@@ -55,7 +58,9 @@ impl Pruner {
                         None
                     };
                     match field_schema {
-                        Some(sub) => self.descend_key(&k, |p| p.prune(map.get_mut(&k).expect("key exists"), sub, false)),
+                        Some(sub) => self.descend_key(&k, |p| {
+                            p.prune(map.get_mut(&k).expect("key exists"), sub, false)
+                        }),
                         None => {
                             if !META_FIELDS.contains(&k.as_str()) || !self.path.is_empty() {
                                 self.record_unknown(&k);
@@ -122,7 +127,11 @@ impl Pruner {
     }
 
     fn record_unknown(&mut self, key: &str) {
-        let full = if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) };
+        let full = if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        };
         self.unknown.push(full);
     }
 }
@@ -135,7 +144,8 @@ pub(crate) fn prune_non_nullable_nulls(x: &mut Value, schema: Option<&Node>) {
         Value::Object(map) => {
             map.retain(|k, v| {
                 let field_schema = schema.and_then(|s| s.field_schema(k));
-                let drop = v.is_null() && field_schema.is_some_and(|fs| !fs.nullable && fs.default.is_none());
+                let drop = v.is_null()
+                    && field_schema.is_some_and(|fs| !fs.nullable && fs.default.is_none());
                 if !drop {
                     prune_non_nullable_nulls(v, field_schema);
                 }

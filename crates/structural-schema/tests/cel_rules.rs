@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use structural_schema::{ErrorType, StructuralSchema};
 
 fn spec_with_rules(properties: Value, rules: Value) -> StructuralSchema {
-    with_spec(json!({"type": "object", "properties": properties, "x-kubernetes-validations": rules}))
+    with_spec(
+        json!({"type": "object", "properties": properties, "x-kubernetes-validations": rules}),
+    )
 }
 
 #[test]
@@ -17,7 +19,10 @@ fn failing_rule_reports_schema_type_and_message() {
         json!({"min": {"type": "integer"}, "max": {"type": "integer"}}),
         json!([{"rule": "self.min <= self.max", "message": "min must not exceed max"}]),
     );
-    assert_eq!(messages(&schema, &object(json!({"min": 1, "max": 2}))), Vec::<String>::new());
+    assert_eq!(
+        messages(&schema, &object(json!({"min": 1, "max": 2}))),
+        Vec::<String>::new()
+    );
     assert_eq!(
         messages(&schema, &object(json!({"min": 3, "max": 2}))),
         vec![r#"spec: Invalid value: "object": min must not exceed max"#]
@@ -26,7 +31,10 @@ fn failing_rule_reports_schema_type_and_message() {
 
 #[test]
 fn rule_without_message_uses_failed_rule_text() {
-    let schema = spec_with_rules(json!({"n": {"type": "integer"}}), json!([{"rule": "  self.n > 0 "}]));
+    let schema = spec_with_rules(
+        json!({"n": {"type": "integer"}}),
+        json!([{"rule": "  self.n > 0 "}]),
+    );
     assert_eq!(
         messages(&schema, &object(json!({"n": 0}))),
         vec![r#"spec: Invalid value: "object": failed rule: self.n > 0"#]
@@ -42,7 +50,10 @@ fn rules_on_scalars_lists_and_map_values() {
         "labels": {"type": "object", "additionalProperties": {"type": "string",
             "x-kubernetes-validations": [{"rule": "self != ''", "message": "empty label"}]}},
     }}));
-    let got = messages(&schema, &object(json!({"name": "x", "tags": ["ok", "toolong"], "labels": {"a": ""}})));
+    let got = messages(
+        &schema,
+        &object(json!({"name": "x", "tags": ["ok", "toolong"], "labels": {"a": ""}})),
+    );
     assert_eq!(
         got,
         vec![
@@ -80,7 +91,10 @@ fn field_path_and_reason_are_honoured() {
     let got: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(
         got,
-        vec!["spec.replicas: Forbidden: paused towns run no replicas", "spec.limits[cpu]: Required value: cpu limit needed"]
+        vec![
+            "spec.replicas: Forbidden: paused towns run no replicas",
+            "spec.limits[cpu]: Required value: cpu limit needed"
+        ]
     );
     assert_eq!(errors[0].error_type, ErrorType::Forbidden);
     assert_eq!(errors[1].error_type, ErrorType::Required);
@@ -105,7 +119,10 @@ fn empty_message_expression_falls_back_to_message() {
         json!({"n": {"type": "integer"}}),
         json!([{"rule": "self.n < 10", "message": "static", "messageExpression": "'  '"}]),
     );
-    assert_eq!(messages(&schema, &object(json!({"n": 12}))), vec![r#"spec: Invalid value: "object": static"#]);
+    assert_eq!(
+        messages(&schema, &object(json!({"n": 12}))),
+        vec![r#"spec: Invalid value: "object": static"#]
+    );
 }
 
 #[test]
@@ -136,9 +153,11 @@ fn transition_rules_in_map_lists_correlate_by_key() {
     }}));
     let old = object(json!({"rigs": [{"name": "a", "repo": "r1"}, {"name": "b", "repo": "r2"}]}));
     // Reordered, unchanged: fine. Index-based correlation would fail here.
-    let reordered = object(json!({"rigs": [{"name": "b", "repo": "r2"}, {"name": "a", "repo": "r1"}]}));
+    let reordered =
+        object(json!({"rigs": [{"name": "b", "repo": "r2"}, {"name": "a", "repo": "r1"}]}));
     assert!(update_messages(&schema, &reordered, &old).is_empty());
-    let changed = object(json!({"rigs": [{"name": "b", "repo": "other"}, {"name": "c", "repo": "new"}]}));
+    let changed =
+        object(json!({"rigs": [{"name": "b", "repo": "other"}, {"name": "c", "repo": "new"}]}));
     assert_eq!(
         update_messages(&schema, &changed, &old),
         vec![r#"spec.rigs[0]: Invalid value: "object": repo is immutable"#]
@@ -153,13 +172,18 @@ fn unchanged_values_ratchet_plain_rules_but_not_transition_rules() {
     }}));
     let old = object(json!({"a": "long", "b": "ok"}));
     let new = object(json!({"a": "long", "b": "long"}));
-    assert_eq!(update_messages(&schema, &new, &old), vec![r#"spec.b: Invalid value: "string": b too long"#]);
+    assert_eq!(
+        update_messages(&schema, &new, &old),
+        vec![r#"spec.b: Invalid value: "string": b too long"#]
+    );
 }
 
 #[test]
 fn blocking_openapi_errors_skip_cel() {
-    let schema = with_spec(json!({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}},
-        "x-kubernetes-validations": [{"rule": "self.n > 0", "message": "n positive"}]}));
+    let schema = with_spec(
+        json!({"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}},
+        "x-kubernetes-validations": [{"rule": "self.n > 0", "message": "n positive"}]}),
+    );
     assert_eq!(
         messages(&schema, &object(json!({}))),
         vec![
@@ -171,8 +195,10 @@ fn blocking_openapi_errors_skip_cel() {
 
 #[test]
 fn non_blocking_openapi_errors_still_run_cel() {
-    let schema = with_spec(json!({"type": "object", "properties": {"n": {"type": "integer", "maximum": 5}},
-        "x-kubernetes-validations": [{"rule": "self.n > 3", "message": "n above 3"}]}));
+    let schema = with_spec(
+        json!({"type": "object", "properties": {"n": {"type": "integer", "maximum": 5}},
+        "x-kubernetes-validations": [{"rule": "self.n > 3", "message": "n above 3"}]}),
+    );
     assert_eq!(
         messages(&schema, &object(json!({"n": 2}))),
         vec![r#"spec: Invalid value: "object": n above 3"#]
@@ -185,12 +211,22 @@ fn non_blocking_openapi_errors_still_run_cel() {
 
 #[test]
 fn runtime_errors_name_the_rule() {
-    let schema = spec_with_rules(json!({"m": {"type": "object", "additionalProperties": {"type": "string"}}}),
-        json!([{"rule": "self.m['missing'] == 'x'"}]));
+    let schema = spec_with_rules(
+        json!({"m": {"type": "object", "additionalProperties": {"type": "string"}}}),
+        json!([{"rule": "self.m['missing'] == 'x'"}]),
+    );
     let got = messages(&schema, &object(json!({"m": {}})));
     assert_eq!(got.len(), 1);
-    assert!(got[0].starts_with(r#"spec: Invalid value: "object": "#), "{}", got[0]);
-    assert!(got[0].ends_with(" evaluating rule: self.m['missing'] == 'x'"), "{}", got[0]);
+    assert!(
+        got[0].starts_with(r#"spec: Invalid value: "object": "#),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[0].ends_with(" evaluating rule: self.m['missing'] == 'x'"),
+        "{}",
+        got[0]
+    );
 }
 
 #[test]
@@ -203,9 +239,18 @@ fn kubernetes_cel_libraries_and_formats_are_available() {
         "url": {"type": "string", "x-kubernetes-validations": [
             {"rule": "isURL(self) && url(self).getScheme() == 'https'", "message": "https only"}]},
     }}));
-    assert!(messages(&schema, &object(json!({"cpu": "500m", "since": "2024-01-01T00:00:00Z", "url": "https://x"}))).is_empty());
+    assert!(
+        messages(
+            &schema,
+            &object(json!({"cpu": "500m", "since": "2024-01-01T00:00:00Z", "url": "https://x"}))
+        )
+        .is_empty()
+    );
     assert_eq!(
-        messages(&schema, &object(json!({"cpu": "8", "since": "2019-01-01T00:00:00Z", "url": "http://x"}))),
+        messages(
+            &schema,
+            &object(json!({"cpu": "8", "since": "2019-01-01T00:00:00Z", "url": "http://x"}))
+        ),
         vec![
             r#"spec.cpu: Invalid value: "string": at most 4 CPUs"#,
             r#"spec.since: Invalid value: "string": too old"#,
@@ -258,5 +303,8 @@ fn optional_old_self_rules_also_run_on_create() {
     );
     assert!(messages(&schema, &object(json!({"tier": "basic"}))).is_empty());
     let old = object(json!({"tier": "basic"}));
-    assert_eq!(update_messages(&schema, &object(json!({"tier": "gold"})), &old).len(), 1);
+    assert_eq!(
+        update_messages(&schema, &object(json!({"tier": "gold"})), &old).len(),
+        1
+    );
 }

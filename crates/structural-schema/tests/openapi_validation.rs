@@ -24,38 +24,63 @@ fn run(cases: Vec<Case>) {
 #[test]
 fn types_and_nullable() {
     run(vec![
-        Case { name: "integer ok", schema: json!({"type": "integer"}), value: json!(3), want: &[] },
+        Case {
+            name: "integer ok",
+            schema: json!({"type": "integer"}),
+            value: json!(3),
+            want: &[],
+        },
         Case {
             name: "string for integer",
             schema: json!({"type": "integer"}),
             value: json!("3"),
-            want: &[r#"spec.f: Invalid value: "string": spec.f in body must be of type integer: "string""#],
+            want: &[
+                r#"spec.f: Invalid value: "string": spec.f in body must be of type integer: "string""#,
+            ],
         },
         Case {
             name: "fraction for integer",
             schema: json!({"type": "integer"}),
             value: json!(1.5),
-            want: &[r#"spec.f: Invalid value: "number": spec.f in body must be of type integer: "number""#],
+            want: &[
+                r#"spec.f: Invalid value: "number": spec.f in body must be of type integer: "number""#,
+            ],
         },
-        Case { name: "whole float for integer", schema: json!({"type": "integer"}), value: json!(2.0), want: &[] },
-        Case { name: "integer for number", schema: json!({"type": "number"}), value: json!(2), want: &[] },
+        Case {
+            name: "whole float for integer",
+            schema: json!({"type": "integer"}),
+            value: json!(2.0),
+            want: &[],
+        },
+        Case {
+            name: "integer for number",
+            schema: json!({"type": "number"}),
+            value: json!(2),
+            want: &[],
+        },
         Case {
             name: "object for array",
             schema: json!({"type": "array", "items": {"type": "string"}}),
             value: json!({}),
-            want: &[r#"spec.f: Invalid value: "object": spec.f in body must be of type array: "object""#],
+            want: &[
+                r#"spec.f: Invalid value: "object": spec.f in body must be of type array: "object""#,
+            ],
         },
         Case {
             name: "number for boolean",
             schema: json!({"type": "boolean"}),
             value: json!(1),
-            want: &[r#"spec.f: Invalid value: "integer": spec.f in body must be of type boolean: "integer""#],
+            want: &[
+                r#"spec.f: Invalid value: "integer": spec.f in body must be of type boolean: "integer""#,
+            ],
         },
         Case {
             name: "null for non-nullable (in a list, where pruning keeps it)",
             schema: json!({"type": "array", "items": {"type": "string"}}),
             value: json!(["a", null]),
-            want: &[r#"spec.f[1]: Invalid value: "null": spec.f[1] in body must be of type string: "null""#],
+            want: &[
+                r#"spec.f[1]: Invalid value: "null": spec.f[1] in body must be of type string: "null""#,
+            ],
         },
         Case {
             name: "null for nullable",
@@ -87,7 +112,9 @@ fn numbers() {
             name: "maximum",
             schema: json!({"type": "integer", "maximum": 65535}),
             value: json!(70000),
-            want: &["spec.f: Invalid value: 70000: spec.f in body should be less than or equal to 65535"],
+            want: &[
+                "spec.f: Invalid value: 70000: spec.f in body should be less than or equal to 65535",
+            ],
         },
         Case {
             name: "exclusive maximum",
@@ -99,7 +126,9 @@ fn numbers() {
             name: "minimum",
             schema: json!({"type": "integer", "minimum": 1}),
             value: json!(0),
-            want: &["spec.f: Invalid value: 0: spec.f in body should be greater than or equal to 1"],
+            want: &[
+                "spec.f: Invalid value: 0: spec.f in body should be greater than or equal to 1",
+            ],
         },
         Case {
             name: "exclusive minimum with float data",
@@ -111,7 +140,9 @@ fn numbers() {
             name: "large float bound prints like Go",
             schema: json!({"type": "number", "maximum": 1000000.0}),
             value: json!(2000000.5),
-            want: &["spec.f: Invalid value: 2.0000005e+06: spec.f in body should be less than or equal to 1e+06"],
+            want: &[
+                "spec.f: Invalid value: 2.0000005e+06: spec.f in body should be less than or equal to 1e+06",
+            ],
         },
         Case {
             name: "multipleOf integer",
@@ -125,7 +156,12 @@ fn numbers() {
             value: json!(0.3),
             want: &["spec.f: Invalid value: 0.3: spec.f in body should be a multiple of 0.25"],
         },
-        Case { name: "multipleOf ok", schema: json!({"type": "number", "multipleOf": 0.25}), value: json!(0.75), want: &[] },
+        Case {
+            name: "multipleOf ok",
+            schema: json!({"type": "number", "multipleOf": 0.25}),
+            value: json!(0.75),
+            want: &[],
+        },
         Case {
             name: "int32 format is not checked by the apiserver",
             schema: json!({"type": "integer", "format": "int32"}),
@@ -142,7 +178,9 @@ fn strings() {
             name: "pattern",
             schema: json!({"type": "string", "pattern": "^[a-z][a-z0-9_-]*$"}),
             value: json!("Bad"),
-            want: &[r#"spec.f: Invalid value: "Bad": spec.f in body should match '^[a-z][a-z0-9_-]*$'"#],
+            want: &[
+                r#"spec.f: Invalid value: "Bad": spec.f in body should match '^[a-z][a-z0-9_-]*$'"#,
+            ],
         },
         Case {
             name: "maxLength counts runes",
@@ -160,13 +198,17 @@ fn strings() {
             name: "minLength",
             schema: json!({"type": "string", "minLength": 2}),
             value: json!("a"),
-            want: &[r#"spec.f: Invalid value: "a": spec.f in body should be at least 2 chars long"#],
+            want: &[
+                r#"spec.f: Invalid value: "a": spec.f in body should be at least 2 chars long"#,
+            ],
         },
         Case {
             name: "only the first string failure is reported",
             schema: json!({"type": "string", "minLength": 5, "pattern": "^x"}),
             value: json!("a"),
-            want: &[r#"spec.f: Invalid value: "a": spec.f in body should be at least 5 chars long"#],
+            want: &[
+                r#"spec.f: Invalid value: "a": spec.f in body should be at least 5 chars long"#,
+            ],
         },
         Case {
             name: "enum",
@@ -190,7 +232,9 @@ fn strings() {
             name: "format date-time",
             schema: json!({"type": "string", "format": "date-time"}),
             value: json!("yesterday"),
-            want: &[r#"spec.f: Invalid value: "yesterday": spec.f in body must be of type datetime: "yesterday""#],
+            want: &[
+                r#"spec.f: Invalid value: "yesterday": spec.f in body must be of type datetime: "yesterday""#,
+            ],
         },
         Case {
             name: "format hostname ok",
@@ -226,7 +270,9 @@ fn arrays_and_objects() {
             name: "item errors carry the index",
             schema: json!({"type": "array", "items": {"type": "integer", "minimum": 0}}),
             value: json!([1, -1]),
-            want: &["spec.f[1]: Invalid value: -1: spec.f[1] in body should be greater than or equal to 0"],
+            want: &[
+                "spec.f[1]: Invalid value: -1: spec.f[1] in body should be greater than or equal to 0",
+            ],
         },
         Case {
             name: "required",
@@ -250,7 +296,9 @@ fn arrays_and_objects() {
             name: "additionalProperties schema uses dotted keys in messages",
             schema: json!({"type": "object", "additionalProperties": {"type": "integer"}}),
             value: json!({"a.b": "x"}),
-            want: &[r#"spec.f.a.b: Invalid value: "string": spec.f.a.b in body must be of type integer: "string""#],
+            want: &[
+                r#"spec.f.a.b: Invalid value: "string": spec.f.a.b in body must be of type integer: "string""#,
+            ],
         },
     ]);
 }
@@ -277,7 +325,9 @@ fn value_validation_composition() {
             name: "oneOf two match",
             schema: json!({"type": "integer", "oneOf": [{"minimum": 0}, {"maximum": 10}]}),
             value: json!(5),
-            want: &[r#"<nil>: Invalid value: "": "spec.f" must validate one and only one schema (oneOf). Found 2 valid alternatives"#],
+            want: &[
+                r#"<nil>: Invalid value: "": "spec.f" must validate one and only one schema (oneOf). Found 2 valid alternatives"#,
+            ],
         },
         Case {
             name: "allOf one fails",
@@ -318,6 +368,8 @@ fn ratcheting_ignores_unchanged_invalid_values() {
     let changed_port = object(json!({"port": 501, "name": "abc"}));
     assert_eq!(
         common::update_messages(&schema, &changed_port, &old),
-        vec!["spec.port: Invalid value: 501: spec.port in body should be less than or equal to 100"]
+        vec![
+            "spec.port: Invalid value: 501: spec.port in body should be less than or equal to 100"
+        ]
     );
 }

@@ -16,7 +16,11 @@ struct Case {
 fn prune_spec(schema: &StructuralSchema, spec: Value) -> (Value, Vec<String>) {
     let mut obj = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x", "labels": {"a": "b"}}, "spec": spec});
     let unknown = schema.prune_reporting_unknown(&mut obj);
-    assert_eq!(obj["metadata"], json!({"name": "x", "labels": {"a": "b"}}), "root metadata is kept whole");
+    assert_eq!(
+        obj["metadata"],
+        json!({"name": "x", "labels": {"a": "b"}}),
+        "root metadata is kept whole"
+    );
     assert_eq!(obj["apiVersion"], "g/v1");
     (obj["spec"].clone(), unknown)
 }
@@ -84,8 +88,10 @@ fn pruning_table() {
 
 #[test]
 fn pruning_reports_unknown_field_paths_sorted() {
-    let schema = with_spec(json!({"type": "object", "properties": {"l": {"type": "array", "items": {
-        "type": "object", "properties": {"k": {"type": "string"}}}}}}));
+    let schema = with_spec(
+        json!({"type": "object", "properties": {"l": {"type": "array", "items": {
+        "type": "object", "properties": {"k": {"type": "string"}}}}}}),
+    );
     let mut obj = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {}, "status": {"x": 1},
         "spec": {"zeta": 1, "l": [{"k": "a", "bad": 1}]}});
     let unknown = schema.prune_reporting_unknown(&mut obj);
@@ -147,14 +153,21 @@ fn defaulting_table() {
 
 #[test]
 fn admit_prunes_then_defaults_then_validates() {
-    let schema = with_spec(json!({"type": "object", "required": ["replicas"], "properties": {
+    let schema = with_spec(
+        json!({"type": "object", "required": ["replicas"], "properties": {
         "replicas": {"type": "integer", "minimum": 0, "default": 1},
-        "mode": {"type": "string", "enum": ["a", "b"]}}}));
+        "mode": {"type": "string", "enum": ["a", "b"]}}}),
+    );
     let mut obj = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"unknown": true}});
-    schema.admit(&mut obj, None).expect("pruned and defaulted object is valid");
+    schema
+        .admit(&mut obj, None)
+        .expect("pruned and defaulted object is valid");
     assert_eq!(obj["spec"], json!({"replicas": 1}));
 
     let mut bad = json!({"apiVersion": "g/v1", "kind": "K", "metadata": {"name": "x"}, "spec": {"mode": "c"}});
     let errors = schema.admit(&mut bad, None).unwrap_err();
-    assert_eq!(errors.to_string(), r#"spec.mode: Unsupported value: "c": supported values: "a", "b""#);
+    assert_eq!(
+        errors.to_string(),
+        r#"spec.mode: Unsupported value: "c": supported values: "a", "b""#
+    );
 }

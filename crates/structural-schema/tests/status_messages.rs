@@ -20,13 +20,20 @@ fn single_error_is_inline_and_several_are_bracketed() {
         two.invalid_message("GasTown.gastown.io", "x"),
         r#"GasTown.gastown.io "x" is invalid: [spec.gitURL: Required value, spec.port: Invalid value: 70000: too big]"#
     );
-    assert_eq!(FieldErrors::new().invalid_message("GasTown.gastown.io", "x"), r#"GasTown.gastown.io "x" is invalid"#);
+    assert_eq!(
+        FieldErrors::new().invalid_message("GasTown.gastown.io", "x"),
+        r#"GasTown.gastown.io "x" is invalid"#
+    );
 }
 
 #[test]
 fn causes_carry_reason_body_and_field() {
     let errors: FieldErrors = vec![
-        FieldError::not_supported("spec.role", json!("foo"), &["polecat".into(), "crew".into()]),
+        FieldError::not_supported(
+            "spec.role",
+            json!("foo"),
+            &["polecat".into(), "crew".into()],
+        ),
         FieldError::too_many("spec.rigs", 5, 3),
     ]
     .into();
@@ -42,18 +49,42 @@ fn causes_carry_reason_body_and_field() {
 #[test]
 fn bad_values_render_like_go() {
     let cases = vec![
-        (FieldError::invalid("f", json!("a\"b"), "d"), r#"f: Invalid value: "a\"b": d"#),
-        (FieldError::invalid("f", json!(1.5), "d"), "f: Invalid value: 1.5: d"),
-        (FieldError::invalid("f", json!(true), ""), "f: Invalid value: true"),
-        (FieldError::invalid("f", json!(null), "d"), r#"f: Invalid value: "null": d"#),
-        (FieldError::invalid("f", json!(["a", 1]), "d"), r#"f: Invalid value: []interface {}{"a", 1}: d"#),
-        (FieldError::forbidden("f", "not allowed"), "f: Forbidden: not allowed"),
-        (FieldError::too_long("f", 63), "f: Too long: may not be more than 63 bytes"),
+        (
+            FieldError::invalid("f", json!("a\"b"), "d"),
+            r#"f: Invalid value: "a\"b": d"#,
+        ),
+        (
+            FieldError::invalid("f", json!(1.5), "d"),
+            "f: Invalid value: 1.5: d",
+        ),
+        (
+            FieldError::invalid("f", json!(true), ""),
+            "f: Invalid value: true",
+        ),
+        (
+            FieldError::invalid("f", json!(null), "d"),
+            r#"f: Invalid value: "null": d"#,
+        ),
+        (
+            FieldError::invalid("f", json!(["a", 1]), "d"),
+            r#"f: Invalid value: []interface {}{"a", 1}: d"#,
+        ),
+        (
+            FieldError::forbidden("f", "not allowed"),
+            "f: Forbidden: not allowed",
+        ),
+        (
+            FieldError::too_long("f", 63),
+            "f: Too long: may not be more than 63 bytes",
+        ),
         (FieldError::internal("f", "boom"), "f: Internal error: boom"),
     ];
     for (error, want) in cases {
         assert_eq!(error.to_string(), want);
     }
-    assert_eq!(FieldError::forbidden("f", "x").error_type.reason(), "FieldValueForbidden");
+    assert_eq!(
+        FieldError::forbidden("f", "x").error_type.reason(),
+        "FieldValueForbidden"
+    );
     assert_eq!(ErrorType::TypeInvalid.reason(), "FieldValueTypeInvalid");
 }

@@ -14,7 +14,11 @@ fn rejection(schema: Value) -> Vec<String> {
 fn structural_rules_table() {
     let cases: Vec<(&str, Value, Vec<&str>)> = vec![
         ("minimal", json!({"type": "object"}), vec![]),
-        ("root type missing", json!({"properties": {}}), vec!["openAPIV3Schema.type: Required value: must not be empty at the root"]),
+        (
+            "root type missing",
+            json!({"properties": {}}),
+            vec!["openAPIV3Schema.type: Required value: must not be empty at the root"],
+        ),
         (
             "root not object",
             json!({"type": "string"}),
@@ -23,12 +27,16 @@ fn structural_rules_table() {
         (
             "field type missing",
             json!({"type": "object", "properties": {"spec": {"properties": {}}}}),
-            vec!["openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields"],
+            vec![
+                "openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields",
+            ],
         ),
         (
             "item type missing",
             json!({"type": "object", "properties": {"l": {"type": "array", "items": {}}}}),
-            vec!["openAPIV3Schema.properties[l].items.type: Required value: must not be empty for specified array items"],
+            vec![
+                "openAPIV3Schema.properties[l].items.type: Required value: must not be empty for specified array items",
+            ],
         ),
         (
             "array without items",
@@ -43,12 +51,16 @@ fn structural_rules_table() {
         (
             "type inside a value validation",
             json!({"type": "object", "properties": {"n": {"type": "integer", "allOf": [{"type": "integer", "minimum": 1}]}}}),
-            vec!["openAPIV3Schema.properties[n].allOf[0].type: Forbidden: must be empty to be structural"],
+            vec![
+                "openAPIV3Schema.properties[n].allOf[0].type: Forbidden: must be empty to be structural",
+            ],
         ),
         (
             "default inside a value validation",
             json!({"type": "object", "properties": {"n": {"type": "integer", "anyOf": [{"default": 1}]}}}),
-            vec!["openAPIV3Schema.properties[n].anyOf[0].default: Forbidden: must be undefined to be structural"],
+            vec![
+                "openAPIV3Schema.properties[n].anyOf[0].default: Forbidden: must be undefined to be structural",
+            ],
         ),
         (
             "additionalProperties at the root",
@@ -64,13 +76,17 @@ fn structural_rules_table() {
             "list-type map without keys",
             json!({"type": "object", "properties": {"l": {"type": "array", "x-kubernetes-list-type": "map",
                 "items": {"type": "object"}}}}),
-            vec!["openAPIV3Schema.properties[l].x-kubernetes-list-map-keys: Required value: must not be empty if x-kubernetes-list-type is map"],
+            vec![
+                "openAPIV3Schema.properties[l].x-kubernetes-list-map-keys: Required value: must not be empty if x-kubernetes-list-type is map",
+            ],
         ),
         (
             "embedded resource must be object",
             json!({"type": "object", "properties": {"e": {"type": "string", "x-kubernetes-embedded-resource": true,
                 "x-kubernetes-preserve-unknown-fields": true}}}),
-            vec![r#"openAPIV3Schema.properties[e].type: Invalid value: "string": must be object if x-kubernetes-embedded-resource is true"#],
+            vec![
+                r#"openAPIV3Schema.properties[e].type: Invalid value: "string": must be object if x-kubernetes-embedded-resource is true"#,
+            ],
         ),
     ];
     for (name, schema, want) in cases {
@@ -101,7 +117,11 @@ fn all_problems_are_reported_sorted_by_message() {
 
 #[test]
 fn base_path_is_configurable() {
-    let err = StructuralSchema::new_at(&json!({"type": "string"}), "spec.versions[0].schema.openAPIV3Schema").unwrap_err();
+    let err = StructuralSchema::new_at(
+        &json!({"type": "string"}),
+        "spec.versions[0].schema.openAPIV3Schema",
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         r#"invalid openAPIV3Schema: spec.versions[0].schema.openAPIV3Schema.type: Invalid value: "string": must be object at the root"#

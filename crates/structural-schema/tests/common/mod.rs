@@ -25,10 +25,18 @@ pub fn object(spec: Value) -> Value {
 
 /// The rendered messages of validating `obj` (no old object).
 pub fn messages(schema: &StructuralSchema, obj: &Value) -> Vec<String> {
-    schema.validate(obj, None).iter().map(ToString::to_string).collect()
+    schema
+        .validate(obj, None)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// The rendered messages of validating an update from `old` to `obj`.
 pub fn update_messages(schema: &StructuralSchema, obj: &Value, old: &Value) -> Vec<String> {
-    schema.validate(obj, Some(old)).iter().map(ToString::to_string).collect()
+    schema
+        .validate(obj, Some(old))
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }

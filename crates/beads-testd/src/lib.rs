@@ -1,1 +1,189 @@
-//! placeholder
+//! A faithful test bd daemon: an in-memory bead store served over the daemon's two real wire protocols.
+//!
+//! - HTTP (the Kubernetes-era daemon): `GET /healthz` (`/health`), `GET /readyz`, `GET /metrics`,
+//!   `POST /bd.v1.BeadsService/<Method>` with a bearer token, and the SSE stream `GET /events`.
+//! - TCP, newline-delimited JSON (the legacy listener): `{"operation","args","token",…}` per line,
+//!   `{"success","data","error"}` back.
+//!
+//! Tests seed and change beads through [`BeadStore`] (every change is a mutation event on both
+//! `get_mutations` and `/events`), switch faults through [`Faults`], and count what clients asked for
+//! through [`RequestLog`].
+//!
+//! Deliberate quirks copied from the daemon: empty `get_mutations` answers are `null`; an empty
+//! `agent_pod_list` is `{"agents": null}`; `agent_pod_list`'s `rig` filter reads only the `rig` field.
+//! One deliberate difference: event ids (unix ms) are unique and increasing, so resuming from an id
+//! never skips an event that happened in the same millisecond.
+
+mod auth;
+mod faults;
+mod fixtures;
+mod http;
+mod issue;
+mod mutation;
+mod ops;
+mod query;
+mod requests;
+mod sse;
+mod store;
+mod tcp;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use faults::{Faults, HealthFault, Scope, endpoint};
+pub use fixtures::{TownShape, seed_town};
+pub use issue::{Dependency, Issue, PARENT_CHILD, gastown, status};
+pub use mutation::{EventFilter, MutationEvent, kind};
+pub use query::MAX_IDS;
+pub use requests::{RequestLog, Tally, Transport};
+pub use store::{BeadStore, DEFAULT_HISTORY_CAPACITY};
+pub use tcp::MAX_LINE_BYTES;
+
+use ops::{Backend, Connections};
+use requests::RequestRecorder;
+
+/// How a [`TestDaemon`] starts.
+#[derive(Debug, Clone)]
+pub struct TestDaemonConfig {
+    /// The daemon's `BD_DAEMON_TOKEN`; empty disables authentication, as on a real daemon.
+    pub token: String,
+    /// Reported by `health`, `ping`, `status` and `/healthz`.
+    pub version: String,
+    /// How often an idle SSE stream sends `: keepalive` (the daemon: 15 s; tests want less).
+    pub keepalive_interval: Duration,
+    /// How many mutation events are kept for `get_mutations` and `since` replays.
+    pub history_capacity: usize,
+}
+
+impl Default for TestDaemonConfig {
+    fn default() -> Self {
+        TestDaemonConfig {
+            token: "testd-token".to_owned(),
+            version: "0.60.0".to_owned(),
+            keepalive_interval: Duration::from_secs(15),
+            history_capacity: DEFAULT_HISTORY_CAPACITY,
+        }
+    }
+}
+
+/// A running test daemon with an HTTP and a TCP listener on loopback. Dropping it stops the listeners;
+/// [`TestDaemon::shutdown`] also waits for every connection task to end.
+pub struct TestDaemon {
+    backend: Arc<Backend>,
+    http_addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for TestDaemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDaemon")
+            .field("http", &self.http_addr)
+            .field("tcp", &self.tcp_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TestDaemon {
+    /// Binds both listeners on `127.0.0.1:0` and starts serving an empty store.
+    pub async fn start(config: TestDaemonConfig) -> std::io::Result<TestDaemon> {
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let http_listener = TcpListener::bind(loopback).await?;
+        let tcp_listener = TcpListener::bind(loopback).await?;
+        let http_addr = http_listener.local_addr()?;
+        let tcp_addr = tcp_listener.local_addr()?;
+
+        let store = BeadStore::new(config.history_capacity);
+        let backend = Arc::new(Backend {
+            faults: Faults::new(store.clone()),
+            store,
+            requests: RequestRecorder::default(),
+            connections: Arc::new(Connections::default()),
+            version: config.version,
+            token: config.token,
+            http_addr: http_addr.to_string(),
+            started: Instant::now(),
+        });
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        tracker.spawn(http::serve(
+            http_listener,
+            Arc::clone(&backend),
+            config.keepalive_interval,
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+        tracker.spawn(tcp::serve(
+            tcp_listener,
+            Arc::clone(&backend),
+            shutdown.clone(),
+            tracker.clone(),
+        ));
+        Ok(TestDaemon {
+            backend,
+            http_addr,
+            tcp_addr,
+            shutdown,
+            tracker,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// `tcp://127.0.0.1:PORT`
+    pub fn tcp_url(&self) -> String {
+        format!("tcp://{}", self.tcp_addr)
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    pub fn token(&self) -> &str {
+        &self.backend.token
+    }
+
+    pub fn store(&self) -> &BeadStore {
+        &self.backend.store
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.backend.faults
+    }
+
+    /// A snapshot of the requests received so far.
+    pub fn requests(&self) -> RequestLog {
+        self.backend.requests.snapshot()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn reset_requests(&self) {
+        self.backend.requests.reset();
+    }
+
+    /// Stops both listeners, ends every connection and event stream, and waits for them.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

@@ -1,0 +1,186 @@
+//! The legacy newline-delimited JSON listener: one request line, one answer line, many per connection.
+
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::codec::{Framed, LinesCodec, LinesCodecError};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::check_tcp_token;
+use crate::faults::FaultAction;
+use crate::ops::{Backend, Call, Operation};
+use crate::requests::Transport;
+
+/// The longest request line accepted.
+pub const MAX_LINE_BYTES: usize = 10 * 1024 * 1024;
+
+/// The line sent by the "malformed" fault.
+const MALFORMED_LINE: &str = "{\"success\":tru";
+
+/// How a line that is not a request is logged.
+const INVALID_REQUEST: &str = "invalid_request";
+
+#[derive(Debug, Deserialize)]
+struct Request {
+    operation: String,
+    #[serde(default)]
+    args: Option<Value>,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    client_version: String,
+    #[serde(default)]
+    token: Option<String>,
+    // `request_id`, `timeout_ms`, `cwd`, `expected_db` are accepted and ignored.
+}
+
+#[derive(Debug, Serialize)]
+struct Answer {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Answer {
+    fn failure(error: impl Into<String>) -> Answer {
+        Answer {
+            success: false,
+            data: None,
+            error: Some(error.into()),
+        }
+    }
+
+    fn line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"success":false,"error":"failed to encode answer"}"#.into())
+    }
+}
+
+/// What to do with the connection after a request line.
+enum Outcome {
+    Answer(String),
+    Hangup,
+}
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    backend: Arc<Backend>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::debug!(%error, "testd tcp accept failed");
+                    continue;
+                }
+            },
+        };
+        tracker.spawn(connection(stream, Arc::clone(&backend), shutdown.clone()));
+    }
+}
+
+async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: CancellationToken) {
+    let _connection_guard = backend.connections.open();
+    let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
+    loop {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            next = lines.next() => next,
+        };
+        let outcome = match next {
+            None => return,
+            Some(Ok(line)) => answer(&backend, &line).await,
+            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                backend.requests.request(Transport::Tcp, INVALID_REQUEST);
+                let answer = Answer::failure(format!(
+                    "invalid request: message exceeds {MAX_LINE_BYTES} bytes"
+                ));
+                let _ = lines.send(answer.line()).await;
+                return;
+            }
+            Some(Err(LinesCodecError::Io(_))) => return,
+        };
+        match outcome {
+            Outcome::Answer(line) => {
+                if lines.send(line).await.is_err() {
+                    return;
+                }
+            }
+            Outcome::Hangup => return,
+        }
+    }
+}
+
+/// Records the request, then applies latency, authentication and one-shot faults before dispatching.
+async fn answer(backend: &Backend, line: &str) -> Outcome {
+    let request: Request = match serde_json::from_str(line) {
+        Ok(request) => request,
+        Err(error) => {
+            backend.requests.request(Transport::Tcp, INVALID_REQUEST);
+            backend.requests.failure(Transport::Tcp, INVALID_REQUEST);
+            return Outcome::Answer(Answer::failure(format!("invalid request: {error}")).line());
+        }
+    };
+    let name = request.operation.as_str();
+    let requests = &backend.requests;
+    requests.request(Transport::Tcp, name);
+    if let Some(delay) = backend.faults.latency(Transport::Tcp, name) {
+        tokio::time::sleep(delay).await;
+    }
+    let fail = |error: &str| {
+        requests.failure(Transport::Tcp, name);
+        Outcome::Answer(Answer::failure(error).line())
+    };
+    if let Err(reason) = check_tcp_token(
+        &backend.token,
+        backend.faults.rejects_tokens(),
+        request.token.as_deref(),
+    ) {
+        return fail(reason);
+    }
+    match backend.faults.take(Transport::Tcp, name) {
+        None => {}
+        Some(FaultAction::Fail(message)) => return fail(&message),
+        Some(FaultAction::Drop) => {
+            requests.failure(Transport::Tcp, name);
+            return Outcome::Hangup;
+        }
+        Some(FaultAction::Malformed) => return Outcome::Answer(MALFORMED_LINE.to_owned()),
+    }
+    let Some(operation) = Operation::from_name(name) else {
+        return fail(&format!("unknown operation: {name}"));
+    };
+    // A missing `args` is an empty one; anything else is passed on as JSON text, as the daemon does.
+    let args = request
+        .args
+        .as_ref()
+        .map(|v| serde_json::to_vec(v).unwrap_or_default())
+        .unwrap_or_default();
+    let reply = backend.dispatch(Call {
+        operation,
+        args: &args,
+        actor: &request.actor,
+        client_version: &request.client_version,
+    });
+    if !reply.success {
+        requests.failure(Transport::Tcp, name);
+    }
+    Outcome::Answer(
+        Answer {
+            success: reply.success,
+            data: reply.data,
+            error: reply.error,
+        }
+        .line(),
+    )
+}

@@ -23,6 +23,8 @@ const REASONS: [&str; 4] = [
 #[derive(Debug)]
 struct RuleSpec {
     rule: String,
+    /// The rule text kube-cel compiled (differs for `optionalOldSelf`).
+    compiled_rule: String,
     message: Option<String>,
     has_message_expression: bool,
     reason: Option<ErrorType>,
@@ -95,7 +97,21 @@ impl NodeRules {
             }
         }
 
-        let compiled = kube_cel::compile_schema(&strip_schema(schema, true));
+        let mut stripped = strip_schema(schema, true);
+        if errors.is_empty() {
+            // Hand kube-cel the rule texts as we rewrote them.
+            let rewritten: Vec<Value> = raw_rules
+                .iter()
+                .zip(&specs)
+                .map(|(raw, spec)| {
+                    let mut raw = raw.clone();
+                    raw["rule"] = json!(spec.compiled_rule);
+                    raw
+                })
+                .collect();
+            stripped["x-kubernetes-validations"] = Value::Array(rewritten);
+        }
+        let compiled = kube_cel::compile_schema(&stripped);
         for (i, result) in compiled.validations.iter().enumerate() {
             if let Err(e) = result {
                 let rule_at = path::index(at, i);
@@ -154,7 +170,7 @@ impl NodeRules {
             // kube-cel reports failures in rule order; find the rule.
             let Some(offset) = self.specs[cursor..]
                 .iter()
-                .position(|s| s.rule == failure.rule)
+                .position(|s| s.compiled_rule == failure.rule)
             else {
                 errors.push(FieldError::invalid(
                     node_path,
@@ -258,14 +274,73 @@ fn parse_rule(raw: &Value, node: &Node, at: &str) -> Result<RuleSpec, Vec<FieldE
     if !errors.is_empty() {
         return Err(errors);
     }
+    let optional_old_self = raw.get("optionalOldSelf").and_then(Value::as_bool).unwrap_or(false);
+    let compiled_rule = if optional_old_self { wrap_optional_old_self(&rule) } else { rule.clone() };
     Ok(RuleSpec {
         rule,
+        compiled_rule,
         message: text("message"),
         has_message_expression: text("messageExpression").is_some(),
         reason,
         field_path,
         uses_old_self: false,
     })
+}
+
+/// With `optionalOldSelf`, the apiserver binds `oldSelf` as a CEL optional
+/// (`optional.none()` on create). kube-cel binds `null` instead, so every
+/// `oldSelf` identifier in the rule is rewritten into that optional.
+fn wrap_optional_old_self(rule: &str) -> String {
+    const OPTIONAL: &str = "(oldSelf == null ? optional.none() : optional.of(oldSelf))";
+    let chars: Vec<char> = rule.chars().collect();
+    let mut out = String::with_capacity(rule.len() + 64);
+    let mut i = 0;
+    let mut last_significant = ' ';
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            // Copy a string literal verbatim (raw prefixes need no care: the
+            // closing quote is found the same way, escapes only skip a char).
+            let triple = chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c);
+            let quote_len = if triple { 3 } else { 1 };
+            let start = i;
+            i += quote_len;
+            while i < chars.len() {
+                if chars[i] == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if chars[i] == c && (!triple || (chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c))) {
+                    i += quote_len;
+                    break;
+                }
+                i += 1;
+            }
+            out.extend(&chars[start..i.min(chars.len())]);
+            last_significant = c;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let ident: String = chars[start..i].iter().collect();
+            if ident == "oldSelf" && last_significant != '.' {
+                out.push_str(OPTIONAL);
+            } else {
+                out.push_str(&ident);
+            }
+            last_significant = 'a';
+            continue;
+        }
+        if !c.is_whitespace() {
+            last_significant = c;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 /// Resolves a rule's `fieldPath` (`.a.b`, `.map['key']`) against the node's
@@ -473,5 +548,24 @@ fn walk(
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_old_self_rewrite_skips_strings_and_selections() {
+        assert_eq!(
+            wrap_optional_old_self("oldSelf.hasValue() && self.oldSelf == 'oldSelf' && \"oldSelf\" != ''"),
+            "(oldSelf == null ? optional.none() : optional.of(oldSelf)).hasValue() && self.oldSelf == 'oldSelf' && \"oldSelf\" != ''"
+        );
+        assert_eq!(wrap_optional_old_self("oldSelfish"), "oldSelfish");
+    }
+
+    #[test]
+    fn json_paths_tokenize_quoted_keys() {
+        assert_eq!(tokenize(".a['b.c'].d"), vec![".", "a", "[", "'b.c'", "]", ".", "d"]);
     }
 }

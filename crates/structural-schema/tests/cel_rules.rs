@@ -294,7 +294,7 @@ fn invalid_field_path_and_reason_reject_the_schema() {
 fn optional_old_self_rules_also_run_on_create() {
     let schema = with_spec(json!({"type": "object", "properties": {
         "tier": {"type": "string", "x-kubernetes-validations": [
-            {"rule": "oldSelf == null ? self == 'basic' : self == oldSelf", "optionalOldSelf": true,
+            {"rule": "oldSelf.hasValue() ? self == oldSelf.value() : self == 'basic'", "optionalOldSelf": true,
              "message": "tier starts basic and never changes"}]},
     }}));
     assert_eq!(

@@ -111,14 +111,41 @@ impl StructuralSchema {
         if old_lists_valid {
             errors.extend(listtype::validate(&self.root, obj));
         }
+        self.run_cel_unless_blocked(&mut errors, obj, old);
+        errors
+    }
+
+    /// CEL runs only when the schema has rules and no earlier error blocks
+    /// it (`hasBlockingErr`); otherwise the apiserver says rules were skipped.
+    fn run_cel_unless_blocked(&self, errors: &mut FieldErrors, obj: &Value, old: Option<&Value>) {
         if !self.has_rules {
-            return errors;
+            return;
         }
         if errors.iter().any(|e| blocks_cel(e.error_type)) {
             errors.push(FieldError::invalid("<nil>", Value::Null, CEL_SKIPPED));
         } else {
             errors.extend(cel::validate(&self.root, obj, old));
         }
+    }
+
+    /// Validates an update through the `status` subresource: only `status`
+    /// is checked against its schema (paths inside messages are relative to
+    /// `status`, as upstream's status validator reports them), then list
+    /// uniqueness and CEL rules run over the whole object.
+    pub fn validate_status_update(&self, obj: &Value, old: &Value) -> FieldErrors {
+        let mut errors = FieldErrors::new();
+        if let (Some(status), Some(status_schema)) = (obj.get("status"), self.root.properties.get("status")) {
+            let old_status = old.get("status");
+            for mut error in openapi::validate(status_schema, status, old_status) {
+                error.field = if error.field == "<nil>" { "status".to_string() } else { format!("status.{}", error.field) };
+                errors.push(error);
+            }
+        }
+        let new_list_errors = listtype::validate(&self.root, obj);
+        if !new_list_errors.is_empty() && listtype::validate(&self.root, old).is_empty() {
+            errors.extend(new_list_errors);
+        }
+        self.run_cel_unless_blocked(&mut errors, obj, Some(old));
         errors
     }
 

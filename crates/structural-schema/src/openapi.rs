@@ -413,7 +413,9 @@ fn check_enum(s: &Node, data: &Value, path: &str) -> Outcome {
     let Some(allowed) = &s.enum_values else {
         return result;
     };
-    if allowed.is_empty() || allowed.iter().any(|a| enum_equal(a, data)) {
+    // A null value never matches, not even a `null` member: kube-openapi
+    // cannot convert it to any member's Go type.
+    if allowed.is_empty() || (!data.is_null() && allowed.iter().any(|a| enum_equal(a, data))) {
         return result;
     }
     let supported: Vec<String> = allowed

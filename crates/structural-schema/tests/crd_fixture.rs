@@ -189,3 +189,26 @@ fn updates_check_transition_rules_and_ratchet_old_problems() {
         .admit(&mut relabelled, Some(&stored))
         .expect("unchanged invalid field is ratcheted");
 }
+
+#[test]
+fn status_updates_validate_status_with_relative_message_paths() {
+    let schema = StructuralSchema::new(&json!({"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {"replicas": {"type": "integer", "maximum": 3}}},
+        "status": {"type": "object", "required": ["phase"], "properties": {
+            "phase": {"type": "string", "enum": ["Pending", "Ready"]},
+            "readyReplicas": {"type": "integer", "minimum": 0}}},
+    }}))
+    .unwrap();
+    // spec is not re-validated through the status subresource.
+    let old = rig(json!({"replicas": 9}));
+    let mut new = old.clone();
+    new["status"] = json!({"phase": "Ready", "readyReplicas": -1});
+    let got: Vec<String> = schema.validate_status_update(&new, &old).iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        vec!["status.readyReplicas: Invalid value: -1: readyReplicas in body should be greater than or equal to 0"]
+    );
+    new["status"] = json!({});
+    let got: Vec<String> = schema.validate_status_update(&new, &old).iter().map(ToString::to_string).collect();
+    assert_eq!(got, vec!["status.phase: Required value"]);
+}

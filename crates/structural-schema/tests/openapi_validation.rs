@@ -223,6 +223,12 @@ fn strings() {
             want: &[r#"spec.f: Unsupported value: 3: supported values: "1", "2""#],
         },
         Case {
+            name: "null never matches an enum",
+            schema: json!({"type": "array", "items": {"type": "string", "nullable": true, "enum": ["a", null]}}),
+            value: json!([null]),
+            want: &[r#"spec.f[0]: Unsupported value: "null": supported values: "a", "null""#],
+        },
+        Case {
             name: "format uuid",
             schema: json!({"type": "string", "format": "uuid"}),
             value: json!("abc"),

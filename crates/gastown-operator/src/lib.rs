@@ -5,8 +5,12 @@
 //! apply them with server-side apply (skipping objects that already match), and
 //! project status from beads and the cluster.
 
+pub mod apply;
 pub mod builders;
+pub mod cache;
 pub mod conditions;
 pub mod drift;
+pub mod error;
+pub mod metrics;
 pub mod naming;
 pub mod teardown;

@@ -1,0 +1,215 @@
+//! The operator's view of the cluster: one watch per kind it reads, each
+//! feeding a reflector store that reconciles read from instead of the API.
+//!
+//! Kinds the operator creates are watched only where they carry its
+//! `app.kubernetes.io/managed-by` label; Secrets are watched as metadata only
+//! (the operator checks that referenced Secrets exist, and notices when they
+//! change, without ever holding their values in its cache). Stores that also
+//! trigger reconciles are shared streams, so one watch serves every controller.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
+use gastown_api::{AgentPool, GasTown, Rig};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+
+use crate::naming::MANAGED_BY;
+
+/// Which namespaces the operator serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Namespace(String),
+}
+
+impl Scope {
+    pub fn api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match self {
+            Scope::All => Api::all(client.clone()),
+            Scope::Namespace(namespace) => Api::namespaced(client.clone(), namespace),
+        }
+    }
+}
+
+/// The selector of everything the operator creates.
+pub fn managed_selector() -> String {
+    format!("app.kubernetes.io/managed-by={MANAGED_BY}")
+}
+
+/// Read-only stores of every kind the operator reads.
+#[derive(Clone)]
+pub struct Cache {
+    pub towns: Store<GasTown>,
+    pub rigs: Store<Rig>,
+    pub pools: Store<AgentPool>,
+    pub pods: Store<Pod>,
+    pub stateful_sets: Store<StatefulSet>,
+    pub deployments: Store<Deployment>,
+    pub services: Store<Service>,
+    pub config_maps: Store<ConfigMap>,
+    pub claims: Store<PersistentVolumeClaim>,
+    pub service_accounts: Store<ServiceAccount>,
+    pub roles: Store<Role>,
+    pub role_bindings: Store<RoleBinding>,
+    pub network_policies: Store<NetworkPolicy>,
+    pub quotas: Store<ResourceQuota>,
+    pub priority_classes: Store<PriorityClass>,
+    pub secrets: Store<PartialObjectMeta<Secret>>,
+}
+
+/// Change streams of the shared stores, for controllers to subscribe to.
+#[derive(Clone)]
+pub struct Subscriptions {
+    pub towns: ReflectHandle<GasTown>,
+    pub rigs: ReflectHandle<Rig>,
+    pub pools: ReflectHandle<AgentPool>,
+    pub pods: ReflectHandle<Pod>,
+    pub stateful_sets: ReflectHandle<StatefulSet>,
+    pub deployments: ReflectHandle<Deployment>,
+    pub secrets: ReflectHandle<PartialObjectMeta<Secret>>,
+}
+
+/// The futures that drive the watches; they run until the process stops.
+pub type Drivers = Vec<BoxFuture<'static, ()>>;
+
+/// Bounded buffer of each shared stream; a subscriber that falls this far
+/// behind slows the watch down rather than losing events.
+const SHARED_BUFFER: usize = 1024;
+
+fn drive<S, T>(stream: S) -> BoxFuture<'static, ()>
+where
+    S: Stream<Item = T> + Send + 'static,
+{
+    stream.for_each(|_| futures::future::ready(())).boxed()
+}
+
+fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    drivers.push(drive(
+        watcher(api, config).default_backoff().reflect(writer),
+    ));
+    store
+}
+
+fn shared<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    drivers: &mut Drivers,
+) -> (Store<K>, ReflectHandle<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    let (store, writer): (Store<K>, Writer<K>) = reflector::store_shared(SHARED_BUFFER);
+    let subscriber = writer
+        .subscribe()
+        .expect("a shared store always has a subscriber");
+    drivers.push(drive(
+        watcher(api, config)
+            .default_backoff()
+            .reflect_shared(writer),
+    ));
+    (store, subscriber)
+}
+
+impl Cache {
+    /// Sets up every watch for `scope`. Nothing runs until the drivers are polled.
+    pub fn start(client: &Client, scope: &Scope) -> (Cache, Subscriptions, Drivers) {
+        let mut drivers = Drivers::new();
+        let all = watcher::Config::default();
+        let managed = watcher::Config::default().labels(&managed_selector());
+
+        let (towns, towns_sub) = shared(scope.api::<GasTown>(client), all.clone(), &mut drivers);
+        let (rigs, rigs_sub) = shared(scope.api::<Rig>(client), all.clone(), &mut drivers);
+        let (pools, pools_sub) = shared(scope.api::<AgentPool>(client), all.clone(), &mut drivers);
+        let (pods, pods_sub) = shared(scope.api::<Pod>(client), managed.clone(), &mut drivers);
+        let (stateful_sets, sts_sub) = shared(
+            scope.api::<StatefulSet>(client),
+            managed.clone(),
+            &mut drivers,
+        );
+        let (deployments, deployments_sub) = shared(
+            scope.api::<Deployment>(client),
+            managed.clone(),
+            &mut drivers,
+        );
+
+        // Metadata only: the operator never caches secret values.
+        let (secrets, secrets_sub) = shared(
+            scope.api::<PartialObjectMeta<Secret>>(client),
+            all.clone(),
+            &mut drivers,
+        );
+
+        let cache = Cache {
+            towns,
+            rigs,
+            pools,
+            pods,
+            stateful_sets,
+            deployments,
+            services: plain(scope.api(client), managed.clone(), &mut drivers),
+            config_maps: plain(scope.api(client), managed.clone(), &mut drivers),
+            claims: plain(scope.api(client), managed.clone(), &mut drivers),
+            service_accounts: plain(scope.api(client), managed.clone(), &mut drivers),
+            roles: plain(scope.api(client), managed.clone(), &mut drivers),
+            role_bindings: plain(scope.api(client), managed.clone(), &mut drivers),
+            network_policies: plain(scope.api(client), managed.clone(), &mut drivers),
+            quotas: plain(scope.api(client), managed.clone(), &mut drivers),
+            priority_classes: plain(Api::all(client.clone()), managed, &mut drivers),
+            secrets,
+        };
+        let subscriptions = Subscriptions {
+            towns: towns_sub,
+            rigs: rigs_sub,
+            pools: pools_sub,
+            pods: pods_sub,
+            stateful_sets: sts_sub,
+            deployments: deployments_sub,
+            secrets: secrets_sub,
+        };
+        (cache, subscriptions, drivers)
+    }
+
+    /// Resolves once every store has its first complete list, so that no
+    /// reconcile ever acts on a partial view (and, say, deletes what it
+    /// merely has not seen yet).
+    pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
+        self.towns.wait_until_ready().await?;
+        self.rigs.wait_until_ready().await?;
+        self.pools.wait_until_ready().await?;
+        self.pods.wait_until_ready().await?;
+        self.stateful_sets.wait_until_ready().await?;
+        self.deployments.wait_until_ready().await?;
+        self.services.wait_until_ready().await?;
+        self.config_maps.wait_until_ready().await?;
+        self.claims.wait_until_ready().await?;
+        self.service_accounts.wait_until_ready().await?;
+        self.roles.wait_until_ready().await?;
+        self.role_bindings.wait_until_ready().await?;
+        self.network_policies.wait_until_ready().await?;
+        self.quotas.wait_until_ready().await?;
+        self.priority_classes.wait_until_ready().await?;
+        self.secrets.wait_until_ready().await
+    }
+}

@@ -1,0 +1,193 @@
+//! Prometheus metrics of the operator, served as text at `/metrics`.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every metric the operator exports, registered in its own registry.
+pub struct Metrics {
+    registry: Registry,
+    pub reconciliations: IntCounterVec,
+    pub reconcile_errors: IntCounterVec,
+    pub reconcile_duration: HistogramVec,
+    pub agents: IntGaugeVec,
+    pub active_polecats: IntGaugeVec,
+    pub pod_restarts: IntGaugeVec,
+    pub beads_events: IntCounter,
+    pub beads_request_duration: HistogramVec,
+    pub beads_request_errors: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let metrics = Metrics {
+            reconciliations: IntCounterVec::new(
+                Opts::new(
+                    "gastown_reconciliations_total",
+                    "Reconciles run, by controller",
+                ),
+                &["controller"],
+            )
+            .expect("valid metric"),
+            reconcile_errors: IntCounterVec::new(
+                Opts::new(
+                    "gastown_reconcile_errors_total",
+                    "Reconciles that failed, by controller and error kind",
+                ),
+                &["controller", "error"],
+            )
+            .expect("valid metric"),
+            reconcile_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "gastown_reconcile_duration_seconds",
+                    "Duration of reconciles, by controller",
+                )
+                .buckets(vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+                &["controller"],
+            )
+            .expect("valid metric"),
+            agents: IntGaugeVec::new(
+                Opts::new(
+                    "gastown_agents",
+                    "Agents by rig, role and beads agent_state",
+                ),
+                &["namespace", "town", "rig", "role", "state"],
+            )
+            .expect("valid metric"),
+            active_polecats: IntGaugeVec::new(
+                Opts::new(
+                    "gastown_polecats_active",
+                    "Polecat pods not yet finished, by rig",
+                ),
+                &["namespace", "rig"],
+            )
+            .expect("valid metric"),
+            pod_restarts: IntGaugeVec::new(
+                Opts::new(
+                    "gastown_pod_restarts",
+                    "Container restarts of agent pods, by rig and agent",
+                ),
+                &["namespace", "rig", "agent"],
+            )
+            .expect("valid metric"),
+            beads_events: IntCounter::new(
+                "gastown_beads_events_processed_total",
+                "Mutation events received from bd daemons",
+            )
+            .expect("valid metric"),
+            beads_request_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "gastown_beads_request_duration_seconds",
+                    "bd daemon request latency, by operation",
+                )
+                .buckets(vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+                ]),
+                &["operation"],
+            )
+            .expect("valid metric"),
+            beads_request_errors: IntCounterVec::new(
+                Opts::new(
+                    "gastown_beads_request_errors_total",
+                    "bd daemon requests that failed, by operation",
+                ),
+                &["operation"],
+            )
+            .expect("valid metric"),
+            registry,
+        };
+        for collector in [
+            Box::new(metrics.reconciliations.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.reconcile_errors.clone()),
+            Box::new(metrics.reconcile_duration.clone()),
+            Box::new(metrics.agents.clone()),
+            Box::new(metrics.active_polecats.clone()),
+            Box::new(metrics.pod_restarts.clone()),
+            Box::new(metrics.beads_events.clone()),
+            Box::new(metrics.beads_request_duration.clone()),
+            Box::new(metrics.beads_request_errors.clone()),
+        ] {
+            metrics
+                .registry
+                .register(collector)
+                .expect("metric names are unique");
+        }
+        metrics
+    }
+
+    /// Records one finished reconcile.
+    pub fn reconciled(&self, controller: &str, duration: Duration, error: Option<&str>) {
+        self.reconciliations.with_label_values(&[controller]).inc();
+        self.reconcile_duration
+            .with_label_values(&[controller])
+            .observe(duration.as_secs_f64());
+        if let Some(error) = error {
+            self.reconcile_errors
+                .with_label_values(&[controller, error])
+                .inc();
+        }
+    }
+
+    /// Records one bd daemon request.
+    pub fn beads_request(&self, operation: &str, duration: Duration, failed: bool) {
+        self.beads_request_duration
+            .with_label_values(&[operation])
+            .observe(duration.as_secs_f64());
+        if failed {
+            self.beads_request_errors
+                .with_label_values(&[operation])
+                .inc();
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding of gathered metrics cannot fail");
+        String::from_utf8(buffer).expect("the text encoder writes UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_recorded_reconciles_and_errors() {
+        let metrics = Metrics::new();
+        metrics.reconciled("rig", Duration::from_millis(20), None);
+        metrics.reconciled("rig", Duration::from_millis(30), Some("kube"));
+        metrics.beads_request("list", Duration::from_millis(3), true);
+        let text = metrics.render();
+        assert!(
+            text.contains("gastown_reconciliations_total{controller=\"rig\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gastown_reconcile_errors_total{controller=\"rig\",error=\"kube\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gastown_beads_request_errors_total{operation=\"list\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gastown_reconcile_duration_seconds_count{controller=\"rig\"} 2"),
+            "{text}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod builders;
 pub mod cache;
 pub mod conditions;
+pub mod context;
 pub mod drift;
 pub mod error;
 pub mod metrics;

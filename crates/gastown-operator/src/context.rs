@@ -1,0 +1,197 @@
+//! What every reconcile shares: the API client, the watch cache, the event
+//! recorder, metrics, settings and the connections to each town's bd daemon.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use beads_client::{BeadsClient, ClientConfig, Token};
+use gastown_api::GasTown;
+use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::events::Recorder;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, Client, ResourceExt};
+
+use crate::cache::Cache;
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::naming;
+
+/// Operator-wide settings (flags and environment).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Connect to this bd daemon URL (`http://…` or `tcp://…`) for every town
+    /// instead of the town's own endpoint — for an operator running outside
+    /// the cluster (seed config `BD_DAEMON_HOST`/`BD_DAEMON_PORT`).
+    pub daemon_override: Option<String>,
+    /// An agent whose `last_activity` is older than this is not alive.
+    pub agent_staleness: Duration,
+    /// Timeouts and retries of bd daemon requests.
+    pub beads_client: ClientConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            daemon_override: None,
+            agent_staleness: Duration::from_secs(10 * 60),
+            beads_client: ClientConfig::default(),
+        }
+    }
+}
+
+pub struct Context {
+    pub client: Client,
+    pub cache: Cache,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    pub beads: BeadsConnections,
+}
+
+impl Context {
+    pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        let recorder = Recorder::new(client.clone(), naming::FIELD_MANAGER.into());
+        Self {
+            client,
+            cache,
+            recorder,
+            metrics,
+            settings,
+            beads: BeadsConnections::default(),
+        }
+    }
+
+    pub fn api<K>(&self, namespace: &str) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// Whether the Secret `name` exists in `namespace`, from the metadata cache.
+    pub fn secret_exists(&self, namespace: &str, name: &str) -> bool {
+        self.cache
+            .secrets
+            .get(&ObjectRef::new(name).within(namespace))
+            .is_some()
+    }
+
+    /// The bd daemon client of `town`.
+    pub async fn beads_for(&self, town: &GasTown) -> Result<BeadsClient> {
+        let namespace = town.namespace().unwrap_or_default();
+        let daemon = &town.spec.daemon;
+        let endpoint = match &self.settings.daemon_override {
+            Some(url) => url.clone(),
+            None => {
+                let service = format!("{}.{namespace}.svc", naming::bd_daemon(&town.name_any()));
+                let endpoint = daemon.endpoint(&service);
+                format!("http://{}:{}", endpoint.host, endpoint.http_port)
+            }
+        };
+        let secret = daemon
+            .token_secret_ref
+            .as_ref()
+            .map(|r| (r.name.clone(), r.key.clone()));
+        // The Secret's resourceVersion (from the metadata cache) tells whether
+        // the token may have changed; only then is the Secret read again.
+        let secret_version = secret.as_ref().and_then(|(name, _)| {
+            self.cache
+                .secrets
+                .get(&ObjectRef::new(name).within(&namespace))
+                .and_then(|s| s.metadata.resource_version.clone())
+        });
+        let key = (namespace.clone(), town.name_any());
+        if let Some(cached) = self.beads.get(&key, &endpoint, &secret_version) {
+            return Ok(cached);
+        }
+        let token = match &secret {
+            None => None,
+            Some((name, key)) => Some(read_token(&self.client, &namespace, name, key).await?),
+        };
+        let client =
+            BeadsClient::with_config(endpoint.parse()?, token, self.settings.beads_client.clone())?;
+        self.beads
+            .put(key, endpoint, secret_version, client.clone());
+        Ok(client)
+    }
+}
+
+/// Reads the daemon token from its Secret. Errors name the Secret and key,
+/// never the value.
+async fn read_token(client: &Client, namespace: &str, name: &str, key: &str) -> Result<Token> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|e| Error::kube(format!("read Secret {namespace}/{name}"), e))?;
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get(key))
+        .map(|b| b.0.clone());
+    let text = bytes.and_then(|b| String::from_utf8(b).ok());
+    text.and_then(Token::new).ok_or_else(|| Error::Build {
+        what: format!("bd daemon token from Secret {namespace}/{name}"),
+        reason: format!("key {key:?} is missing or empty"),
+    })
+}
+
+/// One client per town, rebuilt when its endpoint or token Secret changes.
+#[derive(Default)]
+pub struct BeadsConnections {
+    clients: Mutex<HashMap<(String, String), CachedClient>>,
+}
+
+struct CachedClient {
+    endpoint: String,
+    secret_version: Option<String>,
+    client: BeadsClient,
+}
+
+impl BeadsConnections {
+    fn get(
+        &self,
+        key: &(String, String),
+        endpoint: &str,
+        secret_version: &Option<String>,
+    ) -> Option<BeadsClient> {
+        let clients = self
+            .clients
+            .lock()
+            .expect("the lock is never held across a panic");
+        clients
+            .get(key)
+            .filter(|c| c.endpoint == endpoint && &c.secret_version == secret_version)
+            .map(|c| c.client.clone())
+    }
+
+    fn put(
+        &self,
+        key: (String, String),
+        endpoint: String,
+        secret_version: Option<String>,
+        client: BeadsClient,
+    ) {
+        let mut clients = self
+            .clients
+            .lock()
+            .expect("the lock is never held across a panic");
+        clients.insert(
+            key,
+            CachedClient {
+                endpoint,
+                secret_version,
+                client,
+            },
+        );
+    }
+
+    /// Forgets a deleted town's client.
+    pub fn forget(&self, namespace: &str, town: &str) {
+        let mut clients = self
+            .clients
+            .lock()
+            .expect("the lock is never held across a panic");
+        clients.remove(&(namespace.to_string(), town.to_string()));
+    }
+}

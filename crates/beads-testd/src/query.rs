@@ -181,23 +181,18 @@ impl IssueFilter {
         let text_has = |text: &str, needle: &str| text.to_lowercase().contains(needle);
         let assignee = issue.assignee.as_deref().unwrap_or_default();
 
-        match &self.status {
-            Some(wanted) => {
-                if &issue.status != wanted {
-                    return false;
-                }
-            }
-            None if issue.status == status::TOMBSTONE => return false,
-            None => {}
-        }
-        if let Some(query) = &self.query
-            && !(text_has(&issue.title, query)
+        let status_admitted = match &self.status {
+            Some(wanted) => &issue.status == wanted,
+            None => issue.status != status::TOMBSTONE,
+        };
+        let query_admitted = self.query.as_ref().is_none_or(|query| {
+            text_has(&issue.title, query)
                 || text_has(&issue.description, query)
-                || text_has(&issue.id, query))
-        {
-            return false;
-        }
-        self.exclude_status.iter().all(|s| s != &issue.status)
+                || text_has(&issue.id, query)
+        });
+        status_admitted
+            && query_admitted
+            && self.exclude_status.iter().all(|s| s != &issue.status)
             && self.exclude_types.iter().all(|t| t != &issue.issue_type)
             && self.priority.is_none_or(|p| issue.priority == p)
             && self.priority_min.is_none_or(|p| issue.priority >= p)

@@ -21,7 +21,7 @@ pub const DEFAULT_HISTORY_CAPACITY: usize = 1000;
 /// What live event streams receive.
 #[derive(Debug, Clone)]
 pub(crate) enum StreamItem {
-    Mutation(MutationEvent),
+    Mutation(Arc<MutationEvent>),
     /// Text written to the stream verbatim (garbage lines, unknown event types).
     Raw(String),
     /// Every stream ends its connection.
@@ -216,7 +216,10 @@ impl BeadStore {
             state.history.pop_front();
         }
         state.history.push_back(event.clone());
-        let _ = self.inner.streams.send(StreamItem::Mutation(event));
+        let _ = self
+            .inner
+            .streams
+            .send(StreamItem::Mutation(Arc::new(event)));
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -92,21 +92,27 @@ pub(crate) async fn serve(
 async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: CancellationToken) {
     let _connection_guard = backend.connections.open();
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
+    let mut after_oversized_line = false;
     loop {
         let next = tokio::select! {
             _ = shutdown.cancelled() => return,
             next = lines.next() => next,
         };
         let outcome = match next {
+            // After an error the codec yields one `None` before it reads on (tokio-rs/tokio#3976).
+            None if after_oversized_line => {
+                after_oversized_line = false;
+                continue;
+            }
             None => return,
             Some(Ok(line)) => answer(&backend, &line).await,
             Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                // The codec skips the rest of the line; the connection stays usable.
+                after_oversized_line = true;
                 backend.requests.request(Transport::Tcp, INVALID_REQUEST);
-                let answer = Answer::failure(format!(
-                    "invalid request: message exceeds {MAX_LINE_BYTES} bytes"
-                ));
-                let _ = lines.send(answer.line()).await;
-                return;
+                backend.requests.failure(Transport::Tcp, INVALID_REQUEST);
+                let error = format!("invalid request: message exceeds {MAX_LINE_BYTES} bytes");
+                Outcome::Answer(Answer::failure(error).line())
             }
             Some(Err(LinesCodecError::Io(_))) => return,
         };

@@ -136,7 +136,8 @@ pub fn apply(
 
     let walker = Walker::new(types);
     let mut managed = match live {
-        Some(live) => managed::decode(live).map_err(ApplyError::InvalidManagedFields)?,
+        Some(live) => managed::decode(managed::managed_fields_of(live))
+            .map_err(ApplyError::InvalidManagedFields)?,
         None => Managed::new(),
     };
     let live_object = live
@@ -148,7 +149,7 @@ pub fn apply(
         let fields = strip_meta(&existing.added.union(&existing.modified));
         if !fields.is_empty() {
             let id = ManagerId::new("before-first-apply", UPDATE, api_version, None);
-            managed.insert(id, ownership(api_version, fields, None));
+            managed.insert(id, Ownership::new(api_version, fields, None));
         }
     }
 
@@ -163,14 +164,14 @@ pub fn apply(
     let previous = managed.get(&applier).cloned();
     managed.insert(
         applier.clone(),
-        ownership(
+        Ownership::new(
             api_version,
             applied,
             previous.as_ref().and_then(|p| p.time.clone()),
         ),
     );
     let mut merged = match &previous {
-        Some(previous) => prune(&walker, &merged, &managed, &previous.fields),
+        Some(previous) => prune(&walker, &merged, &managed, previous.fields()),
         None => merged,
     };
 
@@ -199,7 +200,7 @@ pub fn apply(
 
     let changed = merged != live_object;
     if let Some(entry) = managed.get_mut(&applier) {
-        entry.fields = strip_meta(&entry.fields);
+        entry.set_fields(strip_meta(entry.fields()));
         if changed {
             entry.time = Some(now_rfc3339.to_owned());
         }
@@ -228,23 +229,22 @@ pub fn record_update(
     types: &dyn TypeInfo,
     now_rfc3339: &str,
 ) {
+    let sent = managed::take_managed_fields(new);
     let stored = || {
-        old.and_then(|o| managed::decode(o).ok())
+        old.and_then(|o| managed::decode(managed::managed_fields_of(o)).ok())
             .unwrap_or_default()
     };
     let mut managed = if subresource.is_some() {
         stored()
-    } else if managed::is_reset(new) {
+    } else if managed::is_reset(sent.as_ref()) {
         Managed::new()
     } else {
-        match managed::decode(new) {
+        match managed::decode(sent.as_ref()) {
             Ok(sent) if !sent.is_empty() => sent,
             _ => stored(),
         }
     };
-    let new_object = managed::without_managed_fields(new);
     if old.is_some() && managed.is_empty() {
-        *new = new_object;
         return;
     }
     let api_version = new
@@ -253,22 +253,15 @@ pub fn record_update(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let old_object = old
-        .map(managed::without_managed_fields)
-        .unwrap_or_else(|| Value::Object(Map::new()));
+    let empty = Value::Object(Map::new());
+    let old_object = old.unwrap_or(&empty);
 
     let walker = Walker::new(types);
     // The changes are attributed to a placeholder first, so that the manager's own earlier
     // fields are treated like anyone else's: changed or removed ones are given up, then the
     // changes are added back to it.
     let this_operation = ManagerId::new("", "", "", None);
-    let comparison = transfer_ownership(
-        &walker,
-        &old_object,
-        &new_object,
-        &mut managed,
-        &this_operation,
-    );
+    let comparison = transfer_ownership(&walker, old_object, new, &mut managed, &this_operation);
     let taken = restrict_to_subresource(
         strip_meta(&comparison.added.union(&comparison.modified)),
         subresource,
@@ -277,22 +270,13 @@ pub fn record_update(
         let id = ManagerId::new(manager, operation, &api_version, subresource);
         let entry = managed
             .entry(id)
-            .or_insert_with(|| ownership(&api_version, FieldSet::new(), None));
-        entry.fields = entry.fields.union(&taken);
+            .or_insert_with(|| Ownership::new(&api_version, FieldSet::new(), None));
+        entry.set_fields(entry.fields().union(&taken));
         entry.api_version = api_version.clone();
         entry.time = Some(now_rfc3339.to_owned());
     }
     cap_update_managers(&mut managed);
-    *new = new_object;
     managed::encode_into(new, &managed);
-}
-
-fn ownership(api_version: &str, fields: FieldSet, time: Option<String>) -> Ownership {
-    Ownership {
-        api_version: api_version.to_owned(),
-        fields,
-        time,
-    }
 }
 
 /// `namespace/name; apiVersion, Kind=kind` as upstream names objects in these errors.
@@ -318,7 +302,10 @@ fn prune(walker: &Walker<'_>, merged: &Value, managed: &Managed, last_applied: &
     let is_declared = |names: &[&str]| walker.is_declared_field(names);
     let owned = managed
         .values()
-        .fold(FieldSet::new(), |all, o| all.union(&o.fields))
+        .fold(FieldSet::new(), |mut all, o| {
+            all.union_with(o.fields());
+            all
+        })
         .with_named_fields_as_members(&is_declared);
     let dropped = last_applied
         .with_named_fields_as_members(&is_declared)
@@ -344,7 +331,7 @@ fn find_conflicts(
         .iter()
         .filter(|(id, _)| *id != current)
         .flat_map(|(id, o)| {
-            o.fields
+            o.fields()
                 .intersection(&changed)
                 .paths()
                 .into_iter()
@@ -366,13 +353,11 @@ fn transfer_ownership(
     let changed = comparison.modified.union(&comparison.added);
     for (id, o) in managed.iter_mut() {
         if id != current {
-            o.fields = o
-                .fields
-                .difference(&changed)
-                .difference(&comparison.removed);
+            o.remove_fields(&changed);
+            o.remove_fields(&comparison.removed);
         }
     }
-    managed.retain(|id, o| id == current || !o.fields.is_empty());
+    managed.retain(|id, o| id == current || !o.fields().is_empty());
     comparison
 }
 
@@ -514,7 +499,7 @@ fn cap_update_managers(managed: &mut Managed) {
         }
         managed.remove(&id);
         if let Some(bucket_entry) = managed.get_mut(&bucket) {
-            bucket_entry.fields = bucket_entry.fields.union(&entry.fields);
+            bucket_entry.set_fields(bucket_entry.fields().union(entry.fields()));
             bucket_entry.time = entry.time;
         }
         remaining -= 1;

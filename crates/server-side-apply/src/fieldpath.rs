@@ -243,9 +243,18 @@ impl FieldSet {
         match path {
             [] => {}
             [last] => {
-                self.members.insert(last.clone());
+                if !self.members.contains(last) {
+                    self.members.insert(last.clone());
+                }
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => {
+                    let mut child = FieldSet::new();
+                    child.insert(rest);
+                    self.children.insert(first.clone(), child);
+                }
+            },
         }
     }
 
@@ -264,16 +273,28 @@ impl FieldSet {
 
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        out.members.extend(other.members.iter().cloned());
-        for (element, child) in &other.children {
-            let merged = match out.children.get(element) {
-                Some(mine) => mine.union(child),
-                None => child.clone(),
-            };
-            out.children.insert(element.clone(), merged);
-        }
-        out.prune_empty();
+        out.union_with(other);
         out
+    }
+
+    /// Adds every path of `other` to `self`.
+    pub fn union_with(&mut self, other: &FieldSet) {
+        for member in &other.members {
+            if !self.members.contains(member) {
+                self.members.insert(member.clone());
+            }
+        }
+        for (element, child) in &other.children {
+            if child.is_empty() {
+                continue;
+            }
+            match self.children.get_mut(element) {
+                Some(mine) => mine.union_with(child),
+                None => {
+                    self.children.insert(element.clone(), child.clone());
+                }
+            }
+        }
     }
 
     pub fn intersection(&self, other: &FieldSet) -> FieldSet {
@@ -306,6 +327,23 @@ impl FieldSet {
         }
         out.prune_empty();
         out
+    }
+
+    /// Removes the paths of `other` from `self` (exact paths); says whether any was there.
+    pub fn remove_all(&mut self, other: &FieldSet) -> bool {
+        let mut changed = false;
+        for member in &other.members {
+            changed |= self.members.remove(member);
+        }
+        for (element, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(element) {
+                changed |= mine.remove_all(theirs);
+            }
+        }
+        if changed {
+            self.prune_empty();
+        }
+        changed
     }
 
     /// Keeps only the paths for which `keep` holds.

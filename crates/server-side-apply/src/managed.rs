@@ -65,20 +65,69 @@ impl fmt::Display for ManagerId {
 #[derive(Debug, Clone)]
 pub(crate) struct Ownership {
     pub api_version: String,
-    pub fields: FieldSet,
     pub time: Option<String>,
+    fields: FieldSet,
+    /// The `fieldsV1` this was decoded from, while `fields` is unchanged: re-encoding every
+    /// entry on every write would dominate the cost of small updates.
+    encoded: Option<Value>,
+}
+
+impl Ownership {
+    pub fn new(api_version: &str, fields: FieldSet, time: Option<String>) -> Self {
+        Self {
+            api_version: api_version.to_owned(),
+            time,
+            fields,
+            encoded: None,
+        }
+    }
+
+    pub fn fields(&self) -> &FieldSet {
+        &self.fields
+    }
+
+    pub fn set_fields(&mut self, fields: FieldSet) {
+        self.fields = fields;
+        self.encoded = None;
+    }
+
+    /// Gives up the paths of `other`.
+    pub fn remove_fields(&mut self, other: &FieldSet) {
+        if self.fields.remove_all(other) {
+            self.encoded = None;
+        }
+    }
+
+    fn fields_v1(&self) -> Value {
+        self.encoded
+            .clone()
+            .unwrap_or_else(|| self.fields.to_fields_v1())
+    }
 }
 
 /// All managers of an object.
 pub(crate) type Managed = BTreeMap<ManagerId, Ownership>;
 
-/// Decodes `metadata.managedFields`; an absent or null list is empty.
-pub(crate) fn decode(object: &Value) -> Result<Managed, String> {
-    let Some(entries) = object.pointer("/metadata/managedFields") else {
-        return Ok(Managed::new());
+/// `metadata.managedFields` of an object.
+pub(crate) fn managed_fields_of(object: &Value) -> Option<&Value> {
+    object.pointer("/metadata/managedFields")
+}
+
+/// Removes `metadata.managedFields` from an object and returns it.
+pub(crate) fn take_managed_fields(object: &mut Value) -> Option<Value> {
+    object
+        .get_mut("metadata")?
+        .as_object_mut()?
+        .remove("managedFields")
+}
+
+/// Decodes a `metadata.managedFields` list; an absent or null list is empty.
+pub(crate) fn decode(entries: Option<&Value>) -> Result<Managed, String> {
+    let entries = match entries {
+        None | Some(Value::Null) => return Ok(Managed::new()),
+        Some(entries) => entries,
     };
     let entries = match entries {
-        Value::Null => return Ok(Managed::new()),
         Value::Array(entries) => entries,
         other => {
             return Err(format!(
@@ -106,29 +155,27 @@ pub(crate) fn decode(object: &Value) -> Result<Managed, String> {
                 ));
             }
         }
-        let fields = match entry.get("fieldsV1") {
-            None | Some(Value::Null) => FieldSet::new(),
-            Some(fields) => FieldSet::from_fields_v1(fields)
-                .map_err(|e| format!("error decoding set of managed fields entry {i}: {e}"))?,
+        let (fields, encoded) = match entry.get("fieldsV1") {
+            None | Some(Value::Null) => (FieldSet::new(), None),
+            Some(encoded) => (
+                FieldSet::from_fields_v1(encoded)
+                    .map_err(|e| format!("error decoding set of managed fields entry {i}: {e}"))?,
+                Some(encoded.clone()),
+            ),
         };
         let subresource = entry.get("subresource").and_then(Value::as_str);
         let id = ManagerId::new(text("manager"), operation, api_version, subresource);
         let time = entry.get("time").and_then(Value::as_str).map(str::to_owned);
-        managed.insert(
-            id,
-            Ownership {
-                api_version: api_version.to_owned(),
-                fields,
-                time,
-            },
-        );
+        let mut ownership = Ownership::new(api_version, fields, time);
+        ownership.encoded = encoded;
+        managed.insert(id, ownership);
     }
     Ok(managed)
 }
 
 /// Whether an update asks to clear managedFields: an empty list, or one empty entry.
-pub(crate) fn is_reset(object: &Value) -> bool {
-    match object.pointer("/metadata/managedFields") {
+pub(crate) fn is_reset(entries: Option<&Value>) -> bool {
+    match entries {
         Some(Value::Array(entries)) => match entries.as_slice() {
             [] => true,
             [only] => only.as_object().is_some_and(Map::is_empty),
@@ -166,7 +213,7 @@ pub(crate) fn encode_into(object: &mut Value, managed: &Managed) {
                 entry["time"] = json!(time);
             }
             entry["fieldsType"] = json!("FieldsV1");
-            entry["fieldsV1"] = ownership.fields.to_fields_v1();
+            entry["fieldsV1"] = ownership.fields_v1();
             if let Some(subresource) = &id.subresource {
                 entry["subresource"] = json!(subresource);
             }

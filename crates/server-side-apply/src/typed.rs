@@ -213,6 +213,11 @@ impl<'t> Walker<'t> {
         path: &mut Vec<PathElement>,
         out: &mut Comparison,
     ) {
+        if let (Some(a), Some(b)) = (old, new)
+            && a == b
+        {
+            return;
+        }
         let old_shape = old.map(|v| self.shape(v, names));
         let new_shape = new.map(|v| self.shape(v, names));
         if is_empty_or_null(old) && is_empty_or_null(new) {
@@ -230,6 +235,10 @@ impl<'t> Walker<'t> {
                 let new_map = new.and_then(Value::as_object).unwrap_or(&EMPTY_MAP);
                 let keys: BTreeSet<&'v String> = old_map.keys().chain(new_map.keys()).collect();
                 for key in keys {
+                    if names.as_slice() == ["metadata"] && key == "managedFields" {
+                        // Bookkeeping, never part of a diff.
+                        continue;
+                    }
                     names.push(key);
                     path.push(PathElement::Field(key.clone()));
                     self.compare_walk(old_map.get(key), new_map.get(key), names, path, out);

@@ -18,7 +18,7 @@ pub mod projection;
 mod token;
 mod transport;
 
-pub use client::{BeadsClient, ClientConfig};
+pub use client::{BeadsClient, ClientConfig, MutationStreamConfig};
 pub use endpoint::Endpoint;
 pub use error::BeadsError;
 pub use model::*;
@@ -27,5 +27,7 @@ pub use projection::{
     desired_agents, fetch_snapshot, project,
 };
 pub use token::{REDACTED, Token};
+/// The time library of this crate's public types.
+pub use jiff;
 
 pub type Result<T, E = BeadsError> = std::result::Result<T, E>;

@@ -51,7 +51,7 @@ pub async fn fetch_snapshot(client: &BeadsClient) -> Result<TownSnapshot, BeadsE
         ..ListQuery::not_closed()
     };
     let (health, typed_agents, labelled_agents, merge_requests) = futures::try_join!(
-        client.health(),
+        health_or_failure(client),
         client.list(&by_type),
         client.list(&by_label),
         client.list(&merge_requests),
@@ -67,6 +67,19 @@ pub async fn fetch_snapshot(client: &BeadsClient) -> Result<TownSnapshot, BeadsE
         agents,
         merge_requests,
     })
+}
+
+/// The health report; a daemon that answers `health` with its own error is
+/// reported as unhealthy with that error rather than failing the whole snapshot.
+async fn health_or_failure(client: &BeadsClient) -> Result<HealthReport, BeadsError> {
+    match client.health().await {
+        Err(BeadsError::Daemon { message, .. }) => Ok(HealthReport {
+            status: HealthStatus::Unhealthy,
+            error: Some(message),
+            ..HealthReport::default()
+        }),
+        other => other,
+    }
 }
 
 /// What the operator reports about a town.

@@ -142,7 +142,8 @@ impl Faults {
         self.arm(scope, count, FaultAction::Malformed);
     }
 
-    /// Every request in `scope` waits `delay` before it is answered (the latest setting for a scope wins).
+    /// Every request in `scope` waits `delay` before it is answered (the latest setting for a scope
+    /// wins; `Duration::ZERO` turns it off).
     pub fn set_latency(&self, scope: Scope, delay: Duration) {
         let mut state = self.state();
         state.latency.retain(|(s, _)| s != &scope);

@@ -9,6 +9,22 @@
 //! `get_mutations` and `/events`), switch faults through [`Faults`], and count what clients asked for
 //! through [`RequestLog`].
 //!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use beads_testd::{Issue, Scope, TestDaemon, TestDaemonConfig, TownShape, seed_town};
+//!
+//! let daemon = TestDaemon::start(TestDaemonConfig::default()).await?;
+//! seed_town(daemon.store(), &["gastown"], &TownShape::default());
+//! daemon.store().insert(Issue::merge_request("gastown", "gastown-mr-9", "open"));
+//! daemon.faults().fail_next(Scope::operation("list"), 1, "database is locked");
+//! // ... point a client at daemon.http_url() or daemon.tcp_url() with daemon.token() ...
+//! assert_eq!(daemon.requests().count("list"), 0);
+//! daemon.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Deliberate quirks copied from the daemon: empty `get_mutations` answers are `null`; an empty
 //! `agent_pod_list` is `{"agents": null}`; `agent_pod_list`'s `rig` filter reads only the `rig` field.
 //! One deliberate difference: event ids (unix ms) are unique and increasing, so resuming from an id

@@ -105,7 +105,10 @@ async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: Cancella
                 continue;
             }
             None => return,
-            Some(Ok(line)) => answer(&backend, &line).await,
+            Some(Ok(line)) => tokio::select! {
+                _ = shutdown.cancelled() => return, // e.g. while an injected latency sleeps
+                outcome = answer(&backend, &line) => outcome,
+            },
             Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
                 // The codec skips the rest of the line; the connection stays usable.
                 after_oversized_line = true;

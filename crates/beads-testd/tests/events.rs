@@ -250,3 +250,42 @@ async fn shutdown_ends_open_streams() {
         );
     }
 }
+
+#[tokio::test]
+async fn slow_readers_resume_without_losing_or_repeating_events() {
+    let daemon = beads_testd::TestDaemon::start(beads_testd::TestDaemonConfig {
+        token: TOKEN.into(),
+        history_capacity: 5000,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut events = Events::open(&daemon, "").await;
+    // Far more than the stream buffers hold while nobody reads: the daemon may cut this stream.
+    for n in 0..3000 {
+        daemon
+            .store()
+            .insert(Issue::new(format!("gt-{n}"), "burst"));
+    }
+
+    let mut seen = Vec::new();
+    let mut last_id = None;
+    while seen.len() < 3000 {
+        match events.next().await {
+            Some(frame) => {
+                if let (Some(id), Some(data)) = (frame.id, frame.data) {
+                    last_id = Some(id);
+                    seen.push(data["IssueID"].as_str().unwrap().to_owned());
+                }
+            }
+            None => {
+                // Cut before the first event: resume from the beginning of the history.
+                let since = last_id.unwrap_or(1);
+                events = Events::open(&daemon, &format!("?since={since}")).await;
+            }
+        }
+    }
+    let expected: Vec<String> = (0..3000).map(|n| format!("gt-{n}")).collect();
+    assert_eq!(seen, expected);
+    daemon.shutdown().await;
+}

@@ -222,3 +222,20 @@ async fn a_daemon_without_a_token_does_not_authenticate() {
     assert_eq!(answer["success"], true);
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn latency_outlasts_a_short_client_timeout() {
+    let daemon = daemon().await;
+    daemon.faults().set_latency(
+        Scope::transport(Transport::Tcp),
+        std::time::Duration::from_secs(5),
+    );
+    let mut tcp = Tcp::connect(&daemon).await;
+    let line = json!({"operation": "ping", "args": {}, "token": TOKEN}).to_string();
+    let slow = tokio::time::timeout(std::time::Duration::from_millis(100), tcp.raw(&line)).await;
+    assert!(
+        slow.is_err(),
+        "no answer within the client's timeout: {slow:?}"
+    );
+    daemon.shutdown().await;
+}

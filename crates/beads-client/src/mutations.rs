@@ -37,9 +37,12 @@ pub(crate) fn stream(
         loop {
             if use_sse {
                 let Transport::Http(http) = client.transport() else { unreachable!() };
-                match http.open_events(cursor.resume_since()).await {
+                // The daemon replays only for a positive `since`; 1 ms after the epoch
+                // asks for everything it still holds.
+                let since = cursor.resume_since().map(|since| since.max(1));
+                match http.open_events(since).await {
                     Ok(EventsAnswer::Stream(response)) => {
-                        tracing::debug!(endpoint = %client.endpoint(), since = ?cursor.resume_since(), "mutation stream connected");
+                        tracing::debug!(endpoint = %client.endpoint(), ?since, "mutation stream connected");
                         let frames = with_idle_timeout(Box::pin(response.bytes_stream()), config.idle_timeout).eventsource();
                         futures::pin_mut!(frames);
                         let mut delivered_any = false;

@@ -1,21 +1,596 @@
-//! ResourceQuota admission for pods and the quota's `status.used`.
+//! ResourceQuota admission for pods and the quota's `status`.
+//!
+//! Follows upstream's quota admission plugin
+//! (`k8s.io/apiserver/pkg/admission/plugin/resourcequota`) and pod evaluator
+//! (`pkg/quota/v1/evaluator/core/pods.go`): which quotas cover a pod (a hard
+//! limit on a pod resource and every scope matched), the "must specify"
+//! refusal when cpu or memory is quota'd and a container gives no amount, and
+//! the "exceeded quota" refusal with its `requested`/`used`/`limited` lists.
+//! Usage is computed from the pods in the namespace rather than read from the
+//! quota's `status.used`, which makes this the quota controller as well.
 
-use serde_json::Value;
+pub mod quantity;
+#[cfg(test)]
+mod tests;
 
-/// Why a pod was refused; `Display` gives the real server's message body.
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, PodAffinityTerm, ResourceQuota, ScopedResourceSelectorRequirement,
+    WeightedPodAffinityTerm,
+};
+use quantity::Quantity;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Amounts by resource name, sorted like upstream prints them.
+pub type ResourceList = BTreeMap<String, Quantity>;
+
+/// Resource names a quota can limit for pods (besides hugepages and
+/// extended resources, see [`is_pod_resource`]).
+const POD_RESOURCES: [&str; 11] = [
+    "count/pods",
+    "cpu",
+    "memory",
+    "ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "pods",
+];
+
+/// When a covering quota limits one of these, every container must give an
+/// amount for it (upstream keeps this for backward compatibility).
+const MUST_BE_SPECIFIED: [&str; 6] = [
+    "cpu",
+    "memory",
+    "requests.cpu",
+    "requests.memory",
+    "limits.cpu",
+    "limits.memory",
+];
+
+/// Compute resources with `requests.`/`limits.` quota names of their own.
+const NATIVE_COMPUTE: [&str; 3] = ["cpu", "memory", "ephemeral-storage"];
+
+/// Why quota admission refused a pod. `Display` gives the real server's
+/// message, which the API answers as `pods "<name>" is forbidden: <message>`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("exceeded quota: {message}")]
-pub struct QuotaExceeded {
-    pub message: String,
+pub enum QuotaExceeded {
+    /// Admitting the pod would take the quota past its hard limits. Each list
+    /// holds only the exceeded resources.
+    #[error(
+        "exceeded quota: {quota}, requested: {}, used: {}, limited: {}",
+        PrettyList(.requested),
+        PrettyList(.used),
+        PrettyList(.limited)
+    )]
+    Exceeded {
+        quota: String,
+        requested: ResourceList,
+        used: ResourceList,
+        limited: ResourceList,
+    },
+    /// The quota limits cpu or memory and some containers give no amount for it.
+    #[error("failed quota: {quota}: must specify {}", PrettyMissing(.missing))]
+    MissingAmounts {
+        quota: String,
+        /// Quota resource name → names of the containers that lack it.
+        missing: BTreeMap<String, BTreeSet<String>>,
+    },
+}
+
+/// `requests.cpu=500m,pods=1`, keys sorted (upstream's `prettyPrint`).
+struct PrettyList<'a>(&'a ResourceList);
+
+impl fmt::Display for PrettyList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, amount)) in self.0.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "," };
+            write!(f, "{separator}{name}={amount}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `limits.cpu for: a,b; requests.cpu for: a`.
+struct PrettyMissing<'a>(&'a BTreeMap<String, BTreeSet<String>>);
+
+impl fmt::Display for PrettyMissing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (resource, containers)) in self.0.iter().enumerate() {
+            let separator = if i == 0 { "" } else { "; " };
+            let containers: Vec<&str> = containers.iter().map(String::as_str).collect();
+            write!(f, "{separator}{resource} for: {}", containers.join(","))?;
+        }
+        Ok(())
+    }
 }
 
 /// Checks a pod being created against the namespace's quotas, given the pods
-/// already in the namespace.
-pub fn admit_pod(_pod: &Value, _quotas: &[Value], _existing_pods: &[Value]) -> Result<(), QuotaExceeded> {
+/// already stored in the namespace (not including the new one).
+pub fn admit_pod(
+    pod: &Value,
+    quotas: &[Value],
+    existing_pods: &[Value],
+) -> Result<(), QuotaExceeded> {
+    admit_pod_at(pod, quotas, existing_pods, Timestamp::now())
+}
+
+/// [`admit_pod`] at a given time, which decides whether pods stuck past their
+/// deletion grace period still count.
+pub fn admit_pod_at(
+    pod: &Value,
+    quotas: &[Value],
+    existing_pods: &[Value],
+    now: Timestamp,
+) -> Result<(), QuotaExceeded> {
+    let Some(pod) = decode::<Pod>(pod, "pod") else {
+        return Ok(());
+    };
+    let mut quotas: Vec<ResourceQuota> = quotas
+        .iter()
+        .filter_map(|q| decode(q, "resourcequota"))
+        .collect();
+    quotas.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+
+    let mut covering = Vec::new();
+    for quota in &quotas {
+        let hard = hard_limits(quota);
+        let limited: BTreeSet<&str> = hard
+            .keys()
+            .map(String::as_str)
+            .filter(|r| is_pod_resource(r))
+            .collect();
+        if limited.is_empty()
+            || !scope_selectors(quota)
+                .iter()
+                .all(|s| matches_scope(&pod, s))
+        {
+            continue;
+        }
+        check_amounts_specified(&pod, quota_name(quota), &limited)?;
+        covering.push((quota, hard));
+    }
+    if covering.is_empty() {
+        return Ok(());
+    }
+
+    let mut requested_by_pod = pod_usage(&pod, now);
+    requested_by_pod.retain(|_, amount| !amount.is_zero());
+    let existing_pods: Vec<Pod> = existing_pods
+        .iter()
+        .filter_map(|p| decode(p, "pod"))
+        .collect();
+    for (quota, hard) in covering {
+        let requested = mask(&requested_by_pod, hard.keys());
+        if requested.is_empty() {
+            continue;
+        }
+        let used = quota_usage(quota, &hard, &existing_pods, now);
+        let exceeded: Vec<&String> = requested
+            .iter()
+            .filter(|(name, amount)| {
+                used.get(*name).copied().unwrap_or_default() + **amount > hard[*name]
+            })
+            .map(|(name, _)| name)
+            .collect();
+        if !exceeded.is_empty() {
+            return Err(QuotaExceeded::Exceeded {
+                quota: quota_name(quota).to_owned(),
+                requested: mask(&requested, exceeded.iter().copied()),
+                used: mask(&used, exceeded.iter().copied()),
+                limited: mask(&hard, exceeded.iter().copied()),
+            });
+        }
+    }
     Ok(())
 }
 
 /// The quota's `status` (`hard` and `used`) for the pods in its namespace.
-pub fn status(quota: &Value, _pods: &[Value]) -> Value {
-    quota.get("status").cloned().unwrap_or(Value::Null)
+pub fn status(quota: &Value, pods: &[Value]) -> Value {
+    status_at(quota, pods, Timestamp::now())
+}
+
+/// [`status`] at a given time. Resources that pods do not consume (such as
+/// `services`) keep the `used` value they had, or `0`.
+pub fn status_at(quota: &Value, pods: &[Value], now: Timestamp) -> Value {
+    let Some(parsed) = decode::<ResourceQuota>(quota, "resourcequota") else {
+        return quota.get("status").cloned().unwrap_or(Value::Null);
+    };
+    let hard = hard_limits(&parsed);
+    let pods: Vec<Pod> = pods.iter().filter_map(|p| decode(p, "pod")).collect();
+    let used = quota_usage(&parsed, &hard, &pods, now);
+    let previous_used = quota.pointer("/status/used").and_then(Value::as_object);
+
+    let mut status = Map::new();
+    if !hard.is_empty() {
+        let hard_json = hard
+            .iter()
+            .map(|(name, amount)| (name.clone(), Value::String(amount.to_string())));
+        status.insert("hard".into(), Value::Object(hard_json.collect()));
+        let used_json = used.iter().map(|(name, amount)| {
+            let carried = previous_used
+                .filter(|_| !is_pod_resource(name))
+                .and_then(|u| u.get(name));
+            (
+                name.clone(),
+                carried
+                    .cloned()
+                    .unwrap_or_else(|| Value::String(amount.to_string())),
+            )
+        });
+        status.insert("used".into(), Value::Object(used_json.collect()));
+    }
+    Value::Object(status)
+}
+
+/// The pod's QoS class (`Guaranteed`, `Burstable` or `BestEffort`), which
+/// the real server sets in `status.qosClass` on create; `None` when the
+/// value is not a pod.
+pub fn qos_class(pod: &Value) -> Option<&'static str> {
+    decode::<Pod>(pod, "pod").map(|pod| qos_class_of(&pod))
+}
+
+fn decode<T: DeserializeOwned>(value: &Value, what: &str) -> Option<T> {
+    T::deserialize(value)
+        .map_err(|error| tracing::warn!(%error, "quota: skipping a {what} that does not decode"))
+        .ok()
+}
+
+fn quota_name(quota: &ResourceQuota) -> &str {
+    quota.metadata.name.as_deref().unwrap_or_default()
+}
+
+/// `spec.hard`, skipping amounts that do not parse (validation refuses them).
+fn hard_limits(quota: &ResourceQuota) -> ResourceList {
+    let hard = quota.spec.as_ref().and_then(|s| s.hard.as_ref());
+    parse_list(hard.into_iter().flatten(), "spec.hard")
+}
+
+fn parse_list<'a>(
+    entries: impl IntoIterator<
+        Item = (
+            &'a String,
+            &'a k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        ),
+    >,
+    field: &str,
+) -> ResourceList {
+    entries
+        .into_iter()
+        .filter_map(|(name, amount)| match amount.0.parse::<Quantity>() {
+            Ok(parsed) => Some((name.clone(), parsed)),
+            Err(error) => {
+                tracing::warn!(%error, "quota: ignoring {field}[{name}]");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Whether quota for this resource name is charged by pods.
+pub fn is_pod_resource(name: &str) -> bool {
+    POD_RESOURCES.contains(&name)
+        || name.starts_with("hugepages-")
+        || name.starts_with("requests.hugepages-")
+        || name
+            .strip_prefix("requests.")
+            .is_some_and(|rest| !is_native_resource(rest))
+}
+
+fn is_native_resource(name: &str) -> bool {
+    !name.contains('/') || name.contains("kubernetes.io/")
+}
+
+fn is_extended_resource(name: &str) -> bool {
+    !is_native_resource(name) && !name.starts_with("requests.")
+}
+
+/// `spec.scopes` (each meaning `Exists`) followed by `spec.scopeSelector`.
+fn scope_selectors(quota: &ResourceQuota) -> Vec<ScopedResourceSelectorRequirement> {
+    let Some(spec) = &quota.spec else {
+        return Vec::new();
+    };
+    let scopes = spec
+        .scopes
+        .iter()
+        .flatten()
+        .map(|scope| ScopedResourceSelectorRequirement {
+            scope_name: scope.clone(),
+            operator: "Exists".into(),
+            values: None,
+        });
+    let expressions = spec
+        .scope_selector
+        .iter()
+        .flat_map(|s| s.match_expressions.iter().flatten().cloned());
+    scopes.chain(expressions).collect()
+}
+
+fn matches_scope(pod: &Pod, selector: &ScopedResourceSelectorRequirement) -> bool {
+    let spec = pod.spec.as_ref();
+    match selector.scope_name.as_str() {
+        "Terminating" => is_terminating(pod),
+        "NotTerminating" => !is_terminating(pod),
+        "BestEffort" => qos_class_of(pod) == "BestEffort",
+        "NotBestEffort" => qos_class_of(pod) != "BestEffort",
+        "PriorityClass" => {
+            // A label selector over the one label `PriorityClass=<class>`,
+            // absent when the pod names no class.
+            let class = spec
+                .and_then(|s| s.priority_class_name.as_deref())
+                .filter(|c| !c.is_empty());
+            let listed = |class: &str| selector.values.iter().flatten().any(|v| v == class);
+            match selector.operator.as_str() {
+                "Exists" => class.is_some(),
+                "DoesNotExist" => class.is_none(),
+                "In" => class.is_some_and(listed),
+                "NotIn" => !class.is_some_and(listed),
+                _ => false,
+            }
+        }
+        "CrossNamespacePodAffinity" => uses_cross_namespace_pod_affinity(pod),
+        _ => false,
+    }
+}
+
+fn is_terminating(pod: &Pod) -> bool {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.active_deadline_seconds)
+        .is_some_and(|seconds| seconds >= 0)
+}
+
+fn uses_cross_namespace_pod_affinity(pod: &Pod) -> bool {
+    let crosses = |term: &PodAffinityTerm| {
+        term.namespaces.as_ref().is_some_and(|n| !n.is_empty()) || term.namespace_selector.is_some()
+    };
+    let any_term = |required: &Option<Vec<PodAffinityTerm>>,
+                    preferred: &Option<Vec<WeightedPodAffinityTerm>>| {
+        required.iter().flatten().any(crosses)
+            || preferred
+                .iter()
+                .flatten()
+                .any(|w| crosses(&w.pod_affinity_term))
+    };
+    let Some(affinity) = pod.spec.as_ref().and_then(|s| s.affinity.as_ref()) else {
+        return false;
+    };
+    affinity.pod_affinity.as_ref().is_some_and(|a| {
+        any_term(
+            &a.required_during_scheduling_ignored_during_execution,
+            &a.preferred_during_scheduling_ignored_during_execution,
+        )
+    }) || affinity.pod_anti_affinity.as_ref().is_some_and(|a| {
+        any_term(
+            &a.required_during_scheduling_ignored_during_execution,
+            &a.preferred_during_scheduling_ignored_during_execution,
+        )
+    })
+}
+
+/// Refuses the pod when a limited cpu/memory resource has no amount in some
+/// container (init containers included).
+fn check_amounts_specified(
+    pod: &Pod,
+    quota: &str,
+    limited: &BTreeSet<&str>,
+) -> Result<(), QuotaExceeded> {
+    let required: Vec<&str> = MUST_BE_SPECIFIED
+        .into_iter()
+        .filter(|r| limited.contains(r))
+        .collect();
+    let mut missing: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for container in all_containers(pod) {
+        let given = compute_usage(&container_requests(container), &container_limits(container));
+        for resource in required.iter().filter(|r| !given.contains_key(**r)) {
+            missing
+                .entry((*resource).to_owned())
+                .or_default()
+                .insert(container.name.clone());
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(QuotaExceeded::MissingAmounts {
+            quota: quota.to_owned(),
+            missing,
+        })
+    }
+}
+
+fn all_containers(pod: &Pod) -> impl Iterator<Item = &Container> {
+    let spec = pod.spec.as_ref();
+    let containers = spec.into_iter().flat_map(|s| s.containers.iter());
+    let init = spec
+        .into_iter()
+        .flat_map(|s| s.init_containers.iter().flatten());
+    containers.chain(init)
+}
+
+fn container_limits(container: &Container) -> ResourceList {
+    let limits = container.resources.as_ref().and_then(|r| r.limits.as_ref());
+    parse_list(limits.into_iter().flatten(), "resources.limits")
+}
+
+/// Requests after the API server's defaulting: a resource with a limit and
+/// no request is requested at its limit.
+fn container_requests(container: &Container) -> ResourceList {
+    let requests = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
+    let mut effective = parse_list(requests.into_iter().flatten(), "resources.requests");
+    for (name, limit) in container_limits(container) {
+        effective.entry(name).or_insert(limit);
+    }
+    effective
+}
+
+/// What one pod charges to quota (upstream's `PodUsageFunc`). `count/pods`
+/// counts every stored pod; compute resources and `pods` only pods that have
+/// not finished and are not stuck past their deletion grace period.
+fn pod_usage(pod: &Pod, now: Timestamp) -> ResourceList {
+    let mut usage = ResourceList::from([("count/pods".to_owned(), Quantity::from_units(1))]);
+    if is_charged(pod, now) {
+        // Overhead adds to every request, and to the limits that are set.
+        let overhead = pod.spec.as_ref().and_then(|s| s.overhead.as_ref());
+        let overhead = parse_list(overhead.into_iter().flatten(), "spec.overhead");
+        let mut requests = pod_resources(pod, container_requests);
+        let mut limits = pod_resources(pod, container_limits);
+        for (name, extra) in &overhead {
+            if let Some(limit) = limits.get_mut(name).filter(|l| !l.is_zero()) {
+                *limit += *extra;
+            }
+        }
+        add_all(&mut requests, overhead);
+        add_all(&mut usage, compute_usage(&requests, &limits));
+    }
+    usage
+}
+
+fn is_charged(pod: &Pod, now: Timestamp) -> bool {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return false;
+    }
+    let meta = &pod.metadata;
+    match (&meta.deletion_timestamp, meta.deletion_grace_period_seconds) {
+        (Some(deleted), Some(grace)) => deleted
+            .0
+            .checked_add(SignedDuration::from_secs(grace))
+            .ok()
+            .is_none_or(|deadline| now <= deadline),
+        _ => true,
+    }
+}
+
+/// The pod's total of `per_container`: regular containers and sidecars run
+/// together; each ordinary init container runs alone beside the sidecars
+/// started before it; the pod needs the larger of the two phases.
+fn pod_resources(pod: &Pod, per_container: fn(&Container) -> ResourceList) -> ResourceList {
+    let Some(spec) = &pod.spec else {
+        return ResourceList::new();
+    };
+    let mut total = ResourceList::new();
+    for container in &spec.containers {
+        add_all(&mut total, per_container(container));
+    }
+    let mut sidecars = ResourceList::new();
+    let mut init_peak = ResourceList::new();
+    for container in spec.init_containers.iter().flatten() {
+        let own = per_container(container);
+        let while_running = if container.restart_policy.as_deref() == Some("Always") {
+            add_all(&mut total, own.clone());
+            add_all(&mut sidecars, own);
+            sidecars.clone()
+        } else {
+            let mut alongside = own;
+            add_all(&mut alongside, sidecars.clone());
+            alongside
+        };
+        max_all(&mut init_peak, while_running);
+    }
+    max_all(&mut total, init_peak);
+    total
+}
+
+/// Quota resource names charged for these requests and limits (upstream's
+/// `podComputeUsageHelper`).
+fn compute_usage(requests: &ResourceList, limits: &ResourceList) -> ResourceList {
+    let mut usage = ResourceList::from([("pods".to_owned(), Quantity::from_units(1))]);
+    for resource in NATIVE_COMPUTE {
+        if let Some(amount) = requests.get(resource) {
+            usage.insert(resource.to_owned(), *amount);
+            usage.insert(format!("requests.{resource}"), *amount);
+        }
+        if let Some(amount) = limits.get(resource) {
+            usage.insert(format!("limits.{resource}"), *amount);
+        }
+    }
+    for (name, amount) in requests {
+        if name.starts_with("hugepages-") {
+            usage.insert(name.clone(), *amount);
+        }
+        if name.starts_with("hugepages-") || is_extended_resource(name) {
+            usage.insert(format!("requests.{name}"), *amount);
+        }
+    }
+    usage
+}
+
+/// What the quota's matching pods use of each hard resource.
+fn quota_usage(
+    quota: &ResourceQuota,
+    hard: &ResourceList,
+    pods: &[Pod],
+    now: Timestamp,
+) -> ResourceList {
+    let mut used: ResourceList = hard
+        .keys()
+        .map(|name| (name.clone(), Quantity::ZERO))
+        .collect();
+    let selectors = scope_selectors(quota);
+    for pod in pods
+        .iter()
+        .filter(|pod| selectors.iter().all(|s| matches_scope(pod, s)))
+    {
+        add_all(&mut used, mask(&pod_usage(pod, now), hard.keys()));
+    }
+    used
+}
+
+fn qos_class_of(pod: &Pod) -> &'static str {
+    let mut requests = ResourceList::new();
+    let mut limits = ResourceList::new();
+    let mut guaranteed = true;
+    let positive_qos = |list: ResourceList| -> ResourceList {
+        list.into_iter()
+            .filter(|(name, amount)| {
+                matches!(name.as_str(), "cpu" | "memory") && *amount > Quantity::ZERO
+            })
+            .collect()
+    };
+    for container in all_containers(pod) {
+        add_all(&mut requests, positive_qos(container_requests(container)));
+        let container_limits = positive_qos(container_limits(container));
+        guaranteed &=
+            container_limits.contains_key("cpu") && container_limits.contains_key("memory");
+        add_all(&mut limits, container_limits);
+    }
+    if requests.is_empty() && limits.is_empty() {
+        "BestEffort"
+    } else if guaranteed && requests == limits {
+        "Guaranteed"
+    } else {
+        "Burstable"
+    }
+}
+
+fn mask<'a>(list: &ResourceList, names: impl IntoIterator<Item = &'a String>) -> ResourceList {
+    names
+        .into_iter()
+        .filter_map(|name| list.get(name).map(|amount| (name.clone(), *amount)))
+        .collect()
+}
+
+fn add_all(list: &mut ResourceList, other: ResourceList) {
+    for (name, amount) in other {
+        *list.entry(name).or_insert(Quantity::ZERO) += amount;
+    }
+}
+
+fn max_all(list: &mut ResourceList, other: ResourceList) {
+    for (name, amount) in other {
+        let current = list.entry(name).or_insert(amount);
+        if amount > *current {
+            *current = amount;
+        }
+    }
 }

@@ -29,4 +29,6 @@ pub use apply::{ApplyError, Conflict, LAST_APPLIED_ANNOTATION, apply, record_upd
 pub use builtin::BuiltinTypes;
 pub use patch::{PatchError, json_merge_patch, json_patch, strategic_merge_patch};
 pub use schema::SchemaTypes;
-pub use types::{ListPatchStrategy, ListType, TypeInfo, Untyped, strategic_merge_supported};
+pub use types::{
+    ListPatchStrategy, ListType, TypeInfo, Untyped, ZeroValue, strategic_merge_supported,
+};

@@ -11,9 +11,12 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value};
 
 use crate::fieldpath::{FieldSet, Path, PathElement};
-use crate::types::{ListType, TypeInfo};
+use crate::types::{ListType, TypeInfo, ZeroValue};
 
 static EMPTY_MAP: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+static EMPTY_OBJECT: LazyLock<Value> = LazyLock::new(|| Value::Object(Map::new()));
+static EMPTY_ARRAY: Value = Value::Array(Vec::new());
+static NULL: Value = Value::Null;
 
 /// How a value at some path is walked.
 enum Shape<'v> {
@@ -218,6 +221,14 @@ impl<'t> Walker<'t> {
         {
             return;
         }
+        // null stands for an empty container of the other side's kind, as in typed objects.
+        let as_empty_like =
+            |value: Option<&'v Value>, other: Option<&'v Value>| match (value, other) {
+                (Some(Value::Null), Some(Value::Object(_))) => Some(&*EMPTY_OBJECT),
+                (Some(Value::Null), Some(Value::Array(_))) => Some(&EMPTY_ARRAY),
+                _ => value,
+            };
+        let (old, new) = (as_empty_like(old, new), as_empty_like(new, old));
         let old_shape = old.map(|v| self.shape(v, names));
         let new_shape = new.map(|v| self.shape(v, names));
         if is_empty_or_null(old) && is_empty_or_null(new) {
@@ -241,7 +252,9 @@ impl<'t> Walker<'t> {
                     }
                     names.push(key);
                     path.push(PathElement::Field(key.clone()));
-                    self.compare_walk(old_map.get(key), new_map.get(key), names, path, out);
+                    let old_child = old_map.get(key).or_else(|| self.zero_value(old, names));
+                    let new_child = new_map.get(key).or_else(|| self.zero_value(new, names));
+                    self.compare_walk(old_child, new_child, names, path, out);
                     path.pop();
                     names.pop();
                 }
@@ -295,6 +308,15 @@ impl<'t> Walker<'t> {
                 }
                 self.mark_container(old, new, path, out);
             }
+        }
+    }
+
+    /// What a typed object would hold for an absent field of an existing `parent`.
+    fn zero_value(&self, parent: Option<&Value>, names: &[&str]) -> Option<&'static Value> {
+        parent?;
+        match self.types.zero_value(names)? {
+            ZeroValue::EmptyObject => Some(&EMPTY_OBJECT),
+            ZeroValue::Null => Some(&NULL),
         }
     }
 

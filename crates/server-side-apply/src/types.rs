@@ -13,6 +13,15 @@ pub enum ListType {
     Map(Vec<String>),
 }
 
+/// What a typed object holds for a field its JSON lacks; see [`TypeInfo::zero_value`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroValue {
+    /// A struct held by value: `{}`.
+    EmptyObject,
+    /// A field written even when empty: compared like `null`.
+    Null,
+}
+
 /// How a strategic merge patch treats a list (`patchStrategy` / `patchMergeKey` struct tags).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListPatchStrategy {
@@ -45,6 +54,15 @@ pub trait TypeInfo: Send + Sync {
     /// the real server records it; untyped objects have no declared fields.
     fn is_declared_field(&self, _path: &[&str]) -> bool {
         false
+    }
+
+    /// What the real server's typed objects hold for the field at `path` when the JSON lacks
+    /// it but has its parent: built-in kinds are Go structs, which always carry structs held
+    /// by value (`{}`) and fields without `omitempty` (zero values). Such a field never
+    /// appears or disappears in a diff by itself, so updaters do not own it as a whole.
+    /// `None` (the default) when the field is simply absent, as in custom resources.
+    fn zero_value(&self, _path: &[&str]) -> Option<ZeroValue> {
+        None
     }
 
     /// The default of key field `key` of the elements of the map-list at `path`, used to

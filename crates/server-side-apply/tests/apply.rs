@@ -802,3 +802,59 @@ fn a_null_in_the_config_clears_the_field_and_conflicts_like_a_change() {
         json!({"f:spec": {"f:replicas": {}}})
     );
 }
+
+#[test]
+fn updaters_of_builtin_kinds_own_what_the_real_server_records() {
+    // Built-in objects are Go structs upstream: structs held by value and fields without
+    // omitempty are always there, so they never show up as added containers (no "." marker),
+    // while maps, pointers and new list elements do.
+    let types = deployment_types();
+    let mut object = deployment(json!({
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "web"}},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+        "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{
+                "name": "nginx",
+                "image": "nginx",
+                "ports": [{"containerPort": 80}],
+                "resources": {"limits": {"cpu": "1"}}
+            }]}
+        }
+    }));
+    object["metadata"]["labels"] = json!({"app": "web"});
+    record_update(
+        None,
+        &mut object,
+        "kubectl-create",
+        "Update",
+        None,
+        &types,
+        T0,
+    );
+    assert_eq!(
+        entry(&object, "kubectl-create").unwrap()["fieldsV1"],
+        json!({
+            "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+            "f:spec": {
+                "f:replicas": {},
+                "f:selector": {},
+                "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}}, "f:type": {}},
+                "f:template": {
+                    "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"nginx\"}": {
+                        ".": {},
+                        "f:image": {},
+                        "f:name": {},
+                        "f:ports": {
+                            ".": {},
+                            "k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}
+                        },
+                        "f:resources": {".": {}, "f:limits": {".": {}, "f:cpu": {}}}
+                    }}}
+                }
+            }
+        })
+    );
+}

@@ -150,14 +150,17 @@ class Package:
                 m = FIELD_RE.match(lines[i])
                 if m:
                     go_name, go_type, tag = m.group(1), m.group(2), m.group(3)
-                    json_name = tag_value(tag, "json")
-                    if json_name is not None:
-                        json_name = json_name.split(",")[0]
+                    json_tag = tag_value(tag, "json")
+                    json_name = json_tag.split(",")[0] if json_tag is not None else None
+                    omitted_when_empty = json_tag is not None and (
+                        "omitempty" in json_tag.split(",")[1:] or "omitzero" in json_tag.split(",")[1:])
                     if json_name != "-":
                         fields.append({
                             "json": json_name or "",
                             "inline": go_name is None and not json_name,
                             "type": self.resolve(go_type, imports),
+                            "by_value": not go_type.startswith(("*", "[]", "map[")),
+                            "omitempty": omitted_when_empty,
                             "patch_strategy": tag_value(tag, "patchStrategy") or "",
                             "merge_key": tag_value(tag, "patchMergeKey"),
                             "list_type": (markers(comments, "listType") or [None])[-1],
@@ -271,6 +274,19 @@ class Emitter:
             return self.ty(inner, field)
         return "Ty::Struct(%d)" % self.type_index(type_id)
 
+    def zero(self, field):
+        """What Go's encoding/json writes for the field of a zero parent: a struct held by
+        value is always written (`{}` at least), any other field without omitempty as its
+        zero value, which a diff treats like null."""
+        t = field["type"]
+        if field["by_value"] and t[0] == "named" and t[1] not in SCALAR_TYPES | UNTYPED_TYPES:
+            definition = self.lookup(t[1])
+            if definition is not None and definition["kind"] == "struct":
+                return "Some(ZeroValue::EmptyObject)"
+        if not field["omitempty"]:
+            return "Some(ZeroValue::Null)"
+        return "None"
+
     @staticmethod
     def smp(strategy, merge_key):
         parts = [p for p in strategy.split(",") if p]
@@ -315,8 +331,8 @@ class Emitter:
                 default = f["default"]
                 if default is not None and not re.match(r'^(".*"|-?\d+|true|false)$', default):
                     default = None
-                fields.append('Field { name: "%s", ty: %s, default: %s }' % (
-                    f["json"], self.ty(f["type"], f),
+                fields.append('Field { name: "%s", ty: %s, zero: %s, default: %s }' % (
+                    f["json"], self.ty(f["type"], f), self.zero(f),
                     "Some(%s)" % rust_str(default) if default else "None"))
             structs.append('    StructTy { name: "%s", atomic: %s, fields: &[\n        %s,\n    ] },' % (
                 type_id, str(definition["atomic"]).lower(), ",\n        ".join(fields) if fields else ""))
@@ -325,6 +341,7 @@ class Emitter:
         print("// Sources: k8s.io/api, k8s.io/apimachinery pkg/apis/meta/v1, k8s.io/apiextensions-apiserver.")
         print("#![allow(clippy::all)]")
         print("use super::table::{Field, ListTy, MapTy, Smp, SsaList, StructTy, Ty};")
+        print("use crate::types::ZeroValue;")
         print("/// Every struct type reachable from a served kind; `Ty::Struct(i)` indexes this table.")
         print("pub(super) static STRUCTS: &[StructTy] = &[")
         print("\n".join(s.replace("fields: &[\n        ,\n    ]", "fields: &[]") for s in structs))

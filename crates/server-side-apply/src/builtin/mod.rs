@@ -5,7 +5,7 @@ mod table;
 
 use serde_json::Value;
 
-use crate::types::{ListPatchStrategy, ListType, TypeInfo};
+use crate::types::{ListPatchStrategy, ListType, TypeInfo, ZeroValue};
 use generated::{KINDS, STRUCTS};
 use table::{Smp, SsaList, Ty};
 
@@ -57,6 +57,21 @@ impl BuiltinTypes {
     }
 }
 
+impl BuiltinTypes {
+    /// The declaration of the last field of `path` in its parent struct.
+    fn field(&self, path: &[&str]) -> Option<&'static table::Field> {
+        let (name, parent) = path.split_last()?;
+        let Ty::Struct(index) = element_type(self.resolve(parent)) else {
+            return None;
+        };
+        let fields = STRUCTS[index].fields;
+        fields
+            .binary_search_by(|f| f.name.cmp(name))
+            .ok()
+            .map(|position| &fields[position])
+    }
+}
+
 /// The type of the objects a path may denote: list elements when the path names a list.
 fn element_type(mut ty: Ty) -> Ty {
     while let Ty::List(list) = ty {
@@ -86,16 +101,11 @@ impl TypeInfo for BuiltinTypes {
     }
 
     fn is_declared_field(&self, path: &[&str]) -> bool {
-        let Some((name, parent)) = path.split_last() else {
-            return false;
-        };
-        match element_type(self.resolve(parent)) {
-            Ty::Struct(index) => STRUCTS[index]
-                .fields
-                .binary_search_by(|f| f.name.cmp(name))
-                .is_ok(),
-            _ => false,
-        }
+        self.field(path).is_some()
+    }
+
+    fn zero_value(&self, path: &[&str]) -> Option<ZeroValue> {
+        self.field(path)?.zero
     }
 
     fn list_key_default(&self, path: &[&str], key: &str) -> Option<Value> {

@@ -1,5 +1,7 @@
 //! The static type table that `generated.rs` fills in.
 
+use crate::types::ZeroValue;
+
 /// A Go API struct: its JSON fields sorted by name.
 pub(crate) struct StructTy {
     /// `package/version.GoName`, for diagnostics.
@@ -13,6 +15,8 @@ pub(crate) struct StructTy {
 pub(crate) struct Field {
     pub name: &'static str,
     pub ty: Ty,
+    /// What typed objects carry for the field when their JSON lacks it.
+    pub zero: Option<ZeroValue>,
     /// The `+default=` marker as a JSON literal, when it is one.
     pub default: Option<&'static str>,
 }

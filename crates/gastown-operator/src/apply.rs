@@ -119,3 +119,58 @@ where
 pub fn observed<K>(cached: &Option<Arc<K>>) -> Option<&K> {
     cached.as_deref()
 }
+
+/// Annotation carrying a hash of the pod spec the operator built, so a change
+/// of the desired pod is noticed without comparing fields the API server
+/// fills in (pods are mostly immutable, so a change means a new pod).
+pub const POD_SPEC_HASH_ANNOTATION: &str = "gastown.io/spec-hash";
+
+/// What [`ensure_pod`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodOutcome {
+    /// The pod exists and matches.
+    Unchanged,
+    Created,
+    /// The pod was outdated or had failed and was deleted; the next reconcile
+    /// (triggered by the deletion) creates its replacement.
+    Replaced,
+    /// The pod is terminating; its replacement comes once it is gone.
+    WaitingForDeletion,
+}
+
+/// A stable hash of `pod`'s spec (FNV-1a over its canonical JSON).
+pub fn pod_spec_hash(pod: &k8s_openapi::api::core::v1::Pod) -> String {
+    let json = serde_json::to_string(&pod.spec).expect("pod specs serialise");
+    let hash = json.bytes().fold(0xcbf29ce484222325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Makes the agent pod `desired` exist: creates it when absent, replaces it
+/// when its spec changed or it failed (bare pods are never recreated by
+/// anything else), leaves it alone otherwise.
+pub async fn ensure_pod(
+    api: &Api<k8s_openapi::api::core::v1::Pod>,
+    observed: Option<&k8s_openapi::api::core::v1::Pod>,
+    mut desired: k8s_openapi::api::core::v1::Pod,
+) -> Result<PodOutcome> {
+    let hash = pod_spec_hash(&desired);
+    if let Some(pod) = observed {
+        if pod.metadata.deletion_timestamp.is_some() {
+            return Ok(PodOutcome::WaitingForDeletion);
+        }
+        let failed = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Failed");
+        let current = pod.annotations().get(POD_SPEC_HASH_ANNOTATION) == Some(&hash);
+        if current && !failed {
+            return Ok(PodOutcome::Unchanged);
+        }
+        delete(api, Some(pod)).await?;
+        return Ok(PodOutcome::Replaced);
+    }
+    desired
+        .annotations_mut()
+        .insert(POD_SPEC_HASH_ANNOTATION.to_string(), hash);
+    apply(api, None, &desired).await?;
+    Ok(PodOutcome::Created)
+}

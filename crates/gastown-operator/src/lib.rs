@@ -10,6 +10,7 @@ pub mod builders;
 pub mod cache;
 pub mod conditions;
 pub mod context;
+pub mod controllers;
 pub mod drift;
 pub mod error;
 pub mod metrics;

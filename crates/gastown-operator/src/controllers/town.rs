@@ -1,0 +1,686 @@
+//! The GasTown controller: infrastructure, one Rig per declared rig, the
+//! town agents, status from beads, and the drain-order teardown.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use beads_client::{TownSummary, fetch_snapshot, project};
+use gastown_api::gastown::GasTownSpec;
+use gastown_api::template::{PodTemplate, merge};
+use gastown_api::{AgentRole, GasTown, Rig, labels};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use tracing::Instrument;
+
+use super::town_status::{
+    RigObservation, TownAgentObservation, TownObservation, Workload, town_status,
+};
+use super::{measured, pods_of};
+use crate::apply::{self, PodOutcome};
+use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
+use crate::builders::rig::rig_object;
+use crate::builders::town::{self as infra, TownRef};
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::teardown::{self, Stage, Tracked};
+
+pub const CONTROLLER: &str = "gastown";
+
+pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> {
+    let namespace = town.namespace().unwrap_or_default();
+    let span = tracing::info_span!("reconcile", kind = "GasTown", namespace = %namespace, name = %town.name_any());
+    measured(&ctx, CONTROLLER, async {
+        let api: Api<GasTown> = ctx.api(&namespace);
+        finalizer(&api, naming::TOWN_FINALIZER, town, |event| async {
+            match event {
+                finalizer::Event::Apply(town) => apply_town(&town, &ctx).await,
+                finalizer::Event::Cleanup(town) => cleanup_town(&town, &ctx).await,
+            }
+        })
+        .await
+        .map_err(super::flatten_finalizer_error)
+    })
+    .instrument(span)
+    .await
+}
+
+/// Secrets the spec references that do not exist, each with what needs it.
+fn missing_secrets(
+    spec: &GasTownSpec,
+    exists: impl Fn(&str) -> bool,
+) -> BTreeMap<String, &'static str> {
+    let mut references: Vec<(&str, &'static str)> = Vec::new();
+    if let Some(token) = &spec.daemon.token_secret_ref {
+        references.push((
+            &token.name,
+            "the bd daemon token (spec.daemon.tokenSecretRef)",
+        ));
+    }
+    if let Some(s3) = spec.dolt.as_ref().and_then(|d| d.s3.as_ref()) {
+        references.push((
+            &s3.credentials_secret_ref.name,
+            "dolt's S3 credentials (spec.dolt.s3.credentialsSecretRef)",
+        ));
+    }
+    if let Some(secrets) = &spec.secrets {
+        if let Some(key) = &secrets.anthropic_api_key_secret_ref {
+            references.push((
+                &key.name,
+                "the Anthropic API key (spec.secrets.anthropicApiKeySecretRef)",
+            ));
+        }
+        if let Some(git) = &secrets.git_credentials_secret_ref {
+            references.push((
+                &git.name,
+                "git credentials (spec.secrets.gitCredentialsSecretRef)",
+            ));
+        }
+    }
+    references
+        .into_iter()
+        .filter(|(name, _)| !exists(name))
+        .map(|(name, what)| (name.to_string(), what))
+        .collect()
+}
+
+fn blocked_by(missing: &BTreeMap<String, &'static str>, secret: Option<&str>) -> Option<String> {
+    let name = secret?;
+    missing
+        .get(name)
+        .map(|what| format!("Secret {name} ({what}) does not exist"))
+}
+
+fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.get(&ObjectRef::new(name).within(namespace))
+}
+
+struct Infrastructure {
+    dolt: Workload,
+    daemon: Workload,
+}
+
+async fn reconcile_infrastructure(
+    town: &GasTown,
+    town_ref: &TownRef,
+    missing: &BTreeMap<String, &'static str>,
+    ctx: &Context,
+) -> Result<Infrastructure> {
+    let ns = &town_ref.namespace;
+    let spec = &town.spec;
+    let cache = &ctx.cache;
+    let sts_api: Api<StatefulSet> = ctx.api(ns);
+    let deploy_api: Api<Deployment> = ctx.api(ns);
+    let svc_api: Api<Service> = ctx.api(ns);
+    let cm_api: Api<ConfigMap> = ctx.api(ns);
+    let token_secret = spec
+        .daemon
+        .token_secret_ref
+        .as_ref()
+        .map(|r| r.name.as_str());
+
+    // dolt, unless the daemon is external (it brings its own database).
+    let dolt_name = naming::dolt(&town_ref.name);
+    let dolt_sts = get(&cache.stateful_sets, ns, &dolt_name);
+    let dolt = match (&spec.dolt, spec.daemon.in_cluster()) {
+        (Some(dolt), true) => {
+            let s3_secret = dolt
+                .s3
+                .as_ref()
+                .map(|s3| s3.credentials_secret_ref.name.as_str());
+            let config = infra::dolt_config(town_ref, dolt);
+            apply::apply(
+                &cm_api,
+                get(&cache.config_maps, ns, &naming::dolt_config(&town_ref.name)).as_deref(),
+                &config,
+            )
+            .await?;
+            let service = infra::dolt_service(town_ref);
+            apply::apply(
+                &svc_api,
+                get(&cache.services, ns, &dolt_name).as_deref(),
+                &service,
+            )
+            .await?;
+            match blocked_by(missing, s3_secret) {
+                Some(reason) => Workload::Blocked(reason),
+                None => {
+                    apply::apply(
+                        &sts_api,
+                        dolt_sts.as_deref(),
+                        &infra::dolt_statefulset(town_ref, dolt),
+                    )
+                    .await?;
+                    if dolt_sts.as_ref().is_some_and(|s| {
+                        ready_replicas(s.status.as_ref().and_then(|s| s.ready_replicas))
+                    }) {
+                        Workload::Ready
+                    } else {
+                        Workload::NotReady
+                    }
+                }
+            }
+        }
+        _ => {
+            // External daemon: nothing of ours may keep running.
+            apply::delete(&sts_api, dolt_sts.as_deref()).await?;
+            Workload::External
+        }
+    };
+
+    // The bd daemon.
+    let daemon_name = naming::bd_daemon(&town_ref.name);
+    let daemon_deployment = get(&cache.deployments, ns, &daemon_name);
+    let daemon_service = get(&cache.services, ns, &daemon_name);
+    let daemon = match (
+        infra::bd_daemon_deployment(town_ref, &spec.daemon),
+        infra::bd_daemon_service(town_ref, &spec.daemon),
+    ) {
+        (Some(deployment), Some(service)) => {
+            apply::apply(&svc_api, daemon_service.as_deref(), &service).await?;
+            match blocked_by(missing, token_secret) {
+                Some(reason) => Workload::Blocked(reason),
+                None => {
+                    apply::apply(&deploy_api, daemon_deployment.as_deref(), &deployment).await?;
+                    if daemon_deployment.as_ref().is_some_and(|d| {
+                        ready_replicas(d.status.as_ref().and_then(|s| s.ready_replicas))
+                    }) {
+                        Workload::Ready
+                    } else {
+                        Workload::NotReady
+                    }
+                }
+            }
+        }
+        _ => {
+            apply::delete(&deploy_api, daemon_deployment.as_deref()).await?;
+            apply::delete(&svc_api, daemon_service.as_deref()).await?;
+            Workload::External
+        }
+    };
+
+    // The RPC server, removed when disabled.
+    let rpc_name = naming::rpc_server(&town_ref.name);
+    let rpc_deployment = get(&cache.deployments, ns, &rpc_name);
+    let rpc_service = get(&cache.services, ns, &rpc_name);
+    match infra::rpc_server(town_ref, &spec.rpc_server(), &spec.daemon) {
+        Some((deployment, service)) if blocked_by(missing, token_secret).is_none() => {
+            apply::apply(&deploy_api, rpc_deployment.as_deref(), &deployment).await?;
+            apply::apply(&svc_api, rpc_service.as_deref(), &service).await?;
+        }
+        Some(_) => {}
+        None => {
+            apply::delete(&deploy_api, rpc_deployment.as_deref()).await?;
+            apply::delete(&svc_api, rpc_service.as_deref()).await?;
+        }
+    }
+    Ok(Infrastructure { dolt, daemon })
+}
+
+fn ready_replicas(ready: Option<i32>) -> bool {
+    ready.unwrap_or(0) >= 1
+}
+
+/// The Rig objects this town owns.
+fn owned_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
+    let uid = town.uid();
+    ctx.cache
+        .rigs
+        .state()
+        .into_iter()
+        .filter(|rig| rig.namespace() == town.namespace())
+        .filter(|rig| {
+            rig.owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == uid.as_ref())
+        })
+        .collect()
+}
+
+async fn reconcile_rigs(
+    town: &GasTown,
+    town_ref: &TownRef,
+    ctx: &Context,
+) -> Result<Vec<RigObservation>> {
+    let api: Api<Rig> = ctx.api(&town_ref.namespace);
+    let owned = owned_rigs(ctx, town);
+    let mut observations = Vec::new();
+    let mut declared = BTreeSet::new();
+    for spec in town.spec.rigs() {
+        let desired = rig_object(
+            &town_ref.name,
+            &town_ref.namespace,
+            &town_ref.owner,
+            spec,
+            false,
+        );
+        let name = desired.name_any();
+        declared.insert(name.clone());
+        let observed = owned.iter().find(|r| r.name_any() == name).cloned();
+        apply::apply(&api, observed.as_deref(), &desired).await?;
+        observations.push(RigObservation {
+            name: spec.name.clone(),
+            phase: observed
+                .as_ref()
+                .and_then(|r| r.status.as_ref().and_then(|s| s.phase)),
+            reconciled: observed.as_ref().is_some_and(|r| {
+                r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
+                    && apply::in_sync(&desired, r)
+            }),
+        });
+    }
+    // A rig no longer declared goes through its own finalizer.
+    for rig in owned.iter().filter(|r| !declared.contains(&r.name_any())) {
+        apply::delete(&api, Some(rig.as_ref())).await?;
+    }
+    Ok(observations)
+}
+
+async fn reconcile_town_agent(
+    town: &GasTown,
+    town_ref: &TownRef,
+    role: AgentRole,
+    missing: &BTreeMap<String, &'static str>,
+    ctx: &Context,
+) -> Result<TownAgentObservation> {
+    let spec = match role {
+        AgentRole::Mayor => town.spec.mayor(),
+        _ => town.spec.deacon(),
+    };
+    let ns = &town_ref.namespace;
+    let api: Api<Pod> = ctx.api(ns);
+    let pod_name = naming::agent_pod(&town_ref.name, None, role, role.as_str());
+    let observed = get(&ctx.cache.pods, ns, &pod_name);
+    if !spec.enabled() {
+        apply::delete(&api, observed.as_deref()).await?;
+        return Ok(TownAgentObservation {
+            enabled: false,
+            pod_name: None,
+            pod_ready: false,
+            blocked: None,
+        });
+    }
+    let token = town.spec.daemon.token_secret_ref.as_ref();
+    let anthropic = town
+        .spec
+        .secrets
+        .as_ref()
+        .and_then(|s| s.anthropic_api_key_secret_ref.as_ref());
+    let blocked = blocked_by(missing, token.map(|t| t.name.as_str()))
+        .or_else(|| blocked_by(missing, anthropic.map(|a| a.name.as_str())));
+    if let Some(reason) = blocked {
+        return Ok(TownAgentObservation {
+            enabled: true,
+            pod_name: None,
+            pod_ready: false,
+            blocked: Some(reason),
+        });
+    }
+    let defaults = town.spec.defaults.clone().unwrap_or_default();
+    let template = merge([&defaults, &PodTemplate::from(&spec)]);
+    let daemon_host = naming::bd_daemon(&town_ref.name);
+    let endpoint = town.spec.daemon.endpoint(&daemon_host);
+    let bead_id = format!("gt-{}", role.as_str());
+    let input = AgentPodInput {
+        namespace: ns,
+        town: &town_ref.name,
+        role,
+        agent: role.as_str(),
+        bead_id: &bead_id,
+        rig: None,
+        template: &template,
+        daemon: DaemonConnection {
+            host: &endpoint.host,
+            port: endpoint.port,
+            token,
+        },
+        anthropic_api_key: anthropic,
+    };
+    let desired = match agent_pod(&input) {
+        Ok(pod) => pod,
+        Err(error) => {
+            return Ok(TownAgentObservation {
+                enabled: true,
+                pod_name: None,
+                pod_ready: false,
+                blocked: Some(error.to_string()),
+            });
+        }
+    };
+    let outcome = apply::ensure_pod(&api, observed.as_deref(), desired).await?;
+    let ready =
+        outcome == PodOutcome::Unchanged && observed.as_deref().is_some_and(super::pod_ready);
+    Ok(TownAgentObservation {
+        enabled: true,
+        pod_name: Some(pod_name),
+        pod_ready: ready,
+        blocked: None,
+    })
+}
+
+/// Where the operator reads this town's beads (shown in status).
+fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
+    ctx.settings.daemon_override.clone().unwrap_or_else(|| {
+        let endpoint = town
+            .spec
+            .daemon
+            .endpoint(&naming::bd_daemon(&town.name_any()));
+        format!("{}:{}", endpoint.host, endpoint.http_port)
+    })
+}
+
+/// beads' view of the town: one batched set of queries.
+async fn beads_summary(town: &GasTown, ctx: &Context) -> std::result::Result<TownSummary, String> {
+    let started = std::time::Instant::now();
+    let result = async {
+        let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
+        fetch_snapshot(&client).await.map_err(|e| e.to_string())
+    }
+    .await;
+    ctx.metrics
+        .beads_request("town_snapshot", started.elapsed(), result.is_err());
+    result.map(|snapshot| project(&snapshot, Timestamp::now(), ctx.settings.agent_staleness))
+}
+
+async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
+    let town_ref = TownRef::new(town).ok_or_else(|| Error::NotStored {
+        kind: "GasTown",
+        name: town.name_any(),
+    })?;
+    let ns = town_ref.namespace.clone();
+    let missing = missing_secrets(&town.spec, |name| ctx.secret_exists(&ns, name));
+
+    let infrastructure = reconcile_infrastructure(town, &town_ref, &missing, ctx).await?;
+    let rigs = reconcile_rigs(town, &town_ref, ctx).await?;
+    let mayor = reconcile_town_agent(town, &town_ref, AgentRole::Mayor, &missing, ctx).await?;
+    let deacon = reconcile_town_agent(town, &town_ref, AgentRole::Deacon, &missing, ctx).await?;
+
+    let beads = beads_summary(town, ctx).await;
+    let running_agent_pods = pods_of(&ctx.cache.pods, &ns, &[(labels::TOWN, &town_ref.name)])
+        .filter(|pod| pod.labels().contains_key(labels::ROLE))
+        .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .count();
+    let observation = TownObservation {
+        previous: town.status.as_ref(),
+        generation: town.metadata.generation,
+        now: Timestamp::now(),
+        draining: None,
+        dolt: infrastructure.dolt,
+        daemon: infrastructure.daemon,
+        daemon_endpoint: daemon_endpoint(town, ctx),
+        beads: beads.as_ref().map_err(Clone::clone),
+        mayor,
+        deacon,
+        rigs,
+        running_agent_pods: i32::try_from(running_agent_pods).unwrap_or(i32::MAX),
+    };
+    let (status, transitions) = town_status(&observation);
+    let api: Api<GasTown> = ctx.api(&ns);
+    apply::patch_status(&api, town, town.status.as_ref(), &status).await?;
+    for transition in transitions {
+        publish(
+            ctx,
+            town,
+            &transition.reason,
+            transition.status,
+            &format!("{}: {}", transition.type_, transition.message),
+        )
+        .await;
+    }
+    for (secret, what) in &missing {
+        tracing::warn!(secret = %secret, "missing Secret needed for {what}");
+    }
+    Ok(Action::requeue(town.spec.sync_interval()))
+}
+
+/// Records a Kubernetes Event on the town; failures to record are logged, not fatal.
+async fn publish(ctx: &Context, town: &GasTown, reason: &str, normal: bool, note: &str) {
+    let event = Event {
+        type_: if normal {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
+        reason: reason.to_string(),
+        note: Some(note.to_string()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &town.object_ref(&())).await {
+        tracing::warn!(%error, "could not record event");
+    }
+}
+
+/// The drain-order teardown (see docs/architecture.md), one step per reconcile.
+async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Action> {
+    let town_ref = TownRef::new(town).ok_or_else(|| Error::NotStored {
+        kind: "GasTown",
+        name: town.name_any(),
+    })?;
+    let ns = town_ref.namespace.clone();
+    let cache = &ctx.cache;
+    let deletion_started = town
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map_or_else(Timestamp::now, |t| t.0);
+    let grace = town.spec.termination_grace_period();
+    let deadline = deletion_started
+        .checked_add(k8s_openapi::jiff::SignedDuration::try_from(grace).unwrap_or_default())
+        .unwrap_or(deletion_started);
+
+    let rigs = owned_rigs(ctx, town);
+    let rig_tracked: Vec<Tracked> = rigs
+        .iter()
+        .map(|r| Tracked::new("Rig", r.name_any(), r.metadata.deletion_timestamp.is_some()))
+        .collect();
+    let unmarked: Vec<Tracked> = rigs
+        .iter()
+        .filter(|r| {
+            r.metadata.deletion_timestamp.is_none()
+                && !r.annotations().contains_key(naming::DRAINING_ANNOTATION)
+        })
+        .map(|r| Tracked::new("Rig", r.name_any(), false))
+        .collect();
+    let town_pods: Vec<Arc<Pod>> =
+        pods_of(&cache.pods, &ns, &[(labels::TOWN, &town_ref.name)]).collect();
+    let pods_with_role = |roles: &[AgentRole]| -> Vec<Tracked> {
+        town_pods
+            .iter()
+            .filter(|p| {
+                p.labels()
+                    .get(labels::ROLE)
+                    .is_some_and(|r| roles.iter().any(|role| role.as_str() == r))
+            })
+            .filter(|p| !super::pod_finished(p))
+            .map(|p| Tracked::new("Pod", p.name_any(), p.metadata.deletion_timestamp.is_some()))
+            .collect()
+    };
+    let mut infrastructure = Vec::new();
+    for name in [
+        naming::rpc_server(&town_ref.name),
+        naming::bd_daemon(&town_ref.name),
+    ] {
+        if let Some(d) = get(&cache.deployments, &ns, &name) {
+            infrastructure.push(Tracked::new(
+                "Deployment",
+                name,
+                d.metadata.deletion_timestamp.is_some(),
+            ));
+        }
+    }
+    if let Some(s) = get(&cache.stateful_sets, &ns, &naming::dolt(&town_ref.name)) {
+        infrastructure.push(Tracked::new(
+            "StatefulSet",
+            s.name_any(),
+            s.metadata.deletion_timestamp.is_some(),
+        ));
+    }
+    let stages = vec![
+        Stage::StopNewWork { unmarked },
+        Stage::Drain {
+            active: pods_with_role(&[AgentRole::Polecat]),
+            deadline,
+        },
+        Stage::Remove {
+            what: "rigs",
+            remaining: rig_tracked,
+        },
+        Stage::Remove {
+            what: "town agents",
+            remaining: pods_with_role(&[AgentRole::Mayor, AgentRole::Deacon]),
+        },
+        Stage::Remove {
+            what: "infrastructure workloads",
+            remaining: infrastructure,
+        },
+    ];
+    let action = teardown::next_action(&stages, Timestamp::now());
+    tracing::info!(?action, "teardown");
+    match action {
+        teardown::Action::StopNewWork(rigs_to_mark) => {
+            let api: Api<Rig> = ctx.api(&ns);
+            for spec in town.spec.rigs() {
+                let desired = rig_object(&town_ref.name, &ns, &town_ref.owner, spec, true);
+                if rigs_to_mark.iter().any(|t| t.name == desired.name_any()) {
+                    apply::apply(&api, None, &desired).await?;
+                }
+            }
+            // Rigs not in the spec any more are deleted (and drain) on their own.
+            for rig in rigs
+                .iter()
+                .filter(|r| rigs_to_mark.iter().any(|t| t.name == r.name_any()))
+            {
+                if !town
+                    .spec
+                    .rigs()
+                    .iter()
+                    .any(|s| naming::rig_object(&town_ref.name, &s.name) == rig.name_any())
+                {
+                    apply::delete(&api, Some(rig.as_ref())).await?;
+                }
+            }
+            set_draining(town, ctx, "stopping new work: rigs marked draining").await?;
+            Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        teardown::Action::Wait {
+            progress,
+            recheck_after,
+        } => {
+            set_draining(town, ctx, &progress).await?;
+            Ok(Action::requeue(recheck_after))
+        }
+        teardown::Action::Delete(objects) => {
+            for object in &objects {
+                delete_tracked(ctx, &ns, object).await?;
+            }
+            let names: Vec<String> = objects
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect();
+            set_draining(town, ctx, &format!("deleting {}", names.join(", "))).await?;
+            Ok(Action::requeue(teardown::REMOVAL_RECHECK))
+        }
+        teardown::Action::Done => {
+            // Services and the ConfigMap go with the town through their owner
+            // references; claims follow dolt's retention policy.
+            ctx.beads.forget(&ns, &town_ref.name);
+            Ok(Action::await_change())
+        }
+    }
+}
+
+async fn delete_tracked(ctx: &Context, ns: &str, object: &Tracked) -> Result<()> {
+    let cache = &ctx.cache;
+    match object.kind {
+        "Pod" => {
+            apply::delete(
+                &ctx.api::<Pod>(ns),
+                get(&cache.pods, ns, &object.name).as_deref(),
+            )
+            .await?
+        }
+        "Rig" => {
+            apply::delete(
+                &ctx.api::<Rig>(ns),
+                get(&cache.rigs, ns, &object.name).as_deref(),
+            )
+            .await?
+        }
+        "Deployment" => {
+            apply::delete(
+                &ctx.api::<Deployment>(ns),
+                get(&cache.deployments, ns, &object.name).as_deref(),
+            )
+            .await?
+        }
+        "StatefulSet" => {
+            apply::delete(
+                &ctx.api::<StatefulSet>(ns),
+                get(&cache.stateful_sets, ns, &object.name).as_deref(),
+            )
+            .await?
+        }
+        other => unreachable!("the town teardown tracks no {other}"),
+    };
+    Ok(())
+}
+
+/// Shows teardown progress in status: phase Draining and a Ready condition that says why.
+async fn set_draining(town: &GasTown, ctx: &Context, progress: &str) -> Result<()> {
+    let mut status = town.status.clone().unwrap_or_default();
+    status.phase = Some(gastown_api::Phase::Draining);
+    let mut conditions = status.conditions.take().unwrap_or_default();
+    crate::conditions::set(
+        &mut conditions,
+        crate::conditions::Observed::new(
+            gastown_api::gastown::condition::READY,
+            false,
+            "Draining",
+            progress,
+        ),
+        town.metadata.generation,
+        Timestamp::now(),
+    );
+    status.conditions = Some(conditions);
+    let api: Api<GasTown> = ctx.api(&town.namespace().unwrap_or_default());
+    apply::patch_status(&api, town, town.status.as_ref(), &status).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_secrets_name_what_needs_them() {
+        let spec: GasTownSpec = serde_json::from_value(serde_json::json!({
+            "dolt": {"image": "dolt:1", "s3": {"bucket": "b", "region": "r", "credentialsSecretRef": {"name": "aws"}}},
+            "daemon": {"image": "bd:1", "tokenSecretRef": {"name": "bd-token", "key": "token"}},
+            "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic", "key": "key"}}
+        }))
+        .unwrap();
+        let missing = missing_secrets(&spec, |name| name == "aws");
+        assert_eq!(
+            missing.keys().collect::<Vec<_>>(),
+            ["anthropic", "bd-token"]
+        );
+        assert!(missing["bd-token"].contains("tokenSecretRef"));
+        assert_eq!(
+            blocked_by(&missing, Some("bd-token")).unwrap(),
+            "Secret bd-token (the bd daemon token (spec.daemon.tokenSecretRef)) does not exist"
+        );
+        assert!(blocked_by(&missing, Some("aws")).is_none());
+    }
+}

@@ -1,0 +1,555 @@
+//! The GasTown status, derived purely from what a reconcile observed.
+
+use beads_client::TownSummary;
+use gastown_api::gastown::{DaemonStatus, RigSummary, TownAgentStatus, condition};
+use gastown_api::{GasTownStatus, Phase};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use crate::conditions::{self, Observed};
+
+/// Readiness of an infrastructure workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Not run by this operator (external bd daemon).
+    External,
+    /// Not created, with the reason (e.g. a missing Secret).
+    Blocked(String),
+    NotReady,
+    Ready,
+}
+
+/// A town agent (mayor, deacon) as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TownAgentObservation {
+    pub enabled: bool,
+    pub pod_name: Option<String>,
+    pub pod_ready: bool,
+    /// Why its pod is not created, if it is not.
+    pub blocked: Option<String>,
+}
+
+/// A declared rig and its Rig object's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RigObservation {
+    pub name: String,
+    /// `None` until the Rig object exists.
+    pub phase: Option<Phase>,
+    /// The Rig controller has seen the Rig's current spec.
+    pub reconciled: bool,
+}
+
+/// Everything the status is computed from.
+#[derive(Clone, Debug)]
+pub struct TownObservation<'a> {
+    pub previous: Option<&'a GasTownStatus>,
+    pub generation: Option<i64>,
+    pub now: Timestamp,
+    pub draining: Option<String>,
+    pub dolt: Workload,
+    pub daemon: Workload,
+    /// The endpoint the operator reads beads from.
+    pub daemon_endpoint: String,
+    /// beads' view, or why it could not be had.
+    pub beads: Result<&'a TownSummary, String>,
+    pub mayor: TownAgentObservation,
+    pub deacon: TownAgentObservation,
+    pub rigs: Vec<RigObservation>,
+    /// Agent pods of the town that are running.
+    pub running_agent_pods: i32,
+}
+
+/// A condition that changed status, for an Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+fn workload_condition(type_: &'static str, what: &str, workload: &Workload) -> Observed {
+    match workload {
+        Workload::External => Observed::new(
+            type_,
+            true,
+            "External",
+            format!("{what} is not run by this operator"),
+        ),
+        Workload::Blocked(reason) => Observed::new(type_, false, "Blocked", reason.clone()),
+        Workload::NotReady => {
+            Observed::new(type_, false, "NotReady", format!("{what} is not ready yet"))
+        }
+        Workload::Ready => Observed::new(type_, true, "Ready", format!("{what} is ready")),
+    }
+}
+
+fn agent_condition(
+    type_: &'static str,
+    role: &str,
+    agent: &TownAgentObservation,
+    bead: Option<&beads_client::AgentSummary>,
+    beads_known: bool,
+) -> Observed {
+    if !agent.enabled {
+        return Observed::new(type_, true, "Disabled", format!("the {role} is disabled"));
+    }
+    if let Some(reason) = &agent.blocked {
+        return Observed::new(type_, false, "Blocked", reason.clone());
+    }
+    if !agent.pod_ready {
+        return Observed::new(
+            type_,
+            false,
+            "PodNotReady",
+            format!("the {role}'s pod is not ready"),
+        );
+    }
+    if !beads_known {
+        return Observed::new(
+            type_,
+            false,
+            "BeadsUnavailable",
+            format!("the {role}'s state in beads is unknown"),
+        );
+    }
+    match bead {
+        Some(bead) if bead.alive => Observed::new(
+            type_,
+            true,
+            "Alive",
+            format!("the {role} is {}", state_text(bead)),
+        ),
+        Some(bead) => Observed::new(
+            type_,
+            false,
+            "NotAlive",
+            format!(
+                "the {role}'s agent bead {} is {} or inactive",
+                bead.id,
+                state_text(bead)
+            ),
+        ),
+        None => Observed::new(
+            type_,
+            false,
+            "NoAgentBead",
+            format!("beads has no agent bead for the {role}"),
+        ),
+    }
+}
+
+fn state_text(bead: &beads_client::AgentSummary) -> String {
+    bead.state
+        .as_ref()
+        .map_or_else(|| "without state".to_string(), |s| s.to_string())
+}
+
+fn agent_status(
+    agent: &TownAgentObservation,
+    bead: Option<&beads_client::AgentSummary>,
+) -> Option<TownAgentStatus> {
+    agent.enabled.then(|| TownAgentStatus {
+        state: bead.and_then(|b| b.state.as_ref().map(|s| s.to_string())),
+        ready: Some(agent.pod_ready),
+        pod_name: agent.pod_name.clone(),
+    })
+}
+
+fn rig_summaries(
+    observation: &TownObservation<'_>,
+    beads: Option<&TownSummary>,
+) -> Vec<RigSummary> {
+    let previous = observation.previous.and_then(|s| s.rigs.as_ref());
+    observation
+        .rigs
+        .iter()
+        .map(|rig| {
+            let from_beads = beads.map(|b| b.rig(&rig.name));
+            let mut summary = match from_beads {
+                Some(Some(b)) => RigSummary {
+                    name: rig.name.clone(),
+                    phase: None,
+                    polecat_count: Some(count(b.polecat_count)),
+                    crew_count: Some(count(b.crew_count)),
+                    witness_healthy: Some(b.witness_alive),
+                    refinery_healthy: Some(b.refinery_alive),
+                    merge_queue_depth: Some(count(b.merge_queue_depth)),
+                    active_work: Some(count(b.hooked_work.len() as u32)),
+                },
+                // beads knows nothing of the rig yet: nothing runs there.
+                Some(None) => RigSummary {
+                    name: rig.name.clone(),
+                    polecat_count: Some(0),
+                    crew_count: Some(0),
+                    witness_healthy: Some(false),
+                    refinery_healthy: Some(false),
+                    merge_queue_depth: Some(0),
+                    active_work: Some(0),
+                    ..Default::default()
+                },
+                // beads unreachable: keep the last known summary rather than invent one.
+                None => previous
+                    .and_then(|rigs| rigs.iter().find(|r| r.name == rig.name))
+                    .cloned()
+                    .unwrap_or_else(|| RigSummary {
+                        name: rig.name.clone(),
+                        ..Default::default()
+                    }),
+            };
+            summary.phase = rig.phase;
+            summary
+        })
+        .collect()
+}
+
+fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The new status and the conditions that changed.
+pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Transition>) {
+    let previous = observation.previous.cloned().unwrap_or_default();
+    let beads = observation.beads.as_ref().ok().copied();
+    let mut conditions_list = previous.conditions.clone().unwrap_or_default();
+
+    let daemon_condition = match (&observation.daemon, &observation.beads) {
+        (Workload::Blocked(_) | Workload::NotReady, _) => workload_condition(
+            condition::DAEMON_READY,
+            "the bd daemon",
+            &observation.daemon,
+        ),
+        (_, Err(error)) => {
+            Observed::new(condition::DAEMON_READY, false, "Unreachable", error.clone())
+        }
+        (_, Ok(summary)) if !summary.daemon.serving => Observed::new(
+            condition::DAEMON_READY,
+            false,
+            "Unhealthy",
+            summary
+                .daemon
+                .error
+                .clone()
+                .unwrap_or_else(|| "the bd daemon reports itself unhealthy".into()),
+        ),
+        (_, Ok(summary)) => Observed::new(
+            condition::DAEMON_READY,
+            true,
+            "Healthy",
+            format!(
+                "bd daemon {} is {}",
+                summary.daemon.version, summary.daemon.status
+            ),
+        ),
+    };
+    let reconciled = observation.rigs.iter().filter(|r| r.reconciled).count();
+    let declared = observation.rigs.len();
+    let rigs_condition = Observed::new(
+        condition::RIGS_RECONCILED,
+        reconciled == declared,
+        if reconciled == declared {
+            "AllReconciled"
+        } else {
+            "Reconciling"
+        },
+        format!("{reconciled}/{declared} rigs reconciled"),
+    );
+    let observed = [
+        workload_condition(condition::DOLT_READY, "dolt", &observation.dolt),
+        daemon_condition,
+        agent_condition(
+            condition::MAYOR_HEALTHY,
+            "mayor",
+            &observation.mayor,
+            beads.and_then(|b| b.mayor.as_ref()),
+            beads.is_some(),
+        ),
+        agent_condition(
+            condition::DEACON_HEALTHY,
+            "deacon",
+            &observation.deacon,
+            beads.and_then(|b| b.deacon.as_ref()),
+            beads.is_some(),
+        ),
+        rigs_condition,
+    ];
+    let not_ready: Vec<&str> = observed
+        .iter()
+        .filter(|o| !o.status)
+        .map(|o| o.type_)
+        .collect();
+    let ready = Observed::new(
+        condition::READY,
+        not_ready.is_empty(),
+        if not_ready.is_empty() {
+            "AllReady"
+        } else {
+            "NotReady"
+        },
+        if not_ready.is_empty() {
+            "the town runs as declared".to_string()
+        } else {
+            format!("not ready: {}", not_ready.join(", "))
+        },
+    );
+
+    let mut transitions = Vec::new();
+    for o in observed.into_iter().chain([ready]) {
+        let transition = Transition {
+            type_: o.type_,
+            status: o.status,
+            reason: o.reason.clone(),
+            message: o.message.clone(),
+        };
+        if conditions::set(
+            &mut conditions_list,
+            o,
+            observation.generation,
+            observation.now,
+        ) {
+            transitions.push(transition);
+        }
+    }
+
+    let blocked = matches!(observation.dolt, Workload::Blocked(_))
+        || matches!(observation.daemon, Workload::Blocked(_));
+    let was_up = matches!(previous.phase, Some(Phase::Running | Phase::Degraded));
+    let phase = if observation.draining.is_some() {
+        Phase::Draining
+    } else if not_ready.is_empty() {
+        Phase::Running
+    } else if blocked {
+        Phase::Failed
+    } else if was_up {
+        Phase::Degraded
+    } else {
+        Phase::Provisioning
+    };
+
+    let mut status = GasTownStatus {
+        phase: Some(phase),
+        observed_generation: observation.generation,
+        conditions: Some(conditions_list),
+        rig_count: Some(count(declared as u32)),
+        agent_count: Some(observation.running_agent_pods),
+        mayor: agent_status(&observation.mayor, beads.and_then(|b| b.mayor.as_ref())),
+        deacon: agent_status(&observation.deacon, beads.and_then(|b| b.deacon.as_ref())),
+        daemon: Some(DaemonStatus {
+            connected: Some(beads.is_some()),
+            endpoint: Some(observation.daemon_endpoint.clone()),
+            version: beads
+                .map(|b| b.daemon.version.clone())
+                .or_else(|| previous.daemon.as_ref().and_then(|d| d.version.clone())),
+        }),
+        rigs: Some(rig_summaries(observation, beads)),
+        last_synced: previous.last_synced.clone(),
+    };
+    // lastSynced moves only when the projection changed, so that a town at
+    // rest costs the API server no writes.
+    if observation.previous != Some(&status) {
+        status.last_synced = Some(Time(observation.now));
+    }
+    (status, transitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beads_client::{AgentSummary, DaemonSummary, HealthStatus};
+    use gastown_api::gastown::condition;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
+    }
+
+    fn agent(enabled: bool, ready: bool) -> TownAgentObservation {
+        TownAgentObservation {
+            enabled,
+            pod_name: enabled.then(|| "gt-prod-mayor".into()),
+            pod_ready: ready,
+            blocked: None,
+        }
+    }
+
+    fn alive(id: &str) -> AgentSummary {
+        AgentSummary {
+            id: id.into(),
+            name: id.into(),
+            live: true,
+            alive: true,
+            ..Default::default()
+        }
+    }
+
+    fn summary() -> TownSummary {
+        let mut rig = beads_client::RigSummary {
+            name: "gastown".into(),
+            polecat_count: 2,
+            crew_count: 1,
+            ..Default::default()
+        };
+        rig.witness_alive = true;
+        rig.merge_queue_depth = 3;
+        TownSummary {
+            daemon: DaemonSummary {
+                status: HealthStatus::Healthy,
+                serving: true,
+                version: "0.50.0".into(),
+                ..Default::default()
+            },
+            mayor: Some(alive("gt-mayor")),
+            deacon: Some(alive("gt-deacon")),
+            town_agents: vec![],
+            rigs: vec![rig],
+        }
+    }
+
+    fn observation<'a>(
+        beads: Result<&'a TownSummary, String>,
+        previous: Option<&'a GasTownStatus>,
+    ) -> TownObservation<'a> {
+        TownObservation {
+            previous,
+            generation: Some(2),
+            now: at(100),
+            draining: None,
+            dolt: Workload::Ready,
+            daemon: Workload::Ready,
+            daemon_endpoint: "prod-bd-daemon:9080".into(),
+            beads,
+            mayor: agent(true, true),
+            deacon: agent(true, true),
+            rigs: vec![RigObservation {
+                name: "gastown".into(),
+                phase: Some(Phase::Running),
+                reconciled: true,
+            }],
+            running_agent_pods: 4,
+        }
+    }
+
+    fn condition_status(status: &GasTownStatus, type_: &str) -> Option<bool> {
+        crate::conditions::is_true(status.conditions.as_deref().unwrap_or_default(), type_)
+    }
+
+    #[test]
+    fn healthy_town_is_running_with_counts_from_beads() {
+        let beads = summary();
+        let (status, transitions) = town_status(&observation(Ok(&beads), None));
+        assert_eq!(status.phase, Some(Phase::Running));
+        assert_eq!(condition_status(&status, condition::READY), Some(true));
+        let rig = &status.rigs.as_ref().unwrap()[0];
+        assert_eq!(
+            (rig.polecat_count, rig.crew_count, rig.merge_queue_depth),
+            (Some(2), Some(1), Some(3))
+        );
+        assert_eq!(rig.witness_healthy, Some(true));
+        assert_eq!(rig.refinery_healthy, Some(false));
+        assert_eq!(
+            status.daemon.as_ref().unwrap().version.as_deref(),
+            Some("0.50.0")
+        );
+        assert_eq!(status.observed_generation, Some(2));
+        assert_eq!(transitions.len(), 6, "every condition is new");
+    }
+
+    #[test]
+    fn recomputing_the_same_observation_changes_nothing() {
+        let beads = summary();
+        let (first, _) = town_status(&observation(Ok(&beads), None));
+        let mut later = observation(Ok(&beads), Some(&first));
+        later.now = at(500);
+        let (second, transitions) = town_status(&later);
+        assert_eq!(
+            second, first,
+            "no write at rest: lastSynced and transition times stay"
+        );
+        assert!(transitions.is_empty());
+    }
+
+    #[test]
+    fn unreachable_daemon_degrades_and_keeps_last_known_rig_summary() {
+        let beads = summary();
+        let (running, _) = town_status(&observation(Ok(&beads), None));
+        let (status, transitions) = town_status(&observation(
+            Err("connection refused".into()),
+            Some(&running),
+        ));
+        assert_eq!(status.phase, Some(Phase::Degraded));
+        assert_eq!(
+            condition_status(&status, condition::DAEMON_READY),
+            Some(false)
+        );
+        let daemon = status
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.type_ == condition::DAEMON_READY)
+            .unwrap();
+        assert_eq!(daemon.message, "connection refused");
+        assert_eq!(
+            status.rigs.as_ref().unwrap()[0].polecat_count,
+            Some(2),
+            "last known, not invented"
+        );
+        assert_eq!(status.daemon.as_ref().unwrap().connected, Some(false));
+        assert!(
+            transitions
+                .iter()
+                .any(|t| t.type_ == condition::DAEMON_READY && !t.status)
+        );
+    }
+
+    #[test]
+    fn mayor_health_comes_from_its_bead_not_only_its_pod() {
+        let mut beads = summary();
+        beads.mayor = Some(AgentSummary {
+            alive: false,
+            ..alive("gt-mayor")
+        });
+        let (status, _) = town_status(&observation(Ok(&beads), None));
+        assert_eq!(
+            condition_status(&status, condition::MAYOR_HEALTHY),
+            Some(false)
+        );
+        assert_eq!(
+            condition_status(&status, condition::DEACON_HEALTHY),
+            Some(true)
+        );
+        let mut disabled = observation(Ok(&beads), None);
+        disabled.mayor = agent(false, false);
+        let (status, _) = town_status(&disabled);
+        assert_eq!(
+            condition_status(&status, condition::MAYOR_HEALTHY),
+            Some(true)
+        );
+        assert!(status.mayor.is_none());
+    }
+
+    #[test]
+    fn missing_secret_fails_the_town_with_the_reason() {
+        let beads = summary();
+        let mut blocked = observation(Ok(&beads), None);
+        blocked.daemon = Workload::Blocked("Secret bd-token does not exist".into());
+        let (status, _) = town_status(&blocked);
+        assert_eq!(status.phase, Some(Phase::Failed));
+        let daemon = status
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.type_ == condition::DAEMON_READY)
+            .unwrap();
+        assert!(daemon.message.contains("bd-token"));
+    }
+
+    #[test]
+    fn provisioning_until_infrastructure_is_ready() {
+        let mut starting = observation(Err("no route".into()), None);
+        starting.dolt = Workload::NotReady;
+        starting.daemon = Workload::NotReady;
+        let (status, _) = town_status(&starting);
+        assert_eq!(status.phase, Some(Phase::Provisioning));
+    }
+}

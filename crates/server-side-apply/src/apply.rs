@@ -20,6 +20,27 @@ pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-co
 /// At most this many `Update` entries are kept; older ones merge into `ancient-changes`.
 const MAX_UPDATE_MANAGERS: usize = 10;
 
+/// Longest field manager name the real server accepts.
+pub const FIELD_MANAGER_MAX_LENGTH: usize = 128;
+
+/// The manager a request is recorded under: its `fieldManager` parameter, or else its
+/// User-Agent up to the first `/` (`kubectl/v1.33.0 (linux/amd64)` is `kubectl`), printable
+/// characters only and at most [`FIELD_MANAGER_MAX_LENGTH`] bytes — as upstream does.
+pub fn manager_or_user_agent(field_manager: Option<&str>, user_agent: &str) -> String {
+    if let Some(manager) = field_manager.filter(|m| !m.is_empty()) {
+        return manager.to_owned();
+    }
+    let prefix = user_agent.split('/').next().unwrap_or_default();
+    let mut manager = String::new();
+    for c in prefix.chars().filter(|c| !c.is_control()) {
+        if manager.len() + c.len_utf8() > FIELD_MANAGER_MAX_LENGTH {
+            break;
+        }
+        manager.push(c);
+    }
+    manager
+}
+
 /// One field another manager owns with a different value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
@@ -175,7 +196,8 @@ pub fn apply(
         None => merged,
     };
 
-    let conflicts = find_conflicts(&walker, &live_object, &merged, &managed, &applier);
+    let comparison = walker.compare(&live_object, &merged);
+    let conflicts = find_conflicts(&comparison, &managed, &applier);
     let force = force
         || conflicts.is_empty()
         || (applier.manager == "kubectl"
@@ -193,7 +215,7 @@ pub fn apply(
                 .collect(),
         ));
     }
-    transfer_ownership(&walker, &live_object, &merged, &mut managed, &applier);
+    transfer_ownership(&comparison, &mut managed, &applier);
     // A null in the configuration clears the field (the real server's typed conversion drops
     // it), while the applier keeps owning it.
     drop_null_fields(&mut merged);
@@ -261,7 +283,8 @@ pub fn record_update(
     // fields are treated like anyone else's: changed or removed ones are given up, then the
     // changes are added back to it.
     let this_operation = ManagerId::new("", "", "", None);
-    let comparison = transfer_ownership(&walker, old_object, new, &mut managed, &this_operation);
+    let comparison = walker.compare(old_object, new);
+    transfer_ownership(&comparison, &mut managed, &this_operation);
     let taken = restrict_to_subresource(
         strip_meta(&comparison.added.union(&comparison.modified)),
         subresource,
@@ -317,15 +340,12 @@ fn prune(walker: &Walker<'_>, merged: &Value, managed: &Managed, last_applied: &
     }
 }
 
-/// Fields other managers own that going from `old` to `new` changes.
+/// Fields other managers own that the compared change modifies or adds.
 fn find_conflicts(
-    walker: &Walker<'_>,
-    old: &Value,
-    new: &Value,
+    comparison: &Comparison,
     managed: &Managed,
     current: &ManagerId,
 ) -> Vec<(ManagerId, Path)> {
-    let comparison = walker.compare(old, new);
     let changed = comparison.modified.union(&comparison.added);
     managed
         .iter()
@@ -340,16 +360,9 @@ fn find_conflicts(
         .collect()
 }
 
-/// Takes the fields changed between `old` and `new` away from everyone but `current`, and
+/// Takes the fields the compared change modifies or adds away from everyone but `current`, and
 /// the removed ones from everyone.
-fn transfer_ownership(
-    walker: &Walker<'_>,
-    old: &Value,
-    new: &Value,
-    managed: &mut Managed,
-    current: &ManagerId,
-) -> Comparison {
-    let comparison = walker.compare(old, new);
+fn transfer_ownership(comparison: &Comparison, managed: &mut Managed, current: &ManagerId) {
     let changed = comparison.modified.union(&comparison.added);
     for (id, o) in managed.iter_mut() {
         if id != current {
@@ -358,7 +371,6 @@ fn transfer_ownership(
         }
     }
     managed.retain(|id, o| id == current || !o.fields().is_empty());
-    comparison
 }
 
 /// The paths managers never own: type and identity metadata the server sets.

@@ -15,6 +15,27 @@
 //!
 //! The semantics follow kube-apiserver's field manager and structured-merge-diff; nothing
 //! here does I/O or reads the clock (callers pass `now_rfc3339`).
+//!
+//! # Use from an API server
+//!
+//! - Types: `BuiltinTypes::for_kind(api_version, kind)` when
+//!   [`BuiltinTypes::is_builtin`], else `SchemaTypes::new(schema)` with the served CRD
+//!   version's `openAPIV3Schema`.
+//! - Manager: [`manager_or_user_agent`]`(fieldManager, User-Agent)`.
+//! - Create: `record_update(None, &mut object, manager, "Update", None, types, now)`.
+//! - Update (PUT): `record_update(Some(&stored), &mut object, ...)`; on `/status` pass
+//!   `Some("status")`.
+//! - Patch: apply [`json_merge_patch`], [`json_patch`] or [`strategic_merge_patch`] to the
+//!   stored object (managedFields included), then `record_update(Some(&stored), &mut patched, ...)`.
+//! - Apply: `apply(stored.as_ref(), &config, manager, force, subresource, types, now)`; `None`
+//!   creates. Require `fieldManager` first (upstream answers 422 without it); map
+//!   [`ApplyError::Conflicts`] to 409 `Conflict` with [`ApplyError::status_causes`],
+//!   [`ApplyError::ManagedFieldsInConfig`] and [`ApplyError::NotAnObject`] to 400. Reset what
+//!   the endpoint may not change (`status` on the main resource of kinds with a status
+//!   subresource, everything else on `/status`) in the config before calling; a config whose
+//!   apiVersion differs from the stored object's is the caller's to refuse.
+//! - Every write path must pass the result on unchanged: `metadata.managedFields` is only ever
+//!   produced here.
 
 mod apply;
 mod builtin;
@@ -25,7 +46,10 @@ mod schema;
 mod typed;
 mod types;
 
-pub use apply::{ApplyError, Conflict, LAST_APPLIED_ANNOTATION, apply, record_update};
+pub use apply::{
+    ApplyError, Conflict, FIELD_MANAGER_MAX_LENGTH, LAST_APPLIED_ANNOTATION, apply,
+    manager_or_user_agent, record_update,
+};
 pub use builtin::BuiltinTypes;
 pub use patch::{PatchError, json_merge_patch, json_patch, strategic_merge_patch};
 pub use schema::SchemaTypes;

@@ -858,3 +858,62 @@ fn updaters_of_builtin_kinds_own_what_the_real_server_records() {
         })
     );
 }
+
+#[test]
+fn appliers_own_their_own_set_elements() {
+    let types = deployment_types();
+    let bare = || {
+        let mut object = deployment(json!({}));
+        object.as_object_mut().unwrap().remove("spec");
+        object
+    };
+    let with_finalizers = |finalizers: Value| {
+        let mut object = bare();
+        object["metadata"]["finalizers"] = finalizers;
+        object
+    };
+    let live = apply_ok(
+        None,
+        &with_finalizers(json!(["a.example/x"])),
+        "a",
+        &types,
+        T0,
+    );
+    let live = apply_ok(
+        Some(&live),
+        &with_finalizers(json!(["b.example/y"])),
+        "b",
+        &types,
+        T1,
+    );
+    assert_eq!(
+        live["metadata"]["finalizers"],
+        json!(["a.example/x", "b.example/y"])
+    );
+    assert_eq!(
+        entry(&live, "b").unwrap()["fieldsV1"],
+        json!({"f:metadata": {"f:finalizers": {"v:\"b.example/y\"": {}}}})
+    );
+    let live = apply_ok(Some(&live), &bare(), "a", &types, T2);
+    assert_eq!(live["metadata"]["finalizers"], json!(["b.example/y"]));
+    assert_eq!(managers(&live), ["b/Apply"], "a owns nothing any more");
+}
+
+#[test]
+fn managers_default_to_the_user_agent_prefix() {
+    use server_side_apply::manager_or_user_agent;
+    let cases = [
+        (Some("helm"), "Helm/3.15.0", "helm"),
+        (
+            None,
+            "kubectl/v1.33.0 (linux/amd64) kubernetes/abcdef",
+            "kubectl",
+        ),
+        (Some(""), "kube-rs/1.0", "kube-rs"),
+        (None, "", ""),
+    ];
+    for (field_manager, user_agent, expected) in cases {
+        assert_eq!(manager_or_user_agent(field_manager, user_agent), expected);
+    }
+    assert_eq!(manager_or_user_agent(None, &"x".repeat(300)).len(), 128);
+}

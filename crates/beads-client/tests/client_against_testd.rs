@@ -283,3 +283,34 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
 fn error_texts(error: BeadsError) -> String {
     format!("{error} | {error:?}")
 }
+
+#[tokio::test]
+async fn one_snapshot_is_four_requests_whatever_the_town_size() {
+    let daemon = daemon().await;
+    let rigs = ["r1", "r2", "r3", "r4", "r5", "r6"];
+    seed_town(daemon.store(), &rigs, &TownShape::default());
+    for (transport, url) in endpoints(&daemon) {
+        let client = client(&url, fast_config());
+        daemon.reset_requests();
+        let snapshot = within("snapshot", beads_client::fetch_snapshot(&client)).await.expect("snapshot");
+        let requests = daemon.requests();
+        assert_eq!(requests.total(), 4, "{transport}: {requests:?}");
+        assert_eq!((requests.count("health"), requests.count("list")), (1, 3), "{transport}");
+
+        let summary = beads_client::project(&snapshot, beads_client::jiff::Timestamp::now(), Duration::from_secs(600));
+        assert_eq!(summary.daemon.status, HealthStatus::Healthy, "{transport}");
+        assert_eq!(summary.rigs.len(), rigs.len(), "{transport}");
+        for rig in &summary.rigs {
+            // seed_town: polecats working, done, stuck; two idle crew; a fresh witness,
+            // a refinery last active an hour ago; 2 queued + 1 processing + 1 closed MR.
+            assert_eq!(rig.polecats, ["nux", "toast"], "{transport} {}", rig.name);
+            assert_eq!(rig.crew_count, 2, "{transport} {}", rig.name);
+            assert!(rig.witness_alive, "{transport} {}", rig.name);
+            assert!(!rig.refinery_alive, "{transport} {}", rig.name);
+            assert_eq!((rig.merge_queue_depth, rig.merge_queue_in_processing), (3, 1), "{transport}");
+            assert_eq!(rig.hooked_work.len(), 2, "{transport} {}", rig.name);
+        }
+        assert!(summary.mayor.is_some_and(|m| m.alive), "{transport}");
+        assert_eq!(summary.deacon.and_then(|d| d.state), Some(beads_client::AgentState::Idle));
+    }
+}

@@ -1,10 +1,506 @@
 //! Workload simulation: what kubelets, the scheduler and controllers would do
 //! to pods, StatefulSets, Deployments and PVCs, as pure status transitions.
+//!
+//! [`next_status`] is meant to be applied over and over: it moves an object
+//! one step towards where a healthy cluster would leave it and returns
+//! `None` once it is there, so a steady state causes no writes. The other
+//! functions are the events tests cause on purpose: a pod finishing, or its
+//! node going away.
 
-use serde_json::Value;
+use serde_json::{Map, Value, json};
+
+/// The node every simulated pod runs on.
+pub const NODE_NAME: &str = "embedded-node";
+/// The simulated node's address.
+pub const HOST_IP: &str = "10.0.0.10";
+
+/// How a pod ends when a test finishes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodOutcome {
+    /// Every container exited 0.
+    Succeeded,
+    /// A container exited non-zero.
+    Failed,
+}
 
 /// The status an object of `kind` should move to next, or `None` when it is
-/// already where a real cluster would leave it.
-pub fn next_status(_kind: &str, _object: &Value, _now: &str) -> Option<Value> {
-    None
+/// already where a real cluster would leave it. `now` is an RFC 3339 time.
+pub fn next_status(kind: &str, object: &Value, now: &str) -> Option<Value> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str);
+    let is = |expected: &str| api_version.is_none_or(|v| v == expected);
+    if object.pointer("/metadata/deletionTimestamp").is_some() {
+        // Objects on their way out are left to the garbage collector.
+        return None;
+    }
+    let target = match kind {
+        "Pod" if is("v1") => next_pod_status(object, now)?,
+        "PersistentVolumeClaim" if is("v1") => next_claim_status(object)?,
+        "Deployment" if is("apps/v1") => deployment_status(object, now),
+        "StatefulSet" if is("apps/v1") => stateful_set_status(object),
+        _ => return None,
+    };
+    let current = object.get("status").unwrap_or(&Value::Null);
+    let target = keep_condition_times(target, current);
+    (target != *current).then_some(target)
 }
+
+/// The status of a pod whose containers have all exited, with `outcome`.
+pub fn finish_pod(object: &Value, outcome: PodOutcome, now: &str) -> Value {
+    let (phase, exit_code, reason, ready_reason) = match outcome {
+        PodOutcome::Succeeded => ("Succeeded", 0, "Completed", "PodCompleted"),
+        PodOutcome::Failed => ("Failed", 1, "Error", "ContainersNotReady"),
+    };
+    let terminated = |container: &Value| {
+        json!({ "terminated": {
+            "exitCode": exit_code,
+            "reason": reason,
+            "startedAt": started_at(object, container, now),
+            "finishedAt": now,
+        }})
+    };
+    let mut status = stopped_status(object, phase, ready_reason, now, terminated);
+    if outcome == PodOutcome::Failed {
+        let unready = container_names(object, "containers").join(" ");
+        let message = format!("containers with unready status: [{unready}]");
+        for condition in ["Ready", "ContainersReady"] {
+            set_condition_message(&mut status, condition, &message);
+        }
+    }
+    status
+}
+
+/// The status of a pod whose node stopped answering and which the control
+/// plane therefore failed: phase `Failed`, reason `NodeLost`.
+pub fn lose_node(object: &Value, now: &str) -> Value {
+    let node = object
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or(NODE_NAME);
+    let pod = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let unknown = |_: &Value| {
+        json!({ "terminated": {
+            "exitCode": 137,
+            "reason": "ContainerStatusUnknown",
+            "message": "The container could not be located when the pod was terminated",
+            "finishedAt": now,
+        }})
+    };
+    let mut status = stopped_status(object, "Failed", "NodeLost", now, unknown);
+    status["reason"] = json!("NodeLost");
+    status["message"] = json!(format!(
+        "Node {node} which was running pod {pod} is unresponsive"
+    ));
+    status["conditions"]
+        .as_array_mut()
+        .expect("stopped_status sets conditions")
+        .insert(
+            0,
+            condition(
+                "DisruptionTarget",
+                true,
+                Some("DeletionByPodGC"),
+                Some("PodGC: node no longer exists"),
+                now,
+            ),
+        );
+    status
+}
+
+// ---------------------------------------------------------------- pods
+
+fn next_pod_status(pod: &Value, now: &str) -> Option<Value> {
+    let status = pod
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let phase = status
+        .get("phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    if phase != "Pending" {
+        // Running pods stay running until a test finishes them; finished
+        // pods are left alone.
+        return None;
+    }
+    if !has_true_condition(&status, "PodScheduled") {
+        return Some(scheduled_status(status, now));
+    }
+    Some(running_status(pod, status, now))
+}
+
+/// Pending, bound to the node: what the scheduler leaves behind.
+fn scheduled_status(mut status: Map<String, Value>, now: &str) -> Value {
+    status.insert("phase".into(), json!("Pending"));
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    if let Some(conditions) = conditions.as_array_mut() {
+        conditions.retain(|c| c["type"] != "PodScheduled");
+        conditions.push(condition("PodScheduled", true, None, None, now));
+    }
+    Value::Object(status)
+}
+
+/// Running and Ready with every container started: what the kubelet reports.
+fn running_status(pod: &Value, mut status: Map<String, Value>, now: &str) -> Value {
+    let scheduled = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|all| all.iter().find(|c| c["type"] == "PodScheduled"))
+        .cloned()
+        .unwrap_or_else(|| condition("PodScheduled", true, None, None, now));
+    let ip = pod_ip(pod);
+    status.insert("phase".into(), json!("Running"));
+    status.insert("hostIP".into(), json!(HOST_IP));
+    status.insert("hostIPs".into(), json!([{ "ip": HOST_IP }]));
+    status.insert("podIP".into(), json!(ip));
+    status.insert("podIPs".into(), json!([{ "ip": ip }]));
+    status.insert("startTime".into(), json!(now));
+    status.insert(
+        "conditions".into(),
+        json!([
+            condition("PodReadyToStartContainers", true, None, None, now),
+            condition("Initialized", true, None, None, now),
+            condition("Ready", true, None, None, now),
+            condition("ContainersReady", true, None, None, now),
+            scheduled,
+        ]),
+    );
+    let running = json!({ "running": { "startedAt": now } });
+    let init_statuses: Vec<Value> = containers(pod, "initContainers")
+        .map(|c| {
+            if is_sidecar(c) {
+                container_status(pod, c, running.clone(), true)
+            } else {
+                let completed = json!({ "terminated": {
+                    "exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now,
+                }});
+                container_status(pod, c, completed, true)
+            }
+        })
+        .collect();
+    if !init_statuses.is_empty() {
+        status.insert("initContainerStatuses".into(), Value::Array(init_statuses));
+    }
+    let statuses =
+        containers(pod, "containers").map(|c| container_status(pod, c, running.clone(), true));
+    status.insert("containerStatuses".into(), Value::Array(statuses.collect()));
+    Value::Object(status)
+}
+
+/// A finished pod: containers stopped as `state_of` says, nothing ready.
+fn stopped_status(
+    pod: &Value,
+    phase: &str,
+    ready_reason: &str,
+    now: &str,
+    state_of: impl Fn(&Value) -> Value,
+) -> Value {
+    let mut status = pod
+        .get("status")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let scheduled = status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|all| all.iter().find(|c| c["type"] == "PodScheduled"))
+        .cloned()
+        .unwrap_or_else(|| condition("PodScheduled", true, None, None, now));
+    status.insert("phase".into(), json!(phase));
+    status.insert(
+        "conditions".into(),
+        json!([
+            condition("PodReadyToStartContainers", false, None, None, now),
+            condition("Initialized", true, None, None, now),
+            condition("Ready", false, Some(ready_reason), None, now),
+            condition("ContainersReady", false, Some(ready_reason), None, now),
+            scheduled,
+        ]),
+    );
+    status.entry("startTime").or_insert_with(|| json!(now));
+    let statuses = containers(pod, "containers").map(|c| {
+        let mut stopped = container_status(pod, c, state_of(c), false);
+        stopped["started"] = json!(false);
+        stopped
+    });
+    status.insert("containerStatuses".into(), Value::Array(statuses.collect()));
+    Value::Object(status)
+}
+
+fn set_condition_message(status: &mut Value, kind: &str, message: &str) {
+    if let Some(found) = status["conditions"]
+        .as_array_mut()
+        .and_then(|all| all.iter_mut().find(|c| c["type"] == kind))
+    {
+        found["message"] = json!(message);
+    }
+}
+
+fn containers<'a>(pod: &'a Value, field: &str) -> impl Iterator<Item = &'a Value> {
+    pod.get("spec")
+        .and_then(|s| s.get(field))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
+fn container_names(pod: &Value, field: &str) -> Vec<String> {
+    containers(pod, field)
+        .filter_map(|c| c["name"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn is_sidecar(container: &Value) -> bool {
+    container["restartPolicy"] == "Always"
+}
+
+fn container_status(pod: &Value, container: &Value, state: Value, ready: bool) -> Value {
+    let name = container["name"].as_str().unwrap_or_default();
+    let image = container["image"].as_str().unwrap_or_default();
+    let pod_uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    json!({
+        "name": name,
+        "image": image,
+        "imageID": image,
+        "containerID": format!("embedded://{pod_uid}/{name}"),
+        "ready": ready,
+        "started": state.get("running").is_some(),
+        "restartCount": 0,
+        "state": state,
+    })
+}
+
+/// When the container started running, if the pod's status says so.
+fn started_at(pod: &Value, container: &Value, now: &str) -> Value {
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array);
+    statuses
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == container["name"])
+        .and_then(|s| s.pointer("/state/running/startedAt"))
+        .cloned()
+        .unwrap_or_else(|| json!(now))
+}
+
+/// A stable address in 10.244.0.0/16 derived from the pod's namespace and name.
+fn pod_ip(pod: &Value) -> String {
+    let namespace = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let hash = fnv1a32(format!("{namespace}/{name}").as_bytes());
+    format!("10.244.{}.{}", (hash >> 8) % 256, hash % 254 + 1)
+}
+
+// ------------------------------------------------------ workloads, claims
+
+fn replicas(object: &Value) -> i64 {
+    object
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+fn generation(object: &Value) -> i64 {
+    object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
+/// Every replica updated, ready and available, as the Deployment controller
+/// reports once its newest ReplicaSet has rolled out.
+fn deployment_status(deployment: &Value, now: &str) -> Value {
+    let replicas = replicas(deployment);
+    let name = deployment
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let replica_set = format!("{name}-{}", template_hash(deployment));
+    let mut status = json!({ "observedGeneration": generation(deployment) });
+    if replicas > 0 {
+        for field in [
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+        ] {
+            status[field] = json!(replicas);
+        }
+    }
+    let progressed = format!("ReplicaSet \"{replica_set}\" has successfully progressed.");
+    let mut available = condition(
+        "Available",
+        true,
+        Some("MinimumReplicasAvailable"),
+        Some("Deployment has minimum availability."),
+        now,
+    );
+    let mut progressing = condition(
+        "Progressing",
+        true,
+        Some("NewReplicaSetAvailable"),
+        Some(&progressed),
+        now,
+    );
+    for deployment_condition in [&mut available, &mut progressing] {
+        deployment_condition["lastUpdateTime"] = json!(now);
+        deployment_condition
+            .as_object_mut()
+            .expect("a condition is an object")
+            .remove("lastProbeTime");
+    }
+    status["conditions"] = json!([available, progressing]);
+    status
+}
+
+/// Every replica created from the current revision and ready.
+fn stateful_set_status(stateful_set: &Value) -> Value {
+    let replicas = replicas(stateful_set);
+    let name = stateful_set
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let revision = format!("{name}-{}", template_hash(stateful_set));
+    let mut status = json!({
+        "observedGeneration": generation(stateful_set),
+        "replicas": replicas,
+        "availableReplicas": replicas,
+        "currentRevision": revision,
+        "updateRevision": revision,
+        "collisionCount": 0,
+    });
+    if replicas > 0 {
+        for field in ["readyReplicas", "currentReplicas", "updatedReplicas"] {
+            status[field] = json!(replicas);
+        }
+    }
+    status
+}
+
+/// A pending claim becomes Bound with the capacity it asked for.
+fn next_claim_status(claim: &Value) -> Option<Value> {
+    let phase = claim
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    if phase != "Pending" {
+        return None;
+    }
+    let mut status = json!({ "phase": "Bound" });
+    if let Some(modes) = claim.pointer("/spec/accessModes") {
+        status["accessModes"] = modes.clone();
+    }
+    if let Some(storage) = claim.pointer("/spec/resources/requests/storage") {
+        status["capacity"] = json!({ "storage": storage });
+    }
+    Some(status)
+}
+
+// ----------------------------------------------------------- conditions
+
+fn condition(
+    kind: &str,
+    status: bool,
+    reason: Option<&str>,
+    message: Option<&str>,
+    now: &str,
+) -> Value {
+    let mut condition = json!({
+        "type": kind,
+        "status": if status { "True" } else { "False" },
+        "lastProbeTime": null,
+        "lastTransitionTime": now,
+    });
+    if let Some(reason) = reason {
+        condition["reason"] = json!(reason);
+    }
+    if let Some(message) = message {
+        condition["message"] = json!(message);
+    }
+    condition
+}
+
+fn has_true_condition(status: &Map<String, Value>, kind: &str) -> bool {
+    let conditions = status.get("conditions").and_then(Value::as_array);
+    conditions
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == kind && c["status"] == "True")
+}
+
+/// Controllers move `lastTransitionTime` only when a condition's status
+/// changes, and `lastUpdateTime` only when anything about it changes; keep
+/// the current times otherwise, so an unchanged status compares equal.
+fn keep_condition_times(mut target: Value, current: &Value) -> Value {
+    let Some(current_conditions) = current.get("conditions").and_then(Value::as_array) else {
+        return target;
+    };
+    let Some(conditions) = target.get_mut("conditions").and_then(Value::as_array_mut) else {
+        return target;
+    };
+    for condition in conditions {
+        let Some(previous) = current_conditions
+            .iter()
+            .find(|c| c["type"] == condition["type"])
+        else {
+            continue;
+        };
+        if previous["status"] != condition["status"] {
+            continue;
+        }
+        copy_field(condition, previous, "lastTransitionTime");
+        if previous["reason"] == condition["reason"] && previous["message"] == condition["message"]
+        {
+            copy_field(condition, previous, "lastUpdateTime");
+        }
+    }
+    target
+}
+
+fn copy_field(to: &mut Value, from: &Value, field: &str) {
+    if let (Some(to), Some(value)) = (to.as_object_mut(), from.get(field))
+        && to.contains_key(field)
+    {
+        to.insert(field.to_owned(), value.clone());
+    }
+}
+
+// ---------------------------------------------------------------- hashes
+
+/// A short, stable name suffix for the object's pod template, shaped like
+/// upstream's `pod-template-hash` (FNV-1a, then "safe" alphanumerics).
+fn template_hash(object: &Value) -> String {
+    let template = object
+        .pointer("/spec/template")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    fnv1a32(template.as_bytes())
+        .to_string()
+        .bytes()
+        .map(|digit| char::from(SAFE[usize::from(digit) % SAFE.len()]))
+        .collect()
+}
+
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, byte| {
+        (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -249,3 +249,85 @@ pub(crate) fn without_managed_fields(object: &Value) -> Value {
     }
     copy
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managers_are_named_like_upstream_conflict_messages() {
+        let cases = [
+            (
+                ManagerId::new("kubectl", APPLY, "apps/v1", None),
+                "\"kubectl\"",
+            ),
+            (
+                ManagerId::new("hpa", UPDATE, "autoscaling/v2", None),
+                "\"hpa\" using autoscaling/v2",
+            ),
+            (
+                ManagerId::new("ctl", UPDATE, "v1", Some("status")),
+                "\"ctl\" with subresource \"status\" using v1",
+            ),
+            (ManagerId::new("", APPLY, "v1", Some("")), "\"unknown\""),
+        ];
+        for (id, expected) in cases {
+            assert_eq!(id.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn invalid_entries_are_refused_with_upstream_messages() {
+        let cases = [
+            (
+                json!([{"manager": "m", "operation": "Patch", "apiVersion": "v1", "fieldsType": "FieldsV1"}]),
+                "operation must be `Apply` or `Update`",
+            ),
+            (
+                json!([{"manager": "m", "operation": "Apply", "fieldsType": "FieldsV1"}]),
+                "apiVersion must not be empty",
+            ),
+            (
+                json!([{"manager": "m", "operation": "Apply", "apiVersion": "v1"}]),
+                "missing fieldsType in managed fields entry 0",
+            ),
+            (
+                json!([{"manager": "m", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV2"}]),
+                "invalid fieldsType \"FieldsV2\" in managed fields entry 0",
+            ),
+        ];
+        for (entries, message) in cases {
+            assert_eq!(decode(Some(&entries)).unwrap_err(), message);
+        }
+        assert!(decode(None).unwrap().is_empty());
+        assert!(is_reset(Some(&json!([]))));
+        assert!(is_reset(Some(&json!([{}]))));
+        assert!(!is_reset(None));
+    }
+
+    #[test]
+    fn entries_are_encoded_in_upstream_order() {
+        let mut managed = Managed::new();
+        let mut fields = FieldSet::new();
+        fields.insert(&[crate::fieldpath::PathElement::Field("data".into())]);
+        for (manager, operation, time) in [
+            ("z", UPDATE, "2026-01-01T00:00:01Z"),
+            ("b", UPDATE, "2026-01-01T00:00:00Z"),
+            ("a", APPLY, "2026-01-01T00:00:09Z"),
+        ] {
+            managed.insert(
+                ManagerId::new(manager, operation, "v1", None),
+                Ownership::new("v1", fields.clone(), Some(time.into())),
+            );
+        }
+        let mut object = json!({"metadata": {}});
+        encode_into(&mut object, &managed);
+        let order: Vec<&str> = object["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["manager"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["a", "b", "z"], "Apply first, then by time");
+    }
+}

@@ -917,3 +917,32 @@ fn managers_default_to_the_user_agent_prefix() {
     }
     assert_eq!(manager_or_user_agent(None, &"x".repeat(300)).len(), 128);
 }
+
+#[test]
+fn unreadable_managed_fields_fail_apply_but_not_updates() {
+    let types = BuiltinTypes::for_kind("v1", "ConfigMap");
+    let mut live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1"}});
+    live["metadata"]["managedFields"] = json!([{"manager": "m", "operation": "Sideways", "apiVersion": "v1", "fieldsType": "FieldsV1"}]);
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "2"}});
+    let err = apply(Some(&live), &config, "m", false, None, &types, T0).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to decode managed fields: operation must be `Apply` or `Update`"
+    );
+
+    let mut updated = live.clone();
+    updated["data"]["a"] = json!("3");
+    record_update(
+        Some(&live),
+        &mut updated,
+        "editor",
+        "Update",
+        None,
+        &types,
+        T1,
+    );
+    assert!(
+        updated["metadata"].get("managedFields").is_none(),
+        "untracked from now on"
+    );
+}

@@ -137,24 +137,7 @@ pub fn apply(
     types: &dyn TypeInfo,
     now_rfc3339: &str,
 ) -> Result<Value, ApplyError> {
-    let Some(config_object) = config.as_object() else {
-        return Err(ApplyError::NotAnObject(
-            "the body must be a JSON or YAML object".into(),
-        ));
-    };
-    let Some(api_version) = config_object.get("apiVersion").and_then(Value::as_str) else {
-        return Err(ApplyError::NotAnObject("apiVersion must be set".into()));
-    };
-    if config_object.get("kind").and_then(Value::as_str).is_none() {
-        return Err(ApplyError::NotAnObject("kind must be set".into()));
-    }
-    if config
-        .pointer("/metadata/managedFields")
-        .is_some_and(|v| !v.is_null())
-    {
-        return Err(ApplyError::ManagedFieldsInConfig);
-    }
-
+    let api_version = validate_config(config)?;
     let walker = Walker::new(types);
     let mut managed = match live {
         Some(live) => managed::decode(managed::managed_fields_of(live))
@@ -198,13 +181,13 @@ pub fn apply(
 
     let comparison = walker.compare(&live_object, &merged);
     let conflicts = find_conflicts(&comparison, &managed, &applier);
-    let force = force
+    let proceed = force
         || conflicts.is_empty()
         || (applier.manager == "kubectl"
             && allowed_by_last_applied(&walker, &live_object, api_version).is_some_and(
                 |allowed| conflicts.iter().all(|(_, path)| allowed.contains(&path.0)),
             ));
-    if !force {
+    if !proceed {
         return Err(ApplyError::Conflicts(
             conflicts
                 .into_iter()
@@ -232,6 +215,29 @@ pub fn apply(
     }
     managed::encode_into(&mut merged, &managed);
     Ok(merged)
+}
+
+/// The configuration's apiVersion, once it is an object with type metadata and without
+/// managedFields.
+fn validate_config(config: &Value) -> Result<&str, ApplyError> {
+    let Some(config_object) = config.as_object() else {
+        return Err(ApplyError::NotAnObject(
+            "the body must be a JSON or YAML object".into(),
+        ));
+    };
+    let Some(api_version) = config_object.get("apiVersion").and_then(Value::as_str) else {
+        return Err(ApplyError::NotAnObject("apiVersion must be set".into()));
+    };
+    if config_object.get("kind").and_then(Value::as_str).is_none() {
+        return Err(ApplyError::NotAnObject("kind must be set".into()));
+    }
+    if config
+        .pointer("/metadata/managedFields")
+        .is_some_and(|v| !v.is_null())
+    {
+        return Err(ApplyError::ManagedFieldsInConfig);
+    }
+    Ok(api_version)
 }
 
 /// Records who changed what in a create (`old` is `None`), update or non-apply patch:

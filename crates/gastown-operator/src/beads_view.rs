@@ -1,0 +1,145 @@
+//! beads' view of each town, fetched once per town per sync by the GasTown
+//! controller and read by the Rig and AgentPool controllers — so the number of
+//! bd daemon queries does not grow with the number of rigs or agents.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use beads_client::{TownSnapshot, TownSummary};
+use k8s_openapi::jiff::Timestamp;
+use tokio::sync::broadcast;
+
+/// The last fetch of one town's beads.
+#[derive(Debug)]
+pub struct BeadsView {
+    pub fetched_at: Timestamp,
+    /// The snapshot and its projection, or why the daemon could not be read.
+    pub result: Result<(TownSnapshot, TownSummary), String>,
+}
+
+impl BeadsView {
+    pub fn snapshot(&self) -> Option<&TownSnapshot> {
+        self.result.as_ref().ok().map(|(snapshot, _)| snapshot)
+    }
+    pub fn summary(&self) -> Option<&TownSummary> {
+        self.result.as_ref().ok().map(|(_, summary)| summary)
+    }
+}
+
+/// A town, by namespace and name.
+pub type TownKey = (String, String);
+
+/// The latest view of every town, and a channel announcing each new one.
+pub struct BeadsViews {
+    views: RwLock<HashMap<TownKey, Arc<BeadsView>>>,
+    updates: broadcast::Sender<TownKey>,
+}
+
+impl Default for BeadsViews {
+    fn default() -> Self {
+        // Lagging subscribers only miss "something changed" notices and
+        // catch up at their next periodic resync.
+        let (updates, _) = broadcast::channel(256);
+        Self {
+            views: RwLock::default(),
+            updates,
+        }
+    }
+}
+
+impl BeadsViews {
+    pub fn get(&self, namespace: &str, town: &str) -> Option<Arc<BeadsView>> {
+        let views = self
+            .views
+            .read()
+            .expect("the lock is never held across a panic");
+        views
+            .get(&(namespace.to_string(), town.to_string()))
+            .cloned()
+    }
+
+    /// Stores a new view and announces it when it differs from the previous one.
+    pub fn publish(&self, namespace: &str, town: &str, view: BeadsView) {
+        let key = (namespace.to_string(), town.to_string());
+        let changed = {
+            let mut views = self
+                .views
+                .write()
+                .expect("the lock is never held across a panic");
+            let changed = views.get(&key).is_none_or(|old| !same_content(old, &view));
+            views.insert(key.clone(), Arc::new(view));
+            changed
+        };
+        if changed {
+            // No subscriber yet is fine: nobody needs the notice then.
+            let _ = self.updates.send(key);
+        }
+    }
+
+    pub fn forget(&self, namespace: &str, town: &str) {
+        let mut views = self
+            .views
+            .write()
+            .expect("the lock is never held across a panic");
+        views.remove(&(namespace.to_string(), town.to_string()));
+    }
+
+    /// Notices of towns whose view changed.
+    pub fn subscribe(&self) -> broadcast::Receiver<TownKey> {
+        self.updates.subscribe()
+    }
+}
+
+/// Equal in everything the controllers act on; the daemon's uptime, memory
+/// and latency figures change on every fetch and do not count.
+fn same_content(old: &BeadsView, new: &BeadsView) -> bool {
+    match (&old.result, &new.result) {
+        (Ok((old_snapshot, old_summary)), Ok((new_snapshot, new_summary))) => {
+            old_snapshot.agents == new_snapshot.agents
+                && old_snapshot.merge_requests == new_snapshot.merge_requests
+                && (old_snapshot.health.status == new_snapshot.health.status)
+                && old_snapshot.health.version == new_snapshot.health.version
+                && old_snapshot.health.error == new_snapshot.health.error
+                && old_summary.rigs == new_summary.rigs
+                && old_summary.mayor == new_summary.mayor
+                && old_summary.deacon == new_summary.deacon
+                && old_summary.town_agents == new_summary.town_agents
+        }
+        (Err(old), Err(new)) => old == new,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(result: Result<(TownSnapshot, TownSummary), String>) -> BeadsView {
+        BeadsView {
+            fetched_at: Timestamp::UNIX_EPOCH,
+            result,
+        }
+    }
+
+    #[test]
+    fn announces_only_changes() {
+        let views = BeadsViews::default();
+        let mut updates = views.subscribe();
+        views.publish("ns", "prod", view(Err("down".into())));
+        assert_eq!(
+            updates.try_recv().unwrap(),
+            ("ns".to_string(), "prod".to_string())
+        );
+        views.publish("ns", "prod", view(Err("down".into())));
+        assert!(updates.try_recv().is_err(), "same content, no notice");
+        views.publish(
+            "ns",
+            "prod",
+            view(Ok((TownSnapshot::default(), TownSummary::default()))),
+        );
+        assert!(updates.try_recv().is_ok());
+        assert!(views.get("ns", "prod").unwrap().summary().is_some());
+        views.forget("ns", "prod");
+        assert!(views.get("ns", "prod").is_none());
+    }
+}

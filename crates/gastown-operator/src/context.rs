@@ -12,6 +12,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
+use crate::beads_view::BeadsViews;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -47,6 +48,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub settings: Settings,
     pub beads: BeadsConnections,
+    pub beads_views: BeadsViews,
 }
 
 impl Context {
@@ -59,6 +61,7 @@ impl Context {
             metrics,
             settings,
             beads: BeadsConnections::default(),
+            beads_views: BeadsViews::default(),
         }
     }
 

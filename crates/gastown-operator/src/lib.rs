@@ -6,6 +6,7 @@
 //! project status from beads and the cluster.
 
 pub mod apply;
+pub mod beads_view;
 pub mod builders;
 pub mod cache;
 pub mod conditions;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use beads_client::{TownSummary, fetch_snapshot, project};
+use beads_client::{fetch_snapshot, project};
 use gastown_api::gastown::GasTownSpec;
 use gastown_api::template::{PodTemplate, merge};
 use gastown_api::{AgentRole, GasTown, Rig, labels};
@@ -25,6 +25,7 @@ use super::town_status::{
 };
 use super::{measured, pods_of};
 use crate::apply::{self, PodOutcome};
+use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
 use crate::builders::rig::rig_object;
 use crate::builders::town::{self as infra, TownRef};
@@ -380,17 +381,37 @@ fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
     })
 }
 
-/// beads' view of the town: one batched set of queries.
-async fn beads_summary(town: &GasTown, ctx: &Context) -> std::result::Result<TownSummary, String> {
+/// Fetches beads' view of the town (one batched set of queries) and publishes
+/// it for the town's rigs and pools.
+async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
     let started = std::time::Instant::now();
-    let result = async {
+    let fetched = async {
         let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
         fetch_snapshot(&client).await.map_err(|e| e.to_string())
     }
     .await;
     ctx.metrics
-        .beads_request("town_snapshot", started.elapsed(), result.is_err());
-    result.map(|snapshot| project(&snapshot, Timestamp::now(), ctx.settings.agent_staleness))
+        .beads_request("town_snapshot", started.elapsed(), fetched.is_err());
+    let now = Timestamp::now();
+    let result = fetched.map(|snapshot| {
+        let summary = project(&snapshot, now, ctx.settings.agent_staleness);
+        (snapshot, summary)
+    });
+    if let Err(error) = &result {
+        tracing::warn!(%error, "cannot read beads");
+    }
+    let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
+    ctx.beads_views.publish(
+        &namespace,
+        &name,
+        BeadsView {
+            fetched_at: now,
+            result,
+        },
+    );
+    ctx.beads_views
+        .get(&namespace, &name)
+        .expect("just published")
 }
 
 async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
@@ -400,13 +421,13 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
     })?;
     let ns = town_ref.namespace.clone();
     let missing = missing_secrets(&town.spec, |name| ctx.secret_exists(&ns, name));
+    let beads = refresh_beads(town, ctx).await;
 
     let infrastructure = reconcile_infrastructure(town, &town_ref, &missing, ctx).await?;
     let rigs = reconcile_rigs(town, &town_ref, ctx).await?;
     let mayor = reconcile_town_agent(town, &town_ref, AgentRole::Mayor, &missing, ctx).await?;
     let deacon = reconcile_town_agent(town, &town_ref, AgentRole::Deacon, &missing, ctx).await?;
 
-    let beads = beads_summary(town, ctx).await;
     let running_agent_pods = pods_of(&ctx.cache.pods, &ns, &[(labels::TOWN, &town_ref.name)])
         .filter(|pod| pod.labels().contains_key(labels::ROLE))
         .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
@@ -419,7 +440,11 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         dolt: infrastructure.dolt,
         daemon: infrastructure.daemon,
         daemon_endpoint: daemon_endpoint(town, ctx),
-        beads: beads.as_ref().map_err(Clone::clone),
+        beads: beads
+            .result
+            .as_ref()
+            .map(|(_, summary)| summary)
+            .map_err(Clone::clone),
         mayor,
         deacon,
         rigs,
@@ -596,6 +621,7 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Action> {
             // Services and the ConfigMap go with the town through their owner
             // references; claims follow dolt's retention policy.
             ctx.beads.forget(&ns, &town_ref.name);
+            ctx.beads_views.forget(&ns, &town_ref.name);
             Ok(Action::await_change())
         }
     }

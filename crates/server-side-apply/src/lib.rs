@@ -36,6 +36,12 @@
 //!   apiVersion differs from the stored object's is the caller's to refuse.
 //! - Every write path must pass the result on unchanged: `metadata.managedFields` is only ever
 //!   produced here.
+//!
+//! # Known differences from kube-apiserver
+//!
+//! - Managed fields recorded under another apiVersion are used as they are, not converted.
+//! - Fields whose schema changed between atomic and granular are not reconciled.
+//! - Defaulting, validation and field resets per endpoint are the caller's (see [`apply`]).
 
 mod apply;
 mod builtin;

@@ -283,3 +283,63 @@ fn custom_resources_refuse_strategic_merge_with_415() {
         "Deployment"
     )));
 }
+
+/// The shape of upstream's strategic-merge test type: `mergingList` merges by `name`,
+/// `mergingIntList` is a merged primitive list.
+struct MergeItem;
+
+impl server_side_apply::TypeInfo for MergeItem {
+    fn list_type(&self, path: &[&str]) -> server_side_apply::ListType {
+        match path.last() {
+            Some(&"mergingList") => server_side_apply::ListType::Map(vec!["name".into()]),
+            Some(&"mergingIntList") => server_side_apply::ListType::Set,
+            _ => server_side_apply::ListType::Atomic,
+        }
+    }
+
+    fn supports_strategic_merge(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn element_order_directives_match_upstream_vectors() {
+    // (current, three-way patch, result) from the apimachinery strategic-merge test suite.
+    let cases = [
+        (
+            json!({"mergingIntList": [1, 4, 2]}),
+            json!({"$setElementOrder/mergingIntList": [3, 1, 2], "mergingIntList": [3]}),
+            json!({"mergingIntList": [3, 1, 4, 2]}),
+        ),
+        (
+            json!({"mergingIntList": [1, 2, 3]}),
+            json!({"$setElementOrder/mergingIntList": [2, 1], "$deleteFromPrimitiveList/mergingIntList": [3]}),
+            json!({"mergingIntList": [2, 1]}),
+        ),
+        (
+            json!({"mergingList": [{"name": 1, "other": "a"}, {"name": 2, "value": 2, "other": "b"}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 3}, {"name": 1}, {"name": 2}],
+                "mergingList": [{"name": 3, "value": 3}]
+            }),
+            json!({"mergingList": [
+                {"name": 3, "value": 3}, {"name": 1, "other": "a"}, {"name": 2, "value": 2, "other": "b"}
+            ]}),
+        ),
+        (
+            json!({"mergingList": [{"name": 1, "other": "a"}, {"name": 2, "value": 2, "other": "b"}]}),
+            json!({
+                "$setElementOrder/mergingList": [{"name": 1}, {"name": 4}, {"name": 2}, {"name": 3}],
+                "mergingList": [{"name": 4, "value": 4}, {"name": 3, "value": 3}]
+            }),
+            json!({"mergingList": [
+                {"name": 1, "other": "a"}, {"name": 4, "value": 4},
+                {"name": 2, "value": 2, "other": "b"}, {"name": 3, "value": 3}
+            ]}),
+        ),
+    ];
+    for (current, patch, expected) in cases {
+        let result = strategic_merge_patch(&current, &patch, &MergeItem).unwrap();
+        assert_eq!(result, expected, "{patch}");
+    }
+}

@@ -1,6 +1,6 @@
 //! Patch and apply semantics of kube-apiserver, as pure functions over `serde_json::Value`.
 //!
-//! - [`json_merge_patch`], [`json_patch`]: RFC 7386 and RFC 6902 (via the `json-patch` crate).
+//! - [`json_merge_patch`], [`json_patch()`]: RFC 7386 and RFC 6902 (via the `json-patch` crate).
 //! - [`strategic_merge_patch`]: what `kubectl apply` (client-side), `kubectl patch` and Helm
 //!   send for built-in kinds. Custom resources do not support it: check
 //!   [`strategic_merge_supported`] and answer 415, or map the
@@ -25,7 +25,7 @@
 //! - Create: `record_update(None, &mut object, manager, "Update", None, types, now)`.
 //! - Update (PUT): `record_update(Some(&stored), &mut object, ...)`; on `/status` pass
 //!   `Some("status")`.
-//! - Patch: apply [`json_merge_patch`], [`json_patch`] or [`strategic_merge_patch`] to the
+//! - Patch: apply [`json_merge_patch`], [`json_patch()`] or [`strategic_merge_patch`] to the
 //!   stored object (managedFields included), then `record_update(Some(&stored), &mut patched, ...)`.
 //! - Apply: `apply(stored.as_ref(), &config, manager, force, subresource, types, now)`; `None`
 //!   creates. Require `fieldManager` first (upstream answers 422 without it); map

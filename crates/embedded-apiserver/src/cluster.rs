@@ -1,0 +1,657 @@
+//! The API's semantics, independent of HTTP: what create, update, patch and
+//! delete do to the store. One `Cluster` lives behind the server's state lock.
+
+use crate::builtin;
+use crate::crd;
+use crate::errors::{ApiError, ApiResult, FieldError, QualifiedResource};
+use crate::names;
+use crate::quota;
+use crate::registry::{Check, Registry, ResourceKey, Served};
+use crate::store::{ObjectKey, Store};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Namespaces that always exist and may not be deleted.
+pub const SYSTEM_NAMESPACES: [&str; 3] = ["default", "kube-system", "kube-public"];
+
+/// The `kubernetes` finalizer every namespace carries until it is emptied.
+const NAMESPACE_FINALIZER: &str = "kubernetes";
+
+/// Whether a write goes to the main resource or its `status` subresource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subresource {
+    Main,
+    Status,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: check everything, store nothing.
+    pub dry_run: bool,
+    pub field_manager: Option<String>,
+}
+
+/// The current time as Kubernetes writes timestamps (RFC 3339, seconds).
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+pub(crate) fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get("metadata")?.get(field)?.as_str()
+}
+
+pub(crate) fn finalizers(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn set_finalizers(object: &mut Value, finalizers: &[String]) {
+    let meta = object["metadata"]
+        .as_object_mut()
+        .expect("metadata is an object");
+    if finalizers.is_empty() {
+        meta.remove("finalizers");
+    } else {
+        meta.insert("finalizers".into(), json!(finalizers));
+    }
+}
+
+/// Top-level fields other than metadata, status and type meta: what moves `generation`.
+fn spec_fields(object: &Value) -> Vec<(&String, &Value)> {
+    object
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "metadata" | "status" | "apiVersion" | "kind")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub struct Cluster {
+    pub store: Store,
+    pub registry: Registry,
+}
+
+impl Cluster {
+    /// A cluster with the system namespaces in place.
+    pub fn new(history_limit: usize) -> Self {
+        let mut cluster = Cluster {
+            store: Store::new(history_limit),
+            registry: Registry::new(),
+        };
+        for served in cluster.registry.all() {
+            cluster.store.ensure_collection(&served.key());
+        }
+        let namespaces = cluster
+            .registry
+            .find("", "v1", "namespaces")
+            .expect("namespaces are built in");
+        for name in SYSTEM_NAMESPACES {
+            let ns =
+                json!({ "apiVersion": "v1", "kind": "Namespace", "metadata": { "name": name } });
+            cluster
+                .create(&namespaces, None, ns, &WriteOptions::default())
+                .expect("system namespaces are valid");
+        }
+        cluster
+    }
+
+    pub fn served(&self, key: &ResourceKey) -> Option<Arc<Served>> {
+        self.registry.any_version(key)
+    }
+
+    /// Puts the body's type meta and namespace in line with the request, as upstream does.
+    fn check_body(served: &Served, namespace: Option<&str>, body: Value) -> ApiResult<Value> {
+        let Value::Object(mut object) = body else {
+            return Err(ApiError::BadRequest(
+                "the body of the request must be a JSON object".into(),
+            ));
+        };
+        let expected_version = served.info.api_version();
+        match object.get("apiVersion").and_then(Value::as_str) {
+            None | Some("") => {}
+            Some(v) if v == expected_version => {}
+            Some(v) => {
+                return Err(ApiError::BadRequest(format!(
+                    "the API version in the data ({v}) does not match the expected API version ({expected_version})"
+                )));
+            }
+        }
+        match object.get("kind").and_then(Value::as_str) {
+            None | Some("") => {}
+            Some(k) if k == served.info.kind => {}
+            Some(k) => {
+                return Err(ApiError::BadRequest(format!(
+                    "the kind in the data ({k}) does not match the expected kind ({})",
+                    served.info.kind
+                )));
+            }
+        }
+        object.insert("apiVersion".into(), json!(expected_version));
+        object.insert("kind".into(), json!(served.info.kind));
+        let meta = object
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !meta.is_object() {
+            return Err(ApiError::BadRequest("metadata must be an object".into()));
+        }
+        let meta = meta.as_object_mut().expect("checked");
+        if served.info.namespaced {
+            let request_ns = namespace.unwrap_or_default();
+            match meta.get("namespace").and_then(Value::as_str) {
+                None | Some("") => {
+                    meta.insert("namespace".into(), json!(request_ns));
+                }
+                Some(ns) if ns == request_ns => {}
+                Some(_) => {
+                    return Err(ApiError::BadRequest(
+                        "the namespace of the provided object does not match the namespace sent on the request".into(),
+                    ));
+                }
+            }
+        } else {
+            meta.remove("namespace");
+        }
+        Ok(Value::Object(object))
+    }
+
+    fn namespace_key(&self) -> ResourceKey {
+        ResourceKey {
+            group: String::new(),
+            plural: "namespaces".into(),
+        }
+    }
+
+    /// Refuses writes into a missing or terminating namespace.
+    fn check_namespace_open(&self, served: &Served, namespace: &str, name: &str) -> ApiResult<()> {
+        if !served.info.namespaced {
+            return Ok(());
+        }
+        let Some(ns) = self.store.get(
+            &self.namespace_key(),
+            &(String::new(), namespace.to_owned()),
+        ) else {
+            return Err(ApiError::not_found(
+                QualifiedResource::new("", "namespaces"),
+                namespace,
+            ));
+        };
+        if ns.pointer("/metadata/deletionTimestamp").is_some() {
+            return Err(ApiError::Forbidden {
+                resource: served.qualified(),
+                name: name.to_owned(),
+                reason: format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Kind-level checks: typed decoding for built-ins, the structural schema for custom kinds.
+    fn check_kind(
+        &self,
+        served: &Served,
+        object: &mut Value,
+        old: Option<&Value>,
+        name: &str,
+    ) -> ApiResult<()> {
+        builtin::normalize(&served.info, object);
+        let mut errors = Vec::new();
+        if let Some(problems) =
+            meta_str(object, "name").map(|n| names::problems(served.name_rule, n))
+        {
+            errors.extend(
+                problems
+                    .into_iter()
+                    .map(|p| FieldError::invalid("metadata.name", name, p)),
+            );
+        }
+        match &served.check {
+            Check::Decode { decode, schema } => {
+                if let Err(decode_errors) = decode(object) {
+                    errors.extend(decode_errors);
+                }
+                errors.extend(crate::required::missing(schema.get(), object));
+            }
+            Check::Schema(Some(validator)) if errors.is_empty() => {
+                validator.admit(object, old, &served.info.group, name)?;
+            }
+            Check::Schema(_) => {}
+        }
+        if served.is("", "Pod")
+            && object
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+        {
+            errors.push(FieldError::required("spec.containers", None));
+        }
+        if served.is("apiextensions.k8s.io", "CustomResourceDefinition") && errors.is_empty() {
+            errors.extend(crd::validate(object));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                &served.info.kind,
+                &served.info.group,
+                name,
+                &errors,
+            ))
+        }
+    }
+
+    /// Status the server itself owns: CRD conditions and quota usage.
+    fn system_status(&self, served: &Served, object: &mut Value, old: Option<&Value>) {
+        if served.is("apiextensions.k8s.io", "CustomResourceDefinition") {
+            object["status"] = crd::established_status(object, old, &now());
+        } else if served.is("", "ResourceQuota") {
+            let ns = meta_str(object, "namespace").unwrap_or_default().to_owned();
+            let pods = self.pods_in(&ns);
+            object["status"] = quota::status(object, &pods);
+        }
+    }
+
+    fn pods_in(&self, namespace: &str) -> Vec<Value> {
+        let key = ResourceKey {
+            group: String::new(),
+            plural: "pods".into(),
+        };
+        self.store
+            .range(&key, Some(namespace), None)
+            .map(|(_, p)| (**p).clone())
+            .collect()
+    }
+
+    fn admit_pod(&self, served: &Served, pod: &Value, name: &str) -> ApiResult<()> {
+        let ns = meta_str(pod, "namespace").unwrap_or_default();
+        let key = ResourceKey {
+            group: String::new(),
+            plural: "resourcequotas".into(),
+        };
+        let quotas: Vec<Value> = self
+            .store
+            .range(&key, Some(ns), None)
+            .map(|(_, q)| (**q).clone())
+            .collect();
+        if quotas.is_empty() {
+            return Ok(());
+        }
+        quota::admit_pod(pod, &quotas, &self.pods_in(ns)).map_err(|exceeded| ApiError::Forbidden {
+            resource: served.qualified(),
+            name: name.to_owned(),
+            reason: exceeded.to_string(),
+        })
+    }
+
+    /// `POST` to a collection.
+    pub fn create(
+        &mut self,
+        served: &Served,
+        namespace: Option<&str>,
+        body: Value,
+        options: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        let mut object = Self::check_body(served, namespace, body)?;
+        let ns = meta_str(&object, "namespace")
+            .unwrap_or_default()
+            .to_owned();
+        let name = match meta_str(&object, "name").filter(|n| !n.is_empty()) {
+            Some(name) => name.to_owned(),
+            None => match meta_str(&object, "generateName").filter(|n| !n.is_empty()) {
+                Some(prefix) => {
+                    let prefix = prefix.to_owned();
+                    let key = served.key();
+                    let mut candidate = names::generate(&prefix);
+                    while self
+                        .store
+                        .get(&key, &(ns.clone(), candidate.clone()))
+                        .is_some()
+                    {
+                        candidate = names::generate(&prefix);
+                    }
+                    object["metadata"]["name"] = json!(candidate);
+                    candidate
+                }
+                None => {
+                    let error = FieldError::required(
+                        "metadata.name",
+                        Some("name or generateName is required"),
+                    );
+                    return Err(ApiError::invalid(
+                        &served.info.kind,
+                        &served.info.group,
+                        "",
+                        &[error],
+                    ));
+                }
+            },
+        };
+        {
+            let meta = object["metadata"].as_object_mut().expect("checked");
+            meta.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            meta.insert("creationTimestamp".into(), json!(now()));
+            for system in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "selfLink",
+            ] {
+                meta.remove(system);
+            }
+            if served.tracks_generation {
+                meta.insert("generation".into(), json!(1));
+            } else {
+                meta.remove("generation");
+            }
+        }
+        if served.info.status_subresource {
+            match builtin::initial_status(&served.info, &object) {
+                Some(status) => object["status"] = status,
+                None => {
+                    object.as_object_mut().expect("object").remove("status");
+                }
+            }
+        }
+        if served.is("", "Namespace") {
+            object["spec"] = json!({ "finalizers": [NAMESPACE_FINALIZER] });
+        }
+        self.check_kind(served, &mut object, None, &name)?;
+        self.check_namespace_open(served, &ns, &name)?;
+        let key = served.key();
+        let at: ObjectKey = (ns, name.clone());
+        if self.store.get(&key, &at).is_some() {
+            return Err(ApiError::AlreadyExists {
+                resource: served.qualified(),
+                name,
+            });
+        }
+        if served.is("", "Pod") {
+            self.admit_pod(served, &object, &name)?;
+        }
+        self.system_status(served, &mut object, None);
+        crate::managed::record_create(served, &mut object, options.field_manager.as_deref());
+        if options.dry_run {
+            return Ok(Arc::new(object));
+        }
+        let stored = self.store.put(&key, at, object);
+        self.after_write(served, &stored);
+        Ok(stored)
+    }
+
+    /// `PUT` of an object or its status. `body` is the whole desired object.
+    pub fn update(
+        &mut self,
+        served: &Served,
+        namespace: Option<&str>,
+        name: &str,
+        body: Value,
+        subresource: Subresource,
+        options: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        let body = Self::check_body(served, namespace, body)?;
+        match meta_str(&body, "name") {
+            Some(n) if n != name => {
+                return Err(ApiError::BadRequest(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {}
+        }
+        let key = served.key();
+        let at: ObjectKey = (namespace.unwrap_or_default().to_owned(), name.to_owned());
+        let old = self
+            .store
+            .get(&key, &at)
+            .ok_or_else(|| ApiError::not_found(served.qualified(), name))?;
+        match meta_str(&body, "resourceVersion").filter(|rv| !rv.is_empty()) {
+            Some(rv) if Some(rv) != meta_str(&old, "resourceVersion") => {
+                return Err(ApiError::stale(served.qualified(), name));
+            }
+            None if served.info.custom => {
+                let error = FieldError::invalid(
+                    "metadata.resourceVersion",
+                    "0x0",
+                    "must be specified for an update",
+                );
+                return Err(ApiError::invalid(
+                    &served.info.kind,
+                    &served.info.group,
+                    name,
+                    &[error],
+                ));
+            }
+            _ => {}
+        }
+        let mut object = self.merge_update(served, &old, body, subresource)?;
+        self.check_kind(served, &mut object, Some(&old), name)?;
+        if served.tracks_generation && spec_fields(&object) != spec_fields(&old) {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            object["metadata"]["generation"] = json!(generation);
+        }
+        self.system_status(served, &mut object, Some(&old));
+        crate::managed::record_update(
+            served,
+            &old,
+            &mut object,
+            options.field_manager.as_deref(),
+            subresource,
+        );
+        if options.dry_run {
+            return Ok(Arc::new(object));
+        }
+        self.store_update(served, at, &old, object)
+    }
+
+    /// The object an update leaves: the body for the part the (sub)resource
+    /// owns, the stored object for the rest and for system metadata.
+    fn merge_update(
+        &self,
+        served: &Served,
+        old: &Value,
+        body: Value,
+        subresource: Subresource,
+    ) -> ApiResult<Value> {
+        let mut object = match subresource {
+            Subresource::Main => {
+                let mut object = body;
+                if served.info.status_subresource {
+                    match old.get("status") {
+                        Some(status) => object["status"] = status.clone(),
+                        None => {
+                            object.as_object_mut().expect("object").remove("status");
+                        }
+                    }
+                }
+                object
+            }
+            Subresource::Status => {
+                let mut object = old.clone();
+                match body.get("status") {
+                    Some(status) => object["status"] = status.clone(),
+                    None => {
+                        object.as_object_mut().expect("object").remove("status");
+                    }
+                }
+                object
+            }
+        };
+        let old_meta = old["metadata"]
+            .as_object()
+            .expect("stored objects have metadata");
+        let meta = object["metadata"].as_object_mut().expect("checked body");
+        for kept in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+        ] {
+            match old_meta.get(kept) {
+                Some(value) => meta.insert(kept.into(), value.clone()),
+                None => meta.remove(kept),
+            };
+        }
+        meta.insert("name".into(), old_meta["name"].clone());
+        meta.remove("selfLink");
+        if old_meta.contains_key("deletionTimestamp") {
+            let before = finalizers(old);
+            if let Some(added) = finalizers(&object)
+                .into_iter()
+                .find(|f| !before.contains(f))
+            {
+                let error = FieldError::forbidden(
+                    "metadata.finalizers",
+                    format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{added:?}}}"
+                    ),
+                );
+                let name = old_meta["name"].as_str().unwrap_or_default();
+                return Err(ApiError::invalid(
+                    &served.info.kind,
+                    &served.info.group,
+                    name,
+                    &[error],
+                ));
+            }
+        }
+        Ok(object)
+    }
+
+    /// Stores an update unless nothing changed; completes a pending deletion
+    /// when the last finalizer went away.
+    pub(crate) fn store_update(
+        &mut self,
+        served: &Served,
+        at: ObjectKey,
+        old: &Arc<Value>,
+        mut object: Value,
+    ) -> ApiResult<Arc<Value>> {
+        object["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+        if unchanged_ignoring_managed_times(&object, old) {
+            return Ok(Arc::clone(old));
+        }
+        let key = served.key();
+        if object.pointer("/metadata/deletionTimestamp").is_some() && finalizers(&object).is_empty()
+        {
+            self.store.put(&key, at.clone(), object);
+            let removed = self.store.remove(&key, &at).expect("just stored");
+            self.after_removal(&key, &removed);
+            return Ok(removed);
+        }
+        let stored = self.store.put(&key, at, object);
+        self.after_write(served, &stored);
+        Ok(stored)
+    }
+
+    /// Reactions to a stored write: serving CRDs, quota usage, dangling owners.
+    fn after_write(&mut self, served: &Served, object: &Arc<Value>) {
+        if served.is("apiextensions.k8s.io", "CustomResourceDefinition") {
+            let name = meta_str(object, "name").unwrap_or_default().to_owned();
+            if let Ok(versions) = crd::served_versions(object) {
+                if let Some(first) = versions.first() {
+                    self.store.ensure_collection(&first.key());
+                }
+                self.registry.serve_crd(&name, versions);
+            }
+        } else if served.is("", "Pod") {
+            let ns = meta_str(object, "namespace").unwrap_or_default().to_owned();
+            self.refresh_quotas(&ns);
+        }
+        self.collect_if_orphaned(&served.key(), object);
+    }
+
+    /// Writes each quota's `status` in a namespace where pods changed.
+    pub(crate) fn refresh_quotas(&mut self, namespace: &str) {
+        let key = ResourceKey {
+            group: String::new(),
+            plural: "resourcequotas".into(),
+        };
+        let quotas: Vec<(ObjectKey, Arc<Value>)> = self
+            .store
+            .range(&key, Some(namespace), None)
+            .map(|(k, q)| (k.clone(), Arc::clone(q)))
+            .collect();
+        if quotas.is_empty() {
+            return;
+        }
+        let pods = self.pods_in(namespace);
+        for (at, old) in quotas {
+            let status = quota::status(&old, &pods);
+            if old.get("status") != Some(&status) {
+                let mut updated = (*old).clone();
+                updated["status"] = status;
+                self.store.put(&key, at, updated);
+            }
+        }
+    }
+
+    /// Writes `status` as the system (workload simulation): no checks beyond
+    /// the object still being at `expected_rv`; runs the usual reactions.
+    pub fn write_status_as_system(
+        &mut self,
+        key: &ResourceKey,
+        at: &ObjectKey,
+        expected_rv: &str,
+        status: Value,
+    ) -> Option<Arc<Value>> {
+        let served = self.served(key)?;
+        let old = self.store.get(key, at)?;
+        if meta_str(&old, "resourceVersion") != Some(expected_rv)
+            || old.get("status") == Some(&status)
+        {
+            return None;
+        }
+        let mut updated = (*old).clone();
+        updated["status"] = status;
+        let stored = self.store.put(key, at.clone(), updated);
+        self.after_write(&served, &stored);
+        Some(stored)
+    }
+}
+
+fn unchanged_ignoring_managed_times(new: &Value, old: &Value) -> bool {
+    let (Some(new_obj), Some(old_obj)) = (new.as_object(), old.as_object()) else {
+        return false;
+    };
+    if new_obj.len() != old_obj.len() {
+        return false;
+    }
+    new_obj.iter().all(|(k, v)| {
+        if k != "metadata" {
+            return old_obj.get(k) == Some(v);
+        }
+        // A manager re-writing the same fields only moves its entry's time: not a change.
+        let strip = |m: &Value| {
+            let mut m = m.as_object().cloned().unwrap_or_default();
+            if let Some(Value::Array(entries)) = m.get_mut("managedFields") {
+                for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+                    entry.remove("time");
+                }
+            }
+            m
+        };
+        old_obj
+            .get(k)
+            .is_some_and(|old_meta| strip(old_meta) == strip(v))
+    })
+}

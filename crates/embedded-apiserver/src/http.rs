@@ -1,0 +1,629 @@
+//! The HTTP face of the server: routing, query parameters, content
+//! negotiation (JSON, Table), and one handler per verb.
+
+use crate::authz::{Decision, RequestAttributes};
+use crate::cluster::{Subresource, WriteOptions};
+use crate::discovery;
+use crate::errors::{ApiError, ApiResult, success_status};
+use crate::gc::{DeleteOptions, Deletion, Propagation};
+use crate::openapi;
+use crate::patch::{self, PatchType};
+use crate::registry::Served;
+use crate::request::{self, ResourcePath, Route};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::server::AppState;
+use crate::store::{ObjectKey, Since};
+use crate::table::{self, IncludeObject};
+use crate::watch::{self, WatchRequest};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, header};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body accepted (upstream's limit is 3 MiB per object; lists of them are bigger).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Watches without `timeoutSeconds` end after this long, like upstream's default.
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
+pub(crate) fn router(app: Arc<AppState>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+/// Query parameters, last value wins.
+struct Query(HashMap<String, String>);
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        Query(
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        matches!(self.get(key), Some("true" | "1"))
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        WriteOptions {
+            dry_run: self.get("dryRun") == Some("All"),
+            field_manager: self.get("fieldManager").map(str::to_owned),
+        }
+    }
+}
+
+fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).expect("responses serialize");
+    (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+fn error_response(error: &ApiError) -> Response {
+    let mut response = json_response(error.code(), &error.status());
+    if let Some(seconds) = error.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
+}
+
+fn reply(result: ApiResult<Response>) -> Response {
+    result.unwrap_or_else(|error| error_response(&error))
+}
+
+async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let query = Query::parse(parts.uri.query());
+    match request::route(parts.uri.path()) {
+        Route::Resource(path) => {
+            let body = match axum::body::to_bytes(body, MAX_BODY).await {
+                Ok(body) => body,
+                Err(e) => {
+                    return error_response(&ApiError::BadRequest(format!(
+                        "reading request body: {e}"
+                    )));
+                }
+            };
+            reply(resource_request(&app, &parts.method, &parts.headers, path, &query, body).await)
+        }
+        other => reply(non_resource(&app, other)),
+    }
+}
+
+fn non_resource(app: &AppState, route: Route) -> ApiResult<Response> {
+    let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
+    let cluster = app.cluster.lock();
+    let registry = &cluster.registry;
+    match route {
+        Route::Version => ok(discovery::version()),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::CoreVersions => ok(discovery::core_versions(&app.address)),
+        Route::Groups => ok(discovery::group_list(registry)),
+        Route::Group(group) => {
+            discovery::group(registry, &group).map_or(Err(ApiError::PathNotFound), ok)
+        }
+        Route::GroupVersion(group, version) => discovery::resource_list(registry, &group, &version)
+            .map_or(Err(ApiError::PathNotFound), ok),
+        Route::OpenApiV2 => ok(openapi::v2(&registry.infos())),
+        Route::OpenApiV3Index => ok(openapi::v3_index(&registry.infos())),
+        Route::OpenApiV3(group, version) => {
+            openapi::v3_group_version(&group, &version, &registry.infos())
+                .map_or(Err(ApiError::PathNotFound), ok)
+        }
+        Route::Resource(_) | Route::Unknown => Err(ApiError::PathNotFound),
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
+async fn resource_request(
+    app: &Arc<AppState>,
+    method: &Method,
+    headers: &HeaderMap,
+    path: ResourcePath,
+    query: &Query,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let verb = request::verb(method, &path, query.flag("watch"));
+    let resource_label = match &path.subresource {
+        Some(sub) => format!("{}/{sub}", path.resource),
+        None => path.resource.clone(),
+    };
+    app.requests.record(verb, &resource_label);
+
+    let served = app
+        .cluster
+        .lock()
+        .registry
+        .find(&path.group, &path.version, &path.resource);
+    let served = served.ok_or(ApiError::PathNotFound)?;
+    let name = path.name.clone().unwrap_or_default();
+
+    let attributes = RequestAttributes {
+        bearer_token: bearer_token(headers),
+        verb: verb.to_owned(),
+        api_group: path.group.clone(),
+        resource: path.resource.clone(),
+        subresource: path.subresource.clone(),
+        namespace: path.namespace.clone(),
+        name: path.name.clone(),
+    };
+    if let Decision::Deny(reason) = app.authorizer.authorize(&attributes) {
+        return Err(ApiError::Forbidden {
+            resource: served.qualified(),
+            name,
+            reason,
+        });
+    }
+
+    let latency = app.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(injected) = app
+        .faults
+        .take(verb, &resource_label, &served.qualified(), &name)
+    {
+        return Err(injected);
+    }
+
+    let subresource = match path.subresource.as_deref() {
+        None => Subresource::Main,
+        Some("status") if served.info.status_subresource => Subresource::Status,
+        Some(_) => return Err(ApiError::PathNotFound),
+    };
+    if path.namespace.is_some() && !served.info.namespaced {
+        return Err(ApiError::PathNotFound);
+    }
+    if served.info.namespaced && path.namespace.is_none() && path.name.is_some() {
+        return Err(ApiError::PathNotFound);
+    }
+    let namespace = path.namespace.as_deref();
+    let target = Target {
+        served: &served,
+        namespace,
+        name: &name,
+    };
+
+    match verb {
+        "get" => get(app, &target, headers, query),
+        "list" => list(app, &target, headers, query),
+        "watch" => watch(app, &served, namespace, query),
+        "create" if path.name.is_none() => {
+            let object = app.cluster.lock().create(
+                &served,
+                namespace,
+                decode_body(&body)?,
+                &query.write_options(),
+            )?;
+            Ok(json_response(StatusCode::CREATED, &*object))
+        }
+        "update" => {
+            let object = app.cluster.lock().update(
+                &served,
+                namespace,
+                &name,
+                decode_body(&body)?,
+                subresource,
+                &query.write_options(),
+            )?;
+            Ok(json_response(StatusCode::OK, &*object))
+        }
+        "patch" => patch(app, &target, headers, query, subresource, &body),
+        "delete" => delete(app, &target, query, &body),
+        "deletecollection" => delete_collection(app, &target, query, &body),
+        _ => Err(ApiError::MethodNotSupported),
+    }
+}
+
+struct Target<'a> {
+    served: &'a Arc<Served>,
+    namespace: Option<&'a str>,
+    name: &'a str,
+}
+
+impl Target<'_> {
+    fn at(&self) -> ObjectKey {
+        (
+            self.namespace.unwrap_or_default().to_owned(),
+            self.name.to_owned(),
+        )
+    }
+}
+
+/// Request bodies are JSON; YAML (a superset) is accepted too.
+fn decode_body(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body)
+        .or_else(|_| serde_yaml::from_slice(body))
+        .map_err(|e| ApiError::BadRequest(format!("the object provided is unrecognized: {e}")))
+}
+
+/// Whether the client asked for a `meta.k8s.io` Table (`kubectl get`).
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("as=Table"))
+}
+
+fn include_object(query: &Query) -> IncludeObject {
+    match query.get("includeObject") {
+        Some("None") => IncludeObject::None,
+        Some("Object") => IncludeObject::Object,
+        _ => IncludeObject::Metadata,
+    }
+}
+
+fn get(
+    app: &AppState,
+    target: &Target<'_>,
+    headers: &HeaderMap,
+    query: &Query,
+) -> ApiResult<Response> {
+    let object = app
+        .cluster
+        .lock()
+        .store
+        .get(&target.served.key(), &target.at());
+    let object =
+        object.ok_or_else(|| ApiError::not_found(target.served.qualified(), target.name))?;
+    if wants_table(headers) {
+        let metadata = json!({ "resourceVersion": object["metadata"]["resourceVersion"] });
+        let table = table::render(
+            &target.served.info,
+            &[(*object).clone()],
+            metadata,
+            include_object(query),
+        );
+        return Ok(json_response(StatusCode::OK, &table));
+    }
+    Ok(json_response(StatusCode::OK, &*object))
+}
+
+/// Where a paginated list resumes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    v: String,
+    rv: u64,
+    start: (String, String),
+}
+
+fn encode_continue(rv: u64, last: &ObjectKey) -> String {
+    let token = ContinueToken {
+        v: "meta.k8s.io/v1".into(),
+        rv,
+        start: last.clone(),
+    };
+    base64::engine::general_purpose::URL_SAFE
+        .encode(serde_json::to_vec(&token).expect("token serializes"))
+}
+
+fn decode_continue(token: &str) -> ApiResult<ContinueToken> {
+    base64::engine::general_purpose::URL_SAFE
+        .decode(token)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("continue key is not valid: {token}")))
+}
+
+fn selectors(served: &Served, query: &Query) -> ApiResult<(LabelSelector, FieldSelector)> {
+    let labels = LabelSelector::parse(query.get("labelSelector").unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector").unwrap_or_default(), &|f| {
+        served.supports_field(f)
+    })
+    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((labels, fields))
+}
+
+fn list(
+    app: &AppState,
+    target: &Target<'_>,
+    headers: &HeaderMap,
+    query: &Query,
+) -> ApiResult<Response> {
+    let served = target.served;
+    let (labels, fields) = selectors(served, query)?;
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let resume = query.get("continue").map(decode_continue).transpose()?;
+    let key = served.key();
+
+    let (items, list_rv, next) = {
+        let cluster = app.cluster.lock();
+        let list_rv = resume.as_ref().map_or(cluster.store.current_rv(), |t| t.rv);
+        let mut matching = cluster
+            .store
+            .range(&key, target.namespace, resume.as_ref().map(|t| &t.start))
+            .filter(|(_, o)| labels.matches_object(o) && fields.matches_object(o));
+        let mut items = Vec::new();
+        let mut next = None;
+        for (at, object) in matching.by_ref() {
+            if limit.is_some_and(|l| items.len() == l) {
+                next = Some(at.clone());
+                break;
+            }
+            items.push((at.clone(), Arc::clone(object)));
+        }
+        let remaining = next.as_ref().map(|_| 1 + matching.count());
+        let next = next.map(|_| {
+            (
+                items.last().map(|(at, _)| at.clone()).expect("a full page"),
+                remaining.unwrap_or(0),
+            )
+        });
+        (items, list_rv, next)
+    };
+
+    let mut metadata = json!({ "resourceVersion": list_rv.to_string() });
+    if let Some((last, remaining)) = &next {
+        metadata["continue"] = json!(encode_continue(list_rv, last));
+        metadata["remainingItemCount"] = json!(remaining);
+    }
+    if wants_table(headers) {
+        let objects: Vec<Value> = items.iter().map(|(_, o)| (**o).clone()).collect();
+        return Ok(json_response(
+            StatusCode::OK,
+            &table::render(&served.info, &objects, metadata, include_object(query)),
+        ));
+    }
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct List<'a> {
+        api_version: String,
+        kind: &'a str,
+        metadata: Value,
+        items: Vec<&'a Value>,
+    }
+    let body = List {
+        api_version: served.info.api_version(),
+        kind: &served.info.list_kind,
+        metadata,
+        items: items.iter().map(|(_, o)| o.as_ref()).collect(),
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn watch(
+    app: &Arc<AppState>,
+    served: &Arc<Served>,
+    namespace: Option<&str>,
+    query: &Query,
+) -> ApiResult<Response> {
+    let (labels, fields) = selectors(served, query)?;
+    let send_initial_events = query.flag("sendInitialEvents");
+    let since = match query.get("resourceVersion") {
+        _ if send_initial_events => Since::Now,
+        None | Some("0") => Since::Now,
+        Some(rv) => Since::After(
+            rv.parse()
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv}")))?,
+        ),
+    };
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse().ok())
+        .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
+    let request = WatchRequest {
+        served: Arc::clone(served),
+        namespace: namespace.map(str::to_owned),
+        labels,
+        fields,
+        since,
+        send_initial_events,
+        bookmarks: query.flag("allowWatchBookmarks"),
+        timeout,
+    };
+    let chunks = watch::start(Arc::clone(app), request);
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(chunks));
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::TRANSFER_ENCODING, "chunked")
+        .body(body)
+        .expect("valid response"))
+}
+
+fn patch(
+    app: &AppState,
+    target: &Target<'_>,
+    headers: &HeaderMap,
+    query: &Query,
+    subresource: Subresource,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let patch_type = PatchType::from_content_type(content_type)?;
+    let patch_body = patch::parse_body(patch_type, body)?;
+    let options = query.write_options();
+    let mut cluster = app.cluster.lock();
+    if patch_type == PatchType::Apply {
+        let force = query.flag("force");
+        let (object, created) = cluster.apply(
+            target.served,
+            target.namespace,
+            target.name,
+            patch_body,
+            subresource,
+            force,
+            &options,
+        )?;
+        let code = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        return Ok(json_response(code, &*object));
+    }
+    let current = cluster.store.get(&target.served.key(), &target.at());
+    let current =
+        current.ok_or_else(|| ApiError::not_found(target.served.qualified(), target.name))?;
+    let desired = patch::apply_patch(target.served, patch_type, &current, patch_body)?;
+    let object = cluster.update(
+        target.served,
+        target.namespace,
+        target.name,
+        desired,
+        subresource,
+        &options,
+    )?;
+    Ok(json_response(StatusCode::OK, &*object))
+}
+
+fn delete_options(query: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
+    let from_body: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        json!({})
+    } else {
+        decode_body(body)?
+    };
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    let propagation = match from_body
+        .get("propagationPolicy")
+        .and_then(Value::as_str)
+        .or(query.get("propagationPolicy"))
+    {
+        Some(policy) => Some(Propagation::parse(policy)?),
+        None => {
+            let orphan = from_body
+                .get("orphanDependents")
+                .and_then(Value::as_bool)
+                .or(match query.get("orphanDependents") {
+                    Some(v) => Some(v == "true"),
+                    None => None,
+                });
+            orphan.map(|o| {
+                if o {
+                    Propagation::Orphan
+                } else {
+                    Propagation::Background
+                }
+            })
+        }
+    };
+    let dry_run = query.get("dryRun") == Some("All")
+        || from_body
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|d| d.iter().any(|v| v == "All"));
+    Ok(DeleteOptions {
+        propagation,
+        precondition_uid: from_body.pointer("/preconditions/uid").and_then(text),
+        precondition_resource_version: from_body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(text),
+        dry_run,
+    })
+}
+
+fn delete(app: &AppState, target: &Target<'_>, query: &Query, body: &[u8]) -> ApiResult<Response> {
+    let options = delete_options(query, body)?;
+    let outcome =
+        app.cluster
+            .lock()
+            .delete(target.served, target.namespace, target.name, &options)?;
+    Ok(match outcome {
+        // Pods answer with the object, like upstream (graceful deletion); others with a Status.
+        Deletion::Removed(object) if target.served.is("", "Pod") => {
+            json_response(StatusCode::OK, &*object)
+        }
+        Deletion::Removed(object) => {
+            let uid = object
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            json_response(
+                StatusCode::OK,
+                &success_status(&target.served.qualified(), target.name, uid),
+            )
+        }
+        Deletion::Pending(object) => {
+            let code = if options.propagation == Some(Propagation::Foreground) {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            json_response(code, &*object)
+        }
+    })
+}
+
+fn delete_collection(
+    app: &AppState,
+    target: &Target<'_>,
+    query: &Query,
+    body: &[u8],
+) -> ApiResult<Response> {
+    let served = target.served;
+    let (labels, fields) = selectors(served, query)?;
+    let options = delete_options(query, body)?;
+    let deleted = {
+        let mut cluster = app.cluster.lock();
+        let targets: Vec<ObjectKey> = cluster
+            .store
+            .range(&served.key(), target.namespace, None)
+            .filter(|(_, o)| labels.matches_object(o) && fields.matches_object(o))
+            .map(|(at, _)| at.clone())
+            .collect();
+        cluster.delete_collection(served, targets, &options)?
+    };
+    let items: Vec<&Value> = deleted.iter().map(Arc::as_ref).collect();
+    let body = json!({ "apiVersion": served.info.api_version(), "kind": served.info.list_kind, "metadata": {}, "items": items });
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_reject_garbage() {
+        let token = encode_continue(42, &("ns".into(), "b".into()));
+        let decoded = decode_continue(&token).unwrap();
+        assert_eq!(
+            (decoded.rv, decoded.start),
+            (42, ("ns".to_owned(), "b".to_owned()))
+        );
+        assert!(matches!(
+            decode_continue("not-a-token"),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn delete_options_come_from_body_or_query() {
+        let query = Query::parse(Some("propagationPolicy=Orphan"));
+        assert_eq!(
+            delete_options(&query, b"").unwrap().propagation,
+            Some(Propagation::Orphan)
+        );
+        let body = br#"{"propagationPolicy":"Foreground","preconditions":{"uid":"u"}}"#;
+        let options = delete_options(&Query::parse(None), body).unwrap();
+        assert_eq!(options.propagation, Some(Propagation::Foreground));
+        assert_eq!(options.precondition_uid.as_deref(), Some("u"));
+        assert!(delete_options(&Query::parse(Some("propagationPolicy=Sideways")), b"").is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! The workload simulation loop: after every change to a pod, StatefulSet,
+//! Deployment or PVC (and once a second, for time-based steps), apply
+//! `simulation::next_status` as the system would.
+
+use crate::cluster::now;
+use crate::registry::ResourceKey;
+use crate::server::AppState;
+use crate::simulation;
+use crate::store::{EventType, ObjectKey};
+use futures::StreamExt;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::BroadcastStream;
+
+/// The simulated kinds: (group, plural, kind).
+const SIMULATED: [(&str, &str, &str); 4] = [
+    ("", "pods", "Pod"),
+    ("apps", "statefulsets", "StatefulSet"),
+    ("apps", "deployments", "Deployment"),
+    ("", "persistentvolumeclaims", "PersistentVolumeClaim"),
+];
+
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+fn key(group: &str, plural: &str) -> ResourceKey {
+    ResourceKey {
+        group: group.to_owned(),
+        plural: plural.to_owned(),
+    }
+}
+
+pub(crate) fn spawn(app: Arc<AppState>, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let streams: Vec<_> = {
+            let mut cluster = app.cluster.lock();
+            SIMULATED
+                .iter()
+                .filter_map(|(group, plural, kind)| {
+                    let receiver = cluster.store.resubscribe(&key(group, plural))?;
+                    Some(
+                        BroadcastStream::new(receiver)
+                            .map(move |event| (*kind, *group, *plural, event)),
+                    )
+                })
+                .collect()
+        };
+        let mut changes = futures::stream::select_all(streams);
+        let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => return,
+                _ = sweep.tick() => sweep_all(&app),
+                Some((kind, group, plural, event)) = changes.next() => match event {
+                    Ok(event) if event.event_type != EventType::Deleted => {
+                        step(&app, kind, &key(group, plural), &event.object);
+                    }
+                    Ok(_) => {}
+                    // Missed some changes: look at everything.
+                    Err(_) => sweep_all(&app),
+                },
+            }
+        }
+    })
+}
+
+fn sweep_all(app: &AppState) {
+    for (group, plural, kind) in SIMULATED {
+        let key = key(group, plural);
+        let objects: Vec<Arc<Value>> = app
+            .cluster
+            .lock()
+            .store
+            .range(&key, None, None)
+            .map(|(_, o)| Arc::clone(o))
+            .collect();
+        for object in objects {
+            step(app, kind, &key, &object);
+        }
+    }
+}
+
+/// Moves one object a step along, if the simulation says it should move.
+fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
+    let Some(status) = simulation::next_status(kind, object, &now()) else {
+        return;
+    };
+    let meta = |field: &str| {
+        object
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    };
+    let at: ObjectKey = (meta("namespace").to_owned(), meta("name").to_owned());
+    let rv = meta("resourceVersion").to_owned();
+    app.cluster
+        .lock()
+        .write_status_as_system(key, &at, &rv, status);
+}

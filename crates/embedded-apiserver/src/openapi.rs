@@ -124,6 +124,32 @@ pub fn v2(resources: &[ResourceInfo]) -> Value {
     swagger::from_v3(documents, API_VERSION_INFO)
 }
 
+/// The `Content-Type` of [`v2_protobuf`] answers. kubectl asks for the older
+/// spelling with `@v1.0`, which Go's MIME parser rejects in a response.
+pub const V2_PROTOBUF_CONTENT_TYPE: &str =
+    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// Whether an `Accept` header asks `/openapi/v2` for protobuf (either spelling).
+pub fn v2_protobuf_requested(accept: &str) -> bool {
+    accept.split(',').any(|clause| {
+        clause
+            .trim()
+            .starts_with("application/com.github.proto-openapi.spec.v2")
+    })
+}
+
+/// `GET /openapi/v2` as protobuf (gnostic's `openapi.v2.Document`), when
+/// [`v2_protobuf_requested`]; answer with [`V2_PROTOBUF_CONTENT_TYPE`].
+///
+/// kubectl 1.27 and 1.28 download this document before every validating
+/// apply and fail unless it parses; newer kubectl reads it only when the v3
+/// documents are unusable. It carries the header and no definitions: with
+/// `fieldValidation` advertised in v3, kubectl leaves validation to the
+/// server and computes patches from v3 or its compiled-in types.
+pub fn v2_protobuf(_resources: &[ResourceInfo]) -> Vec<u8> {
+    swagger::header_protobuf(API_VERSION_INFO)
+}
+
 /// The served group-versions, in a stable order.
 fn group_versions(resources: &[ResourceInfo]) -> BTreeSet<(&str, &str)> {
     resources

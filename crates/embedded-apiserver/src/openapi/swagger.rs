@@ -116,6 +116,37 @@ fn operation(operation: &Value) -> Value {
     Value::Object(v2)
 }
 
+/// A gnostic `openapi.v2.Document` with `swagger`, `info` and empty `paths`
+/// and `definitions`, in protobuf wire format.
+pub(super) fn header_protobuf(info_version: &str) -> Vec<u8> {
+    // Field numbers from gnostic's OpenAPIv2.proto: Document.swagger = 1,
+    // .info = 2, .paths = 8, .definitions = 9; Info.title = 1, .version = 2.
+    let mut info = Vec::new();
+    protobuf_field(&mut info, 1, b"Kubernetes");
+    protobuf_field(&mut info, 2, info_version.as_bytes());
+    let mut document = Vec::new();
+    protobuf_field(&mut document, 1, b"2.0");
+    protobuf_field(&mut document, 2, &info);
+    protobuf_field(&mut document, 8, &[]);
+    protobuf_field(&mut document, 9, &[]);
+    document
+}
+
+/// Appends a length-delimited field (wire type 2: strings and messages).
+fn protobuf_field(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
+    protobuf_varint(out, u64::from(number << 3 | 2));
+    protobuf_varint(out, payload.len() as u64);
+    out.extend_from_slice(payload);
+}
+
+fn protobuf_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8 & 0x7f) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
 /// v3 parameters keep their type under `schema`; v2 non-body parameters
 /// carry it inline.
 fn parameters(parameters: &Value) -> Value {

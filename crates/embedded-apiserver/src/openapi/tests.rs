@@ -402,3 +402,33 @@ fn v2_merges_all_group_versions_with_definition_references() {
         && p["schema"]["$ref"] == "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.Patch"));
     assert_eq!(patch[GVK_EXTENSION]["kind"], "Deployment");
 }
+
+#[test]
+fn v2_protobuf_is_a_document_header_in_wire_format() {
+    let bytes = v2_protobuf(&served());
+    // swagger = "2.0" (field 1), then info (field 2) holding title and version.
+    assert_eq!(&bytes[..5], [0x0a, 3, b'2', b'.', b'0']);
+    assert_eq!(bytes[5], 0x12);
+    let info = &bytes[7..7 + usize::from(bytes[6])];
+    assert_eq!(
+        &info[..12],
+        [
+            0x0a, 10, b'K', b'u', b'b', b'e', b'r', b'n', b'e', b't', b'e', b's'
+        ]
+    );
+    assert_eq!(&info[12..14], [0x12, API_VERSION_INFO.len() as u8]);
+    assert_eq!(&info[14..], API_VERSION_INFO.as_bytes());
+    // Empty paths (8) and definitions (9).
+    assert_eq!(&bytes[7 + info.len()..], [0x42, 0, 0x4a, 0]);
+}
+
+#[test]
+fn protobuf_is_recognised_in_both_spellings() {
+    assert!(v2_protobuf_requested(
+        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+    ));
+    assert!(v2_protobuf_requested(
+        "application/json, application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    ));
+    assert!(!v2_protobuf_requested("application/json"));
+}

@@ -1,0 +1,74 @@
+//! Command-line interface: clap subcommands of the `gastown-operator` binary.
+
+mod beads;
+mod table;
+
+use clap::{Parser, Subcommand};
+
+pub use beads::{OutputFormat, SummaryArgs};
+
+#[derive(Debug, Parser)]
+#[command(name = "gastown-operator", version, about = "Kubernetes operator for Gas Town")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look at a town's beads through the bd daemon.
+    #[command(subcommand)]
+    Beads(BeadsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BeadsCommand {
+    /// Print what the operator would project from the daemon: daemon health,
+    /// town agents, and per-rig polecats, crew, witness/refinery, merge queue.
+    Summary(SummaryArgs),
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            Command::Beads(BeadsCommand::Summary(args)) => {
+                let mut stdout = std::io::stdout().lock();
+                beads::summary(&args, &mut stdout).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn beads_summary_parses() {
+        let cli = Cli::try_parse_from([
+            "gastown-operator", "beads", "summary", "--daemon", "tcp://bd:9876",
+            "--token-file", "/var/run/secrets/token", "--rig", "gastown", "-o", "json",
+            "--staleness", "15m",
+        ])
+        .expect("parses");
+        let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
+        assert_eq!(args.daemon, "tcp://bd:9876");
+        assert_eq!(args.rig.as_deref(), Some("gastown"));
+        assert_eq!(args.output, OutputFormat::Json);
+        assert_eq!(args.staleness, std::time::Duration::from_secs(900));
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let cli = Cli::try_parse_from(["gastown-operator", "beads", "summary", "--daemon", "http://bd:9080"])
+            .expect("parses");
+        let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
+        assert_eq!(args.output, OutputFormat::Table);
+        assert_eq!(args.staleness, std::time::Duration::from_secs(600));
+        assert!(Cli::try_parse_from(["gastown-operator", "beads", "summary"]).is_err(), "--daemon is required");
+        assert!(
+            Cli::try_parse_from(["gastown-operator", "beads", "summary", "--daemon", "x", "-o", "yaml"]).is_err()
+        );
+        <Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -2,6 +2,7 @@
 //! the object's kind, namespace and name, goes through its kind's finalizer,
 //! and reports to the metrics; errors back off per object.
 
+pub mod agents;
 pub mod town;
 
 use std::sync::Arc;
@@ -52,6 +53,7 @@ where
     result
 }
 
+pub mod rig_status;
 pub mod town_status;
 
 use k8s_openapi::api::core::v1::Pod;

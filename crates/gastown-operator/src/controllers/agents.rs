@@ -1,0 +1,154 @@
+//! Building the pods of a rig's agents: the template layers, the daemon
+//! connection and the Secrets, shared by the Rig controller (witness,
+//! refinery, crew) and the AgentPool controller (beads-spawned agents).
+
+use std::sync::Arc;
+
+use gastown_api::template::{PodTemplate, ResolvedTemplate, merge};
+use gastown_api::{AgentRole, GasTown, Rig, SecretKeyRef, SecretRef};
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+
+use crate::builders::agent_pod::{
+    AgentPodError, AgentPodInput, DaemonConnection, RigContext, agent_pod,
+};
+use crate::builders::rig::RigRef;
+use crate::context::Context;
+use crate::naming;
+
+/// Everything a rig's agent pods are made from, resolved once per reconcile.
+pub struct RigAgents {
+    pub town: Arc<GasTown>,
+    pub rig: Arc<Rig>,
+    pub rig_ref: RigRef,
+    daemon_host: String,
+    daemon_port: u16,
+    /// The first referenced Secret that does not exist, as a reason.
+    missing_secret: Option<String>,
+}
+
+impl RigAgents {
+    pub fn new(ctx: &Context, town: Arc<GasTown>, rig: Arc<Rig>, rig_ref: RigRef) -> Self {
+        let endpoint = town
+            .spec
+            .daemon
+            .endpoint(&naming::bd_daemon(&town.name_any()));
+        let secrets = town.spec.secrets.as_ref();
+        let referenced = [
+            town.spec
+                .daemon
+                .token_secret_ref
+                .as_ref()
+                .map(|s| (s.name.as_str(), "the bd daemon token")),
+            secrets
+                .and_then(|s| s.anthropic_api_key_secret_ref.as_ref())
+                .map(|s| (s.name.as_str(), "the Anthropic API key")),
+            secrets
+                .and_then(|s| s.git_credentials_secret_ref.as_ref())
+                .map(|s| (s.name.as_str(), "git credentials")),
+        ];
+        let missing_secret = referenced
+            .into_iter()
+            .flatten()
+            .find(|(name, _)| !ctx.secret_exists(&rig_ref.namespace, name))
+            .map(|(name, what)| format!("Secret {name} ({what}) does not exist"));
+        Self {
+            daemon_host: endpoint.host,
+            daemon_port: endpoint.port,
+            town,
+            rig,
+            rig_ref,
+            missing_secret,
+        }
+    }
+
+    /// Why no agent pod may be created now, if so.
+    pub fn blocked(&self) -> Option<&str> {
+        self.missing_secret.as_deref()
+    }
+
+    /// Template layers 1–3 (town defaults, rig overrides, role overrides),
+    /// then `pool` (layer 4) and `agent` (layer 5) when given.
+    pub fn template(
+        &self,
+        role: AgentRole,
+        pool: Option<&PodTemplate>,
+        agent: Option<&PodTemplate>,
+    ) -> ResolvedTemplate {
+        let defaults = self.town.spec.defaults.clone().unwrap_or_default();
+        let rig_layer = self.rig.spec.pod_overrides.clone().unwrap_or_default();
+        let role_layer = self
+            .rig
+            .spec
+            .role_override(role)
+            .cloned()
+            .unwrap_or_default();
+        let empty = PodTemplate::default();
+        merge([
+            &defaults,
+            &rig_layer,
+            &role_layer,
+            pool.unwrap_or(&empty),
+            agent.unwrap_or(&empty),
+        ])
+    }
+
+    fn token(&self) -> Option<&SecretKeyRef> {
+        self.town.spec.daemon.token_secret_ref.as_ref()
+    }
+
+    fn anthropic(&self) -> Option<&SecretKeyRef> {
+        self.town
+            .spec
+            .secrets
+            .as_ref()
+            .and_then(|s| s.anthropic_api_key_secret_ref.as_ref())
+    }
+
+    fn git_credentials(&self) -> Option<&SecretRef> {
+        self.town
+            .spec
+            .secrets
+            .as_ref()
+            .and_then(|s| s.git_credentials_secret_ref.as_ref())
+    }
+
+    /// The pod of agent `agent` (bead `bead_id`) of `role`.
+    pub fn pod(
+        &self,
+        role: AgentRole,
+        agent: &str,
+        bead_id: &str,
+        template: &ResolvedTemplate,
+    ) -> Result<Pod, AgentPodError> {
+        let priority_class = self.rig_ref.priority_class();
+        let input = AgentPodInput {
+            namespace: &self.rig_ref.namespace,
+            town: &self.rig_ref.town,
+            role,
+            agent,
+            bead_id,
+            rig: Some(RigContext {
+                name: &self.rig_ref.name,
+                object_name: &self.rig_ref.object_name,
+                git_url: self.rig.spec.git_url.as_deref(),
+                default_branch: self.rig.spec.default_branch.as_deref(),
+                git_credentials: self.git_credentials(),
+                polecat_priority_class: &priority_class,
+            }),
+            template,
+            daemon: DaemonConnection {
+                host: &self.daemon_host,
+                port: self.daemon_port,
+                token: self.token(),
+            },
+            anthropic_api_key: self.anthropic(),
+        };
+        agent_pod(&input)
+    }
+}
+
+/// The bead id of a rig agent, as Gas Town names them.
+pub fn bead_id(rig: &str, role: AgentRole, agent: &str) -> String {
+    format!("gt-{rig}-{}-{agent}", role.as_str())
+}

@@ -1,0 +1,365 @@
+//! The Rig status, derived purely from what a reconcile observed.
+
+use gastown_api::rig::{MergeQueueStatus, SingletonStatus, condition};
+use gastown_api::{Phase, RigStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+
+use super::town_status::Transition;
+use crate::conditions::{self, Observed};
+
+/// A singleton agent (witness, refinery) as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SingletonObservation {
+    pub enabled: bool,
+    pub pod_name: Option<String>,
+    pub ready: bool,
+    pub blocked: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RigObservation<'a> {
+    pub previous: Option<&'a RigStatus>,
+    pub generation: Option<i64>,
+    pub now: Timestamp,
+    /// Teardown progress while the rig drains.
+    pub draining: Option<String>,
+    /// Why the rig cannot be reconciled at all (no town), if so.
+    pub unresolved: Option<String>,
+    /// beads' summary of the rig; `Err` when beads could not be read.
+    pub beads: Result<Option<&'a beads_client::RigSummary>, String>,
+    pub witness: SingletonObservation,
+    pub refinery: SingletonObservation,
+    pub crew_declared: usize,
+    pub crew_ready: usize,
+    pub crew_blocked: Option<String>,
+    pub quota_applied: bool,
+    /// Polecat pods running past `maxRuntime`.
+    pub overtime: Vec<String>,
+}
+
+fn singleton(type_: &'static str, role: &str, o: &SingletonObservation) -> Observed {
+    if !o.enabled {
+        Observed::new(type_, true, "Disabled", format!("the {role} is disabled"))
+    } else if let Some(reason) = &o.blocked {
+        Observed::new(type_, false, "Blocked", reason.clone())
+    } else if o.ready {
+        Observed::new(
+            type_,
+            true,
+            "PodReady",
+            format!("the {role}'s pod is ready"),
+        )
+    } else {
+        Observed::new(
+            type_,
+            false,
+            "PodNotReady",
+            format!("the {role}'s pod is not ready"),
+        )
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
+    let previous = o.previous.cloned().unwrap_or_default();
+    let mut conditions_list = previous.conditions.clone().unwrap_or_default();
+    let crew = match (&o.crew_blocked, o.crew_declared) {
+        (Some(reason), _) => Observed::new(condition::CREW_READY, false, "Blocked", reason.clone()),
+        (None, 0) => Observed::new(condition::CREW_READY, true, "NoCrew", "no crew declared"),
+        (None, declared) => Observed::new(
+            condition::CREW_READY,
+            o.crew_ready == declared,
+            if o.crew_ready == declared {
+                "AllReady"
+            } else {
+                "NotReady"
+            },
+            format!("{}/{declared} crew pods ready", o.crew_ready),
+        ),
+    };
+    let quota = if o.quota_applied {
+        Observed::new(
+            condition::QUOTA_APPLIED,
+            true,
+            "Applied",
+            "the polecat ResourceQuota is in place",
+        )
+    } else {
+        Observed::new(
+            condition::QUOTA_APPLIED,
+            false,
+            "Pending",
+            "the polecat ResourceQuota is not in place yet",
+        )
+    };
+    let overtime = if o.overtime.is_empty() {
+        Observed::new(
+            condition::POLECAT_OVERTIME,
+            false,
+            "WithinMaxRuntime",
+            "no polecat has run past maxRuntime",
+        )
+    } else {
+        Observed::new(
+            condition::POLECAT_OVERTIME,
+            true,
+            "MaxRuntimeExceeded",
+            format!(
+                "running past maxRuntime (the witness decides): {}",
+                o.overtime.join(", ")
+            ),
+        )
+    };
+    let draining = match &o.draining {
+        Some(progress) => Observed::new(condition::DRAINING, true, "Draining", progress.clone()),
+        None => Observed::new(
+            condition::DRAINING,
+            false,
+            "NotDraining",
+            "the rig accepts new work",
+        ),
+    };
+    let health = [
+        singleton(condition::WITNESS_READY, "witness", &o.witness),
+        singleton(condition::REFINERY_READY, "refinery", &o.refinery),
+        crew,
+        quota,
+    ];
+    let not_ready: Vec<&str> = health
+        .iter()
+        .filter(|c| !c.status)
+        .map(|c| c.type_)
+        .collect();
+    let ready = match &o.unresolved {
+        Some(reason) => Observed::new(condition::READY, false, "Unresolved", reason.clone()),
+        None if o.draining.is_some() => Observed::new(
+            condition::READY,
+            false,
+            "Draining",
+            "the rig is being deleted",
+        ),
+        None if not_ready.is_empty() => Observed::new(
+            condition::READY,
+            true,
+            "AllReady",
+            "the rig's agents run as declared",
+        ),
+        None => Observed::new(
+            condition::READY,
+            false,
+            "NotReady",
+            format!("not ready: {}", not_ready.join(", ")),
+        ),
+    };
+    let mut transitions = Vec::new();
+    for c in health.into_iter().chain([overtime, draining, ready]) {
+        let transition = Transition {
+            type_: c.type_,
+            status: c.status,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        };
+        if conditions::set(&mut conditions_list, c, o.generation, o.now) {
+            transitions.push(transition);
+        }
+    }
+
+    let blocked = o.unresolved.is_some()
+        || o.witness.blocked.is_some()
+        || o.refinery.blocked.is_some()
+        || o.crew_blocked.is_some();
+    let phase = if o.draining.is_some() {
+        Phase::Draining
+    } else if o.unresolved.is_some() && previous.phase.is_none() {
+        Phase::Pending
+    } else if not_ready.is_empty() && !blocked {
+        Phase::Running
+    } else if blocked {
+        Phase::Failed
+    } else if matches!(previous.phase, Some(Phase::Running | Phase::Degraded)) {
+        Phase::Degraded
+    } else {
+        Phase::Provisioning
+    };
+
+    let mut status = RigStatus {
+        phase: Some(phase),
+        observed_generation: o.generation,
+        conditions: Some(conditions_list),
+        witness: o.witness.enabled.then(|| SingletonStatus {
+            ready: Some(o.witness.ready),
+            pod_name: o.witness.pod_name.clone(),
+        }),
+        refinery: o.refinery.enabled.then(|| SingletonStatus {
+            ready: Some(o.refinery.ready),
+            pod_name: o.refinery.pod_name.clone(),
+        }),
+        last_reconciled: previous.last_reconciled.clone(),
+        ..previous.clone()
+    };
+    match &o.beads {
+        Ok(Some(summary)) => {
+            status.polecat_count = Some(count(summary.polecat_count as usize));
+            status.active_polecats = Some(summary.polecats.clone());
+            status.crew_count = Some(count(summary.crew_count as usize));
+            status.merge_queue = Some(MergeQueueStatus {
+                depth: Some(count(summary.merge_queue_depth as usize)),
+                processing: Some(count(summary.merge_queue_in_processing as usize)),
+            });
+            status.active_work = Some(count(summary.hooked_work.len()));
+        }
+        Ok(None) => {
+            status.polecat_count = Some(0);
+            status.active_polecats = Some(Vec::new());
+            status.crew_count = Some(0);
+            status.merge_queue = Some(MergeQueueStatus {
+                depth: Some(0),
+                processing: Some(0),
+            });
+            status.active_work = Some(0);
+        }
+        // beads unreachable: the last known figures stay.
+        Err(_) => {}
+    }
+    if o.previous != Some(&status) {
+        status.last_reconciled = Some(Time(o.now));
+    }
+    (status, transitions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready_singleton() -> SingletonObservation {
+        SingletonObservation {
+            enabled: true,
+            pod_name: Some("gt-gastown-witness".into()),
+            ready: true,
+            blocked: None,
+        }
+    }
+
+    fn observation<'a>(
+        beads: Result<Option<&'a beads_client::RigSummary>, String>,
+        previous: Option<&'a RigStatus>,
+    ) -> RigObservation<'a> {
+        RigObservation {
+            previous,
+            generation: Some(1),
+            now: Timestamp::from_second(50).unwrap(),
+            draining: None,
+            unresolved: None,
+            beads,
+            witness: ready_singleton(),
+            refinery: ready_singleton(),
+            crew_declared: 2,
+            crew_ready: 2,
+            crew_blocked: None,
+            quota_applied: true,
+            overtime: vec![],
+        }
+    }
+
+    fn summary() -> beads_client::RigSummary {
+        beads_client::RigSummary {
+            name: "gastown".into(),
+            polecat_count: 2,
+            polecats: vec!["furiosa".into(), "nux".into()],
+            crew_count: 2,
+            merge_queue_depth: 3,
+            merge_queue_in_processing: 1,
+            ..Default::default()
+        }
+    }
+
+    fn condition(status: &RigStatus, type_: &str) -> Option<bool> {
+        crate::conditions::is_true(status.conditions.as_deref().unwrap_or_default(), type_)
+    }
+
+    #[test]
+    fn running_rig_reports_beads_figures() {
+        let beads = summary();
+        let (status, _) = rig_status(&observation(Ok(Some(&beads)), None));
+        assert_eq!(status.phase, Some(Phase::Running));
+        assert_eq!(status.polecat_count, Some(2));
+        assert_eq!(
+            status.active_polecats.as_deref(),
+            Some(&["furiosa".to_string(), "nux".to_string()][..])
+        );
+        assert_eq!(
+            status.merge_queue,
+            Some(MergeQueueStatus {
+                depth: Some(3),
+                processing: Some(1)
+            })
+        );
+        assert_eq!(condition(&status, condition::READY), Some(true));
+        assert_eq!(condition(&status, condition::POLECAT_OVERTIME), Some(false));
+    }
+
+    #[test]
+    fn steady_state_is_a_fixed_point() {
+        let beads = summary();
+        let (first, _) = rig_status(&observation(Ok(Some(&beads)), None));
+        let mut again = observation(Ok(Some(&beads)), Some(&first));
+        again.now = Timestamp::from_second(999).unwrap();
+        let (second, transitions) = rig_status(&again);
+        assert_eq!(first, second);
+        assert!(transitions.is_empty());
+    }
+
+    #[test]
+    fn overtime_polecats_are_reported_not_killed() {
+        let beads = summary();
+        let mut o = observation(Ok(Some(&beads)), None);
+        o.overtime = vec!["gt-gastown-polecat-nux".into()];
+        let (status, transitions) = rig_status(&o);
+        assert_eq!(condition(&status, condition::POLECAT_OVERTIME), Some(true));
+        let overtime = status
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|c| c.type_ == condition::POLECAT_OVERTIME)
+            .unwrap();
+        assert!(overtime.message.contains("gt-gastown-polecat-nux"));
+        assert!(
+            transitions
+                .iter()
+                .any(|t| t.type_ == condition::POLECAT_OVERTIME)
+        );
+        assert_eq!(
+            status.phase,
+            Some(Phase::Running),
+            "overtime is information, not failure"
+        );
+    }
+
+    #[test]
+    fn unreachable_beads_keeps_figures_and_missing_witness_secret_fails() {
+        let beads = summary();
+        let (first, _) = rig_status(&observation(Ok(Some(&beads)), None));
+        let mut o = observation(Err("timed out".into()), Some(&first));
+        o.witness.blocked = Some("Secret bd-token does not exist".into());
+        o.witness.ready = false;
+        let (status, _) = rig_status(&o);
+        assert_eq!(status.polecat_count, Some(2));
+        assert_eq!(status.phase, Some(Phase::Failed));
+        assert_eq!(condition(&status, condition::WITNESS_READY), Some(false));
+    }
+
+    #[test]
+    fn draining_rig_says_so() {
+        let mut o = observation(Ok(None), None);
+        o.draining = Some("waiting for 1 active polecat".into());
+        let (status, _) = rig_status(&o);
+        assert_eq!(status.phase, Some(Phase::Draining));
+        assert_eq!(condition(&status, condition::DRAINING), Some(true));
+        assert_eq!(status.polecat_count, Some(0));
+    }
+}

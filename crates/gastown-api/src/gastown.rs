@@ -1,0 +1,588 @@
+//! The `GasTown` kind: one Gas Town — its beads database (dolt), the bd daemon, the town-level
+//! agents (mayor, deacon), the pod template defaults, and its rigs.
+
+use crate::{
+    common::{
+        AgentSpec, Phase, SecretKeyRef, SecretRef, default_false, default_object, default_true,
+    },
+    duration::{GoDuration, known_valid},
+    rig::RigSpec,
+    template::PodTemplate,
+};
+use k8s_openapi::{
+    api::core::v1::ResourceRequirements,
+    apimachinery::pkg::{
+        api::resource::Quantity,
+        apis::meta::v1::{Condition, Time},
+    },
+};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Default port of the bd daemon's newline-delimited JSON listener.
+pub const DEFAULT_DAEMON_PORT: i32 = 9876;
+/// Default port of the bd daemon's HTTP listener.
+pub const DEFAULT_DAEMON_HTTP_PORT: i32 = 9080;
+/// Default port of the RPC server (gtmobile).
+pub const DEFAULT_RPC_SERVER_PORT: i32 = 8443;
+/// Default size of dolt's data volume.
+pub const DEFAULT_DOLT_STORAGE_SIZE: &str = "10Gi";
+/// Default time agents get to finish their work when the town is deleted.
+pub const DEFAULT_TERMINATION_GRACE_PERIOD: &str = "10m";
+/// Default interval between status syncs from beads.
+pub const DEFAULT_SYNC_INTERVAL: &str = "60s";
+/// How many rigs a town may declare.
+pub const MAX_RIGS: u32 = 64;
+
+/// A Gas Town: a multi-agent software-engineering system whose state lives in beads.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[kube(
+    group = "gastown.io",
+    version = "v1alpha1",
+    kind = "GasTown",
+    plural = "gastowns",
+    singular = "gastown",
+    shortname = "gt",
+    category = "gastown-all",
+    namespaced,
+    status = "GasTownStatus",
+    doc = "A Gas Town: its beads database, bd daemon, town-level agents, pod template defaults and rigs.",
+    printcolumn = r#"{"name": "Phase", "type": "string", "jsonPath": ".status.phase", "description": "Lifecycle phase"}"#,
+    printcolumn = r#"{"name": "Rigs", "type": "integer", "jsonPath": ".status.rigCount", "description": "Rigs of the town"}"#,
+    printcolumn = r#"{"name": "Agents", "type": "integer", "jsonPath": ".status.agentCount", "description": "Agent pods running"}"#,
+    printcolumn = r#"{"name": "Dolt", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DoltReady\")].status", "description": "Whether dolt is ready"}"#,
+    printcolumn = r#"{"name": "Daemon", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DaemonReady\")].status", "description": "Whether the bd daemon is reachable"}"#,
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+)]
+#[x_kube(
+    validation = kube::core::Rule::new("has(self.daemon.external) || has(self.dolt)")
+        .message("spec.dolt is required unless spec.daemon.external names a bd daemon that brings its own database")
+        .field_path(".dolt")
+        .reason(kube::core::Reason::FieldValueRequired),
+    validation = kube::core::Rule::new("!has(self.daemon.external) || !has(self.dolt)")
+        .message("spec.dolt must not be set when spec.daemon.external is set: the external bd daemon brings its own database")
+        .field_path(".dolt")
+        .reason(kube::core::Reason::FieldValueForbidden),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GasTownSpec {
+    /// The dolt SQL server that stores the town's beads. Required unless the bd daemon is
+    /// external.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dolt: Option<DoltSpec>,
+
+    /// The bd daemon every agent talks to: run in the cluster (`image`) or an existing one
+    /// (`external`), exactly one of the two.
+    pub daemon: DaemonSpec,
+
+    /// The optional RPC server (gtmobile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_object::<RpcServerSpec>")]
+    pub rpc_server: Option<RpcServerSpec>,
+
+    /// Secrets the agents need.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsSpec>,
+
+    /// The mayor, the town-wide coordinator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_object::<AgentSpec>")]
+    pub mayor: Option<AgentSpec>,
+
+    /// The deacon, the town-wide health monitor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_object::<AgentSpec>")]
+    pub deacon: Option<AgentSpec>,
+
+    /// Layer 1 of the agent pod template: applies to every agent of the town.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<PodTemplate>,
+
+    /// The town's rigs; the operator keeps one Rig object per entry. Names are unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub rigs: Option<Vec<RigSpec>>,
+
+    /// How long agents get to finish their work when the town is deleted, before their pods
+    /// are removed. Go duration, default 10m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_termination_grace_period")]
+    pub termination_grace_period: Option<GoDuration>,
+
+    /// How often the status is refreshed from beads. Go duration, default 60s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_sync_interval")]
+    pub sync_interval: Option<GoDuration>,
+}
+
+fn default_termination_grace_period() -> Option<GoDuration> {
+    Some(known_valid(DEFAULT_TERMINATION_GRACE_PERIOD))
+}
+fn default_sync_interval() -> Option<GoDuration> {
+    Some(known_valid(DEFAULT_SYNC_INTERVAL))
+}
+
+impl GasTownSpec {
+    /// The RPC server settings (defaults when unset).
+    pub fn rpc_server(&self) -> RpcServerSpec {
+        self.rpc_server.clone().unwrap_or_default()
+    }
+    /// The mayor settings (defaults when unset).
+    pub fn mayor(&self) -> AgentSpec {
+        self.mayor.clone().unwrap_or_default()
+    }
+    /// The deacon settings (defaults when unset).
+    pub fn deacon(&self) -> AgentSpec {
+        self.deacon.clone().unwrap_or_default()
+    }
+    /// The declared rigs.
+    pub fn rigs(&self) -> &[RigSpec] {
+        self.rigs.as_deref().unwrap_or_default()
+    }
+    /// Time agents get to finish when the town is deleted (default 10m).
+    pub fn termination_grace_period(&self) -> std::time::Duration {
+        self.termination_grace_period.as_ref().map_or_else(
+            || known_valid(DEFAULT_TERMINATION_GRACE_PERIOD).get(),
+            GoDuration::get,
+        )
+    }
+    /// Interval between status syncs (default 60s).
+    pub fn sync_interval(&self) -> std::time::Duration {
+        self.sync_interval
+            .as_ref()
+            .map_or_else(|| known_valid(DEFAULT_SYNC_INTERVAL).get(), GoDuration::get)
+    }
+}
+
+/// The dolt SQL server holding the town's beads database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoltSpec {
+    /// Container image of the dolt SQL server.
+    #[schemars(length(min = 1, max = 512), regex(pattern = crate::schema::IMAGE_PATTERN))]
+    pub image: String,
+    /// Compute resources of the dolt server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resource_requirements")]
+    pub resources: Option<ResourceRequirements>,
+    /// The volume holding the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_object::<DoltPersistence>")]
+    pub persistence: Option<DoltPersistence>,
+    /// Keys of dolt's config.yaml (for example `log_level`, `behavior`, `listener`), written
+    /// as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::free_form_object")]
+    pub config: Option<BTreeMap<String, serde_json::Value>>,
+    /// Backups of the database to S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Backup>,
+}
+
+impl DoltSpec {
+    /// The persistence settings (defaults when unset).
+    pub fn persistence(&self) -> DoltPersistence {
+        self.persistence.clone().unwrap_or_default()
+    }
+}
+
+/// dolt's data volume.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoltPersistence {
+    /// Size of the volume. Default 10Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        schema_with = "crate::schema::quantity",
+        default = "default_dolt_storage_size"
+    )]
+    pub size: Option<Quantity>,
+    /// StorageClass of the volume; the cluster's default class when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub storage_class_name: Option<String>,
+    /// Whether the volume survives the deletion of the GasTown. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_true")]
+    pub retain_on_delete: Option<bool>,
+}
+
+fn default_dolt_storage_size() -> Option<Quantity> {
+    Some(Quantity(DEFAULT_DOLT_STORAGE_SIZE.into()))
+}
+
+impl DoltPersistence {
+    /// Size of the volume (default 10Gi).
+    pub fn size(&self) -> Quantity {
+        self.size
+            .clone()
+            .unwrap_or_else(|| Quantity(DEFAULT_DOLT_STORAGE_SIZE.into()))
+    }
+    /// Whether the volume is kept when the town is deleted (default true).
+    pub fn retain_on_delete(&self) -> bool {
+        self.retain_on_delete.unwrap_or(true)
+    }
+}
+
+/// Backups of the dolt database to an S3 bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Backup {
+    /// Name of the bucket.
+    #[schemars(
+        length(min = 3, max = 63),
+        regex(pattern = r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+    )]
+    pub bucket: String,
+    /// Region of the bucket, e.g. `us-east-1`.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9-]+$"))]
+    pub region: String,
+    /// Secret with the AWS credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+    pub credentials_secret_ref: SecretRef,
+}
+
+/// The bd daemon: run by this operator (`image`) or an existing one (`external`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(
+    validation = kube::core::Rule::new("has(self.image) != has(self.external)")
+        .message("set exactly one of daemon.image (run a bd daemon in the cluster) or daemon.external (use an existing bd daemon)"),
+    validation = kube::core::Rule::new("!has(self.external) || !has(self.resources)")
+        .message("spec.daemon.resources applies only to an in-cluster bd daemon, not with daemon.external")
+        .field_path(".resources")
+        .reason(kube::core::Reason::FieldValueForbidden),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonSpec {
+    /// Container image of the bd daemon run in the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), regex(pattern = crate::schema::IMAGE_PATTERN))]
+    pub image: Option<String>,
+    /// Port of the daemon's newline-delimited JSON listener. Default 9876.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), default = "default_daemon_port")]
+    pub port: Option<i32>,
+    /// Port of the daemon's HTTP listener (health, RPC, events). Default 9080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), default = "default_daemon_http_port")]
+    pub http_port: Option<i32>,
+    /// Compute resources of the in-cluster daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resource_requirements")]
+    pub resources: Option<ResourceRequirements>,
+    /// Secret key holding the daemon's bearer token (`BD_DAEMON_TOKEN`), for either kind of
+    /// daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret_ref: Option<SecretKeyRef>,
+    /// An existing bd daemon this operator does not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalDaemon>,
+}
+
+fn default_daemon_port() -> Option<i32> {
+    Some(DEFAULT_DAEMON_PORT)
+}
+fn default_daemon_http_port() -> Option<i32> {
+    Some(DEFAULT_DAEMON_HTTP_PORT)
+}
+
+/// An existing bd daemon, reached over the network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalDaemon {
+    /// Host name or IP address of the daemon.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$")
+    )]
+    pub host: String,
+    /// Port of the daemon's newline-delimited JSON listener. Default 9876.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), default = "default_daemon_port")]
+    pub port: Option<i32>,
+    /// Port of the daemon's HTTP listener. Default 9080.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), default = "default_daemon_http_port")]
+    pub http_port: Option<i32>,
+}
+
+/// Where agents and the operator reach the bd daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonEndpoint {
+    /// Host name (the in-cluster Service name, or the external host).
+    pub host: String,
+    /// Port of the newline-delimited JSON listener.
+    pub port: u16,
+    /// Port of the HTTP listener.
+    pub http_port: u16,
+}
+
+impl DaemonSpec {
+    /// Whether the operator runs the daemon in the cluster.
+    pub fn in_cluster(&self) -> bool {
+        self.external.is_none()
+    }
+
+    /// The daemon's endpoint; `in_cluster_host` is the Service name the operator gives an
+    /// in-cluster daemon.
+    pub fn endpoint(&self, in_cluster_host: &str) -> DaemonEndpoint {
+        let port = |value: Option<i32>, default: i32| {
+            u16::try_from(value.unwrap_or(default)).unwrap_or(default as u16)
+        };
+        match &self.external {
+            Some(external) => DaemonEndpoint {
+                host: external.host.clone(),
+                port: port(external.port, DEFAULT_DAEMON_PORT),
+                http_port: port(external.http_port, DEFAULT_DAEMON_HTTP_PORT),
+            },
+            None => DaemonEndpoint {
+                host: in_cluster_host.into(),
+                port: port(self.port, DEFAULT_DAEMON_PORT),
+                http_port: port(self.http_port, DEFAULT_DAEMON_HTTP_PORT),
+            },
+        }
+    }
+}
+
+/// The RPC server (gtmobile), off by default.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(
+    validation = kube::core::Rule::new("!has(self.enabled) || !self.enabled || has(self.image)")
+        .message("spec.rpcServer.image is required when spec.rpcServer.enabled is true")
+        .field_path(".image")
+        .reason(kube::core::Reason::FieldValueRequired),
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RpcServerSpec {
+    /// Whether the RPC server runs. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_false")]
+    pub enabled: Option<bool>,
+    /// Container image of the RPC server (required when enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512), regex(pattern = crate::schema::IMAGE_PATTERN))]
+    pub image: Option<String>,
+    /// Port the RPC server listens on. Default 8443.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), default = "default_rpc_server_port")]
+    pub port: Option<i32>,
+    /// Compute resources of the RPC server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::resource_requirements")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+fn default_rpc_server_port() -> Option<i32> {
+    Some(DEFAULT_RPC_SERVER_PORT)
+}
+
+impl RpcServerSpec {
+    /// Whether the RPC server runs (default false).
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(false)
+    }
+    /// The port (default 8443).
+    pub fn port(&self) -> i32 {
+        self.port.unwrap_or(DEFAULT_RPC_SERVER_PORT)
+    }
+}
+
+/// Secrets the agents need.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsSpec {
+    /// Secret key with the Anthropic API key (`ANTHROPIC_API_KEY` in agent pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic_api_key_secret_ref: Option<SecretKeyRef>,
+    /// Secret with git credentials for cloning and pushing (e.g. `ssh-privatekey` or
+    /// `username`/`password`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_credentials_secret_ref: Option<SecretRef>,
+    /// Secrets to pull from an external store; rendered as ExternalSecret objects
+    /// (external-secrets.io) only where that CRD is installed. Names are unique.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub external_secrets: Option<Vec<ExternalSecretSpec>>,
+}
+
+/// A Secret filled from an external secret store by the external-secrets operator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretSpec {
+    /// Name of the ExternalSecret and of the Secret it creates.
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::schema::DNS_SUBDOMAIN_PATTERN))]
+    pub name: String,
+    /// The SecretStore or ClusterSecretStore to read from.
+    pub secret_store_ref: SecretStoreRef,
+    /// How often the secret is refreshed from the store. Go duration, default 1h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_refresh_interval")]
+    pub refresh_interval: Option<GoDuration>,
+    /// The keys of the Secret and where each comes from. Secret keys are unique.
+    #[schemars(length(min = 1, max = 32))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["secretKey".into()]))]
+    pub data: Vec<ExternalSecretData>,
+}
+
+fn default_refresh_interval() -> Option<GoDuration> {
+    Some(known_valid("1h"))
+}
+
+/// A secret store of the external-secrets operator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreRef {
+    /// Name of the store.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Kind of the store: SecretStore (namespaced, default) or ClusterSecretStore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_secret_store_kind")]
+    pub kind: Option<SecretStoreKind>,
+}
+
+fn default_secret_store_kind() -> Option<SecretStoreKind> {
+    Some(SecretStoreKind::SecretStore)
+}
+
+/// Kind of an external-secrets store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(transform = crate::schema::drop_type_description)]
+pub enum SecretStoreKind {
+    /// A store in the same namespace.
+    SecretStore,
+    /// A cluster-wide store.
+    ClusterSecretStore,
+}
+
+/// One key of an external secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretData {
+    /// Key in the created Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = crate::schema::SECRET_KEY_PATTERN))]
+    pub secret_key: String,
+    /// Key of the entry in the external store.
+    #[schemars(length(min = 1, max = 512))]
+    pub remote_key: String,
+    /// Property inside the store's entry (for JSON entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub remote_property: Option<String>,
+}
+
+/// The observed state of a town, projected from beads and the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GasTownStatus {
+    /// Lifecycle phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions: Ready, DoltReady, DaemonReady, MayorHealthy, DeaconHealthy, RigsReconciled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Option<Vec<Condition>>,
+    /// Rigs of the town.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rig_count: Option<i32>,
+    /// Agent pods running in the town.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_count: Option<i32>,
+    /// The mayor, as beads and its pod report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mayor: Option<TownAgentStatus>,
+    /// The deacon, as beads and its pod report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deacon: Option<TownAgentStatus>,
+    /// The operator's connection to the bd daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonStatus>,
+    /// A summary of each rig.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub rigs: Option<Vec<RigSummary>>,
+    /// When the status was last refreshed from beads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced: Option<Time>,
+}
+
+/// Condition types of a GasTown.
+pub mod condition {
+    /// The town runs as declared.
+    pub const READY: &str = "Ready";
+    /// The dolt server is ready.
+    pub const DOLT_READY: &str = "DoltReady";
+    /// The bd daemon answers.
+    pub const DAEMON_READY: &str = "DaemonReady";
+    /// The mayor is healthy (pod ready and beads agent state alive).
+    pub const MAYOR_HEALTHY: &str = "MayorHealthy";
+    /// The deacon is healthy.
+    pub const DEACON_HEALTHY: &str = "DeaconHealthy";
+    /// Every declared rig has an up-to-date Rig object.
+    pub const RIGS_RECONCILED: &str = "RigsReconciled";
+}
+
+/// A town-level agent (mayor, deacon).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TownAgentStatus {
+    /// The agent's state as beads records it (`agent_state`, e.g. working, idle, stuck).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Whether the agent's pod is ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    /// Name of the agent's pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+}
+
+/// The operator's connection to the bd daemon.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonStatus {
+    /// Whether the last request to the daemon succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected: Option<bool>,
+    /// The `host:port` the operator talks to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The daemon's version, as its health check reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// A rig's summary in the town's status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RigSummary {
+    /// The rig name.
+    pub name: String,
+    /// The rig's phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// Polecats running now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub polecat_count: Option<i32>,
+    /// Crew members running now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crew_count: Option<i32>,
+    /// Whether the witness is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_healthy: Option<bool>,
+    /// Whether the refinery is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refinery_healthy: Option<bool>,
+    /// Merge requests waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_queue_depth: Option<i32>,
+    /// Beads hooked to the rig's agents (work in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_work: Option<i32>,
+}

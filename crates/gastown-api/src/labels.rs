@@ -1,0 +1,17 @@
+//! Label and annotation keys the operator puts on the objects it creates, and users may
+//! select by.
+
+/// The GasTown an object belongs to (also how a Rig applied on its own names its town).
+pub const TOWN: &str = "gastown.io/town";
+/// The rig an agent pod belongs to.
+pub const RIG: &str = "gastown.io/rig";
+/// The role of an agent pod (`polecat`, `crew`, ...).
+pub const ROLE: &str = "gastown.io/role";
+/// The agent's name (e.g. a polecat's `furiosa`).
+pub const AGENT: &str = "gastown.io/agent";
+/// `app.kubernetes.io/name` on every object of the operator.
+pub const APP_NAME: &str = "app.kubernetes.io/name";
+/// The value of [`APP_NAME`].
+pub const APP_NAME_VALUE: &str = "gastown";
+/// Annotation with the ID of the bead an agent pod was created for.
+pub const BEAD_ID_ANNOTATION: &str = "gastown.io/bead-id";

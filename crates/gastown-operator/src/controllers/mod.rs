@@ -53,6 +53,7 @@ where
     result
 }
 
+pub mod rig;
 pub mod rig_status;
 pub mod town_status;
 

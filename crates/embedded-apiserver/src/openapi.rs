@@ -23,6 +23,7 @@ use crate::resource::ResourceInfo;
 use builtin::BUILTIN_SCHEMAS;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 /// The extension naming the kinds of a schema (a list) or of an operation (one).
 const GVK_EXTENSION: &str = "x-kubernetes-group-version-kind";
@@ -35,9 +36,9 @@ pub fn v3_index(resources: &[ResourceInfo]) -> Value {
     let paths: Map<String, Value> = group_versions(resources)
         .into_iter()
         .filter_map(|(group, version)| {
-            let document = v3_group_version(group, version, resources)?;
+            let rendered = rendered_group_version(group, version, resources)?;
             let key = index_key(group, version);
-            let url = format!("/openapi/v3/{key}?hash={}", content_hash(&document));
+            let url = format!("/openapi/v3/{key}?hash={}", rendered.hash);
             Some((key, json!({ "serverRelativeURL": url })))
         })
         .collect();
@@ -46,6 +47,31 @@ pub fn v3_index(resources: &[ResourceInfo]) -> Value {
 
 /// `GET /openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`; `None` when not served.
 pub fn v3_group_version(group: &str, version: &str, resources: &[ResourceInfo]) -> Option<Value> {
+    rendered_group_version(group, version, resources)
+        .map(|rendered| Value::clone(&rendered.document))
+}
+
+/// A group-version document with its content hash.
+#[derive(Clone)]
+struct Rendered {
+    /// Digest of the resources the document was rendered from.
+    inputs: u128,
+    document: Arc<Value>,
+    hash: String,
+}
+
+/// Documents already rendered, by group-version. Rendering core/v1 takes
+/// long enough in debug builds to matter on every `kubectl apply`, and the
+/// index needs every document's hash; the inputs' digest keeps entries
+/// valid across CRD changes and across servers in one process.
+static RENDERED: LazyLock<Mutex<BTreeMap<(String, String), Rendered>>> =
+    LazyLock::new(Default::default);
+
+fn rendered_group_version(
+    group: &str,
+    version: &str,
+    resources: &[ResourceInfo],
+) -> Option<Rendered> {
     let served: Vec<&ResourceInfo> = resources
         .iter()
         .filter(|r| r.group == group && r.version == version && !r.plural.contains('/'))
@@ -53,11 +79,31 @@ pub fn v3_group_version(group: &str, version: &str, resources: &[ResourceInfo]) 
     if served.is_empty() {
         return None;
     }
+    let inputs = fnv1a_128(format!("{served:?}").as_bytes());
+    let key = (group.to_owned(), version.to_owned());
+    let mut cache = RENDERED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(rendered) = cache.get(&key).filter(|rendered| rendered.inputs == inputs) {
+        return Some(rendered.clone());
+    }
+    let document = render_group_version(group, version, &served);
+    let hash = format!(
+        "{:032X}",
+        fnv1a_128(&serde_json::to_vec(&document).expect("a JSON value serializes"))
+    );
+    let rendered = Rendered {
+        inputs,
+        document: Arc::new(document),
+        hash,
+    };
+    cache.insert(key, rendered.clone());
+    Some(rendered)
+}
 
+fn render_group_version(group: &str, version: &str, served: &[&ResourceInfo]) -> Value {
     let builtins = &*BUILTIN_SCHEMAS;
     let mut own_schemas: BTreeMap<String, Value> = BTreeMap::new();
     let mut paths: BTreeMap<String, Value> = BTreeMap::new();
-    for resource in served {
+    for &resource in served {
         let kind_schema = match builtins
             .schema_name(group, version, &resource.kind)
             .filter(|_| resource.schema.is_none())
@@ -105,7 +151,7 @@ pub fn v3_group_version(group: &str, version: &str, resources: &[ResourceInfo]) 
         .collect();
     schemas.extend(own_schemas);
 
-    Some(json!({
+    json!({
         "openapi": "3.0.0",
         "info": { "title": "Kubernetes", "version": API_VERSION_INFO },
         "paths": paths,
@@ -113,7 +159,7 @@ pub fn v3_group_version(group: &str, version: &str, resources: &[ResourceInfo]) 
             "schemas": schemas,
             "securitySchemes": { "BearerToken": { "type": "apiKey", "description": "Bearer Token authentication", "name": "authorization", "in": "header" } },
         },
-    }))
+    })
 }
 
 /// `GET /openapi/v2` as JSON.
@@ -263,17 +309,15 @@ fn list_schema_for(resource: &ResourceInfo, kind_schema: &str) -> Value {
     })
 }
 
-/// A content hash of a document, in upper-case hex like kube-apiserver's
-/// (there a SHA-512; any stable digest serves the clients' caches).
-fn content_hash(document: &Value) -> String {
-    // 128-bit FNV-1a: stable across processes and builds, unlike std's hasher.
+/// 128-bit FNV-1a: stable across processes and builds, unlike std's hasher,
+/// so clients' HTTP caches keyed by `?hash=` stay right across restarts.
+/// (kube-apiserver uses SHA-512; any stable digest serves the clients.)
+fn fnv1a_128(bytes: &[u8]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
-    let bytes = serde_json::to_vec(document).expect("a JSON value serializes");
-    let hash = bytes.iter().fold(OFFSET, |hash, &byte| {
+    bytes.iter().fold(OFFSET, |hash, &byte| {
         (hash ^ u128::from(byte)).wrapping_mul(PRIME)
-    });
-    format!("{hash:032X}")
+    })
 }
 
 #[cfg(test)]

@@ -432,3 +432,19 @@ fn protobuf_is_recognised_in_both_spellings() {
     ));
     assert!(!v2_protobuf_requested("application/json"));
 }
+
+#[test]
+fn documents_follow_schema_changes_between_calls() {
+    let mut resources = served();
+    let description = |resources: &[ResourceInfo]| {
+        let document =
+            v3_group_version("example.gastown.io", "v1alpha1", resources).expect("served");
+        document["components"]["schemas"]["io.gastown.example.v1alpha1.Widget"]["properties"]["spec"]["description"].clone()
+    };
+    assert_eq!(description(&resources), "Desired state of the widget.");
+    resources[4].schema.as_mut().unwrap()["properties"]["spec"]["description"] = json!("Changed.");
+    assert_eq!(description(&resources), "Changed.");
+    resources[4].schema.as_mut().unwrap()["properties"]["spec"]["description"] =
+        json!("Desired state of the widget.");
+    assert_eq!(description(&resources), "Desired state of the widget.");
+}

@@ -2,6 +2,7 @@
 //!
 //! Each command lives in its own module; this file only parses the command line.
 
+mod apiserver;
 mod ci;
 mod crdgen;
 
@@ -46,8 +47,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Crdgen { check } => crdgen::run(check),
         Command::Ci => ci::run(),
-        Command::Apiserver { .. } => {
-            anyhow::bail!("`cargo xtask apiserver` is not built yet (issue 3)")
+        Command::Apiserver { kubeconfig, port, simulate_workloads } => {
+            apiserver::run(&kubeconfig, port, simulate_workloads)
         }
         Command::Playground => {
             anyhow::bail!("`cargo xtask playground` is not built yet (issue 5)")

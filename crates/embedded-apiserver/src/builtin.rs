@@ -441,7 +441,8 @@ mod tests {
             (pod.decode)(&json!({ "spec": { "containers": [{ "name": 7 }] } })).unwrap_err();
         assert_eq!(errors[0].field, "spec.containers[0].name");
         let errors =
-            crate::required::missing(&(pod.schema)(), &json!({ "spec": { "containers": [{}] } }));
+            crate::shape::check(&(pod.schema)(), &json!({ "spec": { "containers": [{}] } }))
+                .missing;
         assert_eq!(
             errors[0].to_string(),
             "spec.containers[0].name: Required value"

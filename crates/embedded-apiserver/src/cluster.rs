@@ -28,7 +28,36 @@ pub enum Subresource {
 pub struct WriteOptions {
     /// `dryRun=All`: check everything, store nothing.
     pub dry_run: bool,
+    /// The `fieldManager` query parameter.
     pub field_manager: Option<String>,
+    /// The request's User-Agent, the manager's name when `fieldManager` is absent.
+    pub user_agent: String,
+    /// `fieldValidation=Strict`: unknown fields are an error instead of being dropped.
+    pub strict: bool,
+}
+
+/// What `check_kind` needs to know about the write.
+struct KindCheck<'a> {
+    old: Option<&'a Value>,
+    subresource: Subresource,
+    strict: bool,
+    name: &'a str,
+}
+
+impl WriteOptions {
+    /// The name a write's fields are recorded under.
+    pub fn manager(&self) -> String {
+        server_side_apply::manager_or_user_agent(self.field_manager.as_deref(), &self.user_agent)
+    }
+}
+
+/// Who writes `metadata.managedFields` for a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recording {
+    /// Record the write as an `Update` by its manager.
+    Update,
+    /// Server-side apply already produced them; keep them as they are.
+    Done,
 }
 
 /// The current time as Kubernetes writes timestamps (RFC 3339, seconds).
@@ -201,47 +230,75 @@ impl Cluster {
         Ok(())
     }
 
-    /// Kind-level checks: typed decoding for built-ins, the structural schema for custom kinds.
+    /// Kind-level checks: typed decoding and schema shape for built-ins, the
+    /// structural schema (prune, default, validate) for custom kinds.
     fn check_kind(
         &self,
         served: &Served,
         object: &mut Value,
-        old: Option<&Value>,
-        name: &str,
+        check: KindCheck<'_>,
     ) -> ApiResult<()> {
         builtin::normalize(&served.info, object);
-        let mut errors = Vec::new();
-        if let Some(problems) =
-            meta_str(object, "name").map(|n| names::problems(served.name_rule, n))
-        {
-            errors.extend(
-                problems
-                    .into_iter()
-                    .map(|p| FieldError::invalid("metadata.name", name, p)),
-            );
-        }
+        let name = check.name;
+        let mut errors: Vec<FieldError> = meta_str(object, "name")
+            .map(|n| names::problems(served.name_rule, n))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|problem| FieldError::invalid("metadata.name", name, problem))
+            .collect();
+        let mut unknown = Vec::new();
         match &served.check {
             Check::Decode { decode, schema } => {
                 if let Err(decode_errors) = decode(object) {
                     errors.extend(decode_errors);
                 }
-                errors.extend(crate::required::missing(schema.get(), object));
+                let shape = crate::shape::check(schema.get(), object);
+                errors.extend(shape.missing);
+                unknown = shape.unknown;
             }
             Check::Schema(Some(validator)) if errors.is_empty() => {
-                validator.admit(object, old, &served.info.group, name)?;
+                unknown = validator.admit(
+                    object,
+                    check.old,
+                    check.subresource,
+                    &served.info.group,
+                    name,
+                )?;
             }
             Check::Schema(_) => {}
         }
-        if served.is("", "Pod")
-            && object
-                .pointer("/spec/containers")
-                .and_then(Value::as_array)
-                .is_some_and(Vec::is_empty)
-        {
+        if check.strict && !unknown.is_empty() {
+            let fields: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect();
+            let kind = &served.info.kind;
+            return Err(ApiError::BadRequest(format!(
+                "{kind} in version {:?} cannot be handled as a {kind}: strict decoding error: {}",
+                served.info.version,
+                fields.join(", ")
+            )));
+        }
+        let no_containers = object
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
+        if served.is("", "Pod") && no_containers {
             errors.push(FieldError::required("spec.containers", None));
         }
         if served.is("apiextensions.k8s.io", "CustomResourceDefinition") && errors.is_empty() {
             errors.extend(crd::validate(object));
+            if errors.is_empty()
+                && let Err(crd::ServeError::Schema(schema_error)) = crd::served_versions(object)
+            {
+                let (kind, group) = (&served.info.kind, &served.info.group);
+                return Err(crate::custom::invalid(
+                    kind,
+                    group,
+                    name,
+                    schema_error.field_errors(),
+                ));
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -305,6 +362,18 @@ impl Cluster {
         namespace: Option<&str>,
         body: Value,
         options: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        self.create_recorded(served, namespace, body, options, Recording::Update)
+    }
+
+    /// A create whose managedFields are recorded as `recording` says.
+    pub(crate) fn create_recorded(
+        &mut self,
+        served: &Served,
+        namespace: Option<&str>,
+        body: Value,
+        options: &WriteOptions,
+        recording: Recording,
     ) -> ApiResult<Arc<Value>> {
         let mut object = Self::check_body(served, namespace, body)?;
         let ns = meta_str(&object, "namespace")
@@ -370,7 +439,13 @@ impl Cluster {
         if served.is("", "Namespace") {
             object["spec"] = json!({ "finalizers": [NAMESPACE_FINALIZER] });
         }
-        self.check_kind(served, &mut object, None, &name)?;
+        let check = KindCheck {
+            old: None,
+            subresource: Subresource::Main,
+            strict: options.strict,
+            name: &name,
+        };
+        self.check_kind(served, &mut object, check)?;
         self.check_namespace_open(served, &ns, &name)?;
         let key = served.key();
         let at: ObjectKey = (ns, name.clone());
@@ -384,7 +459,9 @@ impl Cluster {
             self.admit_pod(served, &object, &name)?;
         }
         self.system_status(served, &mut object, None);
-        crate::managed::record_create(served, &mut object, options.field_manager.as_deref());
+        if recording == Recording::Update {
+            crate::managed::record_update(served, None, &mut object, options, Subresource::Main);
+        }
         if options.dry_run {
             return Ok(Arc::new(object));
         }
@@ -402,6 +479,29 @@ impl Cluster {
         body: Value,
         subresource: Subresource,
         options: &WriteOptions,
+    ) -> ApiResult<Arc<Value>> {
+        self.update_recorded(
+            served,
+            namespace,
+            name,
+            body,
+            subresource,
+            options,
+            Recording::Update,
+        )
+    }
+
+    /// An update whose managedFields are recorded as `recording` says.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn update_recorded(
+        &mut self,
+        served: &Served,
+        namespace: Option<&str>,
+        name: &str,
+        body: Value,
+        subresource: Subresource,
+        options: &WriteOptions,
+        recording: Recording,
     ) -> ApiResult<Arc<Value>> {
         let body = Self::check_body(served, namespace, body)?;
         match meta_str(&body, "name") {
@@ -438,7 +538,13 @@ impl Cluster {
             _ => {}
         }
         let mut object = self.merge_update(served, &old, body, subresource)?;
-        self.check_kind(served, &mut object, Some(&old), name)?;
+        let check = KindCheck {
+            old: Some(&old),
+            subresource,
+            strict: options.strict,
+            name,
+        };
+        self.check_kind(served, &mut object, check)?;
         if served.tracks_generation && spec_fields(&object) != spec_fields(&old) {
             let generation = old
                 .pointer("/metadata/generation")
@@ -448,13 +554,9 @@ impl Cluster {
             object["metadata"]["generation"] = json!(generation);
         }
         self.system_status(served, &mut object, Some(&old));
-        crate::managed::record_update(
-            served,
-            &old,
-            &mut object,
-            options.field_manager.as_deref(),
-            subresource,
-        );
+        if recording == Recording::Update {
+            crate::managed::record_update(served, Some(&old), &mut object, options, subresource);
+        }
         if options.dry_run {
             return Ok(Arc::new(object));
         }

@@ -53,8 +53,17 @@ pub fn validate(crd: &Value) -> Vec<FieldError> {
     errors
 }
 
-/// The served versions of a (valid) CRD, as resources.
-pub fn served_versions(crd: &Value) -> Result<Vec<Served>, serde_json::Error> {
+/// Why a CRD's versions cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("decoding the CustomResourceDefinition: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Schema(#[from] structural_schema::SchemaError),
+}
+
+/// The served versions of a CRD, as resources, with their schemas compiled.
+pub fn served_versions(crd: &Value) -> Result<Vec<Served>, ServeError> {
     let typed: CustomResourceDefinition = serde_json::from_value(crd.clone())?;
     let spec = typed.spec;
     let names = spec.names;
@@ -62,8 +71,9 @@ pub fn served_versions(crd: &Value) -> Result<Vec<Served>, serde_json::Error> {
     let served = spec
         .versions
         .into_iter()
-        .filter(|v| v.served)
-        .map(|version| {
+        .enumerate()
+        .filter(|(_, v)| v.served)
+        .map(|(index, version)| {
             let schema = version
                 .schema
                 .and_then(|s| s.open_api_v3_schema)
@@ -85,10 +95,12 @@ pub fn served_versions(crd: &Value) -> Result<Vec<Served>, serde_json::Error> {
                 .subresources
                 .as_ref()
                 .is_some_and(|s| s.status.is_some());
+            let at = format!("spec.versions[{index}].schema.openAPIV3Schema");
             let validator = schema
                 .as_ref()
-                .map(|s| Arc::new(CustomValidator::new(s, &kind)));
-            Served {
+                .map(|s| CustomValidator::new(s, &kind, &at).map(Arc::new))
+                .transpose()?;
+            Ok(Served {
                 info: ResourceInfo {
                     group: spec.group.clone(),
                     version: version.name,
@@ -120,9 +132,9 @@ pub fn served_versions(crd: &Value) -> Result<Vec<Served>, serde_json::Error> {
                     .map(|f| f.json_path.trim_start_matches('.').to_owned())
                     .collect(),
                 check: Check::Schema(validator),
-            }
+            })
         });
-    Ok(served.collect())
+    served.collect()
 }
 
 /// The status of an accepted, established CRD; condition times are kept from

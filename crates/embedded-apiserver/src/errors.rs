@@ -189,9 +189,17 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("the server could not find the requested resource")]
     PathNotFound,
-    /// A fault injected by a test with a status code that has no better variant.
+    /// A server-side apply that would take fields other managers own (409).
     #[error("{message}")]
-    Injected { code: StatusCode, message: String },
+    ApplyConflict {
+        resource: QualifiedResource,
+        name: String,
+        message: String,
+        causes: Vec<Value>,
+    },
+    /// Any other status code with its message (patch failures, injected faults).
+    #[error("{message}")]
+    Other { code: StatusCode, message: String },
 }
 
 fn forbidden_message(resource: &QualifiedResource, name: &str, reason: &str) -> String {
@@ -242,7 +250,8 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::MethodNotSupported => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Injected { code, .. } => *code,
+            Self::ApplyConflict { .. } => StatusCode::CONFLICT,
+            Self::Other { code, .. } => *code,
         }
     }
 
@@ -259,7 +268,8 @@ impl ApiError {
             Self::Internal(_) => "InternalError",
             Self::MethodNotSupported => "MethodNotAllowed",
             Self::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            Self::Injected { code, .. } => reason_for_code(*code),
+            Self::ApplyConflict { .. } => "Conflict",
+            Self::Other { code, .. } => reason_for_code(*code),
         }
     }
 
@@ -333,6 +343,8 @@ pub fn reason_for_code(code: StatusCode) -> &'static str {
         405 => "MethodNotAllowed",
         409 => "Conflict",
         410 => "Expired",
+        413 => "RequestEntityTooLarge",
+        415 => "UnsupportedMediaType",
         422 => "Invalid",
         429 => "TooManyRequests",
         500 => "InternalError",

@@ -60,7 +60,7 @@ impl FaultState {
                 reason: "injected fault".into(),
             },
             500 => ApiError::Internal("injected fault".into()),
-            _ => ApiError::Injected {
+            _ => ApiError::Other {
                 code: rule.code,
                 message: "injected fault".into(),
             },

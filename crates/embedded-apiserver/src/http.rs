@@ -59,10 +59,15 @@ impl Query {
         matches!(self.get(key), Some("true" | "1"))
     }
 
-    fn write_options(&self) -> WriteOptions {
+    fn write_options(&self, headers: &HeaderMap) -> WriteOptions {
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
         WriteOptions {
             dry_run: self.get("dryRun") == Some("All"),
             field_manager: self.get("fieldManager").map(str::to_owned),
+            user_agent: user_agent.unwrap_or_default().to_owned(),
+            strict: self.get("fieldValidation") == Some("Strict"),
         }
     }
 }
@@ -101,31 +106,54 @@ async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response 
             };
             reply(resource_request(&app, &parts.method, &parts.headers, path, &query, body).await)
         }
-        other => reply(non_resource(&app, other)),
+        other => reply(non_resource(&app, other, &parts.headers)),
     }
 }
 
-fn non_resource(app: &AppState, route: Route) -> ApiResult<Response> {
+fn non_resource(app: &AppState, route: Route, headers: &HeaderMap) -> ApiResult<Response> {
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
-    let cluster = app.cluster.lock();
-    let registry = &cluster.registry;
     match route {
-        Route::Version => ok(discovery::version()),
-        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
-        Route::CoreVersions => ok(discovery::core_versions(&app.address)),
-        Route::Groups => ok(discovery::group_list(registry)),
-        Route::Group(group) => {
-            discovery::group(registry, &group).map_or(Err(ApiError::PathNotFound), ok)
+        Route::Version => return ok(discovery::version()),
+        Route::Health => return Ok((StatusCode::OK, "ok").into_response()),
+        Route::CoreVersions => return ok(discovery::core_versions(&app.address)),
+        _ => {}
+    }
+    // OpenAPI documents take a while to build: only a snapshot is taken under the lock.
+    let infos = {
+        let cluster = app.cluster.lock();
+        let registry = &cluster.registry;
+        match route {
+            Route::Groups => return ok(discovery::group_list(registry)),
+            Route::Group(group) => {
+                return discovery::group(registry, &group).map_or(Err(ApiError::PathNotFound), ok);
+            }
+            Route::GroupVersion(group, version) => {
+                return discovery::resource_list(registry, &group, &version)
+                    .map_or(Err(ApiError::PathNotFound), ok);
+            }
+            _ => registry.infos(),
         }
-        Route::GroupVersion(group, version) => discovery::resource_list(registry, &group, &version)
+    };
+    match route {
+        Route::OpenApiV2 => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if openapi::v2_protobuf_requested(accept) {
+                let body = openapi::v2_protobuf(&infos);
+                return Ok((
+                    [(header::CONTENT_TYPE, openapi::V2_PROTOBUF_CONTENT_TYPE)],
+                    body,
+                )
+                    .into_response());
+            }
+            ok(openapi::v2(&infos))
+        }
+        Route::OpenApiV3Index => ok(openapi::v3_index(&infos)),
+        Route::OpenApiV3(group, version) => openapi::v3_group_version(&group, &version, &infos)
             .map_or(Err(ApiError::PathNotFound), ok),
-        Route::OpenApiV2 => ok(openapi::v2(&registry.infos())),
-        Route::OpenApiV3Index => ok(openapi::v3_index(&registry.infos())),
-        Route::OpenApiV3(group, version) => {
-            openapi::v3_group_version(&group, &version, &registry.infos())
-                .map_or(Err(ApiError::PathNotFound), ok)
-        }
-        Route::Resource(_) | Route::Unknown => Err(ApiError::PathNotFound),
+        _ => Err(ApiError::PathNotFound),
     }
 }
 
@@ -212,7 +240,7 @@ async fn resource_request(
                 &served,
                 namespace,
                 decode_body(&body)?,
-                &query.write_options(),
+                &query.write_options(headers),
             )?;
             Ok(json_response(StatusCode::CREATED, &*object))
         }
@@ -223,7 +251,7 @@ async fn resource_request(
                 &name,
                 decode_body(&body)?,
                 subresource,
-                &query.write_options(),
+                &query.write_options(headers),
             )?;
             Ok(json_response(StatusCode::OK, &*object))
         }
@@ -459,7 +487,7 @@ fn patch(
         .unwrap_or_default();
     let patch_type = PatchType::from_content_type(content_type)?;
     let patch_body = patch::parse_body(patch_type, body)?;
-    let options = query.write_options();
+    let options = query.write_options(headers);
     let mut cluster = app.cluster.lock();
     if patch_type == PatchType::Apply {
         let force = query.flag("force");
@@ -511,10 +539,7 @@ fn delete_options(query: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
             let orphan = from_body
                 .get("orphanDependents")
                 .and_then(Value::as_bool)
-                .or(match query.get("orphanDependents") {
-                    Some(v) => Some(v == "true"),
-                    None => None,
-                });
+                .or(query.get("orphanDependents").map(|v| v == "true"));
             orphan.map(|o| {
                 if o {
                     Propagation::Orphan

@@ -6,7 +6,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+    ConfigMap, Container, Event, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret,
+    Service,
 };
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
@@ -47,6 +48,7 @@ pub(super) fn printer(group: &str, kind: &str) -> &'static Printer {
         ("", "ConfigMap") => &CONFIG_MAP,
         ("", "Secret") => &SECRET,
         ("", "ResourceQuota") => &RESOURCE_QUOTA,
+        ("", "Event") => &EVENT,
         ("apps", "Deployment") => &DEPLOYMENT,
         ("apps", "StatefulSet") => &STATEFUL_SET,
         ("coordination.k8s.io", "Lease") => &LEASE,
@@ -754,3 +756,76 @@ static CUSTOM_RESOURCE_DEFINITION: Printer = Printer {
         Some(Row::new(vec![name(&metadata), created]))
     },
 };
+
+static EVENT: Printer = Printer {
+    columns: &[
+        Column::new("Last Seen", "string", "The time at which the most recent occurrence of this event was recorded."),
+        Column::new("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future"),
+        Column::new("Reason", "string", "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+        Column::new("Object", "string", "The object that this event is about."),
+        Column::new("Subobject", "string", "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement.").wide(),
+        Column::new("Source", "string", "The component reporting this event.").wide(),
+        Column::new("Message", "string", "A human-readable description of the status of this operation."),
+        Column::new("First Seen", "string", "The time at which the event was first recorded.").wide(),
+        Column::new("Count", "string", "The number of times this event has occurred.").wide(),
+        Column { priority: 1, ..NAME_COLUMN },
+    ],
+    row: |object, now| decode::<Event>(object).map(|event| event_row(&event, now)),
+};
+
+/// kube-apiserver's `printEvent` (core/v1 events, as `kubectl get events` lists them).
+fn event_row(event: &Event, now: Timestamp) -> Row {
+    let event_time = event.event_time.as_ref().map(|t| t.0);
+    let first_seen = age::since(
+        event.first_timestamp.as_ref().map(|t| t.0).or(event_time),
+        now,
+    );
+    let mut last_seen = match &event.last_timestamp {
+        Some(last) => age::since(Some(last.0), now),
+        None => first_seen.clone(),
+    };
+    // Singleton events of the new API carry no count.
+    let mut count = event.count.filter(|&count| count != 0).unwrap_or(1);
+    if let Some(series) = &event.series {
+        last_seen = age::since(series.last_observed_time.as_ref().map(|t| t.0), now);
+        count = series.count.unwrap_or(0);
+    }
+    let involved = &event.involved_object;
+    let kind = involved.kind.as_deref().unwrap_or_default().to_lowercase();
+    let target = match involved.name.as_deref() {
+        Some(name) if !name.is_empty() => format!("{kind}/{name}"),
+        _ => kind,
+    };
+    let first_non_empty = |a: Option<&str>, b: Option<&str>| {
+        a.filter(|s| !s.is_empty())
+            .or(b)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let source = event.source.as_ref();
+    let component = first_non_empty(
+        source.and_then(|s| s.component.as_deref()),
+        event.reporting_component.as_deref(),
+    );
+    let instance = first_non_empty(
+        source.and_then(|s| s.host.as_deref()),
+        event.reporting_instance.as_deref(),
+    );
+    let source = match (component.is_empty(), instance.is_empty()) {
+        (true, _) => String::new(),
+        (false, true) => component,
+        (false, false) => format!("{component}, {instance}"),
+    };
+    Row::new(vec![
+        last_seen.into(),
+        event.type_.clone().unwrap_or_default().into(),
+        event.reason.clone().unwrap_or_default().into(),
+        target.into(),
+        involved.field_path.clone().unwrap_or_default().into(),
+        source.into(),
+        event.message.as_deref().unwrap_or_default().trim().into(),
+        first_seen.into(),
+        count.into(),
+        name(&event.metadata),
+    ])
+}

@@ -498,3 +498,54 @@ fn builtin_that_does_not_decode_still_shows_name_and_age() {
     assert_eq!(row[4], "120m");
     assert_eq!(row[8], Value::Null);
 }
+
+#[test]
+fn events_show_when_what_and_why_with_the_name_last() {
+    let event = json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": { "name": "town.1", "namespace": "town", "creationTimestamp": "2026-03-01T11:50:00Z" },
+        "involvedObject": { "kind": "Gastown", "name": "town", "namespace": "town" },
+        "reason": "Reconciled", "message": "  all rigs ready \n", "type": "Normal",
+        "firstTimestamp": "2026-03-01T11:50:00Z", "lastTimestamp": "2026-03-01T11:58:00Z", "count": 3,
+        "source": { "component": "gastown-operator" },
+    });
+    let table = render_at(
+        &resource("", "Event", false, vec![]),
+        &[event],
+        json!({}),
+        IncludeObject::None,
+        now(),
+    );
+    assert_eq!(
+        column_names(&table),
+        [
+            "Last Seen",
+            "Type",
+            "Reason",
+            "Object",
+            "Subobject",
+            "Source",
+            "Message",
+            "First Seen",
+            "Count",
+            "Name"
+        ]
+    );
+    assert_eq!(
+        cells(&table, 0),
+        [
+            json!("2m"),
+            json!("Normal"),
+            json!("Reconciled"),
+            json!("gastown/town"),
+            json!(""),
+            json!("gastown-operator"),
+            json!("all rigs ready"),
+            json!("10m"),
+            json!(3),
+            json!("town.1")
+        ]
+    );
+    assert_eq!(table["columnDefinitions"][9]["format"], "name");
+    assert_eq!(table["columnDefinitions"][9]["priority"], 1);
+}

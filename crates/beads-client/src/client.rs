@@ -120,7 +120,9 @@ impl BeadsClient {
             max_idle_connections: config.max_idle_connections,
         };
         let transport = match endpoint {
-            Endpoint::Http { .. } => Transport::Http(HttpTransport::new(endpoint, token, settings)?),
+            Endpoint::Http { .. } => {
+                Transport::Http(HttpTransport::new(endpoint, token, settings)?)
+            }
             Endpoint::Tcp { .. } => Transport::Tcp(TcpTransport::new(endpoint, token, settings)),
         };
         Ok(Self {
@@ -166,7 +168,8 @@ impl BeadsClient {
                 let ready = health.status == HealthStatus::Healthy;
                 Ok(Readiness {
                     ready,
-                    reason: (!ready).then(|| health.error.unwrap_or_else(|| health.status.to_string())),
+                    reason: (!ready)
+                        .then(|| health.error.unwrap_or_else(|| health.status.to_string())),
                 })
             }
         }
@@ -189,7 +192,8 @@ impl BeadsClient {
             #[serde(skip_serializing_if = "Option::is_none")]
             rig: Option<&'a str>,
         }
-        let list: Option<crate::model::AgentPodList> = self.call(Operation::AgentPodList, &Args { rig }).await?;
+        let list: Option<crate::model::AgentPodList> =
+            self.call(Operation::AgentPodList, &Args { rig }).await?;
         Ok(list.unwrap_or_default().agents)
     }
 
@@ -212,7 +216,10 @@ impl BeadsClient {
     }
 
     /// `agent_pod_deregister`: clears the pod fields of an agent bead.
-    pub async fn agent_pod_deregister(&self, agent_id: &str) -> Result<AgentPodDeregistered, BeadsError> {
+    pub async fn agent_pod_deregister(
+        &self,
+        agent_id: &str,
+    ) -> Result<AgentPodDeregistered, BeadsError> {
         let args = serde_json::json!({"agent_id": agent_id});
         self.call(Operation::AgentPodDeregister, &args).await
     }
@@ -228,7 +235,10 @@ impl BeadsClient {
         since: u64,
     ) -> Result<Vec<crate::model::Positioned>, BeadsError> {
         let data: serde_json::Value = self
-            .call(Operation::GetMutations, &serde_json::json!({"since": since}))
+            .call(
+                Operation::GetMutations,
+                &serde_json::json!({"since": since}),
+            )
             .await?;
         match data {
             serde_json::Value::Null => Ok(Vec::new()),
@@ -243,7 +253,7 @@ impl BeadsClient {
                 })
                 .collect()),
             other => Err(BeadsError::Protocol {
-                endpoint: self.endpoint().clone(),
+                endpoint: self.inner.transport.endpoint_name(),
                 operation: Operation::GetMutations.wire_name(),
                 detail: format!("expected an array of events, got {}", json_kind(&other)),
             }),
@@ -270,7 +280,7 @@ impl BeadsClient {
         R: DeserializeOwned,
     {
         let args = serde_json::to_value(args).map_err(|error| BeadsError::Protocol {
-            endpoint: self.endpoint().clone(),
+            endpoint: self.inner.transport.endpoint_name(),
             operation: operation.wire_name(),
             detail: format!("cannot encode the arguments: {error}"),
         })?;
@@ -281,7 +291,7 @@ impl BeadsClient {
             transport.call(operation, &args).await?
         };
         serde_json::from_value(data).map_err(|error| BeadsError::Protocol {
-            endpoint: self.endpoint().clone(),
+            endpoint: self.inner.transport.endpoint_name(),
             operation: operation.wire_name(),
             detail: format!("unexpected answer shape: {error}"),
         })

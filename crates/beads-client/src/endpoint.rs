@@ -46,7 +46,9 @@ impl FromStr for Endpoint {
             .ok_or_else(|| invalid("no host"))?;
         if !url.username().is_empty() || url.password().is_some() {
             // Credentials belong in the token, never in an address that gets logged.
-            return Err(invalid("credentials in the URL are not accepted; use the token"));
+            return Err(invalid(
+                "credentials in the URL are not accepted; use the token",
+            ));
         }
         match url.scheme() {
             "http" => {
@@ -102,7 +104,12 @@ mod tests {
             "http://127.0.0.1:9080/bd.v1.BeadsService/List"
         );
         let tcp: Endpoint = "tcp://bd-daemon:9876".parse().unwrap();
-        assert_eq!(tcp, Endpoint::Tcp { authority: "bd-daemon:9876".into() });
+        assert_eq!(
+            tcp,
+            Endpoint::Tcp {
+                authority: "bd-daemon:9876".into()
+            }
+        );
         assert_eq!(tcp.to_string(), "tcp://bd-daemon:9876");
         assert!(tcp.http_url("x").is_none());
     }
@@ -110,7 +117,10 @@ mod tests {
     #[test]
     fn http_base_path_is_kept() {
         let http: Endpoint = "http://gw:80/beads".parse().unwrap();
-        assert_eq!(http.http_url("healthz").unwrap().as_str(), "http://gw/beads/healthz");
+        assert_eq!(
+            http.http_url("healthz").unwrap().as_str(),
+            "http://gw/beads/healthz"
+        );
     }
 
     #[test]

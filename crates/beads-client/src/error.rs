@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use crate::endpoint::Endpoint;
+use std::sync::Arc;
 
 /// Everything that can go wrong when talking to the daemon. Each message names the
-/// endpoint and the operation; none ever contains the token.
+/// endpoint (as written by [`crate::Endpoint`]'s `Display`) and the operation; none
+/// ever contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BeadsError {
     /// The endpoint string cannot be used.
@@ -15,7 +16,7 @@ pub enum BeadsError {
     /// No connection could be made, or it broke before an answer arrived.
     #[error("bd daemon at {endpoint} is unreachable ({operation}): {reason}")]
     Unreachable {
-        endpoint: Endpoint,
+        endpoint: Arc<str>,
         operation: &'static str,
         reason: String,
     },
@@ -23,7 +24,7 @@ pub enum BeadsError {
     /// No answer within the request timeout.
     #[error("bd daemon at {endpoint} did not answer {operation} within {timeout:?}")]
     TimedOut {
-        endpoint: Endpoint,
+        endpoint: Arc<str>,
         operation: &'static str,
         timeout: Duration,
     },
@@ -31,7 +32,7 @@ pub enum BeadsError {
     /// The daemon refused the token (HTTP 401, or an auth error on TCP).
     #[error("bd daemon at {endpoint} refused the token for {operation}: {message}")]
     Unauthorized {
-        endpoint: Endpoint,
+        endpoint: Arc<str>,
         operation: &'static str,
         message: String,
     },
@@ -39,7 +40,7 @@ pub enum BeadsError {
     /// The answer broke the wire protocol: not JSON, wrong shape, oversize line.
     #[error("bd daemon at {endpoint} broke the protocol in {operation}: {detail}")]
     Protocol {
-        endpoint: Endpoint,
+        endpoint: Arc<str>,
         operation: &'static str,
         detail: String,
     },
@@ -48,7 +49,7 @@ pub enum BeadsError {
     /// `{"success": false, "error": ...}` on TCP).
     #[error("bd daemon at {endpoint} failed {operation}{}: {message}", http_status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Daemon {
-        endpoint: Endpoint,
+        endpoint: Arc<str>,
         operation: &'static str,
         http_status: Option<u16>,
         message: String,
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn only_transient_errors_are_retried() {
-        let endpoint: Endpoint = "tcp://127.0.0.1:1".parse().unwrap();
+        let endpoint: Arc<str> = Arc::from("tcp://127.0.0.1:1");
         let unauthorized = BeadsError::Unauthorized {
             endpoint: endpoint.clone(),
             operation: "list",

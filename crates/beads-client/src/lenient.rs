@@ -28,7 +28,10 @@ where
     D: Deserializer<'de>,
 {
     let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-    Ok(value.as_ref().and_then(serde_json::Value::as_str).and_then(parse_timestamp))
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(parse_timestamp))
 }
 
 /// Parses an RFC 3339 time as found in a field or a description line.

@@ -21,13 +21,13 @@ mod transport;
 pub use client::{BeadsClient, ClientConfig, MutationStreamConfig};
 pub use endpoint::Endpoint;
 pub use error::BeadsError;
-pub use model::*;
-pub use projection::{
-    AgentSummary, DaemonSummary, HookedWork, RigSummary, TownSnapshot, TownSummary,
-    desired_agents, fetch_snapshot, project,
-};
-pub use token::{REDACTED, Token};
 /// The time library of this crate's public types.
 pub use jiff;
+pub use model::*;
+pub use projection::{
+    AgentSummary, DaemonSummary, HookedWork, RigSummary, TownSnapshot, TownSummary, desired_agents,
+    fetch_snapshot, project,
+};
+pub use token::{REDACTED, Token};
 
 pub type Result<T, E = BeadsError> = std::result::Result<T, E>;

@@ -101,7 +101,10 @@ pub(crate) fn stream(
 
 /// Decodes one SSE frame; `None` for keepalives, other event types, garbage and
 /// events already delivered.
-fn admit_frame(cursor: &mut MutationCursor, frame: &eventsource_stream::Event) -> Option<MutationEvent> {
+fn admit_frame(
+    cursor: &mut MutationCursor,
+    frame: &eventsource_stream::Event,
+) -> Option<MutationEvent> {
     if frame.event != MUTATION_EVENT {
         if !frame.event.is_empty() || !frame.data.is_empty() {
             tracing::debug!(event = %frame.event, "skipping a non-mutation SSE event");
@@ -197,11 +200,18 @@ mod tests {
         assert!(admit_frame(&mut cursor, &frame("heartbeat", "1", "{}")).is_none());
         assert!(admit_frame(&mut cursor, &frame("mutation", "2", "{not json")).is_none());
         assert!(admit_frame(&mut cursor, &frame("mutation", "3", "[1,2]")).is_none());
-        let event = admit_frame(&mut cursor, &frame("mutation", "4", r#"{"Type":"create","IssueID":"gt-1"}"#))
-            .expect("a mutation");
+        let event = admit_frame(
+            &mut cursor,
+            &frame("mutation", "4", r#"{"Type":"create","IssueID":"gt-1"}"#),
+        )
+        .expect("a mutation");
         assert_eq!((event.id, event.issue_id.as_str()), (4, "gt-1"));
         assert!(
-            admit_frame(&mut cursor, &frame("mutation", "4", r#"{"Type":"create","IssueID":"gt-1"}"#)).is_none(),
+            admit_frame(
+                &mut cursor,
+                &frame("mutation", "4", r#"{"Type":"create","IssueID":"gt-1"}"#)
+            )
+            .is_none(),
             "a replayed frame is not delivered twice"
         );
     }
@@ -229,7 +239,10 @@ mod tests {
             .filter_map(|frame| admit_frame(&mut cursor, frame))
             .map(|event| (event.id, event.issue_id))
             .collect();
-        assert_eq!(events, vec![(100, "gt-a".to_owned()), (101, "gt-b".to_owned())]);
+        assert_eq!(
+            events,
+            vec![(100, "gt-a".to_owned()), (101, "gt-b".to_owned())]
+        );
     }
 
     #[tokio::test]
@@ -237,7 +250,10 @@ mod tests {
         let silent = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
         let guarded = with_idle_timeout(silent, Duration::from_millis(20));
         futures::pin_mut!(guarded);
-        assert!(matches!(guarded.next().await, Some(Err(IdleOrTransport::Idle(_)))));
+        assert!(matches!(
+            guarded.next().await,
+            Some(Err(IdleOrTransport::Idle(_)))
+        ));
         assert!(guarded.next().await.is_none());
     }
 }

@@ -196,14 +196,21 @@ pub fn project(snapshot: &TownSnapshot, now: Timestamp, staleness: Duration) -> 
     let mut rigs: BTreeMap<String, RigSummary> = BTreeMap::new();
     let mut town_agents = Vec::new();
 
-    for bead in snapshot.agent_beads().filter(|bead| !bead.status.is_closed()) {
+    for bead in snapshot
+        .agent_beads()
+        .filter(|bead| !bead.status.is_closed())
+    {
         let agent = AgentSummary::from_bead(&bead, active_since);
         match &agent.rig {
             Some(rig) => rig_entry(&mut rigs, rig).agents.push(agent),
             None => town_agents.push(agent),
         }
     }
-    for request in snapshot.merge_requests.iter().filter(|issue| !issue.is_closed()) {
+    for request in snapshot
+        .merge_requests
+        .iter()
+        .filter(|issue| !issue.is_closed())
+    {
         let Some(rig) = request.rig() else { continue };
         let summary = rig_entry(&mut rigs, rig);
         summary.merge_queue_depth += 1;
@@ -218,7 +225,10 @@ pub fn project(snapshot: &TownSnapshot, now: Timestamp, staleness: Duration) -> 
 
     TownSummary {
         daemon: DaemonSummary {
-            serving: matches!(snapshot.health.status, HealthStatus::Healthy | HealthStatus::Degraded),
+            serving: matches!(
+                snapshot.health.status,
+                HealthStatus::Healthy | HealthStatus::Degraded
+            ),
             status: snapshot.health.status.clone(),
             version: snapshot.health.version.clone(),
             uptime_seconds: snapshot.health.uptime_seconds,
@@ -262,7 +272,11 @@ fn rig_entry<'a>(rigs: &'a mut BTreeMap<String, RigSummary>, name: &str) -> &'a 
 
 fn summarise_agents(rig: &mut RigSummary) {
     rig.agents.sort_by(|a, b| a.id.cmp(&b.id));
-    let live_with = |role: Role| rig.agents.iter().filter(move |a| a.live && a.has_role(&role));
+    let live_with = |role: Role| {
+        rig.agents
+            .iter()
+            .filter(move |a| a.live && a.has_role(&role))
+    };
     let mut polecats: Vec<String> = live_with(Role::Polecat).map(|a| a.name.clone()).collect();
     polecats.sort();
     rig.polecat_count = count(polecats.len());

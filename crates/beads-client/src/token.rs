@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn whitespace_is_trimmed_and_empty_is_none() {
-        assert_eq!(Token::new("  abc\n").map(|t| t.expose().to_owned()), Some("abc".into()));
+        assert_eq!(
+            Token::new("  abc\n").map(|t| t.expose().to_owned()),
+            Some("abc".into())
+        );
         assert!(Token::new(" \n").is_none());
     }
 

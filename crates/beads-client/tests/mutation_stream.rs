@@ -45,9 +45,15 @@ async fn sse_resumes_after_cuts_without_losing_or_repeating() {
     assert_eq!(ids, ["a1", "a2", "a3"], "replay from since=0");
 
     // Noise the reader must skip: unknown event types, garbage, bad data, comments.
-    daemon.faults().inject_into_event_streams("event: surprise\ndata: {\"x\":1}\n\n");
-    daemon.faults().inject_into_event_streams("garbage without a colon\n\n");
-    daemon.faults().inject_into_event_streams("id: 99\nevent: mutation\ndata: {not json\n\n");
+    daemon
+        .faults()
+        .inject_into_event_streams("event: surprise\ndata: {\"x\":1}\n\n");
+    daemon
+        .faults()
+        .inject_into_event_streams("garbage without a colon\n\n");
+    daemon
+        .faults()
+        .inject_into_event_streams("id: 99\nevent: mutation\ndata: {not json\n\n");
     daemon.faults().inject_into_event_streams(": a comment\n\n");
     create(&daemon, &["b1"]);
     let (ids, _) = take_events(&mut stream, 1).await;
@@ -56,7 +62,9 @@ async fn sse_resumes_after_cuts_without_losing_or_repeating() {
     // Cut the stream and change things while the client is away.
     daemon.faults().cut_event_streams();
     create(&daemon, &["c1", "c2"]);
-    daemon.store().update("a1", |issue| issue.title = "renamed".into());
+    daemon
+        .store()
+        .update("a1", |issue| issue.title = "renamed".into());
     let (ids, _) = take_events(&mut stream, 3).await;
     assert_eq!(ids, ["c1", "c2", "a1"], "resumed after the last id seen");
 
@@ -85,7 +93,10 @@ async fn sse_reports_refused_reconnects_and_recovers() {
     daemon.faults().set_reject_tokens(true);
     daemon.faults().cut_event_streams();
     let refused = within("an error item", stream.next()).await.expect("item");
-    assert!(matches!(refused, Err(BeadsError::Unauthorized { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(BeadsError::Unauthorized { .. })),
+        "{refused:?}"
+    );
 
     create(&daemon, &["b"]);
     daemon.faults().clear();
@@ -101,8 +112,12 @@ async fn tcp_polls_get_mutations_and_survives_failed_polls() {
     let mut stream = Box::pin(client.mutations(Some(0)));
     assert_eq!(take_events(&mut stream, 2).await.0, ["a1", "a2"]);
 
-    daemon.faults().drop_next(Scope::operation("get_mutations"), 4);
-    daemon.faults().malform_next(Scope::operation("get_mutations"), 1);
+    daemon
+        .faults()
+        .drop_next(Scope::operation("get_mutations"), 4);
+    daemon
+        .faults()
+        .malform_next(Scope::operation("get_mutations"), 1);
     create(&daemon, &["b1", "b2"]);
     daemon.store().delete("a2");
     let (ids, errors) = take_events(&mut stream, 3).await;
@@ -110,7 +125,11 @@ async fn tcp_polls_get_mutations_and_survives_failed_polls() {
     assert!(!errors.is_empty(), "failed polls are reported");
 
     create(&daemon, &["sentinel"]);
-    assert_eq!(take_events(&mut stream, 1).await.0, ["sentinel"], "no repeats");
+    assert_eq!(
+        take_events(&mut stream, 1).await.0,
+        ["sentinel"],
+        "no repeats"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +154,10 @@ async fn polling_from_now_skips_the_backlog() {
     })
     .await;
     create(&daemon, &["new"]);
-    let event = within("new event", next).await.expect("item").expect("event");
+    let event = within("new event", next)
+        .await
+        .expect("item")
+        .expect("event");
     assert_eq!(event.issue_id, "new");
     assert_eq!(event.kind, MutationKind::Create);
 }

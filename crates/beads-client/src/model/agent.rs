@@ -123,7 +123,9 @@ impl AgentBead {
             .or_else(|| issue.label_value(marks::ROLE_PREFIX))
             .map(Role::from)
             .or_else(|| role_from_id(&issue.id));
-        let id_parts = role.as_ref().and_then(|role| split_agent_id(&issue.id, role));
+        let id_parts = role
+            .as_ref()
+            .and_then(|role| split_agent_id(&issue.id, role));
         let rig = match &role {
             Some(role) if role.is_town_level() => None,
             _ => issue
@@ -178,9 +180,9 @@ impl AgentBead {
 /// `gt-mayor` → mayor; `gt-<rig>-<role>-<name>` → role.
 fn role_from_id(id: &str) -> Option<Role> {
     let rest = id.strip_prefix("gt-")?;
-    Role::KNOWN.into_iter().find(|role| {
-        rest == role.as_str() || rest.contains(&format!("-{}-", role.as_str()))
-    })
+    Role::KNOWN
+        .into_iter()
+        .find(|role| rest == role.as_str() || rest.contains(&format!("-{}-", role.as_str())))
 }
 
 /// Splits `gt-<rig>-<role>-<name>` into (rig, name); `gt-<role>` into (None, role).
@@ -233,7 +235,10 @@ mod tests {
         assert_eq!(bead.state, Some(AgentState::AwaitingGate));
         assert_eq!(bead.hook_bead.as_deref(), Some("gt-def"));
         assert!(bead.last_activity.is_some());
-        assert!(bead.is_live(), "awaiting-gate is paused on purpose, not dead");
+        assert!(
+            bead.is_live(),
+            "awaiting-gate is paused on purpose, not dead"
+        );
     }
 
     #[test]
@@ -245,7 +250,8 @@ mod tests {
         assert_eq!(bead.state, None);
         assert!(!bead.is_live(), "no state is not live");
 
-        let mayor = agent(serde_json::json!({"id": "gt-mayor", "issue_type": "agent", "rig": "ignored"}));
+        let mayor =
+            agent(serde_json::json!({"id": "gt-mayor", "issue_type": "agent", "rig": "ignored"}));
         assert_eq!(mayor.role, Some(Role::Mayor));
         assert_eq!(mayor.rig, None);
         assert_eq!(mayor.name, "mayor");
@@ -263,8 +269,18 @@ mod tests {
 
     #[test]
     fn live_family() {
-        let live = ["spawning", "working", "running", "idle", "stuck", "awaiting-gate", "escalated"];
-        let not_live = ["done", "nuked", "stopping", "stopped", "failed", "dead", "zombie"];
+        let live = [
+            "spawning",
+            "working",
+            "running",
+            "idle",
+            "stuck",
+            "awaiting-gate",
+            "escalated",
+        ];
+        let not_live = [
+            "done", "nuked", "stopping", "stopped", "failed", "dead", "zombie",
+        ];
         for state in live {
             assert!(AgentState::from(state).is_live(), "{state}");
         }
@@ -283,7 +299,9 @@ mod tests {
 
     #[test]
     fn non_agents_are_not_read_as_agents() {
-        let issue: Issue = serde_json::from_value(serde_json::json!({"id": "gt-1", "issue_type": "task"})).unwrap();
+        let issue: Issue =
+            serde_json::from_value(serde_json::json!({"id": "gt-1", "issue_type": "task"}))
+                .unwrap();
         assert!(AgentBead::from_issue(&issue).is_none());
     }
 }

@@ -160,7 +160,8 @@ impl Issue {
     /// The rig an issue belongs to: the `rig` field, a `rig:` description line, or a
     /// `rig:<name>` label.
     pub fn rig(&self) -> Option<&str> {
-        self.field("rig").or_else(|| self.label_value(marks::RIG_PREFIX))
+        self.field("rig")
+            .or_else(|| self.label_value(marks::RIG_PREFIX))
     }
 }
 
@@ -224,7 +225,10 @@ mod tests {
     #[test]
     fn description_values_may_contain_colons() {
         let desc = "last_activity: 2026-02-06T22:00:00Z\nnote: a: b";
-        assert_eq!(description_field(desc, "last_activity"), Some("2026-02-06T22:00:00Z"));
+        assert_eq!(
+            description_field(desc, "last_activity"),
+            Some("2026-02-06T22:00:00Z")
+        );
         assert_eq!(description_field(desc, "note"), Some("a: b"));
     }
 

@@ -8,8 +8,8 @@ mod wire;
 
 pub use agent::{AgentBead, AgentState, PodFields, Role};
 pub use issue::{Issue, IssueStatus, description_field};
-pub use mutation::{MutationEvent, MutationKind};
 pub(crate) use mutation::{MutationCursor, Positioned};
+pub use mutation::{MutationEvent, MutationKind};
 pub use wire::{
     AgentPodDeregistered, AgentPodInfo, AgentPodList, AgentPodRegistered, AgentPodRegistration,
     AgentPodStatusChanged, HealthReport, HealthStatus, ListQuery, Liveness, PodStatus, Readiness,

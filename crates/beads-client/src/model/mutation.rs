@@ -36,17 +36,41 @@ pub struct MutationEvent {
     /// Position in the stream: the SSE `id` (unix ms), else `Timestamp` in unix ms.
     #[serde(skip)]
     pub id: u64,
-    #[serde(rename = "Type", alias = "type", deserialize_with = "lenient::null_default")]
+    #[serde(
+        rename = "Type",
+        alias = "type",
+        deserialize_with = "lenient::null_default"
+    )]
     pub kind: MutationKind,
-    #[serde(rename = "IssueID", alias = "issue_id", deserialize_with = "lenient::null_default")]
+    #[serde(
+        rename = "IssueID",
+        alias = "issue_id",
+        deserialize_with = "lenient::null_default"
+    )]
     pub issue_id: String,
-    #[serde(rename = "Title", alias = "title", deserialize_with = "lenient::non_empty_string")]
+    #[serde(
+        rename = "Title",
+        alias = "title",
+        deserialize_with = "lenient::non_empty_string"
+    )]
     pub title: Option<String>,
-    #[serde(rename = "Assignee", alias = "assignee", deserialize_with = "lenient::non_empty_string")]
+    #[serde(
+        rename = "Assignee",
+        alias = "assignee",
+        deserialize_with = "lenient::non_empty_string"
+    )]
     pub assignee: Option<String>,
-    #[serde(rename = "Actor", alias = "actor", deserialize_with = "lenient::non_empty_string")]
+    #[serde(
+        rename = "Actor",
+        alias = "actor",
+        deserialize_with = "lenient::non_empty_string"
+    )]
     pub actor: Option<String>,
-    #[serde(rename = "Timestamp", alias = "timestamp", deserialize_with = "lenient::timestamp")]
+    #[serde(
+        rename = "Timestamp",
+        alias = "timestamp",
+        deserialize_with = "lenient::timestamp"
+    )]
     pub timestamp: Option<Timestamp>,
     #[serde(deserialize_with = "lenient::non_empty_string")]
     pub old_status: Option<String>,
@@ -177,7 +201,10 @@ mod tests {
         assert_eq!(event.new_status.as_deref(), Some("closed"));
         assert_eq!(event.id, 1_770_415_200_500, "id from Timestamp");
         assert!(Positioned::decode(&serde_json::json!("garbage"), Some("1")).is_none());
-        assert!(Positioned::decode(&serde_json::json!({"Type": "update"}), None).is_none(), "no position");
+        assert!(
+            Positioned::decode(&serde_json::json!({"Type": "update"}), None).is_none(),
+            "no position"
+        );
     }
 
     #[test]

@@ -246,8 +246,10 @@ mod tests {
 
     #[test]
     fn health_decodes_partial_answers() {
-        let health: HealthReport =
-            serde_json::from_str(r#"{"status":"degraded","version":"0.49.1","uptime_seconds":12.5,"x":1}"#).unwrap();
+        let health: HealthReport = serde_json::from_str(
+            r#"{"status":"degraded","version":"0.49.1","uptime_seconds":12.5,"x":1}"#,
+        )
+        .unwrap();
         assert_eq!(health.status, HealthStatus::Degraded);
         assert_eq!(health.version, "0.49.1");
         assert_eq!(health.active_connections, 0);

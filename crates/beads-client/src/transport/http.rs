@@ -1,6 +1,7 @@
 //! HTTP listener: `POST /bd.v1.BeadsService/<Method>` with a bearer token, answers
 //! are the bare `data` (200) or `{"error": …}` (401, 4xx, 500).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url, header};
@@ -14,6 +15,8 @@ use crate::token::Token;
 #[derive(Debug)]
 pub(crate) struct HttpTransport {
     endpoint: Endpoint,
+    /// The endpoint as errors name it.
+    endpoint_name: Arc<str>,
     client: reqwest::Client,
     token: Option<Token>,
     settings: TransportSettings,
@@ -44,6 +47,7 @@ impl HttpTransport {
                 reason: format!("cannot build an HTTP client: {}", error_chain(&error)),
             })?;
         Ok(Self {
+            endpoint_name: Arc::from(endpoint.to_string()),
             endpoint,
             client,
             token,
@@ -53,6 +57,10 @@ impl HttpTransport {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    pub fn endpoint_name(&self) -> Arc<str> {
+        self.endpoint_name.clone()
     }
 
     pub async fn call(
@@ -113,19 +121,24 @@ impl HttpTransport {
         let name = "events";
         let mut url = self.url("events", name)?;
         if let Some(since) = since {
-            url.query_pairs_mut().append_pair("since", &since.to_string());
+            url.query_pairs_mut()
+                .append_pair("since", &since.to_string());
         }
         let request = self
             .request(Method::GET, url)?
             .header(header::ACCEPT, "text/event-stream");
-        let response = tokio::time::timeout(self.settings.request_timeout, self.send(request, name))
-            .await
-            .map_err(|_| self.timed_out(name))??;
+        let response =
+            tokio::time::timeout(self.settings.request_timeout, self.send(request, name))
+                .await
+                .map_err(|_| self.timed_out(name))??;
         let status = response.status();
         if status.is_success() {
             return Ok(EventsAnswer::Stream(response));
         }
-        if matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
+        if matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
             return Ok(EventsAnswer::NotAvailable);
         }
         let body = self.read_body(response, name).await?;
@@ -163,12 +176,23 @@ impl HttpTransport {
         Ok(request)
     }
 
-    async fn send(&self, request: RequestBuilder, name: &'static str) -> Result<Response, BeadsError> {
-        request.send().await.map_err(|error| self.transport_error(name, &error))
+    async fn send(
+        &self,
+        request: RequestBuilder,
+        name: &'static str,
+    ) -> Result<Response, BeadsError> {
+        request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(name, &error))
     }
 
     /// Reads the whole body, refusing more than [`MAX_MESSAGE_BYTES`].
-    async fn read_body(&self, mut response: Response, name: &'static str) -> Result<Vec<u8>, BeadsError> {
+    async fn read_body(
+        &self,
+        mut response: Response,
+        name: &'static str,
+    ) -> Result<Vec<u8>, BeadsError> {
         if response
             .content_length()
             .is_some_and(|length| length > MAX_MESSAGE_BYTES as u64)
@@ -193,7 +217,8 @@ impl HttpTransport {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(serde_json::Value::Null);
         }
-        serde_json::from_slice(body).map_err(|error| self.protocol(name, format!("answer is not JSON: {error}")))
+        serde_json::from_slice(body)
+            .map_err(|error| self.protocol(name, format!("answer is not JSON: {error}")))
     }
 
     /// A non-success answer: 401 is the token, anything else is the daemon's error.
@@ -201,18 +226,23 @@ impl HttpTransport {
         let text = String::from_utf8_lossy(body);
         let message = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
-            .and_then(|value| value.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+            .and_then(|value| {
+                value
+                    .get("error")
+                    .and_then(|e| e.as_str())
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| text.into_owned());
         let message = self.scrub(&message);
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return BeadsError::Unauthorized {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint_name.clone(),
                 operation: name,
                 message,
             };
         }
         BeadsError::Daemon {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             http_status: Some(status.as_u16()),
             message,
@@ -235,7 +265,7 @@ impl HttpTransport {
             return self.protocol(name, error_chain(error));
         }
         BeadsError::Unreachable {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             reason: self.scrub(&error_chain(error)),
         }
@@ -243,19 +273,22 @@ impl HttpTransport {
 
     fn timed_out(&self, name: &'static str) -> BeadsError {
         BeadsError::TimedOut {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             timeout: self.settings.request_timeout,
         }
     }
 
     fn oversize(&self, name: &'static str) -> BeadsError {
-        self.protocol(name, format!("answer larger than {MAX_MESSAGE_BYTES} bytes"))
+        self.protocol(
+            name,
+            format!("answer larger than {MAX_MESSAGE_BYTES} bytes"),
+        )
     }
 
     pub(crate) fn protocol(&self, name: &'static str, detail: impl ToString) -> BeadsError {
         BeadsError::Protocol {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             detail: self.scrub(&detail.to_string()),
         }

@@ -93,6 +93,13 @@ impl Transport {
         }
     }
 
+    pub fn endpoint_name(&self) -> std::sync::Arc<str> {
+        match self {
+            Self::Http(http) => http.endpoint_name(),
+            Self::Tcp(tcp) => tcp.endpoint_name(),
+        }
+    }
+
     /// One request, one answer: the operation's raw `data`.
     pub async fn call(
         &self,
@@ -110,9 +117,15 @@ impl Transport {
 /// only way to tell it apart.
 pub(crate) fn looks_like_auth_failure(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
-    ["unauthorized", "invalid token", "missing token", "authentication", "forbidden"]
-        .iter()
-        .any(|needle| message.contains(needle))
+    [
+        "unauthorized",
+        "invalid token",
+        "missing token",
+        "authentication",
+        "forbidden",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
 }
 
 /// An error and its sources on one line.
@@ -137,7 +150,9 @@ mod tests {
     #[test]
     fn auth_failures_are_recognised_by_wording() {
         assert!(looks_like_auth_failure("invalid token"));
-        assert!(looks_like_auth_failure("Unauthorized: missing Authorization header"));
+        assert!(looks_like_auth_failure(
+            "Unauthorized: missing Authorization header"
+        ));
         assert!(!looks_like_auth_failure("issue gt-1 not found"));
     }
 

@@ -2,8 +2,8 @@
 //! `{operation, args, actor, token, request_id, client_version}`, one answer line
 //! `{success, data, error}`, over kept-alive pooled connections.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -22,6 +22,8 @@ type Connection = BufReader<TcpStream>;
 #[derive(Debug)]
 pub(crate) struct TcpTransport {
     endpoint: Endpoint,
+    /// The endpoint as errors name it.
+    endpoint_name: Arc<str>,
     authority: String,
     token: Option<Token>,
     settings: TransportSettings,
@@ -57,6 +59,7 @@ impl TcpTransport {
             Endpoint::Http { .. } => unreachable!("the client picks TCP only for tcp:// endpoints"),
         };
         Self {
+            endpoint_name: Arc::from(endpoint.to_string()),
             endpoint,
             authority,
             token,
@@ -70,6 +73,10 @@ impl TcpTransport {
         &self.endpoint
     }
 
+    pub fn endpoint_name(&self) -> Arc<str> {
+        self.endpoint_name.clone()
+    }
+
     pub async fn call(
         &self,
         operation: Operation,
@@ -81,7 +88,10 @@ impl TcpTransport {
             args,
             actor: &self.settings.actor,
             token: self.token.as_ref().map(Token::expose),
-            request_id: format!("req-{}", self.next_request_id.fetch_add(1, Ordering::Relaxed)),
+            request_id: format!(
+                "req-{}",
+                self.next_request_id.fetch_add(1, Ordering::Relaxed)
+            ),
             client_version: CLIENT_VERSION,
             timeout_ms: self.settings.request_timeout.as_millis(),
         };
@@ -89,28 +99,38 @@ impl TcpTransport {
             .map_err(|error| self.protocol(name, format!("cannot encode the request: {error}")))?;
         line.push(b'\n');
 
-        let answer = tokio::time::timeout(self.settings.request_timeout, self.exchange(&line, name))
-            .await
-            .map_err(|_| BeadsError::TimedOut {
-                endpoint: self.endpoint.clone(),
-                operation: name,
-                timeout: self.settings.request_timeout,
-            })??;
-        let answer: AnswerLine = serde_json::from_slice(&answer)
-            .map_err(|error| self.protocol(name, format!("answer is not a {{success, data, error}} object: {error}")))?;
+        let answer =
+            tokio::time::timeout(self.settings.request_timeout, self.exchange(&line, name))
+                .await
+                .map_err(|_| BeadsError::TimedOut {
+                    endpoint: self.endpoint_name.clone(),
+                    operation: name,
+                    timeout: self.settings.request_timeout,
+                })??;
+        let answer: AnswerLine = serde_json::from_slice(&answer).map_err(|error| {
+            self.protocol(
+                name,
+                format!("answer is not a {{success, data, error}} object: {error}"),
+            )
+        })?;
         if answer.success {
             return Ok(answer.data);
         }
-        let message = self.scrub(answer.error.as_deref().unwrap_or("failed without an error text"));
+        let message = self.scrub(
+            answer
+                .error
+                .as_deref()
+                .unwrap_or("failed without an error text"),
+        );
         if looks_like_auth_failure(&message) {
             return Err(BeadsError::Unauthorized {
-                endpoint: self.endpoint.clone(),
+                endpoint: self.endpoint_name.clone(),
                 operation: name,
                 message,
             });
         }
         Err(BeadsError::Daemon {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             http_status: None,
             message,
@@ -136,15 +156,26 @@ impl TcpTransport {
             .take(MAX_MESSAGE_BYTES as u64 + 1)
             .read_until(b'\n', &mut answer)
             .await
-            .map_err(|error| self.unreachable(name, format!("connection broke while reading: {error}")))?;
+            .map_err(|error| {
+                self.unreachable(name, format!("connection broke while reading: {error}"))
+            })?;
         if read == 0 {
-            return Err(self.unreachable(name, "the daemon closed the connection without answering".into()));
+            return Err(self.unreachable(
+                name,
+                "the daemon closed the connection without answering".into(),
+            ));
         }
         if answer.last() != Some(&b'\n') {
             if answer.len() > MAX_MESSAGE_BYTES {
-                return Err(self.protocol(name, format!("answer line longer than {MAX_MESSAGE_BYTES} bytes")));
+                return Err(self.protocol(
+                    name,
+                    format!("answer line longer than {MAX_MESSAGE_BYTES} bytes"),
+                ));
             }
-            return Err(self.unreachable(name, "the connection closed in the middle of the answer".into()));
+            return Err(self.unreachable(
+                name,
+                "the connection closed in the middle of the answer".into(),
+            ));
         }
         answer.pop();
         self.put_idle(connection);
@@ -152,10 +183,18 @@ impl TcpTransport {
     }
 
     async fn connect(&self, name: &'static str) -> Result<Connection, BeadsError> {
-        let stream = tokio::time::timeout(self.settings.connect_timeout, TcpStream::connect(&self.authority))
-            .await
-            .map_err(|_| self.unreachable(name, format!("no connection within {:?}", self.settings.connect_timeout)))?
-            .map_err(|error| self.unreachable(name, error_chain(&error)))?;
+        let stream = tokio::time::timeout(
+            self.settings.connect_timeout,
+            TcpStream::connect(&self.authority),
+        )
+        .await
+        .map_err(|_| {
+            self.unreachable(
+                name,
+                format!("no connection within {:?}", self.settings.connect_timeout),
+            )
+        })?
+        .map_err(|error| self.unreachable(name, error_chain(&error)))?;
         // Request/answer traffic: do not wait to fill segments.
         let _ = stream.set_nodelay(true);
         Ok(BufReader::new(stream))
@@ -164,7 +203,10 @@ impl TcpTransport {
     /// An idle connection that is still open. One the daemon closed (or that holds
     /// stray bytes) is dropped here rather than failing the next request.
     fn take_idle(&self) -> Option<Connection> {
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         while let Some(connection) = idle.pop() {
             if connection.buffer().is_empty() && is_open_and_quiet(connection.get_ref()) {
                 return Some(connection);
@@ -174,7 +216,10 @@ impl TcpTransport {
     }
 
     fn put_idle(&self, connection: Connection) {
-        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if idle.len() < self.settings.max_idle_connections {
             idle.push(connection);
         }
@@ -190,7 +235,7 @@ impl TcpTransport {
 
     fn unreachable(&self, name: &'static str, reason: String) -> BeadsError {
         BeadsError::Unreachable {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             reason: self.scrub(&reason),
         }
@@ -198,7 +243,7 @@ impl TcpTransport {
 
     fn protocol(&self, name: &'static str, detail: String) -> BeadsError {
         BeadsError::Protocol {
-            endpoint: self.endpoint.clone(),
+            endpoint: self.endpoint_name.clone(),
             operation: name,
             detail: self.scrub(&detail),
         }

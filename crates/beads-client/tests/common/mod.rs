@@ -38,7 +38,8 @@ pub fn fast_config() -> ClientConfig {
 }
 
 pub fn client(url: &str, config: ClientConfig) -> BeadsClient {
-    BeadsClient::with_config(url.parse().expect("endpoint"), Token::new(SECRET), config).expect("client")
+    BeadsClient::with_config(url.parse().expect("endpoint"), Token::new(SECRET), config)
+        .expect("client")
 }
 
 /// Both endpoints of a daemon, named for assertion messages.

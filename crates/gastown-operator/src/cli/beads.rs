@@ -88,7 +88,12 @@ pub async fn summary(args: &SummaryArgs, out: &mut impl Write) -> anyhow::Result
             writeln!(out)?;
         }
         OutputFormat::Table => {
-            let text = render_table(&client.endpoint().to_string(), &summary, args.rig.is_none(), now);
+            let text = render_table(
+                &client.endpoint().to_string(),
+                &summary,
+                args.rig.is_none(),
+                now,
+            );
             out.write_all(text.as_bytes())?;
         }
     }
@@ -125,7 +130,14 @@ fn render_table(endpoint: &str, summary: &TownSummary, with_town: bool, now: Tim
     let mut sections = vec![daemon.render()];
 
     if with_town && !summary.town_agents.is_empty() {
-        let mut town = Table::new(["TOWN AGENT", "ROLE", "STATE", "ALIVE", "LAST ACTIVITY", "POD"]);
+        let mut town = Table::new([
+            "TOWN AGENT",
+            "ROLE",
+            "STATE",
+            "ALIVE",
+            "LAST ACTIVITY",
+            "POD",
+        ]);
         for agent in &summary.town_agents {
             town.row([
                 agent.id.clone(),
@@ -140,7 +152,14 @@ fn render_table(endpoint: &str, summary: &TownSummary, with_town: bool, now: Tim
     }
 
     let mut rigs = Table::new([
-        "RIG", "POLECATS", "CREW", "WITNESS", "REFINERY", "MERGE QUEUE", "PROCESSING", "HOOKED",
+        "RIG",
+        "POLECATS",
+        "CREW",
+        "WITNESS",
+        "REFINERY",
+        "MERGE QUEUE",
+        "PROCESSING",
+        "HOOKED",
     ]);
     for rig in &summary.rigs {
         let polecats = if rig.polecats.is_empty() {
@@ -161,7 +180,16 @@ fn render_table(endpoint: &str, summary: &TownSummary, with_town: bool, now: Tim
     }
     sections.push(rigs.render());
 
-    let mut agents = Table::new(["AGENT", "RIG", "ROLE", "STATE", "ALIVE", "HOOK", "LAST ACTIVITY", "POD"]);
+    let mut agents = Table::new([
+        "AGENT",
+        "RIG",
+        "ROLE",
+        "STATE",
+        "ALIVE",
+        "HOOK",
+        "LAST ACTIVITY",
+        "POD",
+    ]);
     for agent in summary.rigs.iter().flat_map(|rig| &rig.agents) {
         agents.row([
             agent.id.clone(),
@@ -179,7 +207,11 @@ fn render_table(endpoint: &str, summary: &TownSummary, with_town: bool, now: Tim
 }
 
 fn or_dash(text: &str) -> String {
-    if text.is_empty() { "-".into() } else { text.to_owned() }
+    if text.is_empty() {
+        "-".into()
+    } else {
+        text.to_owned()
+    }
 }
 
 fn up_down(alive: bool) -> String {
@@ -187,11 +219,17 @@ fn up_down(alive: bool) -> String {
 }
 
 fn role_text(agent: &AgentSummary) -> String {
-    agent.role.as_ref().map_or_else(|| "-".into(), ToString::to_string)
+    agent
+        .role
+        .as_ref()
+        .map_or_else(|| "-".into(), ToString::to_string)
 }
 
 fn state_text(agent: &AgentSummary) -> String {
-    agent.state.as_ref().map_or_else(|| "-".into(), ToString::to_string)
+    agent
+        .state
+        .as_ref()
+        .map_or_else(|| "-".into(), ToString::to_string)
 }
 
 /// `yes`, `stale` (live state, no recent activity) or `no`.
@@ -205,9 +243,10 @@ fn alive_text(agent: &AgentSummary) -> String {
 }
 
 fn last_activity_text(agent: &AgentSummary, now: Timestamp) -> String {
-    agent
-        .last_activity
-        .map_or_else(|| "-".into(), |at| format!("{} ago", age(now.duration_since(at))))
+    agent.last_activity.map_or_else(
+        || "-".into(),
+        |at| format!("{} ago", age(now.duration_since(at))),
+    )
 }
 
 fn pod_text(agent: &AgentSummary) -> String {
@@ -255,7 +294,12 @@ mod tests {
         Fixture { daemon, token_file }
     }
 
-    fn args(fixture: &Fixture, url: String, output: OutputFormat, rig: Option<&str>) -> SummaryArgs {
+    fn args(
+        fixture: &Fixture,
+        url: String,
+        output: OutputFormat,
+        rig: Option<&str>,
+    ) -> SummaryArgs {
         SummaryArgs {
             daemon: url,
             token_file: Some(fixture.token_file.path().to_owned()),
@@ -288,9 +332,14 @@ mod tests {
     async fn table_over_http_shows_daemon_town_rigs_and_agents() {
         let fixture = town().await;
         let url = fixture.daemon.http_url();
-        let output = run(&args(&fixture, url.clone(), OutputFormat::Table, None)).await.expect("summary");
+        let output = run(&args(&fixture, url.clone(), OutputFormat::Table, None))
+            .await
+            .expect("summary");
 
-        assert_eq!(row(&output, "DAEMON"), ["DAEMON", "STATUS", "VERSION", "UPTIME", "ERROR"]);
+        assert_eq!(
+            row(&output, "DAEMON"),
+            ["DAEMON", "STATUS", "VERSION", "UPTIME", "ERROR"]
+        );
         assert_eq!(row(&output, &url)[1..3], ["healthy", "0.60.0"]);
         assert_eq!(row(&output, "gt-mayor")[1..4], ["mayor", "working", "yes"]);
         assert_eq!(row(&output, "gt-deacon")[1..3], ["deacon", "idle"]);
@@ -314,9 +363,14 @@ mod tests {
     async fn json_over_tcp_for_one_rig() {
         let fixture = town().await;
         let url = fixture.daemon.tcp_url();
-        let output = run(&args(&fixture, url.clone(), OutputFormat::Json, Some("beads")))
-            .await
-            .expect("summary");
+        let output = run(&args(
+            &fixture,
+            url.clone(),
+            OutputFormat::Json,
+            Some("beads"),
+        ))
+        .await
+        .expect("summary");
         let report: serde_json::Value = serde_json::from_str(&output).expect("JSON");
         assert_eq!(report["endpoint"], url.as_str());
         assert_eq!(report["daemon"]["status"], "healthy");
@@ -337,10 +391,18 @@ mod tests {
     #[tokio::test]
     async fn a_rig_without_beads_is_shown_empty() {
         let fixture = town().await;
-        let output = run(&args(&fixture, fixture.daemon.http_url(), OutputFormat::Table, Some("nowhere")))
-            .await
-            .expect("summary");
-        assert_eq!(row(&output, "nowhere"), ["nowhere", "0", "0", "down", "down", "0", "0", "0"]);
+        let output = run(&args(
+            &fixture,
+            fixture.daemon.http_url(),
+            OutputFormat::Table,
+            Some("nowhere"),
+        ))
+        .await
+        .expect("summary");
+        assert_eq!(
+            row(&output, "nowhere"),
+            ["nowhere", "0", "0", "down", "down", "0", "0", "0"]
+        );
         assert!(!output.contains("gastown"), "only the asked rig:\n{output}");
     }
 
@@ -348,9 +410,14 @@ mod tests {
     async fn a_refused_token_is_a_typed_error_without_the_token() {
         let fixture = town().await;
         fixture.daemon.faults().set_reject_tokens(true);
-        let error = run(&args(&fixture, fixture.daemon.http_url(), OutputFormat::Table, None))
-            .await
-            .expect_err("refused");
+        let error = run(&args(
+            &fixture,
+            fixture.daemon.http_url(),
+            OutputFormat::Table,
+            None,
+        ))
+        .await
+        .expect_err("refused");
         let text = format!("{error:#} {error:?}");
         assert!(text.contains("refused the token"), "{text}");
         assert!(!text.contains(SECRET), "{text}");

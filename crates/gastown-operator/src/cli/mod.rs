@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 pub use beads::{OutputFormat, SummaryArgs};
 
 #[derive(Debug, Parser)]
-#[command(name = "gastown-operator", version, about = "Kubernetes operator for Gas Town")]
+#[command(
+    name = "gastown-operator",
+    version,
+    about = "Kubernetes operator for Gas Town"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -46,9 +50,19 @@ mod tests {
     #[test]
     fn beads_summary_parses() {
         let cli = Cli::try_parse_from([
-            "gastown-operator", "beads", "summary", "--daemon", "tcp://bd:9876",
-            "--token-file", "/var/run/secrets/token", "--rig", "gastown", "-o", "json",
-            "--staleness", "15m",
+            "gastown-operator",
+            "beads",
+            "summary",
+            "--daemon",
+            "tcp://bd:9876",
+            "--token-file",
+            "/var/run/secrets/token",
+            "--rig",
+            "gastown",
+            "-o",
+            "json",
+            "--staleness",
+            "15m",
         ])
         .expect("parses");
         let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
@@ -60,14 +74,32 @@ mod tests {
 
     #[test]
     fn defaults_and_refusals() {
-        let cli = Cli::try_parse_from(["gastown-operator", "beads", "summary", "--daemon", "http://bd:9080"])
-            .expect("parses");
+        let cli = Cli::try_parse_from([
+            "gastown-operator",
+            "beads",
+            "summary",
+            "--daemon",
+            "http://bd:9080",
+        ])
+        .expect("parses");
         let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
         assert_eq!(args.output, OutputFormat::Table);
         assert_eq!(args.staleness, std::time::Duration::from_secs(600));
-        assert!(Cli::try_parse_from(["gastown-operator", "beads", "summary"]).is_err(), "--daemon is required");
         assert!(
-            Cli::try_parse_from(["gastown-operator", "beads", "summary", "--daemon", "x", "-o", "yaml"]).is_err()
+            Cli::try_parse_from(["gastown-operator", "beads", "summary"]).is_err(),
+            "--daemon is required"
+        );
+        assert!(
+            Cli::try_parse_from([
+                "gastown-operator",
+                "beads",
+                "summary",
+                "--daemon",
+                "x",
+                "-o",
+                "yaml"
+            ])
+            .is_err()
         );
         <Cli as clap::CommandFactory>::command().debug_assert();
     }

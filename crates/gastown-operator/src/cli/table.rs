@@ -28,7 +28,11 @@ impl Table {
             }
         }
         let mut out = String::new();
-        let header_cells = self.headers.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>();
+        let header_cells = self
+            .headers
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect::<Vec<_>>();
         for cells in std::iter::once(&header_cells).chain(&self.rows) {
             let mut line = String::new();
             for (index, width) in widths.iter().enumerate().take(columns) {

@@ -291,7 +291,7 @@ fn validation(field: &Value, required: bool) -> String {
             .collect();
         parts.push(format!("one of {}", values.join(", ")));
     }
-    let bound = |key: &str| field.get(key).map(|v| v.to_string());
+    let bound = |key: &str| field.get(key).map(number);
     match (bound("minimum"), bound("maximum")) {
         (Some(min), Some(max)) => parts.push(format!("{min}..{max}")),
         (Some(min), None) => parts.push(format!("≥ {min}")),
@@ -326,6 +326,14 @@ fn validation(field: &Value, required: bool) -> String {
         parts.push(cel_rules(rules));
     }
     escape(&parts.join("; "))
+}
+
+/// A schema bound as written by people: `65535`, not `65535.0`.
+fn number(value: &Value) -> String {
+    match value.as_f64() {
+        Some(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", n as i64),
+        _ => value.to_string(),
+    }
 }
 
 fn cel_rules(rules: &Value) -> String {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 /// No single kubectl invocation may take longer than this.
@@ -175,6 +175,24 @@ impl Kubectl {
         }
     }
 
+    /// Starts a long-running kubectl (e.g. `get -w`) whose stdout the test reads.
+    fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        Command::new(&self.binary)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl starts")
+    }
+
     /// Runs kubectl and returns its output, failing the test if kubectl fails.
     async fn ok(&self, args: &[&str]) -> String {
         let outcome = self.run(args, None).await;
@@ -217,7 +235,16 @@ where
     F: FnOnce(EmbeddedApiServer, Kubectl) -> Fut,
     Fut: Future<Output = EmbeddedApiServer>,
 {
-    let server = EmbeddedApiServer::start(Config::default())
+    with_kubectl_and(Config::default(), body).await;
+}
+
+/// [`with_kubectl`] with a server started from `config`.
+async fn with_kubectl_and<F, Fut>(config: Config, body: F)
+where
+    F: FnOnce(EmbeddedApiServer, Kubectl) -> Fut,
+    Fut: Future<Output = EmbeddedApiServer>,
+{
+    let server = EmbeddedApiServer::start(config)
         .await
         .expect("server starts");
     let Some(kubectl) = Kubectl::for_server(&server) else {
@@ -678,6 +705,151 @@ async fn gastown_crds_and_examples_apply_cleanly() {
                 assert!(explained.contains("FIELDS:"), "{resource}: {explained}");
             }
         }
+        server
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_prints_table_rows_as_objects_change() {
+    with_kubectl(|server, kubectl| async move {
+        kubectl.install_widget_crd().await;
+        kubectl.apply_ok(&widget("w1", 3, "red"), &[]).await;
+
+        let mut watch = kubectl.spawn(&["get", "widgets", "--watch"]);
+        let mut lines = BufReader::new(watch.stdout.take().expect("stdout is piped")).lines();
+        let mut next_line = async || {
+            let line = tokio::time::timeout(INVOCATION_TIMEOUT, lines.next_line()).await;
+            line.expect("kubectl --watch printed in time")
+                .expect("stdout readable")
+                .expect("kubectl --watch still running")
+        };
+        assert_eq!(
+            header(&next_line().await),
+            ["NAME", "SIZE", "COLOR", "READY", "AGE"]
+        );
+        assert_eq!(&row(&next_line().await, "w1")[..3], ["w1", "3", "red"]);
+
+        kubectl.apply_ok(&widget("w1", 7, "green"), &[]).await;
+        assert_eq!(&row(&next_line().await, "w1")[..3], ["w1", "7", "green"]);
+        watch.kill().await.expect("kubectl --watch stopped");
+        server
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_work() {
+    // `kubectl create secret|configmap|…` use client-go's typed clients,
+    // which send protobuf request bodies.
+    with_kubectl(|server, kubectl| async move {
+        let created = kubectl
+            .ok(&[
+                "create",
+                "secret",
+                "generic",
+                "anthropic",
+                "--from-literal=api-key=sk-test",
+            ])
+            .await;
+        assert!(created.contains("secret/anthropic created"), "{created}");
+        let key = kubectl
+            .ok(&[
+                "get",
+                "secret",
+                "anthropic",
+                "-o",
+                "jsonpath={.data.api-key}",
+            ])
+            .await;
+        assert_eq!(key, "c2stdGVzdA==");
+        let created = kubectl
+            .ok(&[
+                "create",
+                "configmap",
+                "rig",
+                "--from-literal=repo=https://example.com/r.git",
+            ])
+            .await;
+        assert!(created.contains("configmap/rig created"), "{created}");
+        let table = kubectl.ok(&["get", "configmaps"]).await;
+        assert_eq!(row(&table, "rig")[1], "1");
+        server
+    })
+    .await;
+}
+
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: refinery
+  namespace: default
+spec:
+  replicas: 1
+  serviceName: refinery
+  selector:
+    matchLabels: { app: refinery }
+  template:
+    metadata:
+      labels: { app: refinery }
+    spec:
+      containers:
+      - { name: agent, image: gastown/agent:1 }
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: crew-workspace
+  namespace: default
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests: { storage: 1Gi }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_workloads_show_their_status_in_kubectl() {
+    let config = Config {
+        simulate_workloads: true,
+        ..Config::default()
+    };
+    with_kubectl_and(config, |server, kubectl| async move {
+        kubectl.apply_ok(DEPLOYMENT, &[]).await;
+        kubectl.apply_ok(WORKLOADS, &[]).await;
+        kubectl
+            .ok(&["rollout", "status", "deployment/bd-daemon", "--timeout=30s"])
+            .await;
+        kubectl
+            .ok(&[
+                "wait",
+                "--for=jsonpath={.status.readyReplicas}=1",
+                "statefulset/refinery",
+                "--timeout=30s",
+            ])
+            .await;
+        kubectl
+            .ok(&[
+                "wait",
+                "--for=jsonpath={.status.phase}=Bound",
+                "pvc/crew-workspace",
+                "--timeout=30s",
+            ])
+            .await;
+
+        let deployments = kubectl.ok(&["get", "deployments"]).await;
+        assert_eq!(&row(&deployments, "bd-daemon")[1..4], ["2/2", "2", "2"]);
+        let stateful_sets = kubectl.ok(&["get", "statefulsets"]).await;
+        assert_eq!(row(&stateful_sets, "refinery")[1], "1/1");
+        let claims = kubectl.ok(&["get", "pvc", "crew-workspace"]).await;
+        assert_eq!(
+            header(&claims)[..5],
+            ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS"]
+        );
+        let claim = row(&claims, "crew-workspace");
+        assert_eq!(claim[1], "Bound");
+        assert!(claim[2].starts_with("pvc-"), "{claims}");
+        assert_eq!(&claim[3..5], ["1Gi", "RWO"], "{claims}");
         server
     })
     .await;

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::endpoint::Endpoint;
 use crate::error::BeadsError;
 use crate::model::{
-    AgentPodDeregistered, AgentPodInfo, AgentPodRegistered, AgentPodRegistration,
+    AgentPodDeregistered, AgentPodInfo, AgentPodList, AgentPodRegistered, AgentPodRegistration,
     AgentPodStatusChanged, HealthReport, HealthStatus, Issue, ListQuery, Liveness, MutationEvent,
-    PodStatus, Readiness, Stats,
+    PodStatus, Positioned, Readiness, Stats,
 };
 use crate::mutations;
 use crate::token::Token;
@@ -119,11 +119,14 @@ impl BeadsClient {
             actor: config.actor.clone(),
             max_idle_connections: config.max_idle_connections,
         };
-        let transport = match endpoint {
+        let transport = match &endpoint {
             Endpoint::Http { .. } => {
                 Transport::Http(HttpTransport::new(endpoint, token, settings)?)
             }
-            Endpoint::Tcp { .. } => Transport::Tcp(TcpTransport::new(endpoint, token, settings)),
+            Endpoint::Tcp { authority } => {
+                let authority = authority.clone();
+                Transport::Tcp(TcpTransport::new(endpoint, authority, token, settings))
+            }
         };
         Ok(Self {
             inner: Arc::new(Inner { transport, config }),
@@ -192,8 +195,7 @@ impl BeadsClient {
             #[serde(skip_serializing_if = "Option::is_none")]
             rig: Option<&'a str>,
         }
-        let list: Option<crate::model::AgentPodList> =
-            self.call(Operation::AgentPodList, &Args { rig }).await?;
+        let list: Option<AgentPodList> = self.call(Operation::AgentPodList, &Args { rig }).await?;
         Ok(list.unwrap_or_default().agents)
     }
 
@@ -233,7 +235,7 @@ impl BeadsClient {
     pub(crate) async fn get_mutations_raw(
         &self,
         since: u64,
-    ) -> Result<Vec<crate::model::Positioned>, BeadsError> {
+    ) -> Result<Vec<Positioned>, BeadsError> {
         let data: serde_json::Value = self
             .call(
                 Operation::GetMutations,
@@ -245,7 +247,7 @@ impl BeadsClient {
             serde_json::Value::Array(items) => Ok(items
                 .iter()
                 .filter_map(|item| {
-                    let positioned = crate::model::Positioned::decode(item, None);
+                    let positioned = Positioned::decode(item, None);
                     if positioned.is_none() {
                         tracing::warn!(endpoint = %self.endpoint(), "skipping an undecodable mutation event");
                     }

@@ -32,11 +32,15 @@ pub(crate) fn stream(
         let config = client.config().mutations.clone();
         let mut cursor = MutationCursor::new(since);
         let mut backoff = Backoff::new(&config);
-        let mut use_sse = matches!(client.transport(), Transport::Http(_));
+        // Cleared when the daemon turns out to have no `/events`.
+        let mut sse_available = true;
 
         loop {
-            if use_sse {
-                let Transport::Http(http) = client.transport() else { unreachable!() };
+            let sse = match client.transport() {
+                Transport::Http(http) if sse_available => Some(http),
+                _ => None,
+            };
+            if let Some(http) = sse {
                 // The daemon replays only for a positive `since`; 1 ms after the epoch
                 // asks for everything it still holds.
                 let since = cursor.resume_since().map(|since| since.max(1));
@@ -68,7 +72,7 @@ pub(crate) fn stream(
                     }
                     Ok(EventsAnswer::NotAvailable) => {
                         tracing::info!(endpoint = %client.endpoint(), "daemon has no /events; polling get_mutations");
-                        use_sse = false;
+                        sse_available = false;
                         continue;
                     }
                     Err(error) => yield Err(error),

@@ -53,11 +53,13 @@ struct AnswerLine {
 }
 
 impl TcpTransport {
-    pub fn new(endpoint: Endpoint, token: Option<Token>, settings: TransportSettings) -> Self {
-        let authority = match &endpoint {
-            Endpoint::Tcp { authority } => authority.clone(),
-            Endpoint::Http { .. } => unreachable!("the client picks TCP only for tcp:// endpoints"),
-        };
+    /// `authority` is the `host:port` of a `tcp://` endpoint.
+    pub fn new(
+        endpoint: Endpoint,
+        authority: String,
+        token: Option<Token>,
+        settings: TransportSettings,
+    ) -> Self {
         Self {
             endpoint_name: Arc::from(endpoint.to_string()),
             endpoint,

@@ -6,7 +6,9 @@
 //! - a failed (re)connection or poll is yielded as an `Err` item and retried with
 //!   exponential backoff; an established SSE stream that ends is resumed quietly;
 //! - after a reconnect, events resume after the last one delivered, with none
-//!   repeated and none lost (see [`MutationCursor`]);
+//!   repeated and none lost (see [`MutationCursor`]); a stream started "from now"
+//!   first takes the daemon's buffered events as its starting point, so a reconnect
+//!   before the first event loses nothing either;
 //! - keepalive comments, unknown event types, unknown fields and lines that are
 //!   not events are skipped.
 
@@ -34,6 +36,16 @@ pub(crate) fn stream(
         let mut backoff = Backoff::new(&config);
         // Cleared when the daemon turns out to have no `/events`.
         let mut sse_available = true;
+
+        // "From now" needs a position that survives reconnects: take the daemon's
+        // buffered events as already seen. If that fails, SSE without `since` still
+        // delivers live events, and polling retries the baseline itself.
+        if matches!(cursor, MutationCursor::Live) {
+            match client.get_mutations_raw(0).await {
+                Ok(backlog) => cursor.skip_backlog(&backlog),
+                Err(error) => tracing::debug!(%error, "no mutation baseline; starting live"),
+            }
+        }
 
         loop {
             let sse = match client.transport() {

@@ -161,3 +161,31 @@ async fn polling_from_now_skips_the_backlog() {
     assert_eq!(event.issue_id, "new");
     assert_eq!(event.kind, MutationKind::Create);
 }
+
+#[tokio::test]
+async fn sse_from_now_skips_the_backlog_and_survives_an_early_cut() {
+    let daemon = daemon().await;
+    create(&daemon, &["old1", "old2"]);
+    let client = client(&daemon.http_url(), fast_config());
+    let mut stream = Box::pin(client.mutations(None));
+    let next = stream.next();
+    tokio::pin!(next);
+    // Wait for the SSE connection (made after the baseline was taken).
+    within("connected", async {
+        while daemon.requests().count("events") == 0 {
+            tokio::select! {
+                item = &mut next => panic!("nothing new yet, got {item:?}"),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(5)) => {}
+            }
+        }
+    })
+    .await;
+    daemon.faults().cut_event_streams();
+    create(&daemon, &["new1", "new2"]);
+    let first = within("first event", next)
+        .await
+        .expect("item")
+        .expect("event");
+    assert_eq!(first.issue_id, "new1", "the backlog is skipped");
+    assert_eq!(take_events(&mut stream, 1).await.0, ["new2"]);
+}

@@ -263,7 +263,14 @@ impl BeadsClient {
     }
 
     /// Every change in the bead store from `since` (unix ms, exclusive) on, or from
-    /// now when `None`. See [`crate::mutations`] for the guarantees.
+    /// now when `None`: SSE on `GET /events`, or polling `get_mutations` on TCP and
+    /// where `/events` answers 404.
+    ///
+    /// The stream never ends on its own (drop it to stop). Failed (re)connections
+    /// and polls are yielded as `Err` items and retried with backoff; after any
+    /// reconnect it resumes after the last event delivered, repeating and losing
+    /// none; keepalives, unknown event types, unknown fields and garbage lines are
+    /// skipped.
     pub fn mutations(
         &self,
         since: Option<u64>,

@@ -7,6 +7,15 @@
 //!   after reconnects, falling back to polling `get_mutations` where SSE is missing.
 //! - [`projection`] turns one batched set of answers ([`TownSnapshot`]) into the town and
 //!   rig summaries the operator writes into its status.
+//!
+//! Robustness rules: every request has a timeout; reads are retried with exponential
+//! backoff, writes never; answers are decoded tolerantly (unknown fields ignored,
+//! missing ones defaulted, unknown enumeration values kept as `Other`); the token is a
+//! [`Token`] that prints as `***` and is scrubbed from any daemon text put into an error.
+//!
+//! Transport security: the client has no TLS stack (`https://` is refused). The daemon
+//! is reached over the cluster network on its plain HTTP or TCP listener; TLS would
+//! need a rustls crypto provider wired through reqwest, which this crate avoids.
 
 mod client;
 mod endpoint;

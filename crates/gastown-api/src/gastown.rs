@@ -102,7 +102,7 @@ pub struct GasTownSpec {
 
     /// The town's rigs; the operator keeps one Rig object per entry. Names are unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = MAX_RIGS))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub rigs: Option<Vec<RigSpec>>,
 

@@ -94,7 +94,7 @@ pub struct RigSpec {
 
     /// Persistent, named workers of the rig. Names are unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = MAX_CREW))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub crew: Option<Vec<CrewMember>>,
 

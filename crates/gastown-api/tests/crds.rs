@@ -447,14 +447,51 @@ fn binds_macro_variable(rule: &str, warning: &kube_cel::AnalysisWarning) -> bool
             })
 }
 
-/// Every default passes the schema it sits in (the API server refuses CRDs whose defaults
-/// would be pruned or invalid).
+/// The schemas are structural, and every default is valid against the schema it sits in
+/// (kube-apiserver refuses CRDs whose defaults would be pruned or invalid).
 #[test]
 fn schemas_are_structural_with_valid_defaults() {
+    fn walk(path: &str, node: &Value, checked: &mut usize, problems: &mut Vec<String>) {
+        if let Some(default) = node.get("default") {
+            *checked += 1;
+            // Validate the default as the only property of a synthetic object.
+            let wrapper = json!({"type": "object", "properties": {"value": node}});
+            let schema = structural_schema::StructuralSchema::new(&wrapper).unwrap();
+            let mut object = json!({ "value": default });
+            let before = object.clone();
+            schema.prune(&mut object);
+            if object != before {
+                problems.push(format!("{path}: default {default} is pruned to {object}"));
+            }
+            let errors = schema.validate(&object, None);
+            if !errors.is_empty() {
+                problems.push(format!("{path}: default {default}: {errors}"));
+            }
+        }
+        if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+            for (name, child) in properties {
+                walk(&format!("{path}.{name}"), child, checked, problems);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child) = node.get(key).filter(|c| c.is_object()) {
+                walk(&format!("{path}[]"), child, checked, problems);
+            }
+        }
+    }
     for crd in gastown_api::crds() {
-        if let Err(error) = structural_schema::StructuralSchema::new(&schema_of(&crd)) {
+        let schema = schema_of(&crd);
+        if let Err(error) = structural_schema::StructuralSchema::new(&schema) {
             panic!("{}: {error}", crd.spec.names.kind);
         }
+        let (mut checked, mut problems) = (0, Vec::new());
+        walk("", &schema, &mut checked, &mut problems);
+        assert!(checked > 0, "{} has defaults", crd.spec.names.kind);
+        assert!(
+            problems.is_empty(),
+            "{}: {problems:#?}",
+            crd.spec.names.kind
+        );
     }
 }
 

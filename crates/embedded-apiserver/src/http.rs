@@ -8,6 +8,7 @@ use crate::errors::{ApiError, ApiResult, success_status};
 use crate::gc::{DeleteOptions, Deletion, Propagation};
 use crate::openapi;
 use crate::patch::{self, PatchType};
+use crate::protobuf;
 use crate::registry::Served;
 use crate::request::{self, ResourcePath, Route};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -277,8 +278,14 @@ impl Target<'_> {
     }
 }
 
-/// Request bodies are JSON; YAML (a superset) is accepted too.
+/// Request bodies are JSON; YAML (a superset) is accepted too, and so is the
+/// protobuf that client-go's typed clients send for the kinds Helm writes.
 fn decode_body(body: &[u8]) -> ApiResult<Value> {
+    if body.starts_with(protobuf::MAGIC) {
+        return protobuf::decode(body).map_err(|e| {
+            ApiError::BadRequest(format!("the object provided is unrecognized: {e}"))
+        });
+    }
     serde_json::from_slice(body)
         .or_else(|_| serde_yaml::from_slice(body))
         .map_err(|e| ApiError::BadRequest(format!("the object provided is unrecognized: {e}")))

@@ -124,9 +124,13 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
         Err(too_old) => return send(&sink, gone(too_old)).await,
     };
     let mut receiver = subscription.receiver;
-    let mut last_rv = match request.since {
+    let start = match request.since {
         Since::After(rv) => rv,
         Since::Now => 0,
+    };
+    let mut cursor = Cursor {
+        processed: start,
+        sent: start,
     };
     match request.since {
         // The current state, in key order: versions are not monotonic here.
@@ -136,11 +140,14 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
                     send(&sink, frame("ADDED", &event.object)).await?;
                 }
             }
-            last_rv = subscription.rv;
+            cursor = Cursor {
+                processed: subscription.rv,
+                sent: subscription.rv,
+            };
         }
         Since::After(_) => {
             for event in &subscription.backlog {
-                emit(&request, &sink, event, &mut last_rv).await?;
+                emit(&request, &sink, event, &mut cursor).await?;
             }
         }
     }
@@ -154,18 +161,18 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
     loop {
         tokio::select! {
             received = receiver.recv() => match received {
-                Ok(event) => emit(&request, &sink, &event, &mut last_rv).await?,
+                Ok(event) => emit(&request, &sink, &event, &mut cursor).await?,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Fell behind the channel: catch up from history, or get 410 like upstream.
                     let caught_up = {
                         let mut cluster = app.cluster.lock();
-                        cluster.store.events_after(&key, last_rv).map(|events| (events, cluster.store.resubscribe(&key)))
+                        cluster.store.events_after(&key, cursor.processed).map(|events| (events, cluster.store.resubscribe(&key)))
                     };
                     match caught_up {
                         Ok((events, Some(fresh))) => {
                             receiver = fresh;
                             for event in &events {
-                                emit(&request, &sink, event, &mut last_rv).await?;
+                                emit(&request, &sink, event, &mut cursor).await?;
                             }
                         }
                         Ok((_, None)) => return Ok(()),
@@ -187,10 +194,11 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
                     (pending, cluster.store.current_rv())
                 };
                 for event in &pending {
-                    emit(&request, &sink, event, &mut last_rv).await?;
+                    emit(&request, &sink, event, &mut cursor).await?;
                 }
-                if rv > last_rv {
-                    last_rv = rv;
+                // Progress the client has not heard of, even if every change was filtered out.
+                if rv > cursor.sent {
+                    cursor = Cursor { processed: rv, sent: rv };
                     send(&sink, request.bookmark(rv, false)).await?;
                 }
             },
@@ -200,19 +208,28 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
     }
 }
 
+/// How far a watch has got: events up to `processed` were looked at, and the
+/// client knows of progress up to `sent` (events or bookmarks it was sent).
+#[derive(Clone, Copy)]
+struct Cursor {
+    processed: u64,
+    sent: u64,
+}
+
 async fn emit(
     request: &WatchRequest,
     sink: &Sink,
     event: &Event,
-    last_rv: &mut u64,
+    cursor: &mut Cursor,
 ) -> Result<(), Closed> {
-    // Already sent (replayed from history after the channel lagged).
-    if event.rv <= *last_rv {
+    // Already looked at (replayed from history after the channel lagged).
+    if event.rv <= cursor.processed {
         return Ok(());
     }
+    cursor.processed = event.rv;
     if let Some(event_type) = request.project(event) {
         send(sink, frame(event_type.as_str(), &event.object)).await?;
+        cursor.sent = event.rv;
     }
-    *last_rv = (*last_rv).max(event.rv);
     Ok(())
 }

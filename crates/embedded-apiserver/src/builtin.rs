@@ -275,6 +275,17 @@ pub fn kinds() -> Vec<BuiltinKind> {
             generation: true,
             ..DEFAULT
         }),
+        // Nothing creates ReplicaSets here, but Helm's `--wait` (kstatus)
+        // lists a Deployment's ReplicaSets and fails when the kind is unknown.
+        kind::<apps::v1::ReplicaSet>(Spec {
+            plural: "replicasets",
+            singular: "replicaset",
+            short_names: &["rs"],
+            categories: &["all"],
+            status: true,
+            generation: true,
+            ..DEFAULT
+        }),
         kind::<rbac::v1::Role>(Spec {
             plural: "roles",
             singular: "role",

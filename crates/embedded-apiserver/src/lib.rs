@@ -24,6 +24,7 @@ mod managed;
 mod names;
 pub mod openapi;
 mod patch;
+mod protobuf;
 pub mod quota;
 mod registry;
 mod request;

@@ -549,3 +549,95 @@ fn events_show_when_what_and_why_with_the_name_last() {
     assert_eq!(table["columnDefinitions"][9]["format"], "name");
     assert_eq!(table["columnDefinitions"][9]["priority"], 1);
 }
+
+fn render_builtin(group: &str, kind: &str, object: Value) -> Vec<Value> {
+    cells(
+        &render_at(
+            &resource(group, kind, false, vec![]),
+            &[object],
+            json!({}),
+            IncludeObject::None,
+            now(),
+        ),
+        0,
+    )
+}
+
+#[test]
+fn services_show_type_addresses_and_ports() {
+    let metadata = json!({ "name": "bd", "creationTimestamp": "2026-03-01T11:00:00Z" });
+    let cluster_ip = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": metadata,
+        "spec": { "clusterIP": "10.96.0.10", "selector": { "app": "bd" }, "ports": [{ "port": 9876 }, { "port": 9080, "protocol": "UDP" }] },
+    });
+    assert_eq!(
+        render_builtin("", "Service", cluster_ip),
+        [
+            json!("bd"),
+            json!("ClusterIP"),
+            json!("10.96.0.10"),
+            json!("<none>"),
+            json!("9876/TCP,9080/UDP"),
+            json!("60m"),
+            json!("app=bd")
+        ]
+    );
+    let load_balancer = json!({
+        "apiVersion": "v1", "kind": "Service", "metadata": metadata,
+        "spec": { "type": "LoadBalancer", "clusterIP": "10.96.0.11", "ports": [{ "port": 80, "nodePort": 30080 }] },
+    });
+    let row = render_builtin("", "Service", load_balancer);
+    assert_eq!(
+        &row[1..5],
+        [
+            json!("LoadBalancer"),
+            json!("10.96.0.11"),
+            json!("<pending>"),
+            json!("80:30080/TCP")
+        ]
+    );
+}
+
+#[test]
+fn config_data_secrets_leases_priority_classes_and_crds() {
+    let metadata = json!({ "name": "x", "creationTimestamp": "2026-03-01T11:59:00Z" });
+    let config_map = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata, "data": { "a": "1", "b": "2" }, "binaryData": { "c": "AA==" } });
+    assert_eq!(
+        render_builtin("", "ConfigMap", config_map),
+        [json!("x"), json!(3), json!("60s")]
+    );
+    let secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "kubernetes.io/tls", "data": { "tls.crt": "AA==", "tls.key": "AA==" } });
+    assert_eq!(
+        render_builtin("", "Secret", secret),
+        [
+            json!("x"),
+            json!("kubernetes.io/tls"),
+            json!(2),
+            json!("60s")
+        ]
+    );
+    let lease = json!({ "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": { "holderIdentity": "operator-0" } });
+    assert_eq!(
+        render_builtin("coordination.k8s.io", "Lease", lease),
+        [json!("x"), json!("operator-0"), json!("60s")]
+    );
+    let class = json!({ "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": metadata, "value": 1000 });
+    assert_eq!(
+        render_builtin("scheduling.k8s.io", "PriorityClass", class),
+        [
+            json!("x"),
+            json!(1000),
+            json!(false),
+            json!("60s"),
+            json!("PreemptLowerPriority")
+        ]
+    );
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": metadata,
+        "spec": { "group": "g", "names": { "kind": "K", "plural": "ks" }, "scope": "Namespaced", "versions": [] },
+    });
+    assert_eq!(
+        render_builtin("apiextensions.k8s.io", "CustomResourceDefinition", crd),
+        [json!("x"), json!("2026-03-01T11:59:00Z")]
+    );
+}

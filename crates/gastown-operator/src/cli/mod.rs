@@ -5,7 +5,7 @@ mod table;
 
 use clap::{Parser, Subcommand};
 
-pub use beads::{OutputFormat, SummaryArgs};
+use beads::SummaryArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +46,7 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use beads::OutputFormat;
 
     #[test]
     fn beads_summary_parses() {

@@ -4,6 +4,11 @@
 //! apply) equals what the user wrote; the parsed value is available through [`GoDuration::get`].
 //! The accepted grammar is the one [`DURATION_PATTERN`] puts into the CRD schema, so the API
 //! server and this parser agree on what is valid.
+//!
+//! The parser is written here on purpose: `humantime` reads a different syntax (`1h 30m`,
+//! no `us`), and `kube::core::Duration`, which reads Go's, computes through `f64` and panics
+//! on overflow — a user could write `maxRuntime: 99999999999999999999h` and crash whoever
+//! deserializes the object.
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
@@ -25,6 +30,12 @@ pub enum DurationError {
         "invalid duration {text:?}: expected <number><unit> pairs such as 90s, 10m or 1h30m (units ns, us, ms, s, m, h)"
     )]
     Syntax {
+        /// The refused text.
+        text: String,
+    },
+    /// The duration exceeds what Go's `time.Duration` holds (about 292 years).
+    #[error("invalid duration {text:?}: longer than about 292 years")]
+    OutOfRange {
         /// The refused text.
         text: String,
     },
@@ -63,53 +74,87 @@ impl FromStr for GoDuration {
         if text.len() > DURATION_MAX_LENGTH {
             return Err(DurationError::TooLong { text: text.into() });
         }
-        if !follows_grammar(text) {
-            return Err(DurationError::Syntax { text: text.into() });
-        }
-        // The grammar check above is stricter than kube's Go-compatible parser, so any text
-        // that reaches this point parses; the error arm is kept for safety, not expected.
-        let value = kube::core::Duration::from_str(text)
-            .map_err(|_| DurationError::Syntax { text: text.into() })?;
+        let nanos = total_nanos(text).map_err(|problem| match problem {
+            Problem::Syntax => DurationError::Syntax { text: text.into() },
+            Problem::Overflow => DurationError::OutOfRange { text: text.into() },
+        })?;
+        let value = Duration::new(
+            (nanos / NANOS_PER_SECOND) as u64,
+            (nanos % NANOS_PER_SECOND) as u32,
+        );
         Ok(Self {
             text: text.into(),
-            value: value.into(),
+            value,
         })
     }
 }
 
-/// Whether `text` matches [`DURATION_PATTERN`]: `([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+`.
-fn follows_grammar(text: &str) -> bool {
-    let mut rest = text;
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let Some(after_number) = strip_number(rest) else {
-            return false;
-        };
-        // Longest unit first, so that `ms` is not read as `m` followed by garbage.
-        let Some(after_unit) = ["ns", "us", "ms", "s", "m", "h"]
-            .iter()
-            .find_map(|unit| after_number.strip_prefix(unit))
-        else {
-            return false;
-        };
-        rest = after_unit;
-    }
-    true
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
+
+/// Go's `time.Duration` is an `int64` of nanoseconds; longer durations are refused, as Go does.
+const MAX_NANOS: u128 = i64::MAX as u128;
+
+/// Units with their length in nanoseconds; `ms` before `m` so the longer unit is tried first.
+const UNITS: [(&str, u128); 6] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", NANOS_PER_SECOND),
+    ("m", 60 * NANOS_PER_SECOND),
+    ("h", 3600 * NANOS_PER_SECOND),
+];
+
+enum Problem {
+    Syntax,
+    Overflow,
 }
 
-/// Strips `[0-9]+(\.[0-9]+)?` from the front of `text`.
-fn strip_number(text: &str) -> Option<&str> {
-    fn strip_digits(s: &str) -> Option<&str> {
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-        (digits > 0).then(|| &s[digits..])
+/// The nanoseconds `text` denotes, reading `([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+` exactly
+/// (see [`DURATION_PATTERN`]) with integer arithmetic, so nothing is rounded through floats
+/// and nothing can overflow.
+fn total_nanos(text: &str) -> Result<u128, Problem> {
+    if text.is_empty() {
+        return Err(Problem::Syntax);
     }
-    let rest = strip_digits(text)?;
-    match rest.strip_prefix('.') {
-        Some(fraction) => strip_digits(fraction),
-        None => Some(rest),
+    let mut rest = text;
+    let mut total: u128 = 0;
+    while !rest.is_empty() {
+        let (whole, after_whole) = split_digits(rest).ok_or(Problem::Syntax)?;
+        let (fraction, after_number) = match after_whole.strip_prefix('.') {
+            Some(after_dot) => split_digits(after_dot).ok_or(Problem::Syntax)?,
+            None => ("", after_whole),
+        };
+        let (unit_nanos, after_unit) = UNITS
+            .iter()
+            .find_map(|(unit, nanos)| after_number.strip_prefix(unit).map(|rest| (*nanos, rest)))
+            .ok_or(Problem::Syntax)?;
+        total = whole_nanos(whole, unit_nanos)
+            .and_then(|nanos| nanos.checked_add(fraction_nanos(fraction, unit_nanos)?))
+            .and_then(|nanos| total.checked_add(nanos))
+            .filter(|total| *total <= MAX_NANOS)
+            .ok_or(Problem::Overflow)?;
+        rest = after_unit;
     }
+    Ok(total)
+}
+
+/// Splits a non-empty run of ASCII digits off the front of `text`.
+fn split_digits(text: &str) -> Option<(&str, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    (digits > 0).then(|| text.split_at(digits))
+}
+
+fn whole_nanos(digits: &str, unit_nanos: u128) -> Option<u128> {
+    digits.parse::<u128>().ok()?.checked_mul(unit_nanos)
+}
+
+/// `0.<digits>` of a unit, truncated to whole nanoseconds (as Go does).
+fn fraction_nanos(digits: &str, unit_nanos: u128) -> Option<u128> {
+    if digits.is_empty() {
+        return Some(0);
+    }
+    let scale = 10u128.checked_pow(u32::try_from(digits.len()).ok()?)?;
+    Some(digits.parse::<u128>().ok()?.checked_mul(unit_nanos)? / scale)
 }
 
 impl TryFrom<String> for GoDuration {
@@ -178,6 +223,9 @@ mod tests {
             ("3us", Duration::from_micros(3)),
             ("7ns", Duration::from_nanos(7)),
             ("1h1m1s", Duration::from_secs(3661)),
+            ("0s", Duration::ZERO),
+            ("1.25h", Duration::from_secs(4500)),
+            ("0.000000001s", Duration::from_nanos(1)),
         ];
         for (text, expected) in cases {
             let parsed: GoDuration = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -204,6 +252,26 @@ mod tests {
             long.parse::<GoDuration>(),
             Err(DurationError::TooLong { .. })
         ));
+    }
+
+    #[test]
+    fn refuses_durations_go_cannot_hold_instead_of_overflowing() {
+        for text in [
+            "9999999999999999999999999999h",
+            "2562048h",
+            "99999999999999999999s",
+        ] {
+            assert!(
+                matches!(
+                    text.parse::<GoDuration>(),
+                    Err(DurationError::OutOfRange { .. })
+                ),
+                "{text:?} should be out of range"
+            );
+        }
+        // Go's longest duration, 2562047h47m16.854775807s, still parses.
+        let max: GoDuration = "2562047h47m16.854775807s".parse().unwrap();
+        assert_eq!(max.get(), Duration::from_nanos(i64::MAX as u64));
     }
 
     #[test]

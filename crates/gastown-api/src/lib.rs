@@ -13,6 +13,8 @@
 //!
 //! [`template`] holds the pure, layered pod-template merge.
 
+#![warn(missing_docs)]
+
 pub mod agentpool;
 pub mod common;
 pub mod duration;

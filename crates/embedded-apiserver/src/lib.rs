@@ -24,6 +24,7 @@ mod managed;
 mod names;
 pub mod openapi;
 mod patch;
+mod pod_controls;
 mod protobuf;
 pub mod quota;
 mod registry;
@@ -39,4 +40,5 @@ mod watch;
 mod workloads;
 
 pub use faults::{Faults, RequestCounts};
+pub use pod_controls::PodNotFound;
 pub use server::{ClientError, Config, EmbeddedApiServer, StartError};

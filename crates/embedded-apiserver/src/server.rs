@@ -68,7 +68,7 @@ pub(crate) struct AppState {
 /// A running embedded API server. Dropping it without [`shutdown`](Self::shutdown)
 /// aborts its tasks.
 pub struct EmbeddedApiServer {
-    app: Arc<AppState>,
+    pub(crate) app: Arc<AppState>,
     address: SocketAddr,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,

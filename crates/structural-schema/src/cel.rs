@@ -274,8 +274,15 @@ fn parse_rule(raw: &Value, node: &Node, at: &str) -> Result<RuleSpec, Vec<FieldE
     if !errors.is_empty() {
         return Err(errors);
     }
-    let optional_old_self = raw.get("optionalOldSelf").and_then(Value::as_bool).unwrap_or(false);
-    let compiled_rule = if optional_old_self { wrap_optional_old_self(&rule) } else { rule.clone() };
+    let optional_old_self = raw
+        .get("optionalOldSelf")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let compiled_rule = if optional_old_self {
+        wrap_optional_old_self(&rule)
+    } else {
+        rule.clone()
+    };
     Ok(RuleSpec {
         rule,
         compiled_rule,
@@ -310,7 +317,9 @@ fn wrap_optional_old_self(rule: &str) -> String {
                     i += 2;
                     continue;
                 }
-                if chars[i] == c && (!triple || (chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c))) {
+                if chars[i] == c
+                    && (!triple || (chars.get(i + 1) == Some(&c) && chars.get(i + 2) == Some(&c)))
+                {
                     i += quote_len;
                     break;
                 }
@@ -558,7 +567,9 @@ mod tests {
     #[test]
     fn optional_old_self_rewrite_skips_strings_and_selections() {
         assert_eq!(
-            wrap_optional_old_self("oldSelf.hasValue() && self.oldSelf == 'oldSelf' && \"oldSelf\" != ''"),
+            wrap_optional_old_self(
+                "oldSelf.hasValue() && self.oldSelf == 'oldSelf' && \"oldSelf\" != ''"
+            ),
             "(oldSelf == null ? optional.none() : optional.of(oldSelf)).hasValue() && self.oldSelf == 'oldSelf' && \"oldSelf\" != ''"
         );
         assert_eq!(wrap_optional_old_self("oldSelfish"), "oldSelfish");
@@ -566,6 +577,9 @@ mod tests {
 
     #[test]
     fn json_paths_tokenize_quoted_keys() {
-        assert_eq!(tokenize(".a['b.c'].d"), vec![".", "a", "[", "'b.c'", "]", ".", "d"]);
+        assert_eq!(
+            tokenize(".a['b.c'].d"),
+            vec![".", "a", "[", "'b.c'", "]", ".", "d"]
+        );
     }
 }

@@ -15,7 +15,28 @@
 //! - [`StructuralSchema::admit`] does all of that in the apiserver's order.
 //!
 //! On updates (`old` given) errors in values that did not change are
-//! ratcheted away, as kube-apiserver does since 1.30.
+//! ratcheted away, as kube-apiserver does since 1.30, and CEL transition
+//! rules see `oldSelf` wherever the stored object has a correlated value.
+//!
+//! # Fidelity notes
+//!
+//! Texts follow the 1.33 sources (apimachinery `field.Error`, kube-openapi
+//! `validate`, apiextensions-apiserver `schema`), including their quirks:
+//! composite `anyOf`/`oneOf`/`allOf`/`not` errors and root CEL errors have
+//! the field `<nil>`, map keys appear as `.key` in OpenAPI messages but as
+//! `[key]` in CEL and list-type paths, non-scalar bad values print in Go's
+//! `%#v` syntax. Where upstream iterates Go maps (random order) we walk
+//! fields in sorted order, so error lists are deterministic.
+//!
+//! Known gaps:
+//! - `pattern`s run on the `regex` crate, with Go's ASCII-only `\d \w \s \b`
+//!   emulated; `\Q…\E` is not supported.
+//! - CEL runs on the `cel`/`kube-cel` crates: runtime error texts differ
+//!   from cel-go's, there is no cost budget, and the root `self.metadata`
+//!   is not narrowed to `name`/`generateName`.
+//! - Formats `email`, `uri` and `duration` approximate Go's parsers.
+//! - Embedded resources get their `apiVersion`/`kind` checked; their
+//!   `metadata` is neither coerced nor validated.
 
 mod cel;
 mod correlation;
@@ -134,10 +155,16 @@ impl StructuralSchema {
     /// uniqueness and CEL rules run over the whole object.
     pub fn validate_status_update(&self, obj: &Value, old: &Value) -> FieldErrors {
         let mut errors = FieldErrors::new();
-        if let (Some(status), Some(status_schema)) = (obj.get("status"), self.root.properties.get("status")) {
+        if let (Some(status), Some(status_schema)) =
+            (obj.get("status"), self.root.properties.get("status"))
+        {
             let old_status = old.get("status");
             for mut error in openapi::validate(status_schema, status, old_status) {
-                error.field = if error.field == "<nil>" { "status".to_string() } else { format!("status.{}", error.field) };
+                error.field = if error.field == "<nil>" {
+                    "status".to_string()
+                } else {
+                    format!("status.{}", error.field)
+                };
                 errors.push(error);
             }
         }

@@ -203,12 +203,22 @@ fn status_updates_validate_status_with_relative_message_paths() {
     let old = rig(json!({"replicas": 9}));
     let mut new = old.clone();
     new["status"] = json!({"phase": "Ready", "readyReplicas": -1});
-    let got: Vec<String> = schema.validate_status_update(&new, &old).iter().map(ToString::to_string).collect();
+    let got: Vec<String> = schema
+        .validate_status_update(&new, &old)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         got,
-        vec!["status.readyReplicas: Invalid value: -1: readyReplicas in body should be greater than or equal to 0"]
+        vec![
+            "status.readyReplicas: Invalid value: -1: readyReplicas in body should be greater than or equal to 0"
+        ]
     );
     new["status"] = json!({});
-    let got: Vec<String> = schema.validate_status_update(&new, &old).iter().map(ToString::to_string).collect();
+    let got: Vec<String> = schema
+        .validate_status_update(&new, &old)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(got, vec!["status.phase: Required value"]);
 }

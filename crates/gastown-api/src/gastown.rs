@@ -328,6 +328,8 @@ impl DaemonSpec {
     /// The daemon's endpoint; `in_cluster_host` is the Service name the operator gives an
     /// in-cluster daemon.
     pub fn endpoint(&self, in_cluster_host: &str) -> DaemonEndpoint {
+        // The schema admits only 1..=65535; a value outside that range (an object that never
+        // met the API server) falls back to the default rather than failing here.
         let port = |value: Option<i32>, default: i32| {
             u16::try_from(value.unwrap_or(default)).unwrap_or(default as u16)
         };

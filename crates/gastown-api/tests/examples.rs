@@ -5,7 +5,9 @@
 
 use gastown_api::{AgentPool, GasTown, Rig};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use structural_schema::StructuralSchema;
 
 fn examples_dir() -> PathBuf {
@@ -28,19 +30,30 @@ fn example_files() -> Vec<String> {
     files
 }
 
-fn schema(kind: &str) -> StructuralSchema {
-    let crd = gastown_api::crds()
-        .into_iter()
-        .find(|crd| crd.spec.names.kind == kind)
-        .unwrap_or_else(|| panic!("no CRD for kind {kind}"));
-    let open_api = crd.spec.versions[0]
-        .schema
-        .as_ref()
-        .and_then(|s| s.open_api_v3_schema.as_ref())
-        .expect("derived CRDs carry a schema");
-    let open_api = serde_json::to_value(open_api).unwrap();
-    StructuralSchema::new(&open_api)
-        .unwrap_or_else(|e| panic!("{kind} schema is not structural: {e}"))
+/// The structural schema of `kind`, built once per test binary (building compiles every CEL
+/// rule of the CRD).
+fn schema(kind: &str) -> &'static StructuralSchema {
+    static SCHEMAS: OnceLock<HashMap<String, StructuralSchema>> = OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
+        gastown_api::crds()
+            .into_iter()
+            .map(|crd| {
+                let kind = crd.spec.names.kind.clone();
+                let open_api = crd.spec.versions[0]
+                    .schema
+                    .as_ref()
+                    .and_then(|s| s.open_api_v3_schema.as_ref())
+                    .expect("derived CRDs carry a schema");
+                let open_api = serde_json::to_value(open_api).unwrap();
+                let schema = StructuralSchema::new(&open_api)
+                    .unwrap_or_else(|e| panic!("{kind} schema is not structural: {e}"));
+                (kind, schema)
+            })
+            .collect()
+    });
+    schemas
+        .get(kind)
+        .unwrap_or_else(|| panic!("no CRD for kind {kind}"))
 }
 
 fn kind_of(object: &Value) -> &str {

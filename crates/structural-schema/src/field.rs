@@ -280,6 +280,12 @@ impl From<Vec<FieldError>> for FieldErrors {
     }
 }
 
+impl FromIterator<FieldError> for FieldErrors {
+    fn from_iter<I: IntoIterator<Item = FieldError>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
 impl IntoIterator for FieldErrors {
     type Item = FieldError;
     type IntoIter = std::vec::IntoIter<FieldError>;

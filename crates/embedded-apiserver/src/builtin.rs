@@ -394,6 +394,13 @@ pub fn initial_status(info: &ResourceInfo, object: &Value) -> Option<Value> {
         ("", "Namespace") => Some(serde_json::json!({ "phase": "Active" })),
         ("", "PersistentVolumeClaim") => Some(serde_json::json!({ "phase": "Pending" })),
         ("", "Service") => Some(serde_json::json!({ "loadBalancer": {} })),
+        // Status types with required counters start at zero, as upstream's
+        // empty status serializes.
+        ("apps", "StatefulSet") => Some(serde_json::json!({ "replicas": 0, "availableReplicas": 0 })),
+        ("apps", "ReplicaSet") => Some(serde_json::json!({ "replicas": 0 })),
+        ("policy", "PodDisruptionBudget") => Some(serde_json::json!({
+            "currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0
+        })),
         ("apiextensions.k8s.io", _) => None,
         _ if info.status_subresource => Some(serde_json::json!({})),
         _ => object.get("status").cloned(),

@@ -396,7 +396,9 @@ pub fn initial_status(info: &ResourceInfo, object: &Value) -> Option<Value> {
         ("", "Service") => Some(serde_json::json!({ "loadBalancer": {} })),
         // Status types with required counters start at zero, as upstream's
         // empty status serializes.
-        ("apps", "StatefulSet") => Some(serde_json::json!({ "replicas": 0, "availableReplicas": 0 })),
+        ("apps", "StatefulSet") => {
+            Some(serde_json::json!({ "replicas": 0, "availableReplicas": 0 }))
+        }
         ("apps", "ReplicaSet") => Some(serde_json::json!({ "replicas": 0 })),
         ("policy", "PodDisruptionBudget") => Some(serde_json::json!({
             "currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0

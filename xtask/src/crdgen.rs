@@ -2,7 +2,8 @@
 //! crate's types.
 //!
 //! Writes `config/crd/<plural>.gastown.io.yaml` for each kind (and the same files into the
-//! Helm chart's `crds/` once the chart exists) plus `docs/api-reference.md`. With `--check`
+//! Helm chart's `charts/gastown-operator/crds/` when that directory exists) plus
+//! `docs/api-reference.md`. With `--check`
 //! nothing is written; the command fails, naming each file, when a committed file differs
 //! from what would be generated.
 
@@ -62,7 +63,7 @@ fn stale_files(root: &Path, files: &[GeneratedFile]) -> Vec<String> {
 fn generate(root: &Path) -> anyhow::Result<Vec<GeneratedFile>> {
     let crds = gastown_api::crds();
     let mut crd_dirs = vec![root.join("config/crd")];
-    if root.join(CHART_CRD_DIR).parent().is_some_and(Path::is_dir) {
+    if root.join(CHART_CRD_DIR).is_dir() {
         crd_dirs.push(root.join(CHART_CRD_DIR));
     }
 

@@ -13,8 +13,7 @@ pub const DEFAULT_BEAD_SELECTOR: &str = "execution_target:k8s";
 /// Upper bound of `maxCount`.
 pub const MAX_COUNT_LIMIT: i32 = 100;
 
-/// A pool of agents of one role: the most specific pod template layer set by users, an
-/// optional ceiling, and which agent beads belong to it.
+/// A pool of agents of one role: the most specific pod template layer set by users, an optional ceiling, and which agent beads belong to it.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "gastown.io",
@@ -64,8 +63,7 @@ pub struct AgentPoolSpec {
     #[schemars(range(min = 0, max = MAX_COUNT_LIMIT))]
     pub max_count: Option<i32>,
 
-    /// Bead labels (all must match) that select the agent beads of this pool, in addition
-    /// to rig and role. Default `execution_target:k8s`.
+    /// Bead labels (all must match) that select the agent beads of this pool, in addition to rig and role. Default `execution_target:k8s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 16),

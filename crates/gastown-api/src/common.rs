@@ -201,9 +201,7 @@ pub(crate) fn default_false() -> Option<bool> {
     Some(false)
 }
 
-/// Schema default `{}` for optional objects whose fields all have defaults, so that the API
-/// server fills in (and `kubectl get -o yaml` shows) the effective values.
-/// Use with a turbofish: `#[schemars(default = "default_object::<PolecatPolicy>")]`.
+/// Schema default `{}` for optional objects whose fields all have defaults, so that the API server fills in (and `kubectl get -o yaml` shows) the effective values. Use with a turbofish: `#[schemars(default = "default_object::<PolecatPolicy>")]`.
 pub(crate) fn default_object<T: Default>() -> Option<T> {
     Some(T::default())
 }

@@ -68,13 +68,11 @@ pub const MAX_RIGS: u32 = 64;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct GasTownSpec {
-    /// The dolt SQL server that stores the town's beads. Required unless the bd daemon is
-    /// external.
+    /// The dolt SQL server that stores the town's beads. Required unless the bd daemon is external.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dolt: Option<DoltSpec>,
 
-    /// The bd daemon every agent talks to: run in the cluster (`image`) or an existing one
-    /// (`external`), exactly one of the two.
+    /// The bd daemon every agent talks to: run in the cluster (`image`) or an existing one (`external`), exactly one of the two.
     pub daemon: DaemonSpec,
 
     /// The optional RPC server (gtmobile).
@@ -106,8 +104,7 @@ pub struct GasTownSpec {
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub rigs: Option<Vec<RigSpec>>,
 
-    /// How long agents get to finish their work when the town is deleted, before their pods
-    /// are removed. Go duration, default 10m.
+    /// How long agents get to finish their work when the town is deleted, before their pods are removed. Go duration, default 10m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_termination_grace_period")]
     pub termination_grace_period: Option<GoDuration>,
@@ -172,8 +169,7 @@ pub struct DoltSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_object::<DoltPersistence>")]
     pub persistence: Option<DoltPersistence>,
-    /// Keys of dolt's config.yaml (for example `log_level`, `behavior`, `listener`), written
-    /// as given.
+    /// Keys of dolt's config.yaml (for example `log_level`, `behavior`, `listener`), written as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::free_form_object")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
@@ -272,8 +268,7 @@ pub struct DaemonSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::resource_requirements")]
     pub resources: Option<ResourceRequirements>,
-    /// Secret key holding the daemon's bearer token (`BD_DAEMON_TOKEN`), for either kind of
-    /// daemon.
+    /// Secret key holding the daemon's bearer token (`BD_DAEMON_TOKEN`), for either kind of daemon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_secret_ref: Option<SecretKeyRef>,
     /// An existing bd daemon this operator does not run.
@@ -325,8 +320,7 @@ impl DaemonSpec {
         self.external.is_none()
     }
 
-    /// The daemon's endpoint; `in_cluster_host` is the Service name the operator gives an
-    /// in-cluster daemon.
+    /// The daemon's endpoint; `in_cluster_host` is the Service name the operator gives an in-cluster daemon.
     pub fn endpoint(&self, in_cluster_host: &str) -> DaemonEndpoint {
         // The schema admits only 1..=65535; a value outside that range (an object that never
         // met the API server) falls back to the default rather than failing here.
@@ -398,12 +392,10 @@ pub struct SecretsSpec {
     /// Secret key with the Anthropic API key (`ANTHROPIC_API_KEY` in agent pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anthropic_api_key_secret_ref: Option<SecretKeyRef>,
-    /// Secret with git credentials for cloning and pushing (e.g. `ssh-privatekey` or
-    /// `username`/`password`).
+    /// Secret with git credentials for cloning and pushing (e.g. `ssh-privatekey` or `username`/`password`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_credentials_secret_ref: Option<SecretRef>,
-    /// Secrets to pull from an external store; rendered as ExternalSecret objects
-    /// (external-secrets.io) only where that CRD is installed. Names are unique.
+    /// Secrets to pull from an external store; rendered as ExternalSecret objects (external-secrets.io) only where that CRD is installed. Names are unique.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 32))]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]

@@ -37,8 +37,7 @@ pub const MAX_CREW: u32 = 32;
 
 /// A rig: a project workspace with its own git repository, agents and beads database.
 ///
-/// A GasTown creates one Rig per entry of `spec.rigs`; a Rig can also be applied on its own
-/// with the label `gastown.io/town` naming its town.
+/// A GasTown creates one Rig per entry of `spec.rigs`; a Rig can also be applied on its own with the label `gastown.io/town` naming its town.
 #[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "gastown.io",
@@ -60,14 +59,12 @@ pub const MAX_CREW: u32 = 32;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RigSpec {
-    /// The beads rig name (lower case letters, digits, `-` and `_`, starting with a letter).
-    /// Immutable: beads keys all of the rig's work by it.
+    /// The beads rig name (lower case letters, digits, `-` and `_`, starting with a letter). Immutable: beads keys all of the rig's work by it.
     #[schemars(length(min = 1, max = 40), regex(pattern = crate::schema::RIG_NAME_PATTERN))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.name is immutable: it is the beads rig name"))]
     pub name: String,
 
-    /// URL of the rig's git repository (https, ssh or scp-style `git@host:path`). When unset,
-    /// the URL beads records for the rig is used.
+    /// URL of the rig's git repository (https, ssh or scp-style `git@host:path`). When unset, the URL beads records for the rig is used.
     #[serde(rename = "gitURL", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048), regex(pattern = GIT_URL_PATTERN))]
     pub git_url: Option<String>,
@@ -107,8 +104,7 @@ pub struct RigSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_overrides: Option<PodTemplate>,
 
-    /// Layer 3 of the agent pod template, by role: keys are `polecat`, `crew`, `witness` or
-    /// `refinery`.
+    /// Layer 3 of the agent pod template, by role: keys are `polecat`, `crew`, `witness` or `refinery`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("maxProperties" = 4))]
     #[x_kube(validation = kube::core::Rule::new(
@@ -188,8 +184,7 @@ pub struct WorkspaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub storage_class_name: Option<String>,
-    /// Whether the workspace (and crew volumes) are kept (Retain) or deleted (Delete) with
-    /// the rig. Default Retain.
+    /// Whether the workspace (and crew volumes) are kept (Retain) or deleted (Delete) with the rig. Default Retain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_reclaim_policy")]
     pub reclaim_policy: Option<ReclaimPolicy>,
@@ -249,8 +244,7 @@ impl CrewMember {
     }
 }
 
-/// The rig's polecats: beads spawns them on demand; the operator caps how many run and how
-/// big each is, and flags and cleans up after them.
+/// The rig's polecats: beads spawns them on demand; the operator caps how many run and how big each is, and flags and cleans up after them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolecatPolicy {
@@ -272,8 +266,7 @@ pub struct PolecatPolicy {
         default = "default_polecat_memory"
     )]
     pub memory: Option<Quantity>,
-    /// Runtime after which a polecat is reported as overtime (its witness decides what to
-    /// do). Go duration, default 2h.
+    /// Runtime after which a polecat is reported as overtime (its witness decides what to do). Go duration, default 2h.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_polecat_max_runtime")]
     pub max_runtime: Option<GoDuration>,
@@ -332,8 +325,7 @@ impl PolecatPolicy {
     }
 }
 
-/// The NetworkPolicy of the rig's agent pods. When enabled, agents may reach the bd daemon,
-/// DNS and the egress listed here; nothing may connect to them.
+/// The NetworkPolicy of the rig's agent pods. When enabled, agents may reach the bd daemon, DNS and the egress listed here; nothing may connect to them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicySpec {
@@ -341,8 +333,7 @@ pub struct NetworkPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_true")]
     pub enabled: Option<bool>,
-    /// Further egress the agents need (git hosts, the Anthropic API, package registries),
-    /// as NetworkPolicy egress rules.
+    /// Further egress the agents need (git hosts, the Anthropic API, package registries), as NetworkPolicy egress rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 32),
@@ -368,8 +359,7 @@ pub struct RigStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Conditions: Ready, WitnessReady, RefineryReady, CrewReady, QuotaApplied,
-    /// PolecatOvertime, Draining.
+    /// Conditions: Ready, WitnessReady, RefineryReady, CrewReady, QuotaApplied, PolecatOvertime, Draining.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Option<Vec<Condition>>,

@@ -29,8 +29,7 @@ use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One layer of an agent pod template. Every field is optional: an unset field leaves the
-/// value of the less specific layers in place.
+/// One layer of an agent pod template. Every field is optional: an unset field leaves the value of the less specific layers in place.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PodTemplate {
@@ -43,14 +42,12 @@ pub struct PodTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_pull_policy: Option<ImagePullPolicy>,
 
-    /// Compute resources. Merged per key: a layer that sets only `limits.memory` keeps the
-    /// cpu and memory requests of the layers below.
+    /// Compute resources. Merged per key: a layer that sets only `limits.memory` keeps the cpu and memory requests of the layers below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::resource_requirements")]
     pub resources: Option<ResourceRequirements>,
 
-    /// Persistent workspace volume for roles that keep one (crew). Polecats, mayor and deacon
-    /// always work on an ephemeral volume; witness and refinery share the rig's workspace.
+    /// Persistent workspace volume for roles that keep one (crew). Polecats, mayor and deacon always work on an ephemeral volume; witness and refinery share the rig's workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSpec>,
 
@@ -230,8 +227,7 @@ fn merge_map<V: Clone>(resolved: &mut BTreeMap<String, V>, layer: &Option<BTreeM
     }
 }
 
-/// Env is a map keyed by variable name that keeps its order: a redefined variable keeps its
-/// place, a new one is appended.
+/// Env is a map keyed by variable name that keeps its order: a redefined variable keeps its place, a new one is appended.
 fn merge_env(resolved: &mut Vec<EnvVar>, layer: &[EnvVar]) {
     for var in layer {
         match resolved

@@ -707,8 +707,7 @@ impl Cluster {
         }
     }
 
-    /// Writes `status` as the system (workload simulation): no checks beyond
-    /// the object still being at `expected_rv`; runs the usual reactions.
+    /// Writes `status` as the system; see [`write_as_system`](Self::write_as_system).
     pub fn write_status_as_system(
         &mut self,
         key: &ResourceKey,
@@ -716,15 +715,30 @@ impl Cluster {
         expected_rv: &str,
         status: Value,
     ) -> Option<Arc<Value>> {
+        self.write_as_system(key, at, expected_rv, |object| object["status"] = status)
+    }
+
+    /// Changes an object as the system (workload simulation: kubelets,
+    /// controllers): no checks beyond the object still being at
+    /// `expected_rv`; nothing is written when `change` changes nothing.
+    /// Runs the usual reactions (quota usage, ...).
+    pub fn write_as_system(
+        &mut self,
+        key: &ResourceKey,
+        at: &ObjectKey,
+        expected_rv: &str,
+        change: impl FnOnce(&mut Value),
+    ) -> Option<Arc<Value>> {
         let served = self.served(key)?;
         let old = self.store.get(key, at)?;
-        if meta_str(&old, "resourceVersion") != Some(expected_rv)
-            || old.get("status") == Some(&status)
-        {
+        if meta_str(&old, "resourceVersion") != Some(expected_rv) {
             return None;
         }
         let mut updated = (*old).clone();
-        updated["status"] = status;
+        change(&mut updated);
+        if updated == *old {
+            return None;
+        }
         let stored = self.store.put(key, at.clone(), updated);
         self.after_write(&served, &stored);
         Some(stored)

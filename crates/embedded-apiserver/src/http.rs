@@ -235,7 +235,7 @@ async fn resource_request(
     match verb {
         "get" => get(app, &target, headers, query),
         "list" => list(app, &target, headers, query),
-        "watch" => watch(app, &served, namespace, query),
+        "watch" => watch(app, &served, namespace, headers, query),
         "create" if path.name.is_none() => {
             let object = app.cluster.lock().create(
                 &served,
@@ -444,6 +444,7 @@ fn watch(
     app: &Arc<AppState>,
     served: &Arc<Served>,
     namespace: Option<&str>,
+    headers: &HeaderMap,
     query: &Query,
 ) -> ApiResult<Response> {
     let (labels, fields) = selectors(served, query)?;
@@ -469,6 +470,7 @@ fn watch(
         send_initial_events,
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout,
+        table: wants_table(headers).then(|| include_object(query)),
     };
     let chunks = watch::start(Arc::clone(app), request);
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(chunks));

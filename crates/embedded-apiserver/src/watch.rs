@@ -6,6 +6,7 @@ use crate::registry::Served;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::AppState;
 use crate::store::{Event, EventType, Since, TooOld};
+use crate::table::{self, IncludeObject};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::convert::Infallible;
@@ -24,6 +25,35 @@ pub struct WatchRequest {
     pub send_initial_events: bool,
     pub bookmarks: bool,
     pub timeout: Duration,
+    /// `Accept: ...;as=Table` (`kubectl get --watch`): objects go out as one-row Tables.
+    pub table: Option<IncludeObject>,
+}
+
+/// Turns changed objects into event lines, as objects or as Table rows.
+struct Encoder<'a> {
+    request: &'a WatchRequest,
+    /// Column definitions go out with the first Table only, like upstream.
+    columns_sent: bool,
+}
+
+impl Encoder<'_> {
+    fn event(&mut self, event_type: &str, object: &Value) -> Bytes {
+        let Some(include) = self.request.table else {
+            return frame(event_type, object);
+        };
+        let metadata = json!({ "resourceVersion": object["metadata"]["resourceVersion"] });
+        let mut table = table::render(
+            &self.request.served.info,
+            std::slice::from_ref(object),
+            metadata,
+            include,
+        );
+        if self.columns_sent {
+            table["columnDefinitions"] = json!([]);
+        }
+        self.columns_sent = true;
+        frame(event_type, &table)
+    }
 }
 
 impl WatchRequest {
@@ -128,6 +158,10 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
         Since::After(rv) => rv,
         Since::Now => 0,
     };
+    let mut encoder = Encoder {
+        request: &request,
+        columns_sent: false,
+    };
     let mut cursor = Cursor {
         processed: start,
         sent: start,
@@ -137,7 +171,7 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
         Since::Now => {
             for event in &subscription.backlog {
                 if request.visible(&event.object) {
-                    send(&sink, frame("ADDED", &event.object)).await?;
+                    send(&sink, encoder.event("ADDED", &event.object)).await?;
                 }
             }
             cursor = Cursor {
@@ -147,7 +181,7 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
         }
         Since::After(_) => {
             for event in &subscription.backlog {
-                emit(&request, &sink, event, &mut cursor).await?;
+                emit(&mut encoder, &sink, event, &mut cursor).await?;
             }
         }
     }
@@ -161,7 +195,7 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
     loop {
         tokio::select! {
             received = receiver.recv() => match received {
-                Ok(event) => emit(&request, &sink, &event, &mut cursor).await?,
+                Ok(event) => emit(&mut encoder, &sink, &event, &mut cursor).await?,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Fell behind the channel: catch up from history, or get 410 like upstream.
                     let caught_up = {
@@ -172,7 +206,7 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
                         Ok((events, Some(fresh))) => {
                             receiver = fresh;
                             for event in &events {
-                                emit(&request, &sink, event, &mut cursor).await?;
+                                emit(&mut encoder, &sink, event, &mut cursor).await?;
                             }
                         }
                         Ok((_, None)) => return Ok(()),
@@ -194,7 +228,7 @@ async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<()
                     (pending, cluster.store.current_rv())
                 };
                 for event in &pending {
-                    emit(&request, &sink, event, &mut cursor).await?;
+                    emit(&mut encoder, &sink, event, &mut cursor).await?;
                 }
                 // Progress the client has not heard of, even if every change was filtered out.
                 if rv > cursor.sent {
@@ -217,7 +251,7 @@ struct Cursor {
 }
 
 async fn emit(
-    request: &WatchRequest,
+    encoder: &mut Encoder<'_>,
     sink: &Sink,
     event: &Event,
     cursor: &mut Cursor,
@@ -227,8 +261,8 @@ async fn emit(
         return Ok(());
     }
     cursor.processed = event.rv;
-    if let Some(event_type) = request.project(event) {
-        send(sink, frame(event_type.as_str(), &event.object)).await?;
+    if let Some(event_type) = encoder.request.project(event) {
+        send(sink, encoder.event(event_type.as_str(), &event.object)).await?;
         cursor.sent = event.rv;
     }
     Ok(())

@@ -95,7 +95,13 @@ fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
     };
     let at: ObjectKey = (meta("namespace").to_owned(), meta("name").to_owned());
     let rv = meta("resourceVersion").to_owned();
-    app.cluster
-        .lock()
-        .write_status_as_system(key, &at, &rv, status);
+    let bind_volume = kind == "PersistentVolumeClaim" && status["phase"] == "Bound";
+    let volume = format!("pvc-{}", meta("uid"));
+    app.cluster.lock().write_as_system(key, &at, &rv, |object| {
+        object["status"] = status;
+        // The volume binder names the claim's volume as it binds it.
+        if bind_volume && object.pointer("/spec/volumeName").is_none() {
+            object["spec"]["volumeName"] = Value::String(volume);
+        }
+    });
 }

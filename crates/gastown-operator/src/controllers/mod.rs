@@ -102,3 +102,30 @@ pub fn pod_finished(pod: &Pod) -> bool {
         Some("Succeeded" | "Failed")
     )
 }
+
+/// The cached object `namespace/name`, if any.
+pub fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    store.get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+}
+
+/// Records a Kubernetes Event on `object`; a failure to record is logged, not
+/// fatal (the reconcile's real work must not fail over an Event).
+pub async fn publish<K>(ctx: &Context, object: &K, reason: &str, normal: bool, note: &str)
+where
+    K: Resource<DynamicType = ()>,
+{
+    use kube::runtime::events::{Event, EventType};
+    let event = Event {
+        type_: if normal { EventType::Normal } else { EventType::Warning },
+        reason: reason.to_string(),
+        note: Some(note.to_string()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(%error, "could not record event");
+    }
+}

@@ -14,17 +14,16 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Resource, ResourceExt};
+use kube::runtime::reflector::ObjectRef;
 use tracing::Instrument;
 
 use super::agents::{RigAgents, bead_id};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
-use super::{measured, pod_finished, pod_ready, pods_of};
+use super::{get, measured, pod_finished, pod_ready, pods_of, publish};
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};
 use crate::context::Context;
@@ -53,13 +52,6 @@ pub async fn reconcile(rig: Arc<Rig>, ctx: Arc<Context>) -> Result<Action> {
     })
     .instrument(span)
     .await
-}
-
-fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
-    store.get(&ObjectRef::new(name).within(namespace))
 }
 
 /// The rig's identity and town, or why they cannot be resolved.
@@ -141,7 +133,7 @@ async fn apply_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
     for transition in transitions {
         publish(
             ctx,
-            &rig,
+            rig.as_ref(),
             &transition.reason,
             transition.status,
             &format!("{}: {}", transition.type_, transition.message),
@@ -523,23 +515,6 @@ async fn polecat_housekeeping(rig: &Rig, rig_ref: &RigRef, ctx: &Context) -> Res
     }
     overtime.sort();
     Ok(Housekeeping { overtime, recheck })
-}
-
-async fn publish(ctx: &Context, rig: &Rig, reason: &str, normal: bool, note: &str) {
-    let event = Event {
-        type_: if normal {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        },
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &rig.object_ref(&())).await {
-        tracing::warn!(%error, "could not record event");
-    }
 }
 
 /// The rig's drain-first teardown, one step per reconcile.

@@ -12,18 +12,16 @@ use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
 use super::town_status::{
     RigObservation, TownAgentObservation, TownObservation, Workload, town_status,
 };
-use super::{measured, pods_of};
+use super::{get, measured, pods_of, publish};
 use crate::apply::{self, PodOutcome};
 use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -98,13 +96,6 @@ fn blocked_by(missing: &BTreeMap<String, &'static str>, secret: Option<&str>) ->
     missing
         .get(name)
         .map(|what| format!("Secret {name} ({what}) does not exist"))
-}
-
-fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
-    store.get(&ObjectRef::new(name).within(namespace))
 }
 
 struct Infrastructure {
@@ -467,24 +458,6 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         tracing::warn!(secret = %secret, "missing Secret needed for {what}");
     }
     Ok(Action::requeue(town.spec.sync_interval()))
-}
-
-/// Records a Kubernetes Event on the town; failures to record are logged, not fatal.
-async fn publish(ctx: &Context, town: &GasTown, reason: &str, normal: bool, note: &str) {
-    let event = Event {
-        type_: if normal {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        },
-        reason: reason.to_string(),
-        note: Some(note.to_string()),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &town.object_ref(&())).await {
-        tracing::warn!(%error, "could not record event");
-    }
 }
 
 /// The drain-order teardown (see docs/architecture.md), one step per reconcile.

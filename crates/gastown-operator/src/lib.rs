@@ -16,4 +16,5 @@ pub mod drift;
 pub mod error;
 pub mod metrics;
 pub mod naming;
+pub mod runtime;
 pub mod teardown;

@@ -1,6 +1,7 @@
 //! Command-line interface: clap subcommands of the `gastown-operator` binary.
 
 mod beads;
+pub mod run;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub enum Command {
     /// Look at a town's beads through the bd daemon.
     #[command(subcommand)]
     Beads(BeadsCommand),
+    /// Run the controllers against the cluster KUBECONFIG or the in-cluster config names.
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +42,7 @@ impl Cli {
                 let mut stdout = std::io::stdout().lock();
                 beads::summary(&args, &mut stdout).await
             }
+            Command::Run(args) => run::run(&args).await,
         }
     }
 }
@@ -66,7 +70,9 @@ mod tests {
             "15m",
         ])
         .expect("parses");
-        let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
+        let Command::Beads(BeadsCommand::Summary(args)) = cli.command else {
+            panic!("parsed as another command")
+        };
         assert_eq!(args.daemon, "tcp://bd:9876");
         assert_eq!(args.rig.as_deref(), Some("gastown"));
         assert_eq!(args.output, OutputFormat::Json);
@@ -83,7 +89,9 @@ mod tests {
             "http://bd:9080",
         ])
         .expect("parses");
-        let Command::Beads(BeadsCommand::Summary(args)) = cli.command;
+        let Command::Beads(BeadsCommand::Summary(args)) = cli.command else {
+            panic!("parsed as another command")
+        };
         assert_eq!(args.output, OutputFormat::Table);
         assert_eq!(args.staleness, std::time::Duration::from_secs(600));
         assert!(

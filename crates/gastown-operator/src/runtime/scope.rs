@@ -1,0 +1,179 @@
+//! One scope (all namespaces, or one namespace) for one leadership term: its
+//! cache, the three controllers over the cache's shared streams, and the beads
+//! mutation streams of its towns.
+
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use gastown_api::GasTown;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_stream::wrappers::{BroadcastStream, ReceiverStream};
+use tokio_util::sync::CancellationToken;
+
+use super::http::Health;
+use super::{RuntimeError, Shared, beads_events, triggers};
+use crate::cache::{Cache, Scope, Subscriptions, managed_selector};
+use crate::context::Context;
+use crate::controllers::{self, rig, town};
+
+/// Runs `scope` until `stop` is cancelled, then waits for running reconciles
+/// to finish.
+pub(super) async fn run(
+    client: Client,
+    scope: Scope,
+    shared: Shared,
+    health: Health,
+    stop: CancellationToken,
+) -> Result<(), RuntimeError> {
+    let (cache, subscriptions, drivers) = Cache::start(&client, &scope);
+    let mut watches = JoinSet::new();
+    for driver in drivers {
+        watches.spawn(driver);
+    }
+    tracing::info!(?scope, "waiting for the caches to fill");
+    tokio::select! {
+        ready = cache.wait_until_ready() => ready.map_err(|_| RuntimeError::CacheStopped)?,
+        () = stop.cancelled() => return Ok(()),
+    }
+    health.scope_ready();
+    tracing::info!(?scope, "caches synced; starting controllers");
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        cache.clone(),
+        shared.metrics.clone(),
+        shared.settings.clone(),
+    ));
+    let config = controller::Config::default().concurrency(shared.concurrency);
+    let (town_trigger, town_triggers) = mpsc::channel(256);
+    let beads = tokio::spawn(beads_events::supervise(
+        ctx.clone(),
+        subscriptions.towns.clone(),
+        town_trigger,
+        stop.clone(),
+    ));
+
+    let towns = town_controller(&ctx, &subscriptions, town_triggers, config.clone(), &stop);
+    let rigs = rig_controller(&ctx, &subscriptions, &scope, &client, config.clone(), &stop);
+    // Every subscription left unread would hold its watch back once its
+    // buffer fills: only the controllers' own clones may outlive this point.
+    drop(subscriptions);
+    futures::join!(towns, rigs);
+
+    let _ = beads.await;
+    watches.abort_all();
+    Ok(())
+}
+
+/// A future the controllers accept as their graceful-shutdown trigger.
+fn stopped(stop: &CancellationToken) -> impl Future<Output = ()> + Send + Sync + 'static {
+    stop.clone().cancelled_owned()
+}
+
+/// Drives a controller's result stream, logging what it reports.
+async fn drain<K, S, E1, E2>(controller: &'static str, results: S)
+where
+    K: Resource,
+    S: Stream<Item = Result<(ObjectRef<K>, Action), controller::Error<E1, E2>>>,
+    E1: std::error::Error + 'static,
+    E2: std::error::Error + 'static,
+{
+    results
+        .for_each(|result| async move {
+            match result {
+                Ok((object, action)) => {
+                    tracing::trace!(controller, %object, ?action, "reconciled")
+                }
+                // Reconcile failures were logged by the error policy.
+                Err(controller::Error::ReconcilerFailed(..)) => {}
+                Err(error) => tracing::debug!(controller, %error, "controller"),
+            }
+        })
+        .await;
+    tracing::info!(controller, "controller stopped");
+}
+
+/// Stream of refs computed from the towns whose beads view changed.
+fn on_beads_views<K, F>(ctx: &Context, map: F) -> impl Stream<Item = ObjectRef<K>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + 'static,
+    F: Fn(&str, &str) -> Vec<ObjectRef<K>> + Send + 'static,
+{
+    // A lagging receiver only misses notices; the periodic resync catches up.
+    BroadcastStream::new(ctx.beads_views.subscribe())
+        .filter_map(|update| futures::future::ready(update.ok()))
+        .flat_map(move |(namespace, town)| futures::stream::iter(map(&namespace, &town)))
+}
+
+fn town_controller(
+    ctx: &Arc<Context>,
+    subscriptions: &Subscriptions,
+    beads_triggers: mpsc::Receiver<ObjectRef<GasTown>>,
+    config: controller::Config,
+    stop: &CancellationToken,
+) -> impl Future<Output = ()> + use<> {
+    let towns = ctx.cache.towns.clone();
+    let results = Controller::for_shared_stream(subscriptions.towns.clone(), towns.clone())
+        .with_config(config)
+        // Rigs by label: the town's own and those applied on their own.
+        .watches_shared_stream(subscriptions.rigs.clone(), |rig| triggers::town_of(&*rig))
+        .watches_shared_stream(subscriptions.stateful_sets.clone(), |sts| {
+            triggers::town_of(&*sts)
+        })
+        .watches_shared_stream(subscriptions.deployments.clone(), |deployment| {
+            triggers::town_of(&*deployment)
+        })
+        .watches_shared_stream(subscriptions.pods.clone(), |pod| triggers::town_of(&*pod))
+        .watches_shared_stream(subscriptions.secrets.clone(), move |secret| {
+            triggers::towns_in(secret.namespace().as_deref(), &towns.state())
+        })
+        .reconcile_on(ReceiverStream::new(beads_triggers))
+        .graceful_shutdown_on(stopped(stop))
+        .run(town::reconcile, controllers::error_policy, ctx.clone());
+    drain(town::CONTROLLER, results)
+}
+
+fn rig_controller(
+    ctx: &Arc<Context>,
+    subscriptions: &Subscriptions,
+    scope: &Scope,
+    client: &Client,
+    config: controller::Config,
+    stop: &CancellationToken,
+) -> impl Future<Output = ()> + use<> {
+    let rigs = ctx.cache.rigs.clone();
+    let (by_pod, by_town, by_claim) = (rigs.clone(), rigs.clone(), rigs.clone());
+    // Claims are not a shared stream of the cache: their own watch, by label.
+    let claims = scope.api::<PersistentVolumeClaim>(client);
+    let managed = watcher::Config::default().labels(&managed_selector());
+    let results = Controller::for_shared_stream(subscriptions.rigs.clone(), rigs.clone())
+        .with_config(config)
+        .owns_shared_stream(subscriptions.pools.clone())
+        .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
+            triggers::rigs_of_labelled(&*pod, &by_pod.state())
+        })
+        .watches_shared_stream(subscriptions.towns.clone(), move |town| {
+            let namespace = town.namespace().unwrap_or_default();
+            triggers::rigs_of_town(
+                &namespace,
+                &town.name_any(),
+                town.uid().as_deref(),
+                &by_town.state(),
+            )
+        })
+        .watches(claims, managed, move |claim| {
+            triggers::rigs_of_labelled(&claim, &by_claim.state())
+        })
+        .reconcile_on(on_beads_views(ctx, move |namespace, town| {
+            triggers::rigs_of_town(namespace, town, None, &rigs.state())
+        }))
+        .graceful_shutdown_on(stopped(stop))
+        .run(rig::reconcile, controllers::error_policy, ctx.clone());
+    drain(rig::CONTROLLER, results)
+}

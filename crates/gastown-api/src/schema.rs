@@ -99,6 +99,31 @@ pub fn without_nested_descriptions<T: JsonSchema>(generator: &mut SchemaGenerato
     schema
 }
 
+/// Volume and mount names the agent pod already uses for its workspace and scratch space.
+pub const RESERVED_VOLUME_NAMES: [&str; 2] = ["workspace", "tmp"];
+
+/// CEL: no extra volume takes a reserved name.
+pub(crate) const NO_RESERVED_VOLUME_NAMES_RULE: &str =
+    "self.all(volume, !(volume.name in ['workspace', 'tmp']))";
+
+/// Schema of extra pod volumes: Kubernetes `Volume`s whose names are bounded DNS labels (the
+/// bound keeps the cost of the reserved-name rule small).
+pub fn volumes(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema =
+        without_nested_descriptions::<Option<Vec<k8s_openapi::api::core::v1::Volume>>>(generator);
+    if let Some(name) = schema
+        .as_object_mut()
+        .and_then(|list| list.get_mut("items"))
+        .and_then(|item| item.get_mut("properties"))
+        .and_then(|properties| properties.get_mut("name"))
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        name.insert("maxLength".into(), 63.into());
+        name.insert("pattern".into(), DNS_LABEL_PATTERN.into());
+    }
+    schema
+}
+
 fn strip_descriptions(object: &mut serde_json::Map<String, serde_json::Value>, keep_own: bool) {
     if !keep_own {
         object.remove("description");

@@ -13,8 +13,8 @@
 //!   layer that sets a value wins;
 //! - maps (nodeSelector, labels, annotations, and env keyed by variable name): merged, the more
 //!   specific layer's keys win;
-//! - lists (tolerations): replaced whole by the most specific layer that sets them (an empty
-//!   list clears them);
+//! - lists (tolerations, volumes, volumeMounts): replaced whole by the most specific layer
+//!   that sets them (an empty list clears them);
 //! - resources: merged per key of `requests` and of `limits`;
 //! - storage: size and storage class each follow the scalar rule.
 //!
@@ -22,7 +22,7 @@
 
 use crate::common::{AgentRole, AgentSpec, ImagePullPolicy, StorageSpec};
 use k8s_openapi::{
-    api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration},
+    api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration, Volume, VolumeMount},
     apimachinery::pkg::api::resource::Quantity,
 };
 use kube::KubeSchema;
@@ -72,6 +72,20 @@ pub struct PodTemplate {
         schema_with = "crate::schema::without_nested_descriptions::<Option<Vec<Toleration>>>"
     )]
     pub tolerations: Option<Vec<Toleration>>,
+
+    /// Extra volumes of the pod; a layer that sets them replaces those of the layers below. The names `workspace` and `tmp` belong to the agent's own volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16), schema_with = "crate::schema::volumes")]
+    #[x_kube(validation = kube::core::Rule::new(crate::schema::NO_RESERVED_VOLUME_NAMES_RULE).message("volumes: the names workspace and tmp are reserved for the agent's own volumes"))]
+    pub volumes: Option<Vec<Volume>>,
+
+    /// Where the agent container mounts the extra volumes; a layer that sets them replaces those of the layers below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(max = 16),
+        schema_with = "crate::schema::without_nested_descriptions::<Option<Vec<VolumeMount>>>"
+    )]
+    pub volume_mounts: Option<Vec<VolumeMount>>,
 
     /// Scheduling affinity of the pod; a layer that sets it replaces the one below whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +138,10 @@ pub struct ResolvedTemplate {
     pub node_selector: BTreeMap<String, String>,
     /// Tolerations.
     pub tolerations: Vec<Toleration>,
+    /// Extra volumes.
+    pub volumes: Vec<Volume>,
+    /// Mounts of the extra volumes in the agent container.
+    pub volume_mounts: Vec<VolumeMount>,
     /// Affinity.
     pub affinity: Option<Affinity>,
     /// ServiceAccount name.
@@ -199,9 +217,9 @@ impl ResolvedTemplate {
         merge_map(&mut self.node_selector, &layer.node_selector);
         merge_map(&mut self.labels, &layer.labels);
         merge_map(&mut self.annotations, &layer.annotations);
-        if let Some(tolerations) = &layer.tolerations {
-            self.tolerations = tolerations.clone();
-        }
+        replace_list(&mut self.tolerations, &layer.tolerations);
+        replace_list(&mut self.volumes, &layer.volumes);
+        replace_list(&mut self.volume_mounts, &layer.volume_mounts);
     }
 }
 
@@ -218,6 +236,12 @@ pub fn merge<'a>(layers: impl IntoIterator<Item = &'a PodTemplate>) -> ResolvedT
 fn override_scalar<T: Clone>(resolved: &mut Option<T>, layer: &Option<T>) {
     if let Some(value) = layer {
         *resolved = Some(value.clone());
+    }
+}
+
+fn replace_list<T: Clone>(resolved: &mut Vec<T>, layer: &Option<Vec<T>>) {
+    if let Some(list) = layer {
+        *resolved = list.clone();
     }
 }
 
@@ -275,6 +299,21 @@ mod tests {
             key: Some(key.into()),
             operator: Some("Exists".into()),
             ..Toleration::default()
+        }
+    }
+
+    fn volume(name: &str) -> Volume {
+        Volume {
+            name: name.into(),
+            ..Volume::default()
+        }
+    }
+
+    fn mount(name: &str, path: &str) -> VolumeMount {
+        VolumeMount {
+            name: name.into(),
+            mount_path: path.into(),
+            ..VolumeMount::default()
         }
     }
 
@@ -490,6 +529,24 @@ mod tests {
                     PodTemplate::default(),
                 ],
                 check: |r| assert!(r.tolerations.is_empty()),
+            },
+            Case {
+                name: "lists: volumes and their mounts replaced whole",
+                layers: vec![
+                    PodTemplate {
+                        volumes: Some(vec![volume("a"), volume("b")]),
+                        volume_mounts: Some(vec![mount("a", "/a")]),
+                        ..Default::default()
+                    },
+                    PodTemplate {
+                        volumes: Some(vec![volume("c")]),
+                        ..Default::default()
+                    },
+                ],
+                check: |r| {
+                    assert_eq!(r.volumes, vec![volume("c")]);
+                    assert_eq!(r.volume_mounts, vec![mount("a", "/a")]);
+                },
             },
             Case {
                 name: "resources: merged per requests/limits key",

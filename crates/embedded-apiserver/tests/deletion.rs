@@ -217,3 +217,30 @@ async fn deleting_a_namespace_removes_its_contents_then_itself() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn delete_collection_removes_what_the_selector_matches() {
+    with_server(|server| async move {
+        let cms: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), "default");
+        for (name, tier) in [("a", "web"), ("b", "web"), ("c", "db")] {
+            let mut object = cm(name);
+            object.metadata.labels = Some([("tier".to_owned(), tier.to_owned())].into());
+            cms.create(&PostParams::default(), &object).await.unwrap();
+        }
+        let params = kube::api::ListParams::default().labels("tier=web");
+        cms.delete_collection(&DeleteParams::default(), &params)
+            .await
+            .unwrap();
+        let left: Vec<String> = cms
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        assert_eq!(left, vec!["c"]);
+        server
+    })
+    .await;
+}

@@ -45,3 +45,10 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs a test body that manages its own server under [`TEST_TIMEOUT`].
+pub async fn bounded<Fut: Future<Output = ()>>(body: Fut) {
+    tokio::time::timeout(TEST_TIMEOUT, body)
+        .await
+        .expect("test finished in time");
+}

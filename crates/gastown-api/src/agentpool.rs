@@ -77,6 +77,17 @@ fn default_bead_selector() -> Option<Vec<String>> {
     Some(vec![DEFAULT_BEAD_SELECTOR.into()])
 }
 
+impl AgentPool {
+    /// The town this pool belongs to, from its `gastown.io/town` label.
+    pub fn town(&self) -> Option<&str> {
+        self.metadata
+            .labels
+            .as_ref()?
+            .get(crate::labels::TOWN)
+            .map(String::as_str)
+    }
+}
+
 impl AgentPoolSpec {
     /// The bead labels of the pool's agents (default `execution_target:k8s`).
     pub fn bead_selector(&self) -> Vec<String> {

@@ -121,6 +121,17 @@ pub struct RigSpec {
 /// git URLs: `https://`, `http://`, `ssh://`, `git://`, `file://` or scp-style `user@host:path`.
 const GIT_URL_PATTERN: &str = r"^((https?|ssh|git|file)://|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:)[^\s]+$";
 
+impl Rig {
+    /// The town this rig belongs to, from its `gastown.io/town` label.
+    pub fn town(&self) -> Option<&str> {
+        self.metadata
+            .labels
+            .as_ref()?
+            .get(crate::labels::TOWN)
+            .map(String::as_str)
+    }
+}
+
 impl RigSpec {
     /// The role override layer for `role`, if any.
     pub fn role_override(&self, role: AgentRole) -> Option<&PodTemplate> {

@@ -170,6 +170,8 @@ fn admitted_examples_still_parse_and_carry_the_schema_defaults() {
         Some(true)
     );
 
+    assert_eq!(rig.town(), Some("production"));
+
     let mut pool = example("agentpool-polecats.yaml");
     pool["spec"].as_object_mut().unwrap().remove("beadSelector");
     let pool: AgentPool = serde_json::from_value(admit(&pool, None).unwrap()).unwrap();

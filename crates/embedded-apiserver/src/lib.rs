@@ -5,10 +5,44 @@
 //! and Helm cannot tell it from kube-apiserver for what this project does.
 //! It is test infrastructure, never a production control plane.
 //!
-//! Layers, from the wire inwards: `http` (routing, query parameters, content
-//! negotiation, watch streams) → `cluster` and `gc` (verb semantics:
-//! create/update/patch/delete, finalizers, garbage collection, namespaces) →
-//! `store` (objects, resourceVersions, history, watch channels).
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use embedded_apiserver::{Config, EmbeddedApiServer};
+//! let server = EmbeddedApiServer::start(Config::default()).await?;
+//! let client = server.client()?; // a kube::Client, default namespace "default"
+//! server.write_kubeconfig("/tmp/kubeconfig")?; // for kubectl and Helm
+//! server.faults().fail("update", "pods/status", 409, 2); // the next two status updates conflict
+//! server.reset_requests();
+//! // ... drive the operator ...
+//! assert_eq!(server.requests().writes(), 0, "a steady-state reconcile writes nothing");
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, from the wire inwards:
+//! - `http` (routing like upstream's `RequestInfo`, query parameters, content
+//!   negotiation including `as=Table`, the [`authz`] step, fault injection,
+//!   request accounting) and `watch` (watch streams);
+//! - `cluster` and `gc`: verb semantics — create, update, patch (`patch`,
+//!   `managed` for strategic merge and server-side apply), delete with
+//!   finalizers, propagation policies, garbage collection, namespace
+//!   termination, quota admission — independent of HTTP;
+//! - `registry` (built-in kinds from `builtin`, custom kinds from `crd`) and
+//!   `store` (objects, the global resourceVersion, bounded per-resource
+//!   history, broadcast channels for watch fan-out).
+//!
+//! One lock guards `cluster`: every write is applied, versioned and broadcast
+//! under it, so watchers see changes in resourceVersion order. Nothing on the
+//! write path is O(number of objects) except quota usage, which is
+//! O(pods in the namespace) and only where a ResourceQuota exists.
+//!
+//! Known differences from kube-apiserver: pods are deleted at once (no
+//! kubelet grace period); garbage collection and namespace cleanup happen
+//! within the deleting request rather than asynchronously; deleting a CRD
+//! removes its objects without waiting for their finalizers; core and
+//! `events.k8s.io` Events are stored separately (no conversion between them);
+//! `fieldValidation=Warn` is treated like `Ignore`; lists always read the
+//! latest state (`resourceVersionMatch=Exact` of an older version is not kept).
 
 pub mod authz;
 mod builtin;

@@ -3,6 +3,8 @@
 //! and reports to the metrics; errors back off per object.
 
 pub mod agents;
+pub mod pool;
+pub mod pool_status;
 pub mod town;
 
 use std::sync::Arc;

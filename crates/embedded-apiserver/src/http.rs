@@ -5,6 +5,7 @@ use crate::authz::{Decision, RequestAttributes};
 use crate::cluster::{Subresource, WriteOptions};
 use crate::discovery;
 use crate::errors::{ApiError, ApiResult, success_status};
+use crate::events;
 use crate::gc::{DeleteOptions, Deletion, Propagation};
 use crate::openapi;
 use crate::patch::{self, PatchType};
@@ -184,6 +185,7 @@ async fn resource_request(
         .registry
         .find(&path.group, &path.version, &path.resource);
     let served = served.ok_or(ApiError::PathNotFound)?;
+    let storage = app.cluster.lock().registry.storage_of(&served);
     let name = path.name.clone().unwrap_or_default();
 
     let attributes = RequestAttributes {
@@ -228,6 +230,7 @@ async fn resource_request(
     let namespace = path.namespace.as_deref();
     let target = Target {
         served: &served,
+        storage: &storage,
         namespace,
         name: &name,
     };
@@ -235,26 +238,28 @@ async fn resource_request(
     match verb {
         "get" => get(app, &target, headers, query),
         "list" => list(app, &target, headers, query),
-        "watch" => watch(app, &served, namespace, headers, query),
+        "watch" => watch(app, &target, headers, query),
         "create" if path.name.is_none() => {
-            let object = app.cluster.lock().create(
-                &served,
-                namespace,
-                decode_body(&body)?,
-                &query.write_options(headers),
-            )?;
-            Ok(json_response(StatusCode::CREATED, &*object))
+            let body = events::store_form(&served, decode_body(&body)?);
+            let options = query.write_options(headers);
+            let object = app
+                .cluster
+                .lock()
+                .create(&storage, namespace, body, &options)?;
+            Ok(target.respond(StatusCode::CREATED, &object))
         }
         "update" => {
+            let body = events::store_form(&served, decode_body(&body)?);
+            let options = query.write_options(headers);
             let object = app.cluster.lock().update(
-                &served,
+                &storage,
                 namespace,
                 &name,
-                decode_body(&body)?,
+                body,
                 subresource,
-                &query.write_options(headers),
+                &options,
             )?;
-            Ok(json_response(StatusCode::OK, &*object))
+            Ok(target.respond(StatusCode::OK, &object))
         }
         "patch" => patch(app, &target, headers, query, subresource, &body),
         "delete" => delete(app, &target, query, &body),
@@ -263,13 +268,23 @@ async fn resource_request(
     }
 }
 
+/// What a resource request is about.
 struct Target<'a> {
+    /// The resource as requested: what responses look like.
     served: &'a Arc<Served>,
+    /// The resource whose storage and semantics it uses (differs only for
+    /// `events.k8s.io` Events, stored as core Events).
+    storage: &'a Arc<Served>,
     namespace: Option<&'a str>,
     name: &'a str,
 }
 
 impl Target<'_> {
+    /// A stored object, as the requested resource presents it.
+    fn respond(&self, code: StatusCode, stored: &Value) -> Response {
+        json_response(code, &*events::present(self.served, stored))
+    }
+
     fn at(&self) -> ObjectKey {
         (
             self.namespace.unwrap_or_default().to_owned(),
@@ -318,20 +333,21 @@ fn get(
         .cluster
         .lock()
         .store
-        .get(&target.served.key(), &target.at());
+        .get(&target.storage.key(), &target.at());
     let object =
         object.ok_or_else(|| ApiError::not_found(target.served.qualified(), target.name))?;
     if wants_table(headers) {
         let metadata = json!({ "resourceVersion": object["metadata"]["resourceVersion"] });
+        let presented = events::present(target.served, &object).into_owned();
         let table = table::render(
             &target.served.info,
-            &[(*object).clone()],
+            &[presented],
             metadata,
             include_object(query),
         );
         return Ok(json_response(StatusCode::OK, &table));
     }
-    Ok(json_response(StatusCode::OK, &*object))
+    Ok(target.respond(StatusCode::OK, &object))
 }
 
 /// Where a paginated list resumes.
@@ -383,7 +399,7 @@ fn list(
         .and_then(|l| l.parse::<usize>().ok())
         .filter(|l| *l > 0);
     let resume = query.get("continue").map(decode_continue).transpose()?;
-    let key = served.key();
+    let key = target.storage.key();
 
     let (items, list_rv, next) = {
         let cluster = app.cluster.lock();
@@ -416,8 +432,15 @@ fn list(
         metadata["continue"] = json!(encode_continue(list_rv, last));
         metadata["remainingItemCount"] = json!(remaining);
     }
+    let presented: Vec<std::borrow::Cow<'_, Value>> = items
+        .iter()
+        .map(|(_, o)| events::present(served, o))
+        .collect();
     if wants_table(headers) {
-        let objects: Vec<Value> = items.iter().map(|(_, o)| (**o).clone()).collect();
+        let objects: Vec<Value> = presented
+            .into_iter()
+            .map(std::borrow::Cow::into_owned)
+            .collect();
         return Ok(json_response(
             StatusCode::OK,
             &table::render(&served.info, &objects, metadata, include_object(query)),
@@ -435,19 +458,18 @@ fn list(
         api_version: served.info.api_version(),
         kind: &served.info.list_kind,
         metadata,
-        items: items.iter().map(|(_, o)| o.as_ref()).collect(),
+        items: presented.iter().map(AsRef::as_ref).collect(),
     };
     Ok(json_response(StatusCode::OK, &body))
 }
 
 fn watch(
     app: &Arc<AppState>,
-    served: &Arc<Served>,
-    namespace: Option<&str>,
+    target: &Target<'_>,
     headers: &HeaderMap,
     query: &Query,
 ) -> ApiResult<Response> {
-    let (labels, fields) = selectors(served, query)?;
+    let (labels, fields) = selectors(target.served, query)?;
     let send_initial_events = query.flag("sendInitialEvents");
     let since = match query.get("resourceVersion") {
         _ if send_initial_events => Since::Now,
@@ -462,8 +484,9 @@ fn watch(
         .and_then(|t| t.parse().ok())
         .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
     let request = WatchRequest {
-        served: Arc::clone(served),
-        namespace: namespace.map(str::to_owned),
+        served: Arc::clone(target.served),
+        storage: target.storage.key(),
+        namespace: target.namespace.map(str::to_owned),
         labels,
         fields,
         since,
@@ -500,11 +523,12 @@ fn patch(
     let mut cluster = app.cluster.lock();
     if patch_type == PatchType::Apply {
         let force = query.flag("force");
+        let config = events::store_form(target.served, patch_body);
         let (object, created) = cluster.apply(
-            target.served,
+            target.storage,
             target.namespace,
             target.name,
-            patch_body,
+            config,
             subresource,
             force,
             &options,
@@ -514,21 +538,24 @@ fn patch(
         } else {
             StatusCode::OK
         };
-        return Ok(json_response(code, &*object));
+        return Ok(target.respond(code, &object));
     }
-    let current = cluster.store.get(&target.served.key(), &target.at());
+    let current = cluster.store.get(&target.storage.key(), &target.at());
     let current =
         current.ok_or_else(|| ApiError::not_found(target.served.qualified(), target.name))?;
-    let desired = patch::apply_patch(target.served, patch_type, &current, patch_body)?;
+    // Patches apply to the object as the client sees it.
+    let presented = events::present(target.served, &current);
+    let desired = patch::apply_patch(target.served, patch_type, &presented, patch_body)?;
+    let desired = events::store_form(target.served, desired);
     let object = cluster.update(
-        target.served,
+        target.storage,
         target.namespace,
         target.name,
         desired,
         subresource,
         &options,
     )?;
-    Ok(json_response(StatusCode::OK, &*object))
+    Ok(target.respond(StatusCode::OK, &object))
 }
 
 fn delete_options(query: &Query, body: &[u8]) -> ApiResult<DeleteOptions> {
@@ -578,11 +605,11 @@ fn delete(app: &AppState, target: &Target<'_>, query: &Query, body: &[u8]) -> Ap
     let outcome =
         app.cluster
             .lock()
-            .delete(target.served, target.namespace, target.name, &options)?;
+            .delete(target.storage, target.namespace, target.name, &options)?;
     Ok(match outcome {
         // Pods answer with the object, like upstream (graceful deletion); others with a Status.
         Deletion::Removed(object) if target.served.is("", "Pod") => {
-            json_response(StatusCode::OK, &*object)
+            target.respond(StatusCode::OK, &object)
         }
         Deletion::Removed(object) => {
             let uid = object
@@ -600,7 +627,7 @@ fn delete(app: &AppState, target: &Target<'_>, query: &Query, body: &[u8]) -> Ap
             } else {
                 StatusCode::OK
             };
-            json_response(code, &*object)
+            target.respond(code, &object)
         }
     })
 }
@@ -618,13 +645,14 @@ fn delete_collection(
         let mut cluster = app.cluster.lock();
         let targets: Vec<ObjectKey> = cluster
             .store
-            .range(&served.key(), target.namespace, None)
+            .range(&target.storage.key(), target.namespace, None)
             .filter(|(_, o)| labels.matches_object(o) && fields.matches_object(o))
             .map(|(at, _)| at.clone())
             .collect();
-        cluster.delete_collection(served, targets, &options)?
+        cluster.delete_collection(target.storage, targets, &options)?
     };
-    let items: Vec<&Value> = deleted.iter().map(Arc::as_ref).collect();
+    let items: Vec<std::borrow::Cow<'_, Value>> =
+        deleted.iter().map(|o| events::present(served, o)).collect();
     let body = json!({ "apiVersion": served.info.api_version(), "kind": served.info.list_kind, "metadata": {}, "items": items });
     Ok(json_response(StatusCode::OK, &body))
 }

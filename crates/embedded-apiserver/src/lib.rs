@@ -39,8 +39,7 @@
 //! Known differences from kube-apiserver: pods are deleted at once (no
 //! kubelet grace period); garbage collection and namespace cleanup happen
 //! within the deleting request rather than asynchronously; deleting a CRD
-//! removes its objects without waiting for their finalizers; core and
-//! `events.k8s.io` Events are stored separately (no conversion between them);
+//! removes its objects without waiting for their finalizers;
 //! `fieldValidation=Warn` is treated like `Ignore`; lists always read the
 //! latest state (`resourceVersionMatch=Exact` of an older version is not kept).
 
@@ -51,6 +50,7 @@ mod crd;
 mod custom;
 mod discovery;
 pub mod errors;
+mod events;
 mod faults;
 mod gc;
 mod http;

@@ -162,6 +162,17 @@ impl Registry {
             .cloned()
     }
 
+    /// The resource whose storage (and semantics) `served` uses: core Events
+    /// for `events.k8s.io` Events, else `served` itself.
+    pub fn storage_of(&self, served: &Arc<Served>) -> Arc<Served> {
+        if crate::events::is_v1_view(served) {
+            self.find("", "v1", "events")
+                .expect("core events are built in")
+        } else {
+            Arc::clone(served)
+        }
+    }
+
     /// Any served version of the resource stored under `key`.
     pub fn any_version(&self, key: &ResourceKey) -> Option<Arc<Served>> {
         self.all()

@@ -2,7 +2,8 @@
 //! selectors, bookmarks, timeouts, 410 Gone, and forced closing.
 
 use crate::errors::ApiError;
-use crate::registry::Served;
+use crate::events;
+use crate::registry::{ResourceKey, Served};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::AppState;
 use crate::store::{Event, EventType, Since, TooOld};
@@ -16,7 +17,10 @@ use tokio::sync::{broadcast, mpsc};
 
 /// A parsed watch request.
 pub struct WatchRequest {
+    /// The resource as requested: what events look like.
     pub served: Arc<Served>,
+    /// Where its objects are stored.
+    pub storage: ResourceKey,
     pub namespace: Option<String>,
     pub labels: LabelSelector,
     pub fields: FieldSelector,
@@ -37,17 +41,14 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    fn event(&mut self, event_type: &str, object: &Value) -> Bytes {
+    fn event(&mut self, event_type: &str, stored: &Value) -> Bytes {
+        let object = events::present(&self.request.served, stored);
         let Some(include) = self.request.table else {
-            return frame(event_type, object);
+            return frame(event_type, &object);
         };
         let metadata = json!({ "resourceVersion": object["metadata"]["resourceVersion"] });
-        let mut table = table::render(
-            &self.request.served.info,
-            std::slice::from_ref(object),
-            metadata,
-            include,
-        );
+        let info = &self.request.served.info;
+        let mut table = table::render(info, &[object.into_owned()], metadata, include);
         if self.columns_sent {
             table["columnDefinitions"] = json!([]);
         }
@@ -142,7 +143,7 @@ async fn send(sink: &Sink, chunk: Bytes) -> Result<(), Closed> {
 }
 
 async fn run(app: Arc<AppState>, request: WatchRequest, sink: Sink) -> Result<(), Closed> {
-    let key = request.served.key();
+    let key = request.storage.clone();
     let mut close = app.close_watches.subscribe();
     let subscription =
         app.cluster

@@ -70,7 +70,8 @@ fn walk(root: &Value, schema: &Value, value: &Value, path: &str, shape: &mut Sha
                 // The server fills in type meta and metadata itself.
                 let server_filled =
                     path.is_empty() && matches!(key, "apiVersion" | "kind" | "metadata");
-                if !server_filled && !in_status(path) && object.get(key).is_none_or(Value::is_null) {
+                if !server_filled && !in_status(path) && object.get(key).is_none_or(Value::is_null)
+                {
                     shape.missing.push(FieldError::required(join(key), None));
                 }
             }
@@ -126,7 +127,10 @@ mod tests {
                 .is_empty()
         );
         let status = json!({ "spec": { "containers": [] }, "status": { "conditions": [{}] } });
-        assert!(check(&schema, &status).missing.is_empty(), "status fields are not enforced");
+        assert!(
+            check(&schema, &status).missing.is_empty(),
+            "status fields are not enforced"
+        );
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! - **Deletion**: a pod is deleted only when its bead is finished (`done`,
 //!   `nuked`, `stopping`, `stopped`, `failed`, `dead`, or closed) or has
 //!   vanished from beads' answer. A bead that is live but no longer selected,
-//!   or in a state this operator does not know, keeps its pod.
+//!   or in a state this operator does not know, keeps its pod. A polecat pod
+//!   that has already ended is kept for its logs: the Rig deletes it
+//!   `cleanupAfter` after it ended.
 //! - **Safety**: when beads could not be read (or has not been read yet),
 //!   nothing is created, deleted or reported. When beads answers but the answer
 //!   is suspicious — the daemon calls itself unhealthy, or it lists no agent
@@ -403,15 +405,21 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             plan.reports.extend(pod_report(bead, pod));
         }
         let finished = bead.is_none_or(bead_finished);
+        // An ended polecat pod stays for log collection: the Rig removes it
+        // `cleanupAfter` after it ended.
+        let kept_for_logs = polecats && pod.finished();
         let disposition = if finished {
-            if distrust.is_none() && !pod.terminating {
+            if distrust.is_none() && !pod.terminating && !kept_for_logs {
                 plan.delete.push(Deletion {
                     pod: pod.name.clone(),
                     why: match bead {
+                        Some(bead) if bead.status.is_closed() => {
+                            format!("bead {} is closed", bead.id)
+                        }
                         Some(bead) => format!(
                             "bead {} is {}",
                             bead.id,
-                            bead.state.as_ref().map_or("closed", |s| s.as_str())
+                            bead.state.as_ref().map_or("finished", |s| s.as_str())
                         ),
                         None => "its bead is gone from beads".to_string(),
                     },
@@ -1355,6 +1363,19 @@ mod tests {
         assert!(plan.create.is_empty());
         assert!(plan.delete.iter().all(|d| d.deregister.is_none()));
         assert_eq!(plan.delete[0].why, "bead gt-gastown-polecat-ace is done");
+        assert_eq!(plan.delete[1].why, "bead gt-gastown-polecat-bob is closed");
+        assert_eq!(disposition(&plan, "ace"), &Disposition::Leaving);
+    }
+
+    #[test]
+    fn an_ended_polecat_pod_of_a_finished_bead_is_left_for_the_rigs_cleanup() {
+        let known = vec![bead("ace", "done", recorded("ace", "terminated"))];
+        let plan = Case::new(known, vec![pod("ace", AgentPhase::Succeeded)]).plan();
+        assert!(
+            plan.delete.is_empty(),
+            "the rig deletes it after cleanupAfter"
+        );
+        assert!(plan.reports.is_empty());
         assert_eq!(disposition(&plan, "ace"), &Disposition::Leaving);
     }
 

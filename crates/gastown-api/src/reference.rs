@@ -107,7 +107,8 @@ pub fn markdown(crds: &[CustomResourceDefinition]) -> String {
              `Rig.spec.roleOverrides[role]`, `AgentPool.spec.template`, per-agent values from \
              beads. Scalars: the most specific layer that sets a value wins. Maps (env by \
              name, nodeSelector, labels, annotations): merged, specific keys win. Lists \
-             (tolerations): replaced whole. Resources: merged per `requests`/`limits` key.\n\n",
+             (tolerations, volumes, volumeMounts): replaced whole. Resources: merged per \
+             `requests`/`limits` key.\n\n",
         );
         render_fields(
             &mut out,

@@ -112,6 +112,8 @@ fn spec_fields(object: &Value) -> Vec<(&String, &Value)> {
 pub struct Cluster {
     pub store: Store,
     pub registry: Registry,
+    /// Services given a cluster IP so far (the next address to hand out).
+    allocated_service_ips: u32,
 }
 
 impl Cluster {
@@ -120,6 +122,7 @@ impl Cluster {
         let mut cluster = Cluster {
             store: Store::new(history_limit),
             registry: Registry::new(),
+            allocated_service_ips: 0,
         };
         for served in cluster.registry.all() {
             cluster.store.ensure_collection(&served.key());
@@ -239,6 +242,9 @@ impl Cluster {
         check: KindCheck<'_>,
     ) -> ApiResult<()> {
         builtin::normalize(&served.info, object);
+        if !served.info.custom {
+            crate::defaults::apply(&served.info.group, &served.info.kind, object);
+        }
         let name = check.name;
         let mut errors: Vec<FieldError> = meta_str(object, "name")
             .map(|n| names::problems(served.name_rule, n))
@@ -332,6 +338,53 @@ impl Cluster {
             .range(&key, Some(namespace), None)
             .map(|(_, p)| (**p).clone())
             .collect()
+    }
+
+    /// Upstream's Priority admission: a pod's `priorityClassName` must name an
+    /// existing PriorityClass, whose value becomes `spec.priority`.
+    fn admit_priority(&self, served: &Served, pod: &mut Value, name: &str) -> ApiResult<()> {
+        let key = ResourceKey {
+            group: "scheduling.k8s.io".into(),
+            plural: "priorityclasses".into(),
+        };
+        let class = match pod
+            .pointer("/spec/priorityClassName")
+            .and_then(Value::as_str)
+        {
+            Some(class_name) => {
+                let class = self
+                    .store
+                    .get(&key, &(String::new(), class_name.to_owned()));
+                Some(class.ok_or_else(|| ApiError::Forbidden {
+                    resource: served.qualified(),
+                    name: name.to_owned(),
+                    reason: format!("no PriorityClass with name {class_name} was found"),
+                })?)
+            }
+            None => self
+                .store
+                .range(&key, None, None)
+                .map(|(_, c)| c)
+                .find(|c| c.get("globalDefault") == Some(&Value::Bool(true)))
+                .cloned(),
+        };
+        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+            let value = class
+                .as_ref()
+                .and_then(|c| c.get("value").cloned())
+                .unwrap_or(json!(0));
+            spec.insert("priority".into(), value);
+            if let Some(class) = &class {
+                spec.entry("priorityClassName")
+                    .or_insert_with(|| class["metadata"]["name"].clone());
+                let policy = class
+                    .get("preemptionPolicy")
+                    .cloned()
+                    .unwrap_or(json!("PreemptLowerPriority"));
+                spec.insert("preemptionPolicy".into(), policy);
+            }
+        }
+        Ok(())
     }
 
     fn admit_pod(&self, served: &Served, pod: &Value, name: &str) -> ApiResult<()> {
@@ -439,6 +492,14 @@ impl Cluster {
         if served.is("", "Namespace") {
             object["spec"] = json!({ "finalizers": [NAMESPACE_FINALIZER] });
         }
+        if served.is("", "Service") {
+            crate::defaults::apply("", "Service", &mut object);
+            crate::defaults::allocate_cluster_ip(&mut object, self.allocated_service_ips);
+            self.allocated_service_ips += 1;
+        }
+        if served.is("", "Pod") {
+            self.admit_priority(served, &mut object, &name)?;
+        }
         let check = KindCheck {
             old: None,
             subresource: Subresource::Main,
@@ -538,6 +599,9 @@ impl Cluster {
             _ => {}
         }
         let mut object = self.merge_update(served, &old, body, subresource)?;
+        if served.is("", "Service") {
+            keep_cluster_ip(&old, &mut object);
+        }
         let check = KindCheck {
             old: Some(&old),
             subresource,
@@ -742,6 +806,20 @@ impl Cluster {
         let stored = self.store.put(key, at.clone(), updated);
         self.after_write(&served, &stored);
         Some(stored)
+    }
+}
+
+/// A Service's cluster IP cannot be unset by an update that leaves it out.
+fn keep_cluster_ip(old: &Value, new: &mut Value) {
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        if let Some(value) = old.pointer(&format!("/spec/{field}"))
+            && spec.get(field).is_none_or(Value::is_null)
+        {
+            spec.insert(field.to_owned(), value.clone());
+        }
     }
 }
 

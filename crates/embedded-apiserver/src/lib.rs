@@ -48,6 +48,7 @@ mod builtin;
 mod cluster;
 mod crd;
 mod custom;
+mod defaults;
 mod discovery;
 pub mod errors;
 mod events;

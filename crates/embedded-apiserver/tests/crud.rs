@@ -222,3 +222,41 @@ async fn watch_sees_added_modified_deleted_in_order() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn built_ins_are_defaulted_and_pods_need_their_priority_class() {
+    with_server(|server| async move {
+        let client = server.client().unwrap();
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        let pod = |class: Option<&str>| -> Pod {
+            let mut pod = json!({ "metadata": { "name": "p" }, "spec": { "containers": [{ "name": "c", "image": "busybox:1.36" }] } });
+            if let Some(class) = class {
+                pod["spec"]["priorityClassName"] = json!(class);
+            }
+            serde_json::from_value(pod).unwrap()
+        };
+        let refused = api_error(pods.create(&PostParams::default(), &pod(Some("missing"))).await.unwrap_err());
+        assert_eq!(
+            (refused.code, refused.message.as_str()),
+            (403, "pods \"p\" is forbidden: no PriorityClass with name missing was found")
+        );
+
+        let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> = Api::all(client.clone());
+        let class = serde_json::from_value(json!({ "metadata": { "name": "polecats" }, "value": 1000 })).unwrap();
+        classes.create(&PostParams::default(), &class).await.unwrap();
+        let created = pods.create(&PostParams::default(), &pod(Some("polecats"))).await.unwrap();
+        let spec = created.spec.unwrap();
+        assert_eq!(spec.priority, Some(1000));
+        assert_eq!(spec.restart_policy.as_deref(), Some("Always"));
+        assert_eq!(spec.containers[0].image_pull_policy.as_deref(), Some("IfNotPresent"));
+        assert_eq!(created.status.unwrap().phase.as_deref(), Some("Pending"));
+
+        let services: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client, "default");
+        let service = serde_json::from_value(json!({ "metadata": { "name": "bd" }, "spec": { "ports": [{ "port": 9999 }] } })).unwrap();
+        let created = services.create(&PostParams::default(), &service).await.unwrap().spec.unwrap();
+        assert_eq!(created.type_.as_deref(), Some("ClusterIP"));
+        assert!(created.cluster_ip.unwrap().starts_with("10.96."));
+        server
+    })
+    .await;
+}

@@ -37,7 +37,7 @@ pub const DEFAULT_SYNC_INTERVAL: &str = "60s";
 pub const MAX_RIGS: u32 = 64;
 
 /// A Gas Town: a multi-agent software-engineering system whose state lives in beads.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "gastown.io",
     version = "v1alpha1",

@@ -38,7 +38,7 @@ pub const MAX_CREW: u32 = 32;
 /// A rig: a project workspace with its own git repository, agents and beads database.
 ///
 /// A GasTown creates one Rig per entry of `spec.rigs`; a Rig can also be applied on its own with the label `gastown.io/town` naming its town.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[kube(
     group = "gastown.io",
     version = "v1alpha1",

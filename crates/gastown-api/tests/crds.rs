@@ -499,7 +499,6 @@ fn schemas_are_structural_with_valid_defaults() {
 fn typed_objects_round_trip_minimally() {
     use gastown_api::gastown::{DaemonSpec, GasTownSpec};
     let spec = GasTownSpec {
-        dolt: None,
         daemon: DaemonSpec {
             external: Some(gastown_api::gastown::ExternalDaemon {
                 host: "bd.example.com".into(),
@@ -508,14 +507,7 @@ fn typed_objects_round_trip_minimally() {
             }),
             ..DaemonSpec::default()
         },
-        rpc_server: None,
-        secrets: None,
-        mayor: None,
-        deacon: None,
-        defaults: None,
-        rigs: None,
-        termination_grace_period: None,
-        sync_interval: None,
+        ..GasTownSpec::default()
     };
     let town = GasTown::new("t", spec);
     let value = serde_json::to_value(&town).unwrap();

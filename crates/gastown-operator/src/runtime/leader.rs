@@ -2,6 +2,7 @@
 //! (and their caches); the others stand by. Losing the Lease stops the
 //! controllers; shutting down releases it so a standby takes over at once.
 
+use futures::FutureExt;
 use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio_util::sync::CancellationToken;
@@ -38,7 +39,11 @@ pub(super) async fn run_elected(
 
     'terms: loop {
         health.set(Readiness::StandingBy);
-        while !*leading.borrow_and_update() {
+        loop {
+            let leader = *leading.borrow_and_update();
+            if leader {
+                break;
+            }
             tokio::select! {
                 changed = leading.changed() => if changed.is_err() { break 'terms },
                 () = shutdown.cancelled() => break 'terms,
@@ -55,13 +60,13 @@ pub(super) async fn run_elected(
                 }
                 break 'terms;
             }
-            lost = leading.wait_for(|leader| !leader) => {
+            channel_closed = leading.wait_for(|leader| !leader).map(|lost| lost.is_err()) => {
                 tracing::warn!(lease = %election.lease_name, "lost the lease; stopping controllers");
                 term.cancel();
                 if let Err(error) = controllers.await {
                     tracing::warn!(%error, "controllers stopped with an error");
                 }
-                if lost.is_err() {
+                if channel_closed {
                     break 'terms;
                 }
             }

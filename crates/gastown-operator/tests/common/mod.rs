@@ -1,0 +1,233 @@
+//! End-to-end harness: the embedded API server (workload simulation on), the
+//! test bd daemon seeded with a town, the CRDs, and the operator in-process.
+
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
+use gastown_api::GasTown;
+use gastown_operator::context::Settings;
+use gastown_operator::metrics::Metrics;
+use gastown_operator::runtime::{Runtime, RuntimeConfig, RuntimeError};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const NAMESPACE: &str = "gastown";
+pub const TOWN: &str = "minimal";
+/// The rig the tests add to the minimal example (and seed in beads).
+pub const RIG: &str = "gastown";
+/// Upper bound of every wait for convergence.
+pub const CONVERGE: Duration = Duration::from_secs(60);
+
+struct Operator {
+    stop: CancellationToken,
+    task: JoinHandle<Result<(), RuntimeError>>,
+    metrics: Arc<Metrics>,
+}
+
+pub struct Harness {
+    pub server: EmbeddedApiServer,
+    pub testd: TestDaemon,
+    pub client: Client,
+    operator: Option<Operator>,
+}
+
+impl Harness {
+    /// Server, daemon (seeded with one rig), CRDs, namespace and Secrets; no operator yet.
+    pub async fn start() -> Harness {
+        // RUST_LOG=gastown_operator=debug shows what the operator did.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+        let server = EmbeddedApiServer::start(ServerConfig {
+            simulate_workloads: true,
+            ..ServerConfig::default()
+        })
+        .await
+        .expect("the embedded API server starts");
+        let testd = TestDaemon::start(TestDaemonConfig::default())
+            .await
+            .expect("the test daemon starts");
+        seed_town(testd.store(), &[RIG], &TownShape::default());
+        let client = server.client().expect("a client");
+        install_crds(&client).await;
+        create(&Api::<Namespace>::all(client.clone()), namespace(NAMESPACE)).await;
+        let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
+        create(&secrets, secret("bd-daemon-token", "token", testd.token())).await;
+        create(
+            &secrets,
+            secret("anthropic-api-key", "api-key", "sk-test-not-a-key"),
+        )
+        .await;
+        Harness {
+            server,
+            testd,
+            client,
+            operator: None,
+        }
+    }
+
+    /// Starts the operator in-process, reading every town's beads from the test daemon.
+    pub fn start_operator(&mut self) {
+        assert!(self.operator.is_none(), "the operator runs already");
+        let runtime = Runtime::new(RuntimeConfig {
+            settings: Settings {
+                daemon_override: Some(self.testd.http_url()),
+                ..Settings::default()
+            },
+            ..RuntimeConfig::default()
+        });
+        let metrics = runtime.metrics();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(runtime.run(self.client.clone(), stop.clone()));
+        self.operator = Some(Operator {
+            stop,
+            task,
+            metrics,
+        });
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.operator
+            .as_ref()
+            .expect("the operator runs")
+            .metrics
+            .clone()
+    }
+
+    /// Stops the operator gracefully and checks that it stopped cleanly.
+    pub async fn stop_operator(&mut self) {
+        let operator = self.operator.take().expect("the operator runs");
+        operator.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), operator.task)
+            .await
+            .expect("the operator stops within 30 s")
+            .expect("the operator task does not panic")
+            .expect("the operator stops without error");
+    }
+
+    pub async fn shutdown(mut self) {
+        if self.operator.is_some() {
+            self.stop_operator().await;
+        }
+        self.server.shutdown().await;
+        self.testd.shutdown().await;
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(self.client.clone(), NAMESPACE)
+    }
+
+    /// Reconciles of `controller` so far.
+    pub fn reconciles(&self, controller: &str) -> u64 {
+        self.metrics()
+            .reconciliations
+            .with_label_values(&[controller])
+            .get()
+    }
+}
+
+fn namespace(name: &str) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
+}
+
+fn secret(name: &str, key: &str, value: &str) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(NAMESPACE.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some([(key.to_string(), ByteString(value.as_bytes().to_vec()))].into()),
+        ..Secret::default()
+    }
+}
+
+async fn create<K>(api: &Api<K>, object: K)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), &object)
+        .await
+        .expect("the object is created");
+}
+
+async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in gastown_api::crds() {
+        create(&crds, crd).await;
+    }
+    let towns: Api<GasTown> = Api::all(client.clone());
+    eventually(
+        "the GasTown CRD is served",
+        Duration::from_secs(10),
+        || async { towns.list(&ListParams::default()).await.ok() },
+    )
+    .await;
+}
+
+/// The repository's examples/ directory.
+pub fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// examples/gastown-minimal.yaml with one rig (the one seeded in beads) and a
+/// short sync interval, so that a test sees periodic resyncs.
+pub fn minimal_town() -> GasTown {
+    let text = std::fs::read_to_string(examples_dir().join("gastown-minimal.yaml"))
+        .expect("examples/gastown-minimal.yaml is readable");
+    let mut town: GasTown = serde_yaml::from_str(&text).expect("the example is a GasTown");
+    assert_eq!(town.metadata.name.as_deref(), Some(TOWN));
+    assert_eq!(town.metadata.namespace.as_deref(), Some(NAMESPACE));
+    town.spec.rigs = Some(vec![
+        serde_json::from_value(serde_json::json!({
+            "name": RIG,
+            "gitURL": format!("https://git.example.com/{RIG}.git"),
+        }))
+        .expect("a rig entry"),
+    ]);
+    town.spec.sync_interval = Some("2s".parse().expect("a Go duration"));
+    town
+}
+
+/// Polls `check` every 200 ms until it yields a value; panics naming `what`
+/// after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,311 @@
+//! A town from the minimal example, end to end: it converges, then rests
+//! without writes; a daemon outage is reported without deleting anything.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use beads_client::{BeadsClient, fetch_snapshot, project};
+use beads_testd::Scope as BeadsScope;
+use common::{CONVERGE, Harness, RIG, TOWN, eventually, minimal_town};
+use embedded_apiserver::RequestCounts;
+use gastown_api::{GasTown, Phase, Rig};
+use gastown_operator::naming;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
+use kube::api::{Api, PostParams};
+
+fn condition(town: &GasTown, type_: &str) -> Option<(String, String)> {
+    town.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.message.clone()))
+}
+
+async fn running_town(harness: &Harness) -> GasTown {
+    let towns: Api<GasTown> = harness.api();
+    eventually("the town is Running", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        let status = town.status.as_ref()?;
+        (status.phase == Some(Phase::Running)).then_some(town)
+    })
+    .await
+}
+
+fn controller_owner(object: &impl ResourceExt) -> Option<&OwnerReference> {
+    object
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+}
+
+fn writes_by_resource(counts: &RequestCounts) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .filter(|((verb, _), _)| {
+            ["create", "update", "patch", "delete", "deletecollection"].contains(&verb.as_str())
+        })
+        .map(|((verb, resource), n)| (format!("{verb} {resource}"), *n))
+        .collect()
+}
+
+/// Waits until the operator has sent no write for a whole `window`, and
+/// returns how many GasTown reconciles ran in that window.
+async fn quiet_window(harness: &Harness, window: Duration) -> u64 {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    loop {
+        harness.server.reset_requests();
+        let before = harness.reconciles("gastown");
+        tokio::time::sleep(window).await;
+        let counts = harness.server.requests();
+        if counts.writes() == 0 {
+            return harness.reconciles("gastown") - before;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the operator never stopped writing; writes in the last {window:?}: {:?}",
+            writes_by_resource(&counts)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    let towns: Api<GasTown> = harness.api();
+    let town = towns
+        .create(&PostParams::default(), &minimal_town())
+        .await
+        .expect("the town is created");
+    let town_uid = town.uid().expect("stored");
+
+    let town = running_town(&harness).await;
+    let status = town.status.clone().expect("status");
+
+    // Infrastructure: workloads carry labels but no owner reference (a
+    // foreground cascade must not remove them early); services are owned.
+    let sts: StatefulSet = harness.api().get(&naming::dolt(TOWN)).await.expect("dolt");
+    assert_eq!(sts.labels()["gastown.io/town"], TOWN);
+    assert_eq!(
+        sts.labels()["app.kubernetes.io/managed-by"],
+        "gastown-operator"
+    );
+    assert!(
+        sts.owner_references().is_empty(),
+        "{:?}",
+        sts.owner_references()
+    );
+    let dolt_image = sts
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .image
+        .clone();
+    assert_eq!(
+        dolt_image.as_deref(),
+        Some("dolthub/dolt-sql-server:1.43.0")
+    );
+    let daemon: Deployment = harness
+        .api()
+        .get(&naming::bd_daemon(TOWN))
+        .await
+        .expect("bd daemon");
+    assert!(daemon.owner_references().is_empty());
+    let daemon_image = daemon
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .image
+        .clone();
+    assert_eq!(
+        daemon_image.as_deref(),
+        Some("ghcr.io/gastown/bd-daemon:0.1.0")
+    );
+    for service in [naming::dolt(TOWN), naming::bd_daemon(TOWN)] {
+        let service: Service = harness.api().get(&service).await.expect("service");
+        let owner = controller_owner(&service).expect("owned by the town");
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str()),
+            ("GasTown", town_uid.as_str())
+        );
+    }
+
+    // The rig, owned by the town and labelled with it.
+    let rig: Rig = harness
+        .api()
+        .get(&naming::rig_object(TOWN, RIG))
+        .await
+        .expect("the rig object");
+    assert_eq!(rig.spec.name, RIG);
+    assert_eq!(rig.labels()["gastown.io/town"], TOWN);
+    assert_eq!(
+        controller_owner(&rig).map(|o| o.uid.as_str()),
+        Some(town_uid.as_str())
+    );
+
+    // Town agents: bare pods that restart in place.
+    let pods: Api<Pod> = harness.api();
+    for role in ["mayor", "deacon"] {
+        let pod = pods
+            .get(&format!("gt-{TOWN}-{role}"))
+            .await
+            .unwrap_or_else(|e| panic!("the {role} pod: {e}"));
+        assert_eq!(pod.labels()["gastown.io/role"], role);
+        assert_eq!(
+            pod.spec.as_ref().unwrap().restart_policy.as_deref(),
+            Some("Always")
+        );
+    }
+
+    // Status from beads: the operator's numbers are beads' numbers.
+    let beads = BeadsClient::connect(
+        &harness.testd.http_url(),
+        Some(beads_client::Token::new(harness.testd.token().to_string()).unwrap()),
+    )
+    .expect("a beads client");
+    let snapshot = fetch_snapshot(&beads).await.expect("a snapshot");
+    let expected = project(
+        &snapshot,
+        beads_client::jiff::Timestamp::now(),
+        Duration::from_secs(600),
+    );
+    let from_beads = expected.rig(RIG).expect("beads knows the rig");
+    assert_eq!(status.rig_count, Some(1));
+    let summary = &status.rigs.as_ref().expect("rig summaries")[0];
+    assert_eq!(summary.name, RIG);
+    assert_eq!(summary.polecat_count, Some(from_beads.polecat_count as i32));
+    assert_eq!(summary.crew_count, Some(from_beads.crew_count as i32));
+    assert_eq!(
+        summary.merge_queue_depth,
+        Some(from_beads.merge_queue_depth as i32)
+    );
+    assert!(
+        summary.merge_queue_depth.unwrap() > 0,
+        "the seed queues merge requests"
+    );
+    assert_eq!(
+        status.mayor.as_ref().and_then(|m| m.state.as_deref()),
+        Some("working")
+    );
+    assert_eq!(status.daemon.as_ref().and_then(|d| d.connected), Some(true));
+    assert_eq!(
+        status.daemon.as_ref().and_then(|d| d.version.as_deref()),
+        Some("0.60.0")
+    );
+    assert_eq!(
+        condition(&town, "DaemonReady").map(|c| c.0).as_deref(),
+        Some("True")
+    );
+
+    // At rest: periodic resyncs (every 2 s) run and write nothing.
+    let resyncs = quiet_window(&harness, Duration::from_secs(5)).await;
+    assert!(
+        resyncs >= 2,
+        "only {resyncs} town reconciles in a 5 s window with a 2 s syncInterval"
+    );
+
+    harness.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_outage_is_reported_deletes_nothing_and_recovers() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    let towns: Api<GasTown> = harness.api();
+    towns
+        .create(&PostParams::default(), &minimal_town())
+        .await
+        .expect("the town is created");
+    running_town(&harness).await;
+    quiet_window(&harness, Duration::from_secs(3)).await;
+    let pods: Api<Pod> = harness.api();
+    let pods_before: Vec<String> = pods
+        .list(&Default::default())
+        .await
+        .expect("pods")
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    assert!(
+        pods_before.contains(&format!("gt-{TOWN}-mayor")),
+        "{pods_before:?}"
+    );
+
+    // Every request to the daemon now has its connection dropped.
+    harness.server.reset_requests();
+    harness
+        .testd
+        .faults()
+        .drop_next(BeadsScope::any(), 1_000_000);
+    harness
+        .testd
+        .faults()
+        .set_health(beads_testd::HealthFault::Unhealthy("dolt is gone".into()));
+    let message = eventually("DaemonReady turns False", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        condition(&town, "DaemonReady").filter(|(status, _)| status == "False")
+    })
+    .await
+    .1;
+    assert!(!message.is_empty(), "DaemonReady False says why");
+    // Several resyncs while the daemon is down.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let counts = harness.server.requests();
+    assert_eq!(
+        counts.count("delete", "pods"),
+        0,
+        "{:?}",
+        writes_by_resource(&counts)
+    );
+    assert_eq!(counts.count("deletecollection", "pods"), 0);
+    let pods_during: Vec<String> = pods
+        .list(&Default::default())
+        .await
+        .expect("pods")
+        .iter()
+        .map(|p| p.name_any())
+        .collect();
+    for pod in &pods_before {
+        assert!(
+            pods_during.contains(pod),
+            "{pod} was removed during the outage"
+        );
+    }
+
+    // The daemon is back: the town recovers on its own.
+    harness.testd.faults().clear();
+    harness
+        .testd
+        .faults()
+        .set_health(beads_testd::HealthFault::Healthy);
+    eventually("DaemonReady turns True again", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        condition(&town, "DaemonReady").filter(|(status, _)| status == "True")
+    })
+    .await;
+    let town = running_town(&harness).await;
+    let status = town.status.expect("status");
+    assert_eq!(
+        status.mayor.and_then(|m| m.state).as_deref(),
+        Some("working")
+    );
+    assert_eq!(status.daemon.and_then(|d| d.connected), Some(true));
+    harness.shutdown().await;
+}

@@ -3,14 +3,17 @@
 
 use super::{CREATION_TIMESTAMP_DESCRIPTION, Column, NAME_COLUMN, age};
 use jiff::Timestamp;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSetSpec, StatefulSetSpec};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, Event, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret,
-    Service,
+    ConfigMap, Container, Event, Namespace, PersistentVolumeClaim, Pod, PodSpec, ResourceQuota,
+    Secret, Service,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudgetSpec;
+use k8s_openapi::api::rbac::v1::{RoleRef, Subject};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -51,9 +54,15 @@ pub(super) fn printer(group: &str, kind: &str) -> &'static Printer {
         ("", "Event") => &EVENT,
         ("apps", "Deployment") => &DEPLOYMENT,
         ("apps", "StatefulSet") => &STATEFUL_SET,
+        ("apps", "ReplicaSet") => &REPLICA_SET,
+        ("", "ServiceAccount") => &SERVICE_ACCOUNT,
+        ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => &CREATED_AT,
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => &ROLE_BINDING,
+        ("networking.k8s.io", "NetworkPolicy") => &NETWORK_POLICY,
+        ("policy", "PodDisruptionBudget") => &POD_DISRUPTION_BUDGET,
         ("coordination.k8s.io", "Lease") => &LEASE,
         ("scheduling.k8s.io", "PriorityClass") => &PRIORITY_CLASS,
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => &CUSTOM_RESOURCE_DEFINITION,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => &CREATED_AT,
         _ => &NAME_AND_AGE,
     }
 }
@@ -573,7 +582,7 @@ static DEPLOYMENT: Printer = Printer {
         let deployment: Deployment = decode(object)?;
         let spec = deployment.spec.clone().unwrap_or_default();
         let status = deployment.status.clone().unwrap_or_default();
-        let containers = spec.template.spec.as_ref().map(|s| s.containers.as_slice()).unwrap_or_default();
+        let containers = template_containers(spec.template.spec.as_ref());
         Some(Row::new(vec![
             name(&deployment.metadata),
             format!("{}/{}", status.ready_replicas.unwrap_or(0), spec.replicas.unwrap_or(1)).into(),
@@ -592,43 +601,99 @@ static STATEFUL_SET: Printer = Printer {
         NAME_COLUMN,
         Column::new("Ready", "string", "Number of the pod with ready state"),
         AGE,
-        Column::new(
-            "Containers",
-            "string",
-            "Names of each container in the template.",
-        )
-        .wide(),
-        Column::new(
-            "Images",
-            "string",
-            "Images referenced by each container in the template.",
-        )
-        .wide(),
+        CONTAINERS,
+        IMAGES,
     ],
     row: |object, now| {
-        let stateful_set: StatefulSet = decode(object)?;
-        let spec = stateful_set.spec.clone().unwrap_or_default();
-        let status = stateful_set.status.clone().unwrap_or_default();
-        let containers = spec
-            .template
-            .spec
-            .as_ref()
-            .map(|s| s.containers.as_slice())
-            .unwrap_or_default();
+        // Decoded in parts: a status without its required `replicas` must not hide the row.
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let spec: StatefulSetSpec = part(object, "/spec")?;
+        let containers = template_containers(spec.template.spec.as_ref());
         Some(Row::new(vec![
-            name(&stateful_set.metadata),
+            name(&metadata),
             format!(
                 "{}/{}",
-                status.ready_replicas.unwrap_or(0),
+                count(object, "/status/readyReplicas"),
                 spec.replicas.unwrap_or(1)
             )
             .into(),
-            age_of(&stateful_set.metadata, now),
+            age_of(&metadata, now),
             container_names(containers).into(),
             container_images(containers).into(),
         ]))
     },
 };
+
+static REPLICA_SET: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new("Desired", "integer", "Number of desired pods."),
+        Column::new(
+            "Current",
+            "integer",
+            "The most recently observed number of replicas.",
+        ),
+        Column::new(
+            "Ready",
+            "integer",
+            "The number of ready replicas for this replica set.",
+        ),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        Column::new(
+            "Selector",
+            "string",
+            "Selector is a label query over pods that should match the replica count.",
+        )
+        .wide(),
+    ],
+    row: |object, now| {
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let spec: ReplicaSetSpec = part(object, "/spec")?;
+        let containers = template_containers(spec.template.as_ref().and_then(|t| t.spec.as_ref()));
+        Some(Row::new(vec![
+            name(&metadata),
+            spec.replicas.unwrap_or(1).into(),
+            count(object, "/status/replicas").into(),
+            count(object, "/status/readyReplicas").into(),
+            age_of(&metadata, now),
+            container_names(containers).into(),
+            container_images(containers).into(),
+            format_label_selector(Some(&spec.selector)).into(),
+        ]))
+    },
+};
+
+const CONTAINERS: Column = Column::new(
+    "Containers",
+    "string",
+    "Names of each container in the template.",
+)
+.wide();
+const IMAGES: Column = Column::new(
+    "Images",
+    "string",
+    "Images referenced by each container in the template.",
+)
+.wide();
+
+fn template_containers(spec: Option<&PodSpec>) -> &[Container] {
+    spec.map(|s| s.containers.as_slice()).unwrap_or_default()
+}
+
+/// A sub-object decoded on its own; missing decodes as the default.
+fn part<T: DeserializeOwned + Default>(object: &Value, pointer: &str) -> Option<T> {
+    match object.pointer(pointer) {
+        None | Some(Value::Null) => Some(T::default()),
+        Some(value) => serde_json::from_value(value.clone()).ok(),
+    }
+}
+
+/// A replica count from the status, 0 when absent.
+fn count(object: &Value, pointer: &str) -> i64 {
+    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
 
 fn container_names(containers: &[Container]) -> String {
     containers
@@ -740,7 +805,8 @@ static PRIORITY_CLASS: Printer = Printer {
     },
 };
 
-static CUSTOM_RESOURCE_DEFINITION: Printer = Printer {
+/// Kinds kube-apiserver prints with their creation time rather than an age.
+static CREATED_AT: Printer = Printer {
     columns: &[
         NAME_COLUMN,
         Column::new("Created At", "date", CREATION_TIMESTAMP_DESCRIPTION),
@@ -829,3 +895,131 @@ fn event_row(event: &Event, now: Timestamp) -> Row {
         name(&event.metadata),
     ])
 }
+
+static SERVICE_ACCOUNT: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new(
+            "Secrets",
+            "string",
+            "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.",
+        ),
+        AGE,
+    ],
+    row: |object, now| {
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let secrets = object
+            .pointer("/secrets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        Some(Row::new(vec![
+            name(&metadata),
+            secrets.into(),
+            age_of(&metadata, now),
+        ]))
+    },
+};
+
+static ROLE_BINDING: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new(
+            "Role",
+            "string",
+            "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+        ),
+        AGE,
+        Column::new("Users", "string", "Users in the binding").wide(),
+        Column::new("Groups", "string", "Groups in the binding").wide(),
+        Column::new(
+            "ServiceAccounts",
+            "string",
+            "ServiceAccounts in the binding",
+        )
+        .wide(),
+    ],
+    row: |object, now| {
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let role: RoleRef = part(object, "/roleRef")?;
+        let subjects: Vec<Subject> = part(object, "/subjects")?;
+        let of_kind = |kind: &str| {
+            let names: Vec<String> = subjects
+                .iter()
+                .filter(|s| s.kind == kind)
+                .map(|s| match (kind, &s.namespace) {
+                    ("ServiceAccount", Some(namespace)) => format!("{namespace}/{}", s.name),
+                    ("ServiceAccount", None) => format!("/{}", s.name),
+                    _ => s.name.clone(),
+                })
+                .collect();
+            Value::from(names.join(", "))
+        };
+        Some(Row::new(vec![
+            name(&metadata),
+            format!("{}/{}", role.kind, role.name).into(),
+            age_of(&metadata, now),
+            of_kind("User"),
+            of_kind("Group"),
+            of_kind("ServiceAccount"),
+        ]))
+    },
+};
+
+static NETWORK_POLICY: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new(
+            "Pod-Selector",
+            "string",
+            "Selects the pods to which this NetworkPolicy object applies.",
+        ),
+        AGE,
+    ],
+    row: |object, now| {
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let selector: LabelSelector = part(object, "/spec/podSelector")?;
+        Some(Row::new(vec![
+            name(&metadata),
+            format_label_selector(Some(&selector)).into(),
+            age_of(&metadata, now),
+        ]))
+    },
+};
+
+static POD_DISRUPTION_BUDGET: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new(
+            "Min Available",
+            "string",
+            "The minimum number of pods that must be available simultaneously.",
+        ),
+        Column::new(
+            "Max Unavailable",
+            "string",
+            "The maximum number of pods that may be unavailable simultaneously.",
+        ),
+        Column::new(
+            "Allowed Disruptions",
+            "integer",
+            "Calculated number of pods that may be disrupted at this time.",
+        ),
+        AGE,
+    ],
+    row: |object, now| {
+        let metadata: ObjectMeta = part(object, "/metadata")?;
+        let spec: PodDisruptionBudgetSpec = part(object, "/spec")?;
+        let bound = |value: Option<IntOrString>| match value {
+            Some(IntOrString::Int(n)) => Value::from(n.to_string()),
+            Some(IntOrString::String(s)) => Value::from(s),
+            None => Value::from("N/A"),
+        };
+        Some(Row::new(vec![
+            name(&metadata),
+            bound(spec.min_available),
+            bound(spec.max_unavailable),
+            count(object, "/status/disruptionsAllowed").into(),
+            age_of(&metadata, now),
+        ]))
+    },
+};

@@ -475,10 +475,10 @@ fn resource_quota_splits_requests_and_limits() {
 
 #[test]
 fn other_builtins_show_name_and_age() {
-    let role = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": { "name": "reader", "creationTimestamp": "2026-03-01T11:59:50Z" } });
+    let limits = json!({ "apiVersion": "v1", "kind": "LimitRange", "metadata": { "name": "reader", "creationTimestamp": "2026-03-01T11:59:50Z" } });
     let table = render_at(
-        &resource("rbac.authorization.k8s.io", "Role", false, vec![]),
-        &[role],
+        &resource("", "LimitRange", false, vec![]),
+        &[limits],
         json!({}),
         IncludeObject::None,
         now(),
@@ -639,5 +639,100 @@ fn config_data_secrets_leases_priority_classes_and_crds() {
     assert_eq!(
         render_builtin("apiextensions.k8s.io", "CustomResourceDefinition", crd),
         [json!("x"), json!("2026-03-01T11:59:00Z")]
+    );
+}
+
+#[test]
+fn workload_controllers_read_counts_even_from_partial_status() {
+    let metadata = json!({ "name": "x", "creationTimestamp": "2026-03-01T11:59:00Z" });
+    let template = json!({ "spec": { "containers": [{ "name": "agent", "image": "gt" }] } });
+    // `status.replicas` is required by the schema but absent here.
+    let stateful_set = json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": metadata,
+        "spec": { "replicas": 3, "selector": {}, "serviceName": "x", "template": template }, "status": { "readyReplicas": 2 },
+    });
+    assert_eq!(
+        render_builtin("apps", "StatefulSet", stateful_set),
+        [
+            json!("x"),
+            json!("2/3"),
+            json!("60s"),
+            json!("agent"),
+            json!("gt")
+        ]
+    );
+    let replica_set = json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": metadata,
+        "spec": { "replicas": 2, "selector": { "matchLabels": { "app": "x" } }, "template": template }, "status": { "replicas": 2, "readyReplicas": 1 },
+    });
+    assert_eq!(
+        render_builtin("apps", "ReplicaSet", replica_set),
+        [
+            json!("x"),
+            json!(2),
+            json!(2),
+            json!(1),
+            json!("60s"),
+            json!("agent"),
+            json!("gt"),
+            json!("app=x")
+        ]
+    );
+}
+
+#[test]
+fn access_control_and_policy_kinds() {
+    let metadata =
+        json!({ "name": "x", "namespace": "town", "creationTimestamp": "2026-03-01T11:59:00Z" });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": metadata,
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "polecat" },
+        "subjects": [
+            { "kind": "ServiceAccount", "name": "gt-polecat", "namespace": "town" },
+            { "kind": "User", "name": "mayor" },
+            { "kind": "ServiceAccount", "name": "gt-witness", "namespace": "town" },
+        ],
+    });
+    assert_eq!(
+        render_builtin("rbac.authorization.k8s.io", "RoleBinding", binding),
+        [
+            json!("x"),
+            json!("Role/polecat"),
+            json!("60s"),
+            json!("mayor"),
+            json!(""),
+            json!("town/gt-polecat, town/gt-witness")
+        ]
+    );
+    let role = json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": metadata, "rules": [] });
+    assert_eq!(
+        render_builtin("rbac.authorization.k8s.io", "Role", role),
+        [json!("x"), json!("2026-03-01T11:59:00Z")]
+    );
+    let account = json!({ "apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata });
+    assert_eq!(
+        render_builtin("", "ServiceAccount", account),
+        [json!("x"), json!(0), json!("60s")]
+    );
+    let policy = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata,
+        "spec": { "podSelector": { "matchLabels": { "gastown.io/rig": "gastown" } } },
+    });
+    assert_eq!(
+        render_builtin("networking.k8s.io", "NetworkPolicy", policy),
+        [json!("x"), json!("gastown.io/rig=gastown"), json!("60s")]
+    );
+    let everything = json!({ "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": metadata, "spec": { "podSelector": {} } });
+    assert_eq!(
+        render_builtin("networking.k8s.io", "NetworkPolicy", everything)[1],
+        "<none>"
+    );
+    let budget = json!({
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata,
+        "spec": { "minAvailable": 1 }, "status": { "disruptionsAllowed": 0 },
+    });
+    assert_eq!(
+        render_builtin("policy", "PodDisruptionBudget", budget),
+        [json!("x"), json!("1"), json!("N/A"), json!(0), json!("60s")]
     );
 }

@@ -384,7 +384,7 @@ async fn default_values_render_a_hardened_single_operator_with_cluster_wide_rbac
     assert!(
         release
             .notes
-            .contains("kubectl apply --server-side -f charts/gastown-operator/crds/")
+            .contains("kubectl apply --server-side --force-conflicts -f charts/gastown-operator/crds/")
     );
     cluster.shutdown().await;
 }

@@ -9,7 +9,10 @@ pub fn run() -> anyhow::Result<()> {
     let root = crate::repo_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
 
-    step("cargo fmt --check", Command::new(&cargo).args(["fmt", "--all", "--check"]))?;
+    step(
+        "cargo fmt --check",
+        Command::new(&cargo).args(["fmt", "--all", "--check"]),
+    )?;
     step(
         "cargo clippy",
         Command::new(&cargo).args([

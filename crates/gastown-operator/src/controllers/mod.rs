@@ -121,7 +121,11 @@ where
 {
     use kube::runtime::events::{Event, EventType};
     let event = Event {
-        type_: if normal { EventType::Normal } else { EventType::Warning },
+        type_: if normal {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        },
         reason: reason.to_string(),
         note: Some(note.to_string()),
         action: "Reconcile".into(),

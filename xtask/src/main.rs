@@ -5,6 +5,7 @@
 mod apiserver;
 mod ci;
 mod crdgen;
+mod playground;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -39,7 +40,20 @@ enum Command {
         simulate_workloads: bool,
     },
     /// The local playground: embedded API server, test bd daemon and the operator.
-    Playground,
+    Playground {
+        /// Where to write the kubeconfig (default: target/playground/kubeconfig).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Port of the API server (default: a free port).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Print the table once the town is Running, then stop (a smoke test).
+        #[arg(long, conflicts_with = "for_secs")]
+        once: bool,
+        /// Stop after this many seconds instead of waiting for Ctrl-C.
+        #[arg(long = "for", value_name = "SECS")]
+        for_secs: Option<u64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,8 +64,13 @@ fn main() -> anyhow::Result<()> {
         Command::Apiserver { kubeconfig, port, simulate_workloads } => {
             apiserver::run(&kubeconfig, port, simulate_workloads)
         }
-        Command::Playground => {
-            anyhow::bail!("`cargo xtask playground` is not built yet (issue 5)")
+        Command::Playground { kubeconfig, port, once, for_secs } => {
+            let run = match (once, for_secs) {
+                (true, _) => playground::RunFor::Once,
+                (false, Some(secs)) => playground::RunFor::For(std::time::Duration::from_secs(secs)),
+                (false, None) => playground::RunFor::UntilInterrupted,
+            };
+            playground::run(playground::Options { kubeconfig, port, run })
         }
     }
 }

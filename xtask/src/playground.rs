@@ -1,0 +1,404 @@
+//! `cargo xtask playground`: a whole Gas Town on a laptop, no cluster needed.
+//!
+//! The embedded API server (with workload simulation, so pods run and
+//! deployments become ready), the test bd daemon seeded with a small town's
+//! beads, the CRDs, the minimal example town (with the seeded rig), and the
+//! operator in-process. It prints the kubeconfig path and a status table that
+//! refreshes until Ctrl-C, so `kubectl --kubeconfig … get gastown` shows the
+//! town Running with counts that come from beads.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
+use gastown_api::{GasTown, Phase, Rig};
+use gastown_operator::context::Settings;
+use gastown_operator::runtime::{Runtime, RuntimeConfig};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use tokio_util::sync::CancellationToken;
+
+/// The rigs seeded in beads and declared in the example town.
+const RIGS: [&str; 1] = ["gastown"];
+/// How long `--once` waits for the town to be Running.
+const ONCE_TIMEOUT: Duration = Duration::from_secs(90);
+const REFRESH: Duration = Duration::from_secs(3);
+const FIELD_MANAGER: &str = "xtask-playground";
+
+/// How long the playground runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunFor {
+    /// Until Ctrl-C.
+    UntilInterrupted,
+    /// Until the town is Running: print the table once and stop (a smoke test).
+    Once,
+    /// For this long, then stop.
+    For(Duration),
+}
+
+pub struct Options {
+    pub kubeconfig: Option<PathBuf>,
+    pub port: Option<u16>,
+    pub run: RunFor,
+}
+
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(playground(options))
+}
+
+async fn playground(options: Options) -> anyhow::Result<()> {
+    // The table goes to stdout; the operator only speaks up when something is wrong.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let server = EmbeddedApiServer::start(ServerConfig {
+        simulate_workloads: true,
+        port: options.port,
+        ..ServerConfig::default()
+    })
+    .await?;
+    let kubeconfig = options
+        .kubeconfig
+        .unwrap_or_else(|| crate::repo_root().join("target/playground/kubeconfig"));
+    if let Some(dir) = kubeconfig.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    server
+        .write_kubeconfig(&kubeconfig)
+        .with_context(|| format!("cannot write the kubeconfig to {}", kubeconfig.display()))?;
+
+    let testd = TestDaemon::start(TestDaemonConfig::default()).await?;
+    seed_town(testd.store(), &RIGS, &TownShape::default());
+
+    let client = server.client()?;
+    install(&client, testd.token()).await?;
+    let town = example_town(&crate::repo_root().join("examples/gastown-minimal.yaml"))?;
+    let namespace = town.namespace().unwrap_or_default();
+    apply(
+        &Api::<GasTown>::namespaced(client.clone(), &namespace),
+        &town,
+    )
+    .await?;
+
+    let operator = Runtime::new(RuntimeConfig {
+        settings: Settings {
+            daemon_override: Some(testd.http_url()),
+            ..Settings::default()
+        },
+        ..RuntimeConfig::default()
+    });
+    let stop = CancellationToken::new();
+    let operator_task = tokio::spawn(operator.run(client.clone(), stop.clone()));
+
+    println!("Gas Town playground");
+    println!("  API server:  {}", server.url());
+    println!(
+        "  bd daemon:   {} (seeded with rig(s) {})",
+        testd.http_url(),
+        RIGS.join(", ")
+    );
+    println!("  kubeconfig:  {}", kubeconfig.display());
+    println!();
+    println!(
+        "  kubectl --kubeconfig {} get gastown,rig,agentpool -A",
+        kubeconfig.display()
+    );
+    println!(
+        "  kubectl --kubeconfig {} get pods -n {namespace}",
+        kubeconfig.display()
+    );
+    println!();
+
+    let outcome = watch(&client, &namespace, options.run).await;
+    stop.cancel();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), operator_task).await;
+    server.shutdown().await;
+    testd.shutdown().await;
+    outcome?;
+    match stopped {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(error))) => Err(error).context("the operator failed"),
+        Ok(Err(panic)) => bail!("the operator panicked: {panic}"),
+        Err(_) => bail!("the operator did not stop within 30 s"),
+    }
+}
+
+/// Prints the status table every few seconds until the run ends.
+async fn watch(client: &Client, namespace: &str, run: RunFor) -> anyhow::Result<()> {
+    let started = tokio::time::Instant::now();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    loop {
+        let (table, running) = status_table(client, namespace).await?;
+        match run {
+            RunFor::Once if running => {
+                print!("{table}");
+                return Ok(());
+            }
+            RunFor::Once if started.elapsed() > ONCE_TIMEOUT => {
+                print!("{table}");
+                bail!("the town did not reach Running within {ONCE_TIMEOUT:?}");
+            }
+            RunFor::Once => {}
+            _ => {
+                println!("— {:.0?} —", started.elapsed());
+                print!("{table}");
+            }
+        }
+        if let RunFor::For(limit) = run
+            && started.elapsed() >= limit
+        {
+            return Ok(());
+        }
+        tokio::select! {
+            result = &mut interrupted => {
+                result?;
+                println!("stopping");
+                return Ok(());
+            }
+            () = tokio::time::sleep(REFRESH) => {}
+        }
+    }
+}
+
+/// The towns and rigs of `namespace` as a table, and whether every town is Running.
+async fn status_table(client: &Client, namespace: &str) -> anyhow::Result<(String, bool)> {
+    let towns = Api::<GasTown>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?;
+    let rigs = Api::<Rig>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?;
+    let number = |n: Option<i32>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+    let mut rows = vec![vec![
+        "GASTOWN".to_string(),
+        "PHASE".into(),
+        "RIGS".into(),
+        "AGENTS".into(),
+        "DAEMON".into(),
+        "MAYOR".into(),
+    ]];
+    let mut all_running = !towns.items.is_empty();
+    for town in &towns.items {
+        let status = town.status.clone().unwrap_or_default();
+        all_running &= status.phase == Some(Phase::Running);
+        rows.push(vec![
+            town.name_any(),
+            status
+                .phase
+                .map_or_else(|| "-".into(), |p| format!("{p:?}")),
+            number(status.rig_count),
+            number(status.agent_count),
+            status.daemon.and_then(|d| d.connected).map_or_else(
+                || "-".into(),
+                |c| if c { "connected".into() } else { "down".into() },
+            ),
+            status
+                .mayor
+                .and_then(|m| m.state)
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    let mut table = render(&rows);
+    let mut rows = vec![vec![
+        "RIG".to_string(),
+        "TOWN".into(),
+        "PHASE".into(),
+        "POLECATS".into(),
+        "CREW".into(),
+        "QUEUE".into(),
+    ]];
+    for rig in &rigs.items {
+        let status = serde_json::to_value(&rig.status).unwrap_or_default();
+        let field = |pointer: &str| {
+            status.pointer(pointer).map_or_else(
+                || "-".to_string(),
+                |v| v.to_string().trim_matches('"').to_string(),
+            )
+        };
+        rows.push(vec![
+            rig.name_any(),
+            rig.labels()
+                .get("gastown.io/town")
+                .cloned()
+                .unwrap_or_else(|| "-".into()),
+            field("/phase"),
+            field("/polecatCount"),
+            field("/crewCount"),
+            field("/mergeQueue/depth"),
+        ]);
+    }
+    table.push('\n');
+    table.push_str(&render(&rows));
+    table.push('\n');
+    Ok((table, all_running))
+}
+
+/// Left-aligned columns, two spaces apart.
+fn render(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The minimal example with the seeded rigs declared, so that the operator
+/// has a rig to run and beads has something to say about it.
+fn example_town(path: &Path) -> anyhow::Result<GasTown> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut town: GasTown = serde_yaml::from_str(&text)
+        .with_context(|| format!("{} is not a GasTown", path.display()))?;
+    let rigs = RIGS
+        .iter()
+        .map(|rig| {
+            serde_json::from_value(serde_json::json!({
+                "name": rig,
+                "gitURL": format!("https://git.example.com/{rig}.git"),
+            }))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    town.spec.rigs = Some(rigs);
+    // Refresh from beads often, so that changes show up in the table quickly.
+    town.spec.sync_interval = Some("10s".parse()?);
+    Ok(town)
+}
+
+/// CRDs, the example's namespace and the Secrets it references (the daemon
+/// token is the test daemon's; the API key is a placeholder).
+async fn install(client: &Client, daemon_token: &str) -> anyhow::Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in gastown_api::crds() {
+        apply(&crds, &crd).await?;
+    }
+    let towns: Api<GasTown> = Api::all(client.clone());
+    let served = async {
+        while towns.list(&ListParams::default()).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), served)
+        .await
+        .context("the GasTown CRD was not served within 10 s")?;
+
+    let namespace = "gastown";
+    apply(
+        &Api::<Namespace>::all(client.clone()),
+        &Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        },
+    )
+    .await?;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    for (name, key, value) in [
+        ("bd-daemon-token", "token", daemon_token),
+        ("anthropic-api-key", "api-key", "sk-playground-placeholder"),
+    ] {
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(namespace.into()),
+                ..ObjectMeta::default()
+            },
+            data: Some([(key.to_string(), ByteString(value.as_bytes().to_vec()))].into()),
+            ..Secret::default()
+        };
+        apply(&secrets, &secret).await?;
+    }
+    Ok(())
+}
+
+async fn apply<K>(api: &Api<K>, object: &K) -> anyhow::Result<()>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let mut object = serde_json::to_value(object)?;
+    // Server-side apply wants apiVersion and kind in the body.
+    object["apiVersion"] = K::api_version(&()).into();
+    object["kind"] = K::kind(&()).into();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .with_context(|| format!("cannot apply {} {name}", K::kind(&())))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up() {
+        let table = render(&[
+            vec!["NAME".into(), "PHASE".into()],
+            vec!["minimal".into(), "Running".into()],
+        ]);
+        assert_eq!(table, "NAME     PHASE\nminimal  Running\n");
+    }
+
+    #[test]
+    fn the_example_town_declares_the_seeded_rigs() {
+        let town = example_town(&crate::repo_root().join("examples/gastown-minimal.yaml")).unwrap();
+        let rigs: Vec<&str> = town.spec.rigs().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(rigs, RIGS);
+        assert_eq!(town.spec.sync_interval(), Duration::from_secs(10));
+    }
+
+    /// The whole playground, non-interactively: it must get the town Running.
+    #[test]
+    fn the_playground_runs_the_town() {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        run(Options {
+            kubeconfig: Some(kubeconfig.clone()),
+            port: None,
+            run: RunFor::Once,
+        })
+        .expect("the playground gets the town Running");
+        let written = std::fs::read_to_string(kubeconfig).unwrap();
+        assert!(written.contains("server: http://127.0.0.1:"), "{written}");
+    }
+}

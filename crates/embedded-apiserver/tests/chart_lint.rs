@@ -381,11 +381,9 @@ async fn default_values_render_a_hardened_single_operator_with_cluster_wide_rbac
         "{}",
         release.notes
     );
-    assert!(
-        release
-            .notes
-            .contains("kubectl apply --server-side --force-conflicts -f charts/gastown-operator/crds/")
-    );
+    assert!(release.notes.contains(
+        "kubectl apply --server-side --force-conflicts -f charts/gastown-operator/crds/"
+    ));
     cluster.shutdown().await;
 }
 

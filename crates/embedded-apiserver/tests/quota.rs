@@ -11,6 +11,7 @@ use std::time::Duration;
 
 const NAMESPACE: &str = "town";
 const POLECAT_CLASS: &str = "gastown-town-rig-polecat";
+const OTHER_CLASS: &str = "gastown-town-rig-witness";
 const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Town {
@@ -19,7 +20,7 @@ struct Town {
     quotas: Api<ResourceQuota>,
 }
 
-/// A server with the town's namespace, the rig's PriorityClass and a quota
+/// A server with the town's namespace, the rig's PriorityClasses and a quota
 /// of two polecats, one CPU and 1Gi for pods of that class.
 async fn town() -> Town {
     let server = EmbeddedApiServer::start(Config::default())
@@ -33,14 +34,17 @@ async fn town() -> Town {
         .create(&create, &namespace)
         .await
         .unwrap();
-    let class: PriorityClass = serde_json::from_value(
-        json!({ "metadata": { "name": POLECAT_CLASS }, "value": 1000, "globalDefault": false }),
-    )
-    .unwrap();
-    Api::<PriorityClass>::all(client.clone())
-        .create(&create, &class)
-        .await
+    // Pods may only name classes that exist (Priority admission).
+    for class in [POLECAT_CLASS, OTHER_CLASS] {
+        let class: PriorityClass = serde_json::from_value(
+            json!({ "metadata": { "name": class }, "value": 1000, "globalDefault": false }),
+        )
         .unwrap();
+        Api::<PriorityClass>::all(client.clone())
+            .create(&create, &class)
+            .await
+            .unwrap();
+    }
     let quota: ResourceQuota = serde_json::from_value(json!({
         "metadata": { "name": "polecats" },
         "spec": {
@@ -124,7 +128,7 @@ async fn an_over_quota_polecat_is_forbidden_with_upstreams_message() {
 
         // Pods of no class, or another class, are outside the quota's scope.
         town.create(pod("crew-0", None, json!({ "cpu": "2", "memory": "2Gi" }))).await.unwrap();
-        town.create(pod("witness", Some("other"), json!({ "cpu": "2" }))).await.unwrap();
+        town.create(pod("witness", Some(OTHER_CLASS), json!({ "cpu": "2" }))).await.unwrap();
         town.server.shutdown().await;
     })
     .await;

@@ -34,11 +34,8 @@ pub const IMAGE_PATTERN: &str = r"^[^\s]+$";
 /// How many entries a `requests` or `limits` map may hold (keeps CEL cost estimates bounded).
 const RESOURCE_MAP_MAX_PROPERTIES: u32 = 16;
 
-/// CEL: every request that has a matching limit is at most that limit.
-pub(crate) const REQUESTS_WITHIN_LIMITS_RULE: &str = "!has(self.requests) || !has(self.limits) || \
-self.requests.all(name, !(name in self.limits) || !isQuantity(string(self.requests[name])) || \
-!isQuantity(string(self.limits[name])) || \
-quantity(string(self.requests[name])).compareTo(quantity(string(self.limits[name]))) <= 0)";
+/// The longest quantity text accepted.
+pub const QUANTITY_MAX_LENGTH: u32 = 64;
 
 /// Schema of a single resource quantity (`500m`, `2`, `10Gi`).
 pub fn quantity(_: &mut SchemaGenerator) -> Schema {
@@ -46,11 +43,17 @@ pub fn quantity(_: &mut SchemaGenerator) -> Schema {
         "description": "A Kubernetes resource quantity, such as 500m, 2 or 10Gi.",
         "x-kubernetes-int-or-string": true,
         "pattern": QUANTITY_PATTERN,
+        "maxLength": QUANTITY_MAX_LENGTH,
     })
 }
 
-/// Schema of a container's compute resources: `requests` and `limits` maps of quantities,
-/// with the rule that a request never exceeds its limit.
+/// Schema of a container's compute resources: `requests` and `limits` maps of quantities.
+///
+/// There is deliberately no CEL rule comparing requests with limits: quantities are
+/// int-or-string (`dyn` in CEL), so such a rule needs `string()` or `type()`. The API server's
+/// cost estimator cannot bound the size of a `string()` result and would refuse the whole
+/// CRD, and kube-cel (the embedded API server's evaluator) does not implement `type()`. The
+/// pod's own validation reports a request above its limit when the agent pod is created.
 ///
 /// The Rust type stays `k8s_openapi::api::core::v1::ResourceRequirements`; its `claims` are
 /// not part of this API (agent pods do not use dynamic resource allocation), so they are
@@ -71,10 +74,6 @@ pub fn resource_requirements(generator: &mut SchemaGenerator) -> Schema {
             "requests": quantity_map("Minimum resources the container is scheduled with.", generator),
             "limits": quantity_map("Maximum resources the container may use.", generator),
         },
-        "x-kubernetes-validations": [{
-            "rule": REQUESTS_WITHIN_LIMITS_RULE,
-            "message": "resources.requests must not exceed resources.limits for the same resource",
-        }],
     })
 }
 

@@ -400,19 +400,6 @@ fn bad_objects() -> Vec<BadObject> {
             "should match",
         ),
         case(
-            "request above limit",
-            MINIMAL,
-            |o| {
-                set(
-                    o,
-                    "/spec/defaults/resources",
-                    json!({"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}),
-                )
-            },
-            "spec.defaults.resources",
-            "resources.requests must not exceed resources.limits",
-        ),
-        case(
             "unknown image pull policy",
             MINIMAL,
             |o| set(o, "/spec/defaults/imagePullPolicy", json!("Sometimes")),

@@ -160,6 +160,11 @@ Verbs follow from the requests:
 - apiGroups: ["networking.k8s.io"]
   resources: ["networkpolicies"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# spec.secrets.externalSecrets: ExternalSecret objects of the external-secrets operator,
+# listed by label, applied, deleted when no longer declared (only where that kind is served).
+- apiGroups: ["external-secrets.io"]
+  resources: ["externalsecrets"]
+  verbs: ["list", "create", "patch", "delete"]
 # Events on towns, rigs and pools (kube-runtime's Recorder creates them and patches a
 # repeated one into a series).
 - apiGroups: ["events.k8s.io"]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use beads_client::{BeadsClient, ClientConfig, Token};
 use gastown_api::GasTown;
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::ApiResource;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
@@ -49,6 +50,7 @@ pub struct Context {
     pub settings: Settings,
     pub beads: BeadsConnections,
     pub beads_views: BeadsViews,
+    external_secrets: ExternalSecretsDiscovery,
 }
 
 impl Context {
@@ -62,6 +64,7 @@ impl Context {
             settings,
             beads: BeadsConnections::default(),
             beads_views: BeadsViews::default(),
+            external_secrets: ExternalSecretsDiscovery::default(),
         }
     }
 
@@ -78,6 +81,12 @@ impl Context {
             .secrets
             .get(&ObjectRef::new(name).within(namespace))
             .is_some()
+    }
+
+    /// The served ExternalSecret resource, if the external-secrets operator is
+    /// installed. Discovery is asked at most every few minutes.
+    pub async fn external_secrets_resource(&self) -> Result<Option<ApiResource>> {
+        self.external_secrets.resource(&self.client).await
     }
 
     /// The bd daemon client of `town`.
@@ -196,5 +205,50 @@ impl BeadsConnections {
             .lock()
             .expect("the lock is never held across a panic");
         clients.remove(&(namespace.to_string(), town.to_string()));
+    }
+}
+
+/// Whether (and in which version) the cluster serves ExternalSecrets, cached
+/// for [`ExternalSecretsDiscovery::TTL`] so that reconciles do not ask
+/// discovery each time.
+#[derive(Default)]
+struct ExternalSecretsDiscovery {
+    cached: Mutex<Option<(std::time::Instant, Option<ApiResource>)>>,
+}
+
+impl ExternalSecretsDiscovery {
+    const TTL: Duration = Duration::from_secs(300);
+
+    async fn resource(&self, client: &Client) -> Result<Option<ApiResource>> {
+        {
+            let cached = self
+                .cached
+                .lock()
+                .expect("the lock is never held across a panic");
+            if let Some((at, resource)) = cached.as_ref()
+                && at.elapsed() < Self::TTL
+            {
+                return Ok(resource.clone());
+            }
+        }
+        let group = crate::builders::external_secret::GROUP;
+        let discovery = kube::Discovery::new(client.clone())
+            .filter(&[group])
+            .run()
+            .await
+            .map_err(|e| Error::kube(format!("discover API group {group}"), e))?;
+        let resource = discovery.get(group).and_then(|group| {
+            group
+                .recommended_resources()
+                .into_iter()
+                .find(|(resource, _)| resource.kind == crate::builders::external_secret::KIND)
+                .map(|(resource, _)| resource)
+        });
+        let mut cached = self
+            .cached
+            .lock()
+            .expect("the lock is never held across a panic");
+        *cached = Some((std::time::Instant::now(), resource.clone()));
+        Ok(resource)
     }
 }

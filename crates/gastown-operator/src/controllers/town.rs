@@ -13,20 +13,23 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::Api;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, finalizer};
 use tracing::Instrument;
 
 use super::town_status::{
-    RigObservation, TownAgentObservation, TownObservation, Workload, town_status,
+    EXTERNAL_SECRETS_READY, RigObservation, TownAgentObservation, TownObservation, Workload,
+    town_status,
 };
 use super::{get, measured, pods_of, publish};
 use crate::apply::{self, PodOutcome};
 use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
+use crate::builders::external_secret;
 use crate::builders::rig::rig_object;
 use crate::builders::town::{self as infra, TownRef};
+use crate::conditions::Observed;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -361,6 +364,110 @@ async fn reconcile_town_agent(
     })
 }
 
+/// Renders `spec.secrets.externalSecrets` as ExternalSecret objects where
+/// the cluster serves that kind, and removes the ones no longer declared.
+/// Returns the ExternalSecretsReady condition, or `None` when the town has
+/// never declared any (then not even discovery is asked).
+async fn reconcile_external_secrets(
+    town: &GasTown,
+    town_ref: &TownRef,
+    ctx: &Context,
+) -> Result<Option<Observed>> {
+    let declared = town
+        .spec
+        .secrets
+        .as_ref()
+        .and_then(|s| s.external_secrets.as_deref())
+        .unwrap_or_default();
+    let rendered_before = town
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == EXTERNAL_SECRETS_READY));
+    if declared.is_empty() && !rendered_before {
+        return Ok(None);
+    }
+    let Some(resource) = ctx.external_secrets_resource().await? else {
+        return Ok((!declared.is_empty()).then(|| {
+            Observed::new(
+                EXTERNAL_SECRETS_READY,
+                false,
+                "KindNotServed",
+                format!(
+                    "{} external secret(s) declared, but the cluster does not serve {}/{}: install the external-secrets operator",
+                    declared.len(),
+                    external_secret::GROUP,
+                    external_secret::KIND
+                ),
+            )
+        }));
+    };
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.client.clone(), &town_ref.namespace, &resource);
+    let selector = format!(
+        "{}={},app.kubernetes.io/component=external-secrets",
+        labels::TOWN,
+        town_ref.name
+    );
+    let existing = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| Error::kube(format!("list ExternalSecrets of town {}", town_ref.name), e))?;
+    for spec in declared {
+        let desired = external_secret::external_secret(town_ref, &resource, spec);
+        let observed = existing.items.iter().find(|o| o.name_any() == spec.name);
+        if observed.is_some_and(|observed| apply::in_sync(&desired, observed)) {
+            continue;
+        }
+        api.patch(
+            &spec.name,
+            &PatchParams::apply(naming::FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await
+        .map_err(|e| {
+            Error::kube(
+                format!("apply ExternalSecret {}/{}", town_ref.namespace, spec.name),
+                e,
+            )
+        })?;
+    }
+    for stale in existing
+        .items
+        .iter()
+        .filter(|o| !declared.iter().any(|d| d.name == o.name_any()))
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+    {
+        api.delete(&stale.name_any(), &DeleteParams::background())
+            .await
+            .map_err(|e| {
+                Error::kube(
+                    format!(
+                        "delete ExternalSecret {}/{}",
+                        town_ref.namespace,
+                        stale.name_any()
+                    ),
+                    e,
+                )
+            })?;
+    }
+    Ok(Some(if declared.is_empty() {
+        Observed::new(
+            EXTERNAL_SECRETS_READY,
+            true,
+            "NoneDeclared",
+            "no external secrets declared",
+        )
+    } else {
+        Observed::new(
+            EXTERNAL_SECRETS_READY,
+            true,
+            "Rendered",
+            format!("{} ExternalSecret object(s) rendered", declared.len()),
+        )
+    }))
+}
+
 /// Where the operator reads this town's beads (shown in status).
 fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
     ctx.settings.daemon_override.clone().unwrap_or_else(|| {
@@ -415,6 +522,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
     let beads = refresh_beads(town, ctx).await;
 
     let infrastructure = reconcile_infrastructure(town, &town_ref, &missing, ctx).await?;
+    let external_secrets = reconcile_external_secrets(town, &town_ref, ctx).await?;
     let rigs = reconcile_rigs(town, &town_ref, ctx).await?;
     let mayor = reconcile_town_agent(town, &town_ref, AgentRole::Mayor, &missing, ctx).await?;
     let deacon = reconcile_town_agent(town, &town_ref, AgentRole::Deacon, &missing, ctx).await?;
@@ -440,6 +548,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         deacon,
         rigs,
         running_agent_pods: i32::try_from(running_agent_pods).unwrap_or(i32::MAX),
+        external_secrets,
     };
     let (status, transitions) = town_status(&observation);
     let api: Api<GasTown> = ctx.api(&ns);

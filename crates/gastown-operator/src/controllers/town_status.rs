@@ -8,6 +8,10 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::conditions::{self, Observed};
 
+/// Condition type of a town that declares external secrets: they are rendered
+/// as ExternalSecret objects (only where that kind is served).
+pub const EXTERNAL_SECRETS_READY: &str = "ExternalSecretsReady";
+
 /// Readiness of an infrastructure workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
@@ -57,6 +61,8 @@ pub struct TownObservation<'a> {
     pub rigs: Vec<RigObservation>,
     /// Agent pods of the town that are running.
     pub running_agent_pods: i32,
+    /// The ExternalSecretsReady condition, when the town declares external secrets.
+    pub external_secrets: Option<Observed>,
 }
 
 /// A condition that changed status, for an Event.
@@ -254,7 +260,7 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         },
         format!("{reconciled}/{declared} rigs reconciled"),
     );
-    let observed = [
+    let observed: Vec<Observed> = [
         workload_condition(condition::DOLT_READY, "dolt", &observation.dolt),
         daemon_condition,
         agent_condition(
@@ -272,7 +278,10 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
             beads.is_some(),
         ),
         rigs_condition,
-    ];
+    ]
+    .into_iter()
+    .chain(observation.external_secrets.clone())
+    .collect();
     let not_ready: Vec<&str> = observed
         .iter()
         .filter(|o| !o.status)
@@ -425,7 +434,27 @@ mod tests {
                 reconciled: true,
             }],
             running_agent_pods: 4,
+            external_secrets: None,
         }
+    }
+
+    #[test]
+    fn undeliverable_external_secrets_keep_the_town_from_ready() {
+        let beads = summary();
+        let mut o = observation(Ok(&beads), None);
+        o.external_secrets = Some(Observed::new(
+            EXTERNAL_SECRETS_READY,
+            false,
+            "NotServed",
+            "the cluster does not serve external-secrets.io",
+        ));
+        let (status, _) = town_status(&o);
+        assert_eq!(
+            condition_status(&status, EXTERNAL_SECRETS_READY),
+            Some(false)
+        );
+        assert_eq!(condition_status(&status, condition::READY), Some(false));
+        assert_eq!(status.phase, Some(Phase::Provisioning));
     }
 
     fn condition_status(status: &GasTownStatus, type_: &str) -> Option<bool> {

@@ -67,6 +67,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use prometheus::core::Collector;
 use tracing::Instrument;
 
@@ -119,6 +120,12 @@ pub struct ObservedPod {
     pub restarts: i64,
 }
 
+/// `t` as the API stores a `Time`: whole seconds. A status computed with a
+/// finer time would differ from its stored self on every reconcile.
+fn whole_seconds(t: Timestamp) -> Time {
+    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
 impl ObservedPod {
     pub fn from_pod(pod: &Pod) -> Self {
         let status = pod.status.as_ref();
@@ -139,7 +146,9 @@ impl ObservedPod {
             ready: pod_ready(pod),
             ip: status.and_then(|s| s.pod_ip.clone()),
             node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-            started_at: status.and_then(|s| s.start_time.clone()),
+            started_at: status
+                .and_then(|s| s.start_time.as_ref())
+                .map(|t| whole_seconds(t.0)),
             restarts: status
                 .and_then(|s| s.container_statuses.as_ref())
                 .map_or(0, |containers| {
@@ -943,6 +952,16 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
         resolved.rig_ref.clone(),
     );
     let draining = rig_draining(&resolved.rig);
+    // Polecat pods name the rig's PriorityClass; until the Rig controller has
+    // made it, admission would refuse them.
+    let priority_class = resolved.rig_ref.priority_class();
+    let missing_class = (role == AgentRole::Polecat
+        && ctx
+            .cache
+            .priority_classes
+            .get(&ObjectRef::new(&priority_class))
+            .is_none())
+    .then(|| format!("PriorityClass {priority_class} of the rig does not exist yet"));
     let decided = plan(&PlanInput {
         town: &town_name,
         rig: rig_name,
@@ -953,7 +972,7 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
         elsewhere: &elsewhere,
         limit: pod_limit(pool, &resolved.rig),
         draining,
-        blocked: agents.blocked(),
+        blocked: agents.blocked().or(missing_class.as_deref()),
     });
 
     // Act: deletions first (they free room), then creations, then replacements.
@@ -1801,6 +1820,15 @@ mod tests {
         assert_eq!(observed.node.as_deref(), Some("node-a"));
         assert_eq!(observed.restarts, 3);
         assert_eq!(observed.reported_status(), Some(PodStatus::Running));
+
+        let mut late = pod.clone();
+        late.status.as_mut().unwrap().start_time =
+            Some(Time("2026-11-23T05:43:38.750Z".parse().unwrap()));
+        assert_eq!(
+            ObservedPod::from_pod(&late).started_at,
+            Some(Time("2026-11-23T05:43:38Z".parse().unwrap())),
+            "as the API stores it, so an unchanged status compares equal"
+        );
 
         let fresh: Pod =
             serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();

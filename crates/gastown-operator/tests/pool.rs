@@ -1,0 +1,520 @@
+//! The AgentPool reconcile against the embedded API server and the test bd
+//! daemon: beads decides which polecats run, the pool makes the cluster match,
+//! reports pod states back, and holds still when beads cannot be trusted.
+//!
+//! The pool's reconcile is driven directly, one "sync" at a time: read beads
+//! into the town's view (what the GasTown controller does once per sync), then
+//! reconcile the pool.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use beads_client::{fetch_snapshot, project};
+use beads_testd::Issue;
+use beads_testd::Scope as FaultScope;
+use common::{CONVERGE, Harness, NAMESPACE, RIG, TOWN, eventually, minimal_town};
+use embedded_apiserver::simulation::PodOutcome;
+use gastown_api::agentpool::AgentPhase;
+use gastown_api::{AgentPool, GasTown, Rig};
+use gastown_operator::beads_view::BeadsView;
+use gastown_operator::cache::{Cache, Scope};
+use gastown_operator::context::{Context, Settings};
+use gastown_operator::controllers::pool::{self, POOL_LABEL};
+use gastown_operator::controllers::pool_status::condition;
+use gastown_operator::metrics::Metrics;
+use gastown_operator::naming;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, PostParams};
+use tokio::task::JoinHandle;
+
+const RIG_OBJECT: &str = "minimal-gastown";
+const POOL: &str = "minimal-gastown-polecats";
+
+fn bead_id(name: &str) -> String {
+    format!("gt-{RIG}-polecat-{name}")
+}
+
+fn pod_name(name: &str) -> String {
+    format!("gt-{RIG}-polecat-{name}")
+}
+
+struct Fixture {
+    harness: Harness,
+    ctx: Arc<Context>,
+    watches: JoinHandle<()>,
+}
+
+impl Fixture {
+    /// The town, a Rig allowing `max_polecats`, and its polecat pool, as the
+    /// GasTown and Rig controllers would make them; a cache and a Context.
+    async fn start(max_polecats: i32) -> Fixture {
+        let harness = Harness::start().await;
+        let client = harness.client.clone();
+        let post = PostParams::default();
+        harness
+            .api::<GasTown>()
+            .create(&post, &minimal_town())
+            .await
+            .expect("the town is created");
+        let rig: Rig = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gastown.io/v1alpha1", "kind": "Rig",
+            "metadata": {"name": RIG_OBJECT, "namespace": NAMESPACE, "labels": {"gastown.io/town": TOWN}},
+            "spec": {"name": RIG, "gitURL": format!("https://git.example.com/{RIG}.git"),
+                     "polecats": {"maxCount": max_polecats}}
+        }))
+        .unwrap();
+        harness
+            .api::<Rig>()
+            .create(&post, &rig)
+            .await
+            .expect("the rig is created");
+        // The Rig controller's PriorityClass, which polecat pods name.
+        let class: PriorityClass = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": naming::polecat_priority_class(NAMESPACE, RIG_OBJECT),
+                         "labels": naming::rig_labels(TOWN, RIG)},
+            "value": 1000, "globalDefault": false
+        }))
+        .unwrap();
+        Api::<PriorityClass>::all(client.clone())
+            .create(&post, &class)
+            .await
+            .expect("the priority class is created");
+        let agent_pool: AgentPool = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gastown.io/v1alpha1", "kind": "AgentPool",
+            // The finalizer is there from the start: the embedded API server
+            // rejects kube-runtime's JSON-patch `test` of an absent
+            // `/metadata/finalizers` (kube-apiserver reads it as null).
+            "metadata": {"name": POOL, "namespace": NAMESPACE, "labels": {"gastown.io/town": TOWN},
+                         "finalizers": [naming::POOL_FINALIZER]},
+            "spec": {"rig": RIG, "role": "polecat"}
+        }))
+        .unwrap();
+        harness
+            .api::<AgentPool>()
+            .create(&post, &agent_pool)
+            .await
+            .expect("the pool is created");
+
+        let (cache, _subscriptions, drivers) =
+            Cache::start(&client, &Scope::Namespace(NAMESPACE.into()));
+        let watches = tokio::spawn(async move {
+            futures::future::join_all(drivers).await;
+        });
+        tokio::time::timeout(Duration::from_secs(20), cache.wait_until_ready())
+            .await
+            .expect("the cache fills within 20 s")
+            .expect("the watches run");
+        let settings = Settings {
+            daemon_override: Some(harness.testd.http_url()),
+            ..Settings::default()
+        };
+        let ctx = Arc::new(Context::new(
+            client,
+            cache,
+            Arc::new(Metrics::new()),
+            settings,
+        ));
+        Fixture {
+            harness,
+            ctx,
+            watches,
+        }
+    }
+
+    async fn shutdown(self) {
+        self.watches.abort();
+        self.harness.shutdown().await;
+    }
+
+    /// Reads beads into the town's view, as the GasTown controller does.
+    async fn refresh_view(&self) {
+        let town = self.harness.api::<GasTown>().get(TOWN).await.unwrap();
+        let fetched = async {
+            let client = self.ctx.beads_for(&town).await.map_err(|e| e.to_string())?;
+            fetch_snapshot(&client).await.map_err(|e| e.to_string())
+        }
+        .await;
+        let now = Timestamp::now();
+        let result = fetched.map(|snapshot| {
+            let summary = project(&snapshot, now, Duration::from_secs(600));
+            (snapshot, summary)
+        });
+        self.ctx.beads_views.publish(
+            NAMESPACE,
+            TOWN,
+            BeadsView {
+                fetched_at: now,
+                result,
+            },
+        );
+    }
+
+    async fn pool(&self) -> AgentPool {
+        self.harness.api::<AgentPool>().get(POOL).await.unwrap()
+    }
+
+    /// One sync: beads into the view, then the pool's reconcile.
+    async fn sync(&self) {
+        self.refresh_view().await;
+        pool::reconcile(Arc::new(self.pool().await), self.ctx.clone())
+            .await
+            .expect("the pool reconciles");
+    }
+
+    /// Syncs until `check` holds.
+    async fn sync_until<T, F>(&self, what: &str, mut check: F) -> T
+    where
+        F: AsyncFnMut(&Fixture) -> Option<T>,
+    {
+        let deadline = tokio::time::Instant::now() + CONVERGE;
+        loop {
+            self.sync().await;
+            if let Some(value) = check(self).await {
+                return value;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let status = self.pool().await.status;
+                panic!(
+                    "timed out after {CONVERGE:?} waiting until {what}; pool status: {status:#?}"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Names of the pool's pods.
+    async fn pool_pods(&self) -> Vec<String> {
+        let pods = self
+            .harness
+            .api::<Pod>()
+            .list(&ListParams::default().labels(&format!("{POOL_LABEL}={POOL}")))
+            .await
+            .unwrap();
+        let mut names: Vec<String> = pods.items.iter().map(|p| p.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    async fn pod(&self, name: &str) -> Option<Pod> {
+        self.harness
+            .api::<Pod>()
+            .get_opt(&pod_name(name))
+            .await
+            .unwrap()
+    }
+
+    fn bead_pod_status(&self, name: &str) -> Option<String> {
+        self.harness
+            .testd
+            .store()
+            .get(&bead_id(name))
+            .and_then(|issue| issue.pod_status)
+    }
+
+    fn bead_pod_name(&self, name: &str) -> Option<String> {
+        self.harness
+            .testd
+            .store()
+            .get(&bead_id(name))
+            .and_then(|issue| issue.pod_name)
+    }
+
+    /// `agent_pod_*` requests the daemon received.
+    fn pod_reports(&self) -> u64 {
+        let log = self.harness.testd.requests();
+        [
+            "agent_pod_register",
+            "agent_pod_status",
+            "agent_pod_deregister",
+        ]
+        .iter()
+        .map(|op| log.count(op))
+        .sum()
+    }
+
+    /// Syncs until a sync writes nothing to the API server and reports
+    /// nothing to beads.
+    async fn converge(&self) {
+        self.sync_until("a sync changes nothing", async |f: &Fixture| {
+            let quiet = f.harness.server.requests().writes() == 0 && f.pod_reports() == 0;
+            f.harness.server.reset_requests();
+            f.harness.testd.reset_requests();
+            quiet.then_some(())
+        })
+        .await;
+    }
+
+    async fn condition(&self, type_: &str) -> Option<(bool, String, String)> {
+        let pool = self.pool().await;
+        pool.status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status == "True", c.reason, c.message))
+    }
+}
+
+/// The seeded rig has polecats nux (working), slit (done) and toast (stuck).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beads_decides_which_polecats_run() {
+    let f = Fixture::start(2).await;
+
+    // The live polecats get pods; the finished one does not.
+    f.sync_until("nux and toast have pods", async |f: &Fixture| {
+        (f.pool_pods().await == [pod_name("nux"), pod_name("toast")]).then_some(())
+    })
+    .await;
+    let nux = f.pod("nux").await.unwrap();
+    assert_eq!(
+        nux.spec.as_ref().unwrap().restart_policy.as_deref(),
+        Some("Never")
+    );
+    assert_eq!(
+        nux.annotations().get("gastown.io/bead-id"),
+        Some(&bead_id("nux"))
+    );
+
+    // Their pods are reported to beads once the simulation runs them.
+    f.sync_until("beads records both pods running", async |f: &Fixture| {
+        (f.bead_pod_status("nux").as_deref() == Some("running")
+            && f.bead_pod_status("toast").as_deref() == Some("running"))
+        .then_some(())
+    })
+    .await;
+    assert_eq!(f.bead_pod_name("nux"), Some(pod_name("nux")));
+
+    // A converged pool writes nothing and reports nothing.
+    f.converge().await;
+    f.sync().await;
+    assert_eq!(
+        f.harness.server.requests().writes(),
+        0,
+        "a steady-state reconcile writes nothing"
+    );
+    assert_eq!(
+        f.pod_reports(),
+        0,
+        "a steady state reports nothing to beads"
+    );
+    let status = f.pool().await.status.unwrap();
+    assert_eq!(status.ready, Some(2));
+    assert!(f.condition(condition::READY).await.unwrap().0);
+
+    // A third polecat is over the rig's maxCount of 2: Pending with the reason.
+    f.harness
+        .testd
+        .store()
+        .insert(Issue::agent(Some(RIG), "polecat", "rictus", "spawning"));
+    let (_, reason, message) = f
+        .sync_until("rictus waits for room", async |f: &Fixture| {
+            f.condition(condition::QUOTA_EXHAUSTED)
+                .await
+                .filter(|(exhausted, _, _)| *exhausted)
+        })
+        .await;
+    assert_eq!(reason, "MaxCountReached");
+    assert!(message.contains("rictus (maxCount 2 reached)"), "{message}");
+    assert!(f.pod("rictus").await.is_none());
+    let rictus = f
+        .pool()
+        .await
+        .status
+        .unwrap()
+        .agents
+        .unwrap()
+        .into_iter()
+        .find(|a| a.name == "rictus")
+        .unwrap();
+    assert_eq!(rictus.phase, Some(AgentPhase::Pending));
+
+    // beads says nux is done: its pod goes, beads forgets it, rictus gets the room.
+    f.harness.testd.store().update(&bead_id("nux"), |issue| {
+        issue.agent_state = Some("done".into())
+    });
+    f.sync_until("nux's pod is replaced by rictus's", async |f: &Fixture| {
+        (f.pool_pods().await == [pod_name("rictus"), pod_name("toast")]).then_some(())
+    })
+    .await;
+    f.sync_until("beads forgets nux's pod", async |f: &Fixture| {
+        f.bead_pod_name("nux").is_none().then_some(())
+    })
+    .await;
+
+    // toast's pod ends while its bead is still live: reported, not recreated.
+    f.harness
+        .server
+        .finish_pod(NAMESPACE, &pod_name("toast"), PodOutcome::Failed)
+        .unwrap();
+    f.sync_until(
+        "beads records toast's pod as terminated",
+        async |f: &Fixture| {
+            (f.bead_pod_status("toast").as_deref() == Some("terminated")).then_some(())
+        },
+    )
+    .await;
+    // Once beads knows, the ended pod is neither recreated nor reported again.
+    // (Not `converge`: the embedded API server keeps status list entries an
+    // apply no longer sends, so nux's old row makes every status write differ.)
+    f.harness.server.reset_requests();
+    f.harness.testd.reset_requests();
+    f.sync().await;
+    let requests = f.harness.server.requests();
+    assert_eq!(
+        ["create", "patch", "delete"].map(|verb| requests.count(verb, "pods")),
+        [0, 0, 0],
+        "no pod is created, changed or deleted"
+    );
+    assert_eq!(f.pod_reports(), 0, "beads already knows");
+    let toast = f.pod("toast").await.expect("an ended polecat pod is kept");
+    assert_eq!(
+        toast.status.unwrap().phase.as_deref(),
+        Some("Failed"),
+        "the ended pod was not recreated"
+    );
+
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_empty_beads_deletes_nothing() {
+    let f = Fixture::start(5).await;
+    f.sync_until("nux and toast have pods", async |f: &Fixture| {
+        (f.pool_pods().await == [pod_name("nux"), pod_name("toast")]).then_some(())
+    })
+    .await;
+
+    // The daemon fails every request.
+    f.harness
+        .testd
+        .faults()
+        .fail_next(FaultScope::any(), 10_000, "database is locked");
+    let (_, reason, message) = f
+        .sync_until("the pool says beads is unavailable", async |f: &Fixture| {
+            f.condition(condition::BEADS_UNAVAILABLE)
+                .await
+                .filter(|(unavailable, _, _)| *unavailable)
+        })
+        .await;
+    assert_eq!(reason, "Unavailable");
+    assert!(message.contains("could not be read"), "{message}");
+    assert_eq!(f.pool_pods().await, [pod_name("nux"), pod_name("toast")]);
+
+    // The daemon answers again, but without a single agent bead.
+    f.harness.testd.faults().clear();
+    let store = f.harness.testd.store();
+    for issue in store.all() {
+        if issue.issue_type == "agent" {
+            store.delete(&issue.id);
+        }
+    }
+    let (_, reason, message) = f
+        .sync_until("the pool withholds deletions", async |f: &Fixture| {
+            f.condition(condition::BEADS_UNAVAILABLE)
+                .await
+                .filter(|(_, reason, _)| reason == "DeletionsWithheld")
+        })
+        .await;
+    assert_eq!(reason, "DeletionsWithheld");
+    assert!(message.contains("no agent beads at all"), "{message}");
+    f.sync().await;
+    assert_eq!(
+        f.pool_pods().await,
+        [pod_name("nux"), pod_name("toast")],
+        "nothing was deleted"
+    );
+
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_refused_by_the_quota_is_pending_with_the_reason() {
+    let f = Fixture::start(5).await;
+    // Room for one polecat pod in the rig's priority class.
+    let class = naming::polecat_priority_class(NAMESPACE, RIG_OBJECT);
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "polecats", "namespace": NAMESPACE},
+        "spec": {
+            "hard": {"pods": "1"},
+            "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In", "values": [class]}
+            ]}
+        }
+    }))
+    .unwrap();
+    f.harness
+        .api::<ResourceQuota>()
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap();
+
+    let (_, reason, message) = f
+        .sync_until("the quota refusal shows", async |f: &Fixture| {
+            f.condition(condition::QUOTA_EXHAUSTED)
+                .await
+                .filter(|(exhausted, _, _)| *exhausted)
+        })
+        .await;
+    assert_eq!(reason, "QuotaExceeded");
+    assert!(message.contains("toast"), "{message}");
+    assert!(message.contains("exceeded quota"), "{message}");
+    assert_eq!(
+        f.pool_pods().await,
+        [pod_name("nux")],
+        "the lower bead id got the room"
+    );
+    let ready = f.condition(condition::READY).await.unwrap();
+    assert_eq!((ready.0, ready.1.as_str()), (false, "AgentsPending"));
+
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_pool_wakes_up_and_a_draining_rig_starts_no_polecats() {
+    let f = Fixture::start(5).await;
+    // Before beads was read, nothing happens.
+    pool::reconcile(Arc::new(f.pool().await), f.ctx.clone())
+        .await
+        .unwrap();
+    pool::reconcile(Arc::new(f.pool().await), f.ctx.clone())
+        .await
+        .unwrap();
+    assert!(f.pool_pods().await.is_empty());
+    let (unavailable, _, message) = f.condition(condition::BEADS_UNAVAILABLE).await.unwrap();
+    assert!(unavailable);
+    assert!(message.contains("has not been read yet"), "{message}");
+
+    // The rig drains: beads' live polecats get no pods.
+    let rigs = f.harness.api::<Rig>();
+    let mut rig = rigs.get(RIG_OBJECT).await.unwrap();
+    rig.annotations_mut()
+        .insert(naming::DRAINING_ANNOTATION.into(), "true".into());
+    rigs.replace(RIG_OBJECT, &PostParams::default(), &rig)
+        .await
+        .unwrap();
+    eventually("the cache sees the draining rig", CONVERGE, || async {
+        f.ctx
+            .cache
+            .rigs
+            .state()
+            .iter()
+            .any(|r| r.annotations().contains_key(naming::DRAINING_ANNOTATION))
+            .then_some(())
+    })
+    .await;
+    let (_, reason, _) = f
+        .sync_until("the pool shows the drain", async |f: &Fixture| {
+            f.condition(condition::READY)
+                .await
+                .filter(|(_, reason, _)| reason == "Draining")
+        })
+        .await;
+    assert_eq!(reason, "Draining");
+    assert!(f.pool_pods().await.is_empty());
+
+    f.shutdown().await;
+}

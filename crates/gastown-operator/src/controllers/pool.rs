@@ -606,7 +606,7 @@ fn resolve(ctx: &Context, pool: &AgentPool, rig_name: &str) -> Result<Resolved, 
     };
     let rig_ref = RigRef::new(&rig).ok_or_else(|| {
         format!(
-            "Rig {} has no {} label naming its town",
+            "Rig {} has no {} label naming its town, or is not stored yet",
             rig.name_any(),
             labels::TOWN
         )
@@ -1018,6 +1018,8 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
     for bead in &decided.keep_current {
         let pod_name = naming::agent_pod(&town_name, Some(rig_name), role, &bead.name);
         let observed = get(&ctx.cache.pods, &namespace, &pod_name);
+        // A pod that can no longer be built (say, its image was removed from
+        // the templates) keeps running rather than being replaced by nothing.
         if let Ok(desired) = build_pod(&agents, pool, bead) {
             let outcome = apply::ensure_pod(&api, observed.as_deref(), desired).await?;
             if outcome == apply::PodOutcome::Replaced {

@@ -3,77 +3,20 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use beads_client::{BeadsClient, fetch_snapshot, project};
 use beads_testd::Scope as BeadsScope;
-use common::{CONVERGE, Harness, RIG, TOWN, eventually, minimal_town};
-use embedded_apiserver::RequestCounts;
-use gastown_api::{GasTown, Phase, Rig};
+use common::{
+    CONVERGE, Harness, RIG, TOWN, condition, controller_owner, eventually, minimal_town,
+    quiet_window, running_town, writes_by_resource,
+};
+use gastown_api::{GasTown, Rig};
 use gastown_operator::naming;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Service};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
-
-fn condition(town: &GasTown, type_: &str) -> Option<(String, String)> {
-    town.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-        .map(|c| (c.status.clone(), c.message.clone()))
-}
-
-async fn running_town(harness: &Harness) -> GasTown {
-    let towns: Api<GasTown> = harness.api();
-    eventually("the town is Running", CONVERGE, || async {
-        let town = towns.get(TOWN).await.ok()?;
-        let status = town.status.as_ref()?;
-        (status.phase == Some(Phase::Running)).then_some(town)
-    })
-    .await
-}
-
-fn controller_owner(object: &impl ResourceExt) -> Option<&OwnerReference> {
-    object
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true))
-}
-
-fn writes_by_resource(counts: &RequestCounts) -> BTreeMap<String, u64> {
-    counts
-        .iter()
-        .filter(|((verb, _), _)| {
-            ["create", "update", "patch", "delete", "deletecollection"].contains(&verb.as_str())
-        })
-        .map(|((verb, resource), n)| (format!("{verb} {resource}"), *n))
-        .collect()
-}
-
-/// Waits until the operator has sent no write for a whole `window`, and
-/// returns how many GasTown reconciles ran in that window.
-async fn quiet_window(harness: &Harness, window: Duration) -> u64 {
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    loop {
-        harness.server.reset_requests();
-        let before = harness.reconciles("gastown");
-        tokio::time::sleep(window).await;
-        let counts = harness.server.requests();
-        if counts.writes() == 0 {
-            return harness.reconciles("gastown") - before;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the operator never stopped writing; writes in the last {window:?}: {:?}",
-            writes_by_resource(&counts)
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {

@@ -3,22 +3,24 @@
 
 #![allow(dead_code)] // each test binary uses part of the harness
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
-use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
-use gastown_api::GasTown;
+use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer, RequestCounts};
+use gastown_api::{GasTown, Phase};
 use gastown_operator::context::Settings;
 use gastown_operator::metrics::Metrics;
 use gastown_operator::runtime::{Runtime, RuntimeConfig, RuntimeError};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Client;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -229,5 +231,82 @@ where
             panic!("timed out after {timeout:?} waiting until {what}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub fn condition(town: &GasTown, type_: &str) -> Option<(String, String)> {
+    town.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.message.clone()))
+}
+
+/// Creates the minimal town and waits until it is Running and the operator rests.
+pub async fn converged_town(harness: &Harness) -> GasTown {
+    harness
+        .api::<GasTown>()
+        .create(&PostParams::default(), &minimal_town())
+        .await
+        .expect("the town is created");
+    running_town(harness).await;
+    quiet_window(harness, Duration::from_secs(3)).await;
+    harness.api::<GasTown>().get(TOWN).await.expect("the town")
+}
+
+pub async fn running_town(harness: &Harness) -> GasTown {
+    let towns: Api<GasTown> = harness.api();
+    eventually("the town is Running", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        let status = town.status.as_ref()?;
+        (status.phase == Some(Phase::Running)).then_some(town)
+    })
+    .await
+}
+
+pub fn controller_owner(object: &impl ResourceExt) -> Option<&OwnerReference> {
+    object
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true))
+}
+
+/// Write requests (any verb that changes state) to `resource`.
+pub fn writes_to(counts: &RequestCounts, resource: &str) -> u64 {
+    WRITE_VERBS
+        .iter()
+        .map(|verb| counts.count(verb, resource))
+        .sum()
+}
+
+const WRITE_VERBS: [&str; 5] = ["create", "update", "patch", "delete", "deletecollection"];
+
+pub fn writes_by_resource(counts: &RequestCounts) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .filter(|((verb, _), _)| WRITE_VERBS.contains(&verb.as_str()))
+        .map(|((verb, resource), n)| (format!("{verb} {resource}"), *n))
+        .collect()
+}
+
+/// Waits until the operator has sent no write for a whole `window`, and
+/// returns how many GasTown reconciles ran in that window.
+pub async fn quiet_window(harness: &Harness, window: Duration) -> u64 {
+    let deadline = tokio::time::Instant::now() + CONVERGE;
+    loop {
+        harness.server.reset_requests();
+        let before = harness.reconciles("gastown");
+        tokio::time::sleep(window).await;
+        let counts = harness.server.requests();
+        if counts.writes() == 0 {
+            return harness.reconciles("gastown") - before;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the operator never stopped writing; writes in the last {window:?}: {:?}",
+            writes_by_resource(&counts)
+        );
     }
 }

@@ -1,0 +1,159 @@
+//! Deleting a town drains it in order — rig agents, then the Rig, then the
+//! town agents, then the infrastructure, then the town — asserted from the
+//! sequence of deletions a watch observes; also across an operator restart
+//! and under a foreground cascade.
+
+mod common;
+
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+
+use common::{CONVERGE, Harness, RIG, TOWN, converged_town, eventually};
+use futures::StreamExt;
+use gastown_api::{GasTown, Rig};
+use gastown_operator::naming;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinSet;
+
+/// Deletions in the order they were observed, as `Kind/name`.
+#[derive(Clone, Default)]
+struct Deletions(Arc<Mutex<Vec<String>>>);
+
+impl Deletions {
+    fn record<K>(&self, api: Api<K>, tasks: &mut JoinSet<()>)
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+    {
+        let log = self.0.clone();
+        tasks.spawn(async move {
+            let mut events = watcher(api, watcher::Config::default()).boxed();
+            while let Some(event) = events.next().await {
+                if let Ok(watcher::Event::Delete(object)) = event {
+                    let entry = format!("{}/{}", K::kind(&()), object.name_any());
+                    log.lock().unwrap().push(entry);
+                }
+            }
+        });
+    }
+
+    fn snapshot(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn watch_deletions(harness: &Harness) -> (Deletions, JoinSet<()>) {
+    let deletions = Deletions::default();
+    let mut tasks = JoinSet::new();
+    deletions.record(harness.api::<Pod>(), &mut tasks);
+    deletions.record(harness.api::<StatefulSet>(), &mut tasks);
+    deletions.record(harness.api::<Deployment>(), &mut tasks);
+    deletions.record(harness.api::<Rig>(), &mut tasks);
+    deletions.record(harness.api::<GasTown>(), &mut tasks);
+    (deletions, tasks)
+}
+
+fn position(order: &[String], entry: &str) -> usize {
+    order
+        .iter()
+        .position(|e| e == entry)
+        .unwrap_or_else(|| panic!("{entry} was never deleted; deletions: {order:?}"))
+}
+
+/// The drain order of docs/architecture.md, over what the minimal town runs.
+fn assert_drain_order(order: &[String]) {
+    let rig_agents = [
+        position(order, &format!("Pod/gt-{RIG}-witness")),
+        position(order, &format!("Pod/gt-{RIG}-refinery")),
+    ];
+    let rig = position(order, &format!("Rig/{}", naming::rig_object(TOWN, RIG)));
+    let town_agents = [
+        position(order, &format!("Pod/gt-{TOWN}-mayor")),
+        position(order, &format!("Pod/gt-{TOWN}-deacon")),
+    ];
+    let infrastructure = [
+        position(order, &format!("Deployment/{}", naming::bd_daemon(TOWN))),
+        position(order, &format!("StatefulSet/{}", naming::dolt(TOWN))),
+    ];
+    let town = position(order, &format!("GasTown/{TOWN}"));
+    let max = |p: &[usize]| *p.iter().max().unwrap();
+    let min = |p: &[usize]| *p.iter().min().unwrap();
+    assert!(
+        max(&rig_agents) < rig,
+        "rig agents before the Rig: {order:?}"
+    );
+    assert!(
+        rig < min(&town_agents),
+        "the Rig before the town agents: {order:?}"
+    );
+    assert!(
+        max(&town_agents) < min(&infrastructure),
+        "town agents before the infrastructure: {order:?}"
+    );
+    assert!(max(&infrastructure) < town, "the town last: {order:?}");
+}
+
+async fn town_gone(harness: &Harness) {
+    let towns: Api<GasTown> = harness.api();
+    eventually("the town is gone", CONVERGE, || async {
+        towns.get_opt(TOWN).await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_town_drains_in_order_across_an_operator_restart() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    converged_town(&harness).await;
+    let (deletions, mut watches) = watch_deletions(&harness);
+
+    let towns: Api<GasTown> = harness.api();
+    towns
+        .delete(TOWN, &DeleteParams::background())
+        .await
+        .expect("the delete is accepted");
+    // Restart the operator as soon as the teardown has visibly begun.
+    eventually("the teardown deletes something", CONVERGE, || async {
+        (!deletions.snapshot().is_empty()).then_some(())
+    })
+    .await;
+    harness.stop_operator().await;
+    let at_restart = deletions.snapshot();
+    harness.start_operator();
+    town_gone(&harness).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let order = deletions.snapshot();
+    assert!(
+        order.len() > at_restart.len(),
+        "the restarted operator continued the teardown: {at_restart:?} then {order:?}"
+    );
+    assert_drain_order(&order);
+
+    watches.abort_all();
+    harness.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreground_cascade_keeps_the_drain_order() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    converged_town(&harness).await;
+    let (deletions, mut watches) = watch_deletions(&harness);
+
+    let towns: Api<GasTown> = harness.api();
+    towns
+        .delete(TOWN, &DeleteParams::foreground())
+        .await
+        .expect("the delete is accepted");
+    town_gone(&harness).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_drain_order(&deletions.snapshot());
+
+    watches.abort_all();
+    harness.shutdown().await;
+}

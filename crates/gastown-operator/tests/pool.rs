@@ -29,7 +29,7 @@ use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::task::JoinHandle;
 
 const RIG_OBJECT: &str = "minimal-gastown";
@@ -56,9 +56,11 @@ impl Fixture {
         let harness = Harness::start().await;
         let client = harness.client.clone();
         let post = PostParams::default();
+        let mut town = minimal_town();
+        town.spec.termination_grace_period = Some("2s".parse().expect("a Go duration"));
         harness
             .api::<GasTown>()
-            .create(&post, &minimal_town())
+            .create(&post, &town)
             .await
             .expect("the town is created");
         let rig: Rig = serde_json::from_value(serde_json::json!({
@@ -86,11 +88,7 @@ impl Fixture {
             .expect("the priority class is created");
         let agent_pool: AgentPool = serde_json::from_value(serde_json::json!({
             "apiVersion": "gastown.io/v1alpha1", "kind": "AgentPool",
-            // The finalizer is there from the start: the embedded API server
-            // rejects kube-runtime's JSON-patch `test` of an absent
-            // `/metadata/finalizers` (kube-apiserver reads it as null).
-            "metadata": {"name": POOL, "namespace": NAMESPACE, "labels": {"gastown.io/town": TOWN},
-                         "finalizers": [naming::POOL_FINALIZER]},
+            "metadata": {"name": POOL, "namespace": NAMESPACE, "labels": {"gastown.io/town": TOWN}},
             "spec": {"rig": RIG, "role": "polecat"}
         }))
         .unwrap();
@@ -303,6 +301,15 @@ async fn beads_decides_which_polecats_run() {
     );
     let status = f.pool().await.status.unwrap();
     assert_eq!(status.ready, Some(2));
+    let metrics = f.ctx.metrics.render();
+    for line in [
+        r#"gastown_agents{namespace="gastown",rig="gastown",role="polecat",state="working",town="minimal"} 1"#,
+        r#"gastown_agents{namespace="gastown",rig="gastown",role="polecat",state="done",town="minimal"} 1"#,
+        r#"gastown_polecats_active{namespace="gastown",rig="gastown"} 2"#,
+        r#"gastown_pod_restarts{agent="nux",namespace="gastown",rig="gastown"} 0"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
     assert!(f.condition(condition::READY).await.unwrap().0);
 
     // A third polecat is over the rig's maxCount of 2: Pending with the reason.
@@ -514,6 +521,49 @@ async fn a_waiting_pool_wakes_up_and_a_draining_rig_starts_no_polecats() {
         })
         .await;
     assert_eq!(reason, "Draining");
+    assert!(f.pool_pods().await.is_empty());
+
+    f.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_pool_drains_its_polecats_then_lets_go() {
+    let f = Fixture::start(5).await;
+    f.sync_until("nux and toast have pods", async |f: &Fixture| {
+        (f.pool_pods().await == [pod_name("nux"), pod_name("toast")]).then_some(())
+    })
+    .await;
+    f.harness
+        .api::<AgentPool>()
+        .delete(POOL, &DeleteParams::default())
+        .await
+        .unwrap();
+
+    // Working polecats may finish within the town's grace period (2 s here).
+    let deleting = f.pool().await;
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    pool::reconcile(Arc::new(deleting), f.ctx.clone())
+        .await
+        .unwrap();
+    assert_eq!(f.pool_pods().await, [pod_name("nux"), pod_name("toast")]);
+    let (ready, reason, message) = f.condition(condition::READY).await.unwrap();
+    assert!(!ready);
+    assert_eq!(reason, "Draining");
+    assert!(message.contains("2 active polecats"), "{message}");
+
+    // Then they are deleted, and the finalizer lets the pool go.
+    eventually("the pool is gone", CONVERGE, || async {
+        match f.harness.api::<AgentPool>().get_opt(POOL).await.unwrap() {
+            None => Some(()),
+            Some(pool) => {
+                pool::reconcile(Arc::new(pool), f.ctx.clone())
+                    .await
+                    .unwrap();
+                None
+            }
+        }
+    })
+    .await;
     assert!(f.pool_pods().await.is_empty());
 
     f.shutdown().await;

@@ -35,6 +35,8 @@
 //!   pods not yet finished (other roles: `maxCount` when set). An agent over
 //!   the limit, or refused by the ResourceQuota (403 "exceeded quota"), is
 //!   `Pending` with the reason; the pool looks again after [`LIMIT_RETRY`].
+//! - **Blocked**: while a Secret the pods need is missing, or (polecats) the
+//!   rig's PriorityClass does not exist yet, agents wait with that reason.
 //! - **Draining** (the Rig carries [`naming::DRAINING_ANNOTATION`] or is being
 //!   deleted): no new polecat pods.
 //! - **Reports to beads**, compared with the pod fields beads already keeps on

@@ -1,5 +1,5 @@
-//! The authorization step every resource request passes. This server does no
-//! authentication; a later issue plugs in RBAC keyed by bearer token.
+//! The authorization step every request passes: the configured
+//! [`Authorizer`], after RBAC when that is on (see [`crate::rbac`]).
 
 use std::fmt;
 
@@ -14,6 +14,10 @@ pub struct RequestAttributes {
     pub subresource: Option<String>,
     pub namespace: Option<String>,
     pub name: Option<String>,
+    /// The path of a request outside the resource API (discovery, OpenAPI,
+    /// `/version`); the resource fields are then empty and the verb is the
+    /// lower-case HTTP method.
+    pub non_resource_path: Option<String>,
 }
 
 impl fmt::Debug for RequestAttributes {
@@ -29,6 +33,7 @@ impl fmt::Debug for RequestAttributes {
             .field("subresource", &self.subresource)
             .field("namespace", &self.namespace)
             .field("name", &self.name)
+            .field("non_resource_path", &self.non_resource_path)
             .finish()
     }
 }
@@ -69,6 +74,7 @@ mod tests {
             subresource: None,
             namespace: Some("ns".into()),
             name: None,
+            non_resource_path: None,
         };
         let shown = format!("{attrs:?}");
         assert!(!shown.contains("s3cret") && shown.contains("<redacted>"));

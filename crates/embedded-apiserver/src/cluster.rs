@@ -34,6 +34,8 @@ pub struct WriteOptions {
     pub user_agent: String,
     /// `fieldValidation=Strict`: unknown fields are an error instead of being dropped.
     pub strict: bool,
+    /// Who writes, when RBAC is on: writes of Roles and bindings are checked for escalation.
+    pub requester: Option<std::sync::Arc<crate::rbac::UserInfo>>,
 }
 
 /// What `check_kind` needs to know about the write.
@@ -519,6 +521,7 @@ impl Cluster {
         if served.is("", "Pod") {
             self.admit_pod(served, &object, &name)?;
         }
+        crate::rbac::admit_write(self, served, options, &object, None)?;
         self.system_status(served, &mut object, None);
         if recording == Recording::Update {
             crate::managed::record_update(served, None, &mut object, options, Subresource::Main);
@@ -609,6 +612,7 @@ impl Cluster {
             name,
         };
         self.check_kind(served, &mut object, check)?;
+        crate::rbac::admit_write(self, served, options, &object, Some(&old))?;
         if served.tracks_generation && spec_fields(&object) != spec_fields(&old) {
             let generation = old
                 .pointer("/metadata/generation")

@@ -10,6 +10,7 @@ use crate::gc::{DeleteOptions, Deletion, Propagation};
 use crate::openapi;
 use crate::patch::{self, PatchType};
 use crate::protobuf;
+use crate::rbac::{self, UserInfo};
 use crate::registry::Served;
 use crate::request::{self, ResourcePath, Route};
 use crate::selector::{FieldSelector, LabelSelector};
@@ -61,7 +62,11 @@ impl Query {
         matches!(self.get(key), Some("true" | "1"))
     }
 
-    fn write_options(&self, headers: &HeaderMap) -> WriteOptions {
+    fn write_options(
+        &self,
+        headers: &HeaderMap,
+        requester: Option<&Arc<UserInfo>>,
+    ) -> WriteOptions {
         let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
@@ -70,6 +75,7 @@ impl Query {
             field_manager: self.get("fieldManager").map(str::to_owned),
             user_agent: user_agent.unwrap_or_default().to_owned(),
             strict: self.get("fieldValidation") == Some("Strict"),
+            requester: requester.cloned(),
         }
     }
 }
@@ -96,6 +102,10 @@ fn reply(result: ApiResult<Response>) -> Response {
 async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let query = Query::parse(parts.uri.query());
+    let user = match rbac::authenticate(&app, &parts.headers) {
+        Ok(user) => user,
+        Err(error) => return error_response(&error),
+    };
     match request::route(parts.uri.path()) {
         Route::Resource(path) => {
             let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -106,9 +116,41 @@ async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response 
                     )));
                 }
             };
-            reply(resource_request(&app, &parts.method, &parts.headers, path, &query, body).await)
+            let request = ResourceRequest {
+                user: user.as_ref(),
+                method: &parts.method,
+                headers: &parts.headers,
+                query: &query,
+            };
+            let result = resource_request(&app, request, path, body).await;
+            if let Err(error @ ApiError::Forbidden { .. }) = &result {
+                rbac::record_refusal(&app, error);
+            }
+            reply(result)
         }
-        other => reply(non_resource(&app, other, &parts.headers)),
+        other => {
+            let attributes = RequestAttributes {
+                bearer_token: bearer_token(&parts.headers),
+                verb: parts.method.as_str().to_lowercase(),
+                api_group: String::new(),
+                resource: String::new(),
+                subresource: None,
+                namespace: None,
+                name: None,
+                non_resource_path: Some(parts.uri.path().to_owned()),
+            };
+            if let Decision::Deny(reason) =
+                rbac::authorize_request(&app, user.as_deref(), &attributes)
+            {
+                let error = ApiError::Other {
+                    code: StatusCode::FORBIDDEN,
+                    message: format!("forbidden: {reason}"),
+                };
+                rbac::record_refusal(&app, &error);
+                return error_response(&error);
+            }
+            reply(non_resource(&app, other, &parts.headers))
+        }
     }
 }
 
@@ -164,14 +206,37 @@ fn bearer_token(headers: &HeaderMap) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
 }
 
+/// What a resource request carries besides its path and body.
+struct ResourceRequest<'a> {
+    /// Who sends it, when RBAC is on.
+    user: Option<&'a Arc<UserInfo>>,
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    query: &'a Query,
+}
+
+/// The name a list or watch is narrowed to by `fieldSelector=metadata.name=<name>`,
+/// which upstream authorizes like a request for that name.
+fn selected_name(query: &Query) -> Option<String> {
+    query.get("fieldSelector")?.split(',').find_map(|term| {
+        let (field, value) = term.split_once("==").or_else(|| term.split_once('='))?;
+        (field.trim() == "metadata.name" && !value.trim().is_empty())
+            .then(|| value.trim().to_owned())
+    })
+}
+
 async fn resource_request(
     app: &Arc<AppState>,
-    method: &Method,
-    headers: &HeaderMap,
+    request: ResourceRequest<'_>,
     path: ResourcePath,
-    query: &Query,
     body: Bytes,
 ) -> ApiResult<Response> {
+    let ResourceRequest {
+        user,
+        method,
+        headers,
+        query,
+    } = request;
     let verb = request::verb(method, &path, query.flag("watch"));
     let resource_label = match &path.subresource {
         Some(sub) => format!("{}/{sub}", path.resource),
@@ -188,21 +253,42 @@ async fn resource_request(
     let storage = app.cluster.lock().registry.storage_of(&served);
     let name = path.name.clone().unwrap_or_default();
 
-    let attributes = RequestAttributes {
+    let listed_name = matches!(verb, "list" | "watch")
+        .then(|| selected_name(query))
+        .flatten();
+    let mut attributes = RequestAttributes {
         bearer_token: bearer_token(headers),
         verb: verb.to_owned(),
         api_group: path.group.clone(),
         resource: path.resource.clone(),
         subresource: path.subresource.clone(),
         namespace: path.namespace.clone(),
-        name: path.name.clone(),
+        name: path.name.clone().or(listed_name),
+        non_resource_path: None,
     };
-    if let Decision::Deny(reason) = app.authorizer.authorize(&attributes) {
-        return Err(ApiError::Forbidden {
-            resource: served.qualified(),
-            name,
-            reason,
-        });
+    let requester = user;
+    let user = user.map(|u| &**u);
+    let forbidden = |reason| ApiError::Forbidden {
+        resource: served.qualified(),
+        name: name.clone(),
+        reason,
+    };
+    if let Decision::Deny(reason) = rbac::authorize_request(app, user, &attributes) {
+        return Err(forbidden(reason));
+    }
+    // A server-side apply that creates the object needs `create` too (upstream's patch handler).
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let applies = verb == "patch"
+        && content_type.and_then(|t| PatchType::from_content_type(t).ok())
+            == Some(PatchType::Apply);
+    let at = (path.namespace.clone().unwrap_or_default(), name.clone());
+    if applies && app.cluster.lock().store.get(&storage.key(), &at).is_none() {
+        attributes.verb = "create".into();
+        if let Decision::Deny(reason) = rbac::authorize_request(app, user, &attributes) {
+            return Err(forbidden(reason));
+        }
     }
 
     let latency = app.faults.latency();
@@ -241,7 +327,7 @@ async fn resource_request(
         "watch" => watch(app, &target, headers, query),
         "create" if path.name.is_none() => {
             let body = events::store_form(&served, decode_body(&body)?);
-            let options = query.write_options(headers);
+            let options = query.write_options(headers, requester);
             let object = app
                 .cluster
                 .lock()
@@ -250,7 +336,7 @@ async fn resource_request(
         }
         "update" => {
             let body = events::store_form(&served, decode_body(&body)?);
-            let options = query.write_options(headers);
+            let options = query.write_options(headers, requester);
             let object = app.cluster.lock().update(
                 &storage,
                 namespace,
@@ -261,7 +347,7 @@ async fn resource_request(
             )?;
             Ok(target.respond(StatusCode::OK, &object))
         }
-        "patch" => patch(app, &target, headers, query, subresource, &body),
+        "patch" => patch(app, &target, headers, query, subresource, &body, requester),
         "delete" => delete(app, &target, query, &body),
         "deletecollection" => delete_collection(app, &target, query, &body),
         _ => Err(ApiError::MethodNotSupported),
@@ -512,6 +598,7 @@ fn patch(
     query: &Query,
     subresource: Subresource,
     body: &[u8],
+    requester: Option<&Arc<UserInfo>>,
 ) -> ApiResult<Response> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -519,7 +606,7 @@ fn patch(
         .unwrap_or_default();
     let patch_type = PatchType::from_content_type(content_type)?;
     let patch_body = patch::parse_body(patch_type, body)?;
-    let options = query.write_options(headers);
+    let options = query.write_options(headers, requester);
     let mut cluster = app.cluster.lock();
     if patch_type == PatchType::Apply {
         let force = query.flag("force");

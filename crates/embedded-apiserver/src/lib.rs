@@ -62,6 +62,7 @@ mod patch;
 mod pod_controls;
 mod protobuf;
 pub mod quota;
+pub mod rbac;
 mod registry;
 mod request;
 pub mod resource;

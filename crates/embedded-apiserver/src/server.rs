@@ -3,6 +3,7 @@
 use crate::authz::{AllowAll, Authorizer};
 use crate::cluster::Cluster;
 use crate::faults::{FaultState, Faults, RequestCounts, RequestLog};
+use crate::rbac::{self, Policy, Rbac, UserInfo};
 use crate::workloads;
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -24,8 +25,11 @@ pub struct Config {
     pub history_limit: usize,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
-    /// The authorization step every resource request passes.
+    /// The authorization step every request passes (after RBAC, when on).
     pub authorizer: Arc<dyn Authorizer>,
+    /// Authenticate by bearer token and authorize by RBAC ([`crate::rbac`]).
+    /// [`client`](EmbeddedApiServer::client) and the kubeconfig are then an admin's.
+    pub rbac: bool,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             history_limit: 10_000,
             bookmark_interval: Duration::from_secs(1),
             authorizer: Arc::new(AllowAll),
+            rbac: false,
         }
     }
 }
@@ -58,6 +63,8 @@ pub(crate) struct AppState {
     pub(crate) faults: Arc<FaultState>,
     pub(crate) requests: RequestLog,
     pub(crate) authorizer: Arc<dyn Authorizer>,
+    /// Tokens and policy when RBAC is on.
+    pub(crate) rbac: Option<Rbac>,
     /// Bumped to end every open watch.
     pub(crate) close_watches: Arc<watch::Sender<u64>>,
     pub(crate) bookmark_interval: Duration,
@@ -83,11 +90,16 @@ impl EmbeddedApiServer {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { port, source })?;
+        let mut cluster = Cluster::new(config.history_limit);
+        if config.rbac {
+            rbac::bootstrap(&mut cluster);
+        }
         let app = Arc::new(AppState {
-            cluster: Mutex::new(Cluster::new(config.history_limit)),
+            cluster: Mutex::new(cluster),
             faults: Arc::new(FaultState::default()),
             requests: RequestLog::default(),
             authorizer: config.authorizer,
+            rbac: config.rbac.then(Rbac::new),
             close_watches: Arc::new(watch::channel(0).0),
             bookmark_interval: config.bookmark_interval,
             address: address.to_string(),
@@ -131,20 +143,80 @@ impl EmbeddedApiServer {
         self.address.port()
     }
 
-    /// A client talking to this server, default namespace `default`.
+    /// The admin's token when RBAC is on.
+    fn admin_token(&self) -> Option<&str> {
+        self.app.rbac.as_ref().map(Rbac::admin_token)
+    }
+
+    /// A client talking to this server, default namespace `default`; an
+    /// admin's when RBAC is on.
     pub fn client(&self) -> Result<kube::Client, ClientError> {
+        self.client_with(self.admin_token())
+    }
+
+    /// A client that authenticates with `token` (see [`service_account_token`](Self::service_account_token)).
+    pub fn client_for_token(&self, token: &str) -> Result<kube::Client, ClientError> {
+        self.client_with(Some(token))
+    }
+
+    fn client_with(&self, token: Option<&str>) -> Result<kube::Client, ClientError> {
         let url = self.url();
         let uri = url.parse().expect("server URLs are valid URIs");
-        let config = kube::Config::new(uri);
+        let mut config = kube::Config::new(uri);
+        config.auth_info.token = token.map(|t| secrecy::SecretString::from(t.to_owned()));
         kube::Client::try_from(config).map_err(|source| ClientError::Build { url, source })
     }
 
-    /// A kubeconfig whose current context points at this server.
+    /// Mints a token for the ServiceAccount `namespace/name` (RBAC mode). The
+    /// ServiceAccount object need not exist; what it may do is what its
+    /// bindings grant.
+    ///
+    /// # Panics
+    /// When the server was started without [`Config::rbac`].
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> String {
+        let rbac = self
+            .app
+            .rbac
+            .as_ref()
+            .expect("tokens need Config { rbac: true, .. }");
+        rbac.mint(UserInfo::service_account(namespace, name))
+    }
+
+    /// A kubeconfig whose current context points at this server (as the admin
+    /// when RBAC is on).
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_yaml_with(self.admin_token())
+    }
+
+    /// A kubeconfig that authenticates with `token`.
+    pub fn kubeconfig_yaml_for_token(&self, token: &str) -> String {
+        self.kubeconfig_yaml_with(Some(token))
+    }
+
+    fn kubeconfig_yaml_with(&self, token: Option<&str>) -> String {
+        let user = match token {
+            Some(token) => format!("\n    token: {token}"),
+            None => " {}".to_owned(),
+        };
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: embedded\n  cluster:\n    server: {url}\ncontexts:\n- name: embedded\n  context:\n    cluster: embedded\n    user: embedded\n    namespace: default\ncurrent-context: embedded\nusers:\n- name: embedded\n  user: {{}}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: embedded\n  cluster:\n    server: {url}\ncontexts:\n- name: embedded\n  context:\n    cluster: embedded\n    user: embedded\n    namespace: default\ncurrent-context: embedded\nusers:\n- name: embedded\n  user:{user}\n",
             url = self.url()
         )
+    }
+
+    /// The messages of every 403 answered so far (RBAC mode; empty otherwise),
+    /// e.g. `pods "x" is forbidden: User "..." cannot get resource "pods" ...`.
+    pub fn forbidden(&self) -> Vec<String> {
+        self.app
+            .rbac
+            .as_ref()
+            .map(Rbac::refusals)
+            .unwrap_or_default()
+    }
+
+    /// The Roles, ClusterRoles and bindings stored now.
+    pub fn rbac_policy(&self) -> Policy {
+        Policy::from_store(&self.app.cluster.lock().store)
     }
 
     pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> std::io::Result<()> {

@@ -8,6 +8,7 @@
 //!                cache → wait until synced → Context
 //!                ├─ GasTown controller  ← rigs, infra, pods, Secrets, beads mutations
 //!                ├─ Rig controller      ← pools, pods, claims, its town, beads views
+//!                ├─ AgentPool controller ← its pods, its rig, beads views
 //!                └─ beads mutation stream per town (bursts coalesced)
 //! ```
 //!

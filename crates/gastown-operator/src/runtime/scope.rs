@@ -20,7 +20,7 @@ use super::http::Health;
 use super::{RuntimeError, Shared, beads_events, triggers};
 use crate::cache::{Cache, Scope, Subscriptions, managed_selector};
 use crate::context::Context;
-use crate::controllers::{self, rig, town};
+use crate::controllers::{self, pool, rig, town};
 
 /// Runs `scope` until `stop` is cancelled, then waits for running reconciles
 /// to finish.
@@ -61,10 +61,11 @@ pub(super) async fn run(
 
     let towns = town_controller(&ctx, &subscriptions, town_triggers, config.clone(), &stop);
     let rigs = rig_controller(&ctx, &subscriptions, &scope, &client, config.clone(), &stop);
+    let pools = pool_controller(&ctx, &subscriptions, config, &stop);
     // Every subscription left unread would hold its watch back once its
     // buffer fills: only the controllers' own clones may outlive this point.
     drop(subscriptions);
-    futures::join!(towns, rigs);
+    futures::join!(towns, rigs, pools);
 
     let _ = beads.await;
     watches.abort_all();
@@ -176,4 +177,29 @@ fn rig_controller(
         .graceful_shutdown_on(stopped(stop))
         .run(rig::reconcile, controllers::error_policy, ctx.clone());
     drain(rig::CONTROLLER, results)
+}
+
+fn pool_controller(
+    ctx: &Arc<Context>,
+    subscriptions: &Subscriptions,
+    config: controller::Config,
+    stop: &CancellationToken,
+) -> impl Future<Output = ()> + use<> {
+    let pools = ctx.cache.pools.clone();
+    let rigs = ctx.cache.rigs.clone();
+    let (by_pod, by_rig) = (pools.clone(), pools.clone());
+    let results = Controller::for_shared_stream(subscriptions.pools.clone(), pools.clone())
+        .with_config(config)
+        .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
+            triggers::pools_of_pod(&*pod, &by_pod.state())
+        })
+        .watches_shared_stream(subscriptions.rigs.clone(), move |rig| {
+            triggers::pools_of_rig(&rig, &by_rig.state())
+        })
+        .reconcile_on(on_beads_views(ctx, move |namespace, town| {
+            triggers::pools_of_town(namespace, town, &rigs.state(), &pools.state())
+        }))
+        .graceful_shutdown_on(stopped(stop))
+        .run(pool::reconcile, controllers::error_policy, ctx.clone());
+    drain(pool::CONTROLLER, results)
 }

@@ -11,6 +11,8 @@ use gastown_api::{AgentPool, GasTown, Rig, labels};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
+use crate::controllers::pool::POOL_LABEL;
+
 /// The town an object belongs to, from its `gastown.io/town` label.
 pub fn town_of<K: Resource>(object: &K) -> Option<ObjectRef<GasTown>> {
     let namespace = object.meta().namespace.as_deref()?;
@@ -110,9 +112,15 @@ fn owned_by_town(rig: &Rig, town: &str) -> bool {
         .any(|o| o.kind == "GasTown" && o.name == town)
 }
 
-/// The pools whose agents a pod is one of: same namespace, town, rig and role.
+/// The pools a pod concerns: the pool named by its [`POOL_LABEL`] (the pool
+/// that made it), else every pool of its namespace, town, rig and role (a
+/// pool waiting for room, or one whose agent's pod name is taken).
 pub fn pools_of_pod<K: Resource>(pod: &K, pools: &[Arc<AgentPool>]) -> Vec<ObjectRef<AgentPool>> {
     let labels = pod.labels();
+    if let (Some(namespace), Some(pool)) = (pod.meta().namespace.as_deref(), labels.get(POOL_LABEL))
+    {
+        return vec![ObjectRef::new(pool).within(namespace)];
+    }
     let (Some(namespace), Some(town), Some(rig), Some(role)) = (
         pod.meta().namespace.as_deref(),
         labels.get(labels::TOWN),
@@ -343,5 +351,14 @@ mod tests {
         assert_eq!(names(&pools_of_pod(&polecat, &pools)), ["polecats"]);
         let unlabelled = pod("ns", &[(labels::TOWN, "prod")]);
         assert!(pools_of_pod(&unlabelled, &pools).is_empty());
+        let made_by_a_pool = pod(
+            "ns",
+            &[
+                (labels::TOWN, "prod"),
+                (labels::RIG, "gastown"),
+                (POOL_LABEL, "reviewers"),
+            ],
+        );
+        assert_eq!(names(&pools_of_pod(&made_by_a_pool, &pools)), ["reviewers"]);
     }
 }

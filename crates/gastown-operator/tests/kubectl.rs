@@ -1,0 +1,148 @@
+//! The operator driven by the real kubectl, as a user would: `apply -f` the
+//! minimal example, `get gastown` shows real values in its columns, `delete`
+//! drains the town. Skipped, with a printed reason, when no kubectl is on PATH
+//! (`KUBECTL=/path/to/kubectl` picks another binary).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{CONVERGE, Harness, NAMESPACE, TOWN, eventually, examples_dir};
+use gastown_api::GasTown;
+use gastown_operator::naming;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::Api;
+
+struct Kubectl {
+    binary: String,
+    kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl Kubectl {
+    fn find(dir: &Path) -> Option<Kubectl> {
+        let binary = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+        let found = std::process::Command::new(&binary)
+            .args(["version", "--client"])
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !found {
+            eprintln!("skipped: no {binary} on PATH");
+            return None;
+        }
+        Some(Kubectl {
+            binary,
+            kubeconfig: dir.join("kubeconfig"),
+            cache: dir.join("cache"),
+        })
+    }
+
+    /// Runs kubectl; panics with its stderr when it fails.
+    async fn run(&self, args: &[&str]) -> String {
+        let output = tokio::time::timeout(
+            Duration::from_secs(90),
+            tokio::process::Command::new(&self.binary)
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .arg("--cache-dir")
+                .arg(&self.cache)
+                .args(args)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 90 s"))
+        .expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_applies_the_example_shows_beads_values_and_delete_drains() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let Some(kubectl) = Kubectl::find(dir.path()) else {
+        return;
+    };
+    let mut harness = Harness::start().await;
+    harness
+        .server
+        .write_kubeconfig(&kubectl.kubeconfig)
+        .expect("the kubeconfig is written");
+    harness.start_operator();
+
+    let example = examples_dir().join("gastown-minimal.yaml");
+    let applied = kubectl
+        .run(&["apply", "-f", example.to_str().expect("a UTF-8 path")])
+        .await;
+    assert!(applied.contains("gastown.gastown.io/minimal"), "{applied}");
+
+    let towns: Api<GasTown> = harness.api();
+    let town = eventually("the town is Running", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        (town.status.as_ref()?.phase == Some(gastown_api::Phase::Running)).then_some(town)
+    })
+    .await;
+    let status = town.status.expect("status");
+    // The example declares no rig; the mayor and the deacon run.
+    assert_eq!(status.rig_count, Some(0));
+    assert_eq!(status.agent_count, Some(2));
+
+    let table = kubectl.run(&["get", "gastown", "-n", NAMESPACE]).await;
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "PHASE", "RIGS", "AGENTS", "DOLT", "DAEMON", "AGE"],
+        "{table}"
+    );
+    let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
+    assert_eq!(
+        &row[..6],
+        [TOWN, "Running", "0", "2", "True", "True"],
+        "{table}"
+    );
+
+    // Delete waits for the finalizer: by the time kubectl returns, the town
+    // has drained — its agents and its bd daemon are gone too.
+    kubectl
+        .run(&[
+            "delete",
+            "gastown",
+            TOWN,
+            "-n",
+            NAMESPACE,
+            "--wait=true",
+            "--timeout=60s",
+        ])
+        .await;
+    let pods: Api<Pod> = harness.api();
+    for agent in ["mayor", "deacon"] {
+        let pod = pods
+            .get_opt(&format!("gt-{TOWN}-{agent}"))
+            .await
+            .expect("a pod read");
+        assert!(
+            pod.is_none_or(|p| p.metadata.deletion_timestamp.is_some()),
+            "the {agent} pod outlived its town"
+        );
+    }
+    let deployments: Api<Deployment> = harness.api();
+    let daemon = deployments
+        .get_opt(&naming::bd_daemon(TOWN))
+        .await
+        .expect("a deployment read");
+    assert!(
+        daemon.is_none_or(|d| d.metadata.deletion_timestamp.is_some()),
+        "the bd daemon outlived its town"
+    );
+
+    harness.shutdown().await;
+}

@@ -87,13 +87,47 @@ pub fn json_merge_patch(target: &mut Value, patch: &Value) {
 }
 
 /// Applies an RFC 6902 JSON patch (`application/json-patch+json`), all operations or none.
+///
+/// One deviation from RFC 6902, as kube-apiserver (evanphx/json-patch v4, whose `test` reads
+/// an absent member of an existing object as `null`): `{"op": "test", "value": null}` on a
+/// member missing from an object succeeds. kube-runtime's `finalizer()` relies on it to add
+/// the first finalizer. A missing parent or array index still fails.
 pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     let operations: json_patch::Patch = serde_json::from_value(patch.clone())
         .map_err(|e| PatchError::JsonPatchDecode(e.to_string()))?;
     if operations.0.len() > MAX_JSON_PATCH_OPERATIONS {
         return Err(PatchError::TooManyOperations(operations.0.len()));
     }
-    json_patch::patch(target, &operations).map_err(|e| PatchError::JsonPatchApply(e.to_string()))
+    // Operations run one by one on a copy, so that a test can see what the ones before it
+    // did, and the target stays untouched when any of them fails.
+    let mut patched = target.clone();
+    for (index, operation) in operations.0.iter().enumerate() {
+        if let json_patch::PatchOperation::Test(test) = operation
+            && test.value.is_null()
+            && is_absent_object_member(&patched, &test.path)
+        {
+            continue;
+        }
+        json_patch::patch_unsafe(&mut patched, std::slice::from_ref(operation)).map_err(|e| {
+            PatchError::JsonPatchApply(format!(
+                "operation '/{index}' failed at path '{}': {}",
+                e.path, e.kind
+            ))
+        })?;
+    }
+    *target = patched;
+    Ok(())
+}
+
+/// Whether `path` names a member missing from an object that exists in `document`.
+fn is_absent_object_member(document: &Value, path: &json_patch::jsonptr::Pointer) -> bool {
+    let Some((parent, member)) = path.split_back() else {
+        return false;
+    };
+    match document.pointer(parent.as_str()) {
+        Some(Value::Object(object)) => !object.contains_key(member.decoded().as_ref()),
+        _ => false,
+    }
 }
 
 /// Applies a strategic merge patch (`application/strategic-merge-patch+json`) to `original`.

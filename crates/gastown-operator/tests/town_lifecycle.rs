@@ -120,7 +120,7 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
     // Status from beads: the operator's numbers are beads' numbers.
     let beads = BeadsClient::connect(
         &harness.testd.http_url(),
-        Some(beads_client::Token::new(harness.testd.token().to_string()).unwrap()),
+        Some(beads_client::Token::new(harness.testd.token()).unwrap()),
     )
     .expect("a beads client");
     let snapshot = fetch_snapshot(&beads).await.expect("a snapshot");

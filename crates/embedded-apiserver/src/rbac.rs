@@ -206,6 +206,16 @@ pub(crate) struct Rbac {
     policy: Mutex<Option<(u64, Arc<Policy>)>>,
     /// Messages of the 403s answered so far, oldest first.
     refusals: Mutex<Vec<String>>,
+    /// Every request RBAC decided for a user outside `system:masters`, oldest first.
+    checked: Mutex<Vec<Checked>>,
+}
+
+/// One request RBAC decided (tokens removed).
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub user: UserInfo,
+    pub request: RequestAttributes,
+    pub allowed: bool,
 }
 
 fn mint_token() -> String {
@@ -225,6 +235,7 @@ impl Rbac {
             admin_token,
             policy: Mutex::new(None),
             refusals: Mutex::new(Vec::new()),
+            checked: Mutex::new(Vec::new()),
         }
     }
 
@@ -277,6 +288,10 @@ impl Rbac {
     pub(crate) fn refusals(&self) -> Vec<String> {
         self.refusals.lock().clone()
     }
+
+    pub(crate) fn checked(&self) -> Vec<Checked> {
+        self.checked.lock().clone()
+    }
 }
 
 /// Keeps a 403's message for [`EmbeddedApiServer::forbidden`](crate::EmbeddedApiServer::forbidden).
@@ -306,6 +321,16 @@ pub(crate) fn authorize_request(
 ) -> Decision {
     if let (Some(rbac), Some(user)) = (&app.rbac, user) {
         let decision = authorize(user, request, &rbac.policy(app));
+        if !user.is_privileged() {
+            rbac.checked.lock().push(Checked {
+                user: user.clone(),
+                request: RequestAttributes {
+                    bearer_token: None,
+                    ..request.clone()
+                },
+                allowed: decision == Decision::Allow,
+            });
+        }
         if decision != Decision::Allow {
             return decision;
         }

@@ -214,6 +214,16 @@ impl EmbeddedApiServer {
             .unwrap_or_default()
     }
 
+    /// Every request RBAC decided so far for users outside `system:masters`
+    /// (RBAC mode; empty otherwise): what a minimal policy must allow.
+    pub fn rbac_checks(&self) -> Vec<rbac::Checked> {
+        self.app
+            .rbac
+            .as_ref()
+            .map(Rbac::checked)
+            .unwrap_or_default()
+    }
+
     /// The Roles, ClusterRoles and bindings stored now.
     pub fn rbac_policy(&self) -> Policy {
         Policy::from_store(&self.app.cluster.lock().store)

@@ -97,6 +97,18 @@ async fn a_service_account_may_do_what_its_role_grants_and_nothing_else() {
         let refused = status(pods.list(&ListParams::default()).await.unwrap_err());
         assert!(refused.message.ends_with("at the cluster scope"), "{}", refused.message);
         assert_eq!(server.forbidden().len(), 3, "{:#?}", server.forbidden());
+        // The decision log: the admin's requests are not in it, the operator's all are.
+        let checks = server.rbac_checks();
+        let decided: Vec<(&str, bool)> = checks
+            .iter()
+            .map(|c| (c.request.verb.as_str(), c.allowed))
+            .collect();
+        assert_eq!(
+            decided,
+            [("create", true), ("get", true), ("list", true), ("delete", false), ("list", false), ("list", false)]
+        );
+        assert!(checks.iter().all(|c| c.user.name == "system:serviceaccount:town:operator"
+            && c.request.bearer_token.is_none()));
     })
     .await;
     server.shutdown().await;

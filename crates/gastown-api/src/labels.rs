@@ -7,6 +7,8 @@ pub const TOWN: &str = "gastown.io/town";
 pub const RIG: &str = "gastown.io/rig";
 /// The role of an agent pod (`polecat`, `crew`, ...).
 pub const ROLE: &str = "gastown.io/role";
+/// The AgentPool that created an agent pod.
+pub const POOL: &str = "gastown.io/pool";
 /// The agent's name (e.g. a polecat's `furiosa`).
 pub const AGENT: &str = "gastown.io/agent";
 /// `app.kubernetes.io/name` on every object of the operator.

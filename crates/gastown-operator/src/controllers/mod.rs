@@ -5,7 +5,10 @@
 pub mod agents;
 pub mod pool;
 pub mod pool_status;
+pub mod rig;
+pub mod rig_status;
 pub mod town;
+pub mod town_status;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,21 +58,8 @@ where
     result
 }
 
-pub mod rig;
-pub mod rig_status;
-pub mod town_status;
-
 use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::finalizer;
 use kube::runtime::reflector::Store;
-
-/// Unwraps the reconcile's own error from the finalizer helper's.
-pub fn flatten_finalizer_error(error: finalizer::Error<Error>) -> Error {
-    match error {
-        finalizer::Error::ApplyFailed(error) | finalizer::Error::CleanupFailed(error) => error,
-        other => Error::Finalizer(other.to_string()),
-    }
-}
 
 /// Cached pods in `namespace` carrying every label in `selector`.
 pub fn pods_of<'a>(
@@ -134,4 +124,110 @@ where
     if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
         tracing::warn!(%error, "could not record event");
     }
+}
+
+/// What one step of a multi-step teardown concluded.
+///
+/// kube-runtime's `finalizer()` helper removes the finalizer as soon as its
+/// cleanup returns `Ok`, whatever the `Action`; a teardown that waits across
+/// reconciles (for polecats to finish, for rigs to go) needs to say "not yet"
+/// without failing, hence [`with_finalizer`].
+pub enum Teardown {
+    /// More to do or to wait for: look again as the action says.
+    Continue(Action),
+    /// Everything is gone: the finalizer may go.
+    Done,
+}
+
+/// Runs `apply` while `object` lives and `cleanup` once it is being deleted,
+/// keeping `finalizer` on it until `cleanup` reports [`Teardown::Done`].
+/// The finalizer is added before anything else, so nothing the object makes
+/// can outlive it.
+pub async fn with_finalizer<K, A, AF, C, CF>(
+    api: &kube::Api<K>,
+    object: Arc<K>,
+    finalizer: &str,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    A: FnOnce(Arc<K>) -> AF,
+    AF: Future<Output = Result<Action, Error>>,
+    C: FnOnce(Arc<K>) -> CF,
+    CF: Future<Output = Result<Teardown, Error>>,
+{
+    let deleting = object.meta().deletion_timestamp.is_some();
+    let finalized = object.finalizers().iter().any(|f| f == finalizer);
+    match (deleting, finalized) {
+        // Our teardown is complete; other finalizers are not ours to wait for.
+        (true, false) => Ok(Action::await_change()),
+        (true, true) => match cleanup(object.clone()).await? {
+            Teardown::Continue(action) => Ok(action),
+            Teardown::Done => {
+                remove_finalizer(api, object.as_ref(), finalizer).await?;
+                Ok(Action::await_change())
+            }
+        },
+        // The write itself triggers the next reconcile.
+        (false, false) => {
+            add_finalizer(api, object.as_ref(), finalizer).await?;
+            Ok(Action::await_change())
+        }
+        (false, true) => apply(object).await,
+    }
+}
+
+/// Adds `finalizer`, guarded by the object's resourceVersion (a concurrent
+/// change makes this fail with 409 and the reconcile retry).
+async fn add_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut finalizers = object.finalizers().to_vec();
+    finalizers.push(finalizer.to_string());
+    patch_finalizers(api, object, finalizers, "add the finalizer to").await
+}
+
+/// Removes `finalizer`, guarded by the object's resourceVersion.
+async fn remove_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let finalizers: Vec<String> = object
+        .finalizers()
+        .iter()
+        .filter(|f| f.as_str() != finalizer)
+        .cloned()
+        .collect();
+    match patch_finalizers(api, object, finalizers, "remove the finalizer from").await {
+        // Gone already: nothing left to hold.
+        Err(Error::Kube {
+            source: kube::Error::Api(status),
+            ..
+        }) if status.code == 404 => Ok(()),
+        other => other,
+    }
+}
+
+async fn patch_finalizers<K>(
+    api: &kube::Api<K>,
+    object: &K,
+    finalizers: Vec<String>,
+    what: &str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({
+        "metadata": { "finalizers": finalizers, "resourceVersion": object.resource_version() }
+    });
+    api.patch(
+        &object.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|e| Error::kube(format!("{what} {} {}", K::kind(&()), object.name_any()), e))?;
+    Ok(())
 }

@@ -66,19 +66,18 @@ use gastown_api::{AgentPool, AgentRole, GasTown, Rig, labels};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, Patch, PatchParams};
+use kube::ResourceExt;
+use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
 use prometheus::core::Collector;
-use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::agents::RigAgents;
 use super::pool_status::{
     AgentRow, BeadsHealth, Disposition, PoolObservation, Waiting, draining_status, pool_status,
 };
-use super::{get, measured, pod_finished, pod_ready, pods_of, publish};
+use super::{Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, with_finalizer};
 use crate::apply;
 use crate::builders::rig::RigRef;
 use crate::context::Context;
@@ -89,7 +88,7 @@ use crate::teardown::{self, Stage, Tracked};
 pub const CONTROLLER: &str = "agentpool";
 
 /// Label on every pod a pool creates, naming the pool.
-pub const POOL_LABEL: &str = "gastown.io/pool";
+pub use gastown_api::labels::POOL as POOL_LABEL;
 
 /// How soon a pool with agents waiting for room (maxCount, quota) looks again.
 pub const LIMIT_RETRY: Duration = Duration::from_secs(30);
@@ -556,104 +555,20 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 pub async fn reconcile(pool: Arc<AgentPool>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = pool.namespace().unwrap_or_default();
     let span = tracing::info_span!("reconcile", kind = "AgentPool", namespace = %namespace, name = %pool.name_any());
-    measured(&ctx, CONTROLLER, async {
+    let context: &Context = &ctx;
+    measured(context, CONTROLLER, async {
         let api: Api<AgentPool> = ctx.api(&namespace);
-        let deleting = pool.metadata.deletion_timestamp.is_some();
-        let finalized = pool
-            .finalizers()
-            .iter()
-            .any(|f| f == naming::POOL_FINALIZER);
-        match (deleting, finalized) {
-            // Our teardown is complete; other finalizers are not ours to wait for.
-            (true, false) => Ok(Action::await_change()),
-            (true, true) => match cleanup_pool(&pool, &ctx).await? {
-                Teardown::Continue(action) => Ok(action),
-                Teardown::Done => {
-                    remove_finalizer(&api, pool.as_ref(), naming::POOL_FINALIZER).await?;
-                    Ok(Action::await_change())
-                }
-            },
-            // The finalizer first, so that nothing the pool creates can outlive it;
-            // the write itself triggers the next reconcile.
-            (false, false) => {
-                add_finalizer(&api, pool.as_ref(), naming::POOL_FINALIZER).await?;
-                Ok(Action::await_change())
-            }
-            (false, true) => apply_pool(&pool, &ctx).await,
-        }
+        with_finalizer(
+            &api,
+            pool,
+            naming::POOL_FINALIZER,
+            |pool| async move { apply_pool(&pool, context).await },
+            |pool| async move { cleanup_pool(&pool, context).await },
+        )
+        .await
     })
     .instrument(span)
     .await
-}
-
-/// What one step of a multi-step teardown concluded.
-///
-/// kube-runtime's `finalizer()` helper removes the finalizer as soon as its
-/// cleanup returns `Ok`, whatever the `Action`: a teardown that waits (for
-/// polecats to finish) across reconciles needs to say "not yet" without
-/// failing, hence this and [`add_finalizer`] / [`remove_finalizer`].
-enum Teardown {
-    /// More to do or to wait for: look again as the action says.
-    Continue(Action),
-    /// Everything is gone: the finalizer may go.
-    Done,
-}
-
-/// Adds `finalizer` to `object`'s finalizers, guarded by its resourceVersion
-/// (a concurrent change makes this fail with 409 and the reconcile retry).
-async fn add_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<()>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let mut finalizers = object.finalizers().to_vec();
-    finalizers.push(finalizer.to_string());
-    patch_finalizers(api, object, finalizers, "add the finalizer to").await
-}
-
-/// Removes `finalizer` from `object`'s finalizers, guarded by its resourceVersion.
-async fn remove_finalizer<K>(api: &Api<K>, object: &K, finalizer: &str) -> Result<()>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let finalizers: Vec<String> = object
-        .finalizers()
-        .iter()
-        .filter(|f| f.as_str() != finalizer)
-        .cloned()
-        .collect();
-    match patch_finalizers(api, object, finalizers, "remove the finalizer from").await {
-        // Gone already: nothing left to hold.
-        Err(Error::Kube {
-            source: kube::Error::Api(status),
-            ..
-        }) if status.code == 404 => Ok(()),
-        other => other,
-    }
-}
-
-async fn patch_finalizers<K>(
-    api: &Api<K>,
-    object: &K,
-    finalizers: Vec<String>,
-    what: &str,
-) -> Result<()>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
-{
-    let patch = serde_json::json!({
-        "metadata": {
-            "finalizers": finalizers,
-            "resourceVersion": object.resource_version(),
-        }
-    });
-    api.patch(
-        &object.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map_err(|e| Error::kube(format!("{what} {} {}", K::kind(&()), object.name_any()), e))?;
-    Ok(())
 }
 
 /// The pool's rig and town, from the cache.

@@ -17,13 +17,12 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use tracing::Instrument;
 
 use super::agents::{RigAgents, bead_id};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
-use super::{get, measured, pod_finished, pod_ready, pods_of, publish};
+use super::{Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, with_finalizer};
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};
 use crate::context::Context;
@@ -39,16 +38,17 @@ const UNRESOLVED_RECHECK: Duration = Duration::from_secs(30);
 pub async fn reconcile(rig: Arc<Rig>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = rig.namespace().unwrap_or_default();
     let span = tracing::info_span!("reconcile", kind = "Rig", namespace = %namespace, name = %rig.name_any());
-    measured(&ctx, CONTROLLER, async {
+    let context: &Context = &ctx;
+    measured(context, CONTROLLER, async {
         let api: Api<Rig> = ctx.api(&namespace);
-        finalizer(&api, naming::RIG_FINALIZER, rig, |event| async {
-            match event {
-                finalizer::Event::Apply(rig) => apply_rig(rig, &ctx).await,
-                finalizer::Event::Cleanup(rig) => cleanup_rig(rig, &ctx).await,
-            }
-        })
+        with_finalizer(
+            &api,
+            rig,
+            naming::RIG_FINALIZER,
+            |rig| async move { apply_rig(rig, context).await },
+            |rig| async move { cleanup_rig(rig, context).await },
+        )
         .await
-        .map_err(super::flatten_finalizer_error)
     })
     .instrument(span)
     .await
@@ -398,7 +398,10 @@ async fn reconcile_crew(agents: &RigAgents, ctx: &Context) -> Result<CrewObserva
         (labels::RIG, rig_ref.name.as_str()),
         (labels::ROLE, "crew"),
     ];
-    for pod in pods_of(&ctx.cache.pods, ns, &selector) {
+    // Crew pods a pool made for beads-spawned crew are the pool's to manage.
+    for pod in
+        pods_of(&ctx.cache.pods, ns, &selector).filter(|p| !p.labels().contains_key(labels::POOL))
+    {
         let member = pod.labels().get(labels::AGENT).cloned().unwrap_or_default();
         if names.contains(member.as_str()) {
             continue;
@@ -518,11 +521,11 @@ async fn polecat_housekeeping(rig: &Rig, rig_ref: &RigRef, ctx: &Context) -> Res
 }
 
 /// The rig's drain-first teardown, one step per reconcile.
-async fn cleanup_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
+async fn cleanup_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Teardown> {
     let ns = rig.namespace().unwrap_or_default();
     let Some(rig_ref) = RigRef::new(&rig) else {
         // Never resolved: it made nothing that needs an ordered teardown.
-        return Ok(Action::await_change());
+        return Ok(Teardown::Done);
     };
     let cache = &ctx.cache;
     let town = get(&cache.towns, &ns, &rig_ref.town);
@@ -652,7 +655,7 @@ async fn cleanup_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
             recheck_after,
         } => {
             set_draining(&rig, ctx, &progress).await?;
-            Ok(Action::requeue(recheck_after))
+            Ok(Teardown::Continue(Action::requeue(recheck_after)))
         }
         teardown::Action::Delete(objects) => {
             for object in &objects {
@@ -663,9 +666,11 @@ async fn cleanup_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
                 .map(|o| format!("{} {}", o.kind, o.name))
                 .collect();
             set_draining(&rig, ctx, &format!("deleting {}", names.join(", "))).await?;
-            Ok(Action::requeue(teardown::REMOVAL_RECHECK))
+            Ok(Teardown::Continue(Action::requeue(
+                teardown::REMOVAL_RECHECK,
+            )))
         }
-        teardown::Action::Done => Ok(Action::await_change()),
+        teardown::Action::Done => Ok(Teardown::Done),
     }
 }
 

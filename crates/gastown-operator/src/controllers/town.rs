@@ -15,14 +15,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::finalizer::{self, finalizer};
 use tracing::Instrument;
 
 use super::town_status::{
     EXTERNAL_SECRETS_READY, RigObservation, TownAgentObservation, TownObservation, Workload,
     town_status,
 };
-use super::{get, measured, pods_of, publish};
+use super::{Teardown, get, measured, pods_of, publish, with_finalizer};
 use crate::apply::{self, PodOutcome};
 use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -40,16 +39,17 @@ pub const CONTROLLER: &str = "gastown";
 pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> {
     let namespace = town.namespace().unwrap_or_default();
     let span = tracing::info_span!("reconcile", kind = "GasTown", namespace = %namespace, name = %town.name_any());
-    measured(&ctx, CONTROLLER, async {
+    let context: &Context = &ctx;
+    measured(context, CONTROLLER, async {
         let api: Api<GasTown> = ctx.api(&namespace);
-        finalizer(&api, naming::TOWN_FINALIZER, town, |event| async {
-            match event {
-                finalizer::Event::Apply(town) => apply_town(&town, &ctx).await,
-                finalizer::Event::Cleanup(town) => cleanup_town(&town, &ctx).await,
-            }
-        })
+        with_finalizer(
+            &api,
+            town,
+            naming::TOWN_FINALIZER,
+            |town| async move { apply_town(&town, context).await },
+            |town| async move { cleanup_town(&town, context).await },
+        )
         .await
-        .map_err(super::flatten_finalizer_error)
     })
     .instrument(span)
     .await
@@ -570,7 +570,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
 }
 
 /// The drain-order teardown (see docs/architecture.md), one step per reconcile.
-async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Action> {
+async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Teardown> {
     let town_ref = TownRef::new(town).ok_or_else(|| Error::NotStored {
         kind: "GasTown",
         name: town.name_any(),
@@ -679,14 +679,14 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Action> {
                 }
             }
             set_draining(town, ctx, "stopping new work: rigs marked draining").await?;
-            Ok(Action::requeue(Duration::from_secs(1)))
+            Ok(Teardown::Continue(Action::requeue(Duration::from_secs(1))))
         }
         teardown::Action::Wait {
             progress,
             recheck_after,
         } => {
             set_draining(town, ctx, &progress).await?;
-            Ok(Action::requeue(recheck_after))
+            Ok(Teardown::Continue(Action::requeue(recheck_after)))
         }
         teardown::Action::Delete(objects) => {
             for object in &objects {
@@ -697,14 +697,16 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Action> {
                 .map(|o| format!("{} {}", o.kind, o.name))
                 .collect();
             set_draining(town, ctx, &format!("deleting {}", names.join(", "))).await?;
-            Ok(Action::requeue(teardown::REMOVAL_RECHECK))
+            Ok(Teardown::Continue(Action::requeue(
+                teardown::REMOVAL_RECHECK,
+            )))
         }
         teardown::Action::Done => {
             // Services and the ConfigMap go with the town through their owner
             // references; claims follow dolt's retention policy.
             ctx.beads.forget(&ns, &town_ref.name);
             ctx.beads_views.forget(&ns, &town_ref.name);
-            Ok(Action::await_change())
+            Ok(Teardown::Done)
         }
     }
 }

@@ -35,7 +35,13 @@
 //!   subresource, everything else on `/status`) in the config before calling; a config whose
 //!   apiVersion differs from the stored object's is the caller's to refuse.
 //! - Every write path must pass the result on unchanged: `metadata.managedFields` is only ever
-//!   produced here.
+//!   produced here. That includes `/status`: where the endpoint resets everything but `status`
+//!   to the stored object, it must keep the result's `metadata.managedFields` (as upstream's
+//!   status strategies do); otherwise the applier's entry is lost and its next apply prunes
+//!   nothing it stopped sending.
+//! - An apply that changes nothing returns the stored object as it was, managedFields times
+//!   included (upstream only stamps the time when the object changed), so the caller can
+//!   skip the write.
 //!
 //! # Known differences from kube-apiserver
 //!

@@ -946,3 +946,163 @@ fn unreadable_managed_fields_fail_apply_but_not_updates() {
         "untracked from now on"
     );
 }
+
+/// A custom resource shaped like the operator's: map-lists keyed by `name` in spec and
+/// status, conditions keyed by `type`, and a plain object in status.
+fn pool_types() -> SchemaTypes {
+    let named = json!({"type": "array", "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["name"],
+        "items": {"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string"}, "phase": {"type": "string"}}}});
+    SchemaTypes::new(&json!({"type": "object", "properties": {
+        "spec": {"type": "object", "properties": {
+            "maxCount": {"type": "integer"},
+            "members": named,
+            "limits": {"type": "object", "properties": {"cpu": {"type": "string"}}}
+        }},
+        "status": {"type": "object", "properties": {
+            "agents": named,
+            "conditions": {"type": "array", "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+                "items": {"type": "object", "required": ["type"], "properties": {
+                    "type": {"type": "string"}, "status": {"type": "string"}}}},
+            "summary": {"type": "object", "properties": {
+                "ready": {"type": "integer"}, "waiting": {"type": "integer"}}}
+        }}
+    }}))
+}
+
+fn pool(rest: Value) -> Value {
+    let mut object = json!({"apiVersion": "gastown.io/v1alpha1", "kind": "AgentPool",
+        "metadata": {"name": "p", "namespace": "gt"}});
+    object
+        .as_object_mut()
+        .unwrap()
+        .extend(rest.as_object().unwrap().clone());
+    object
+}
+
+/// The pool as a user creates it (a plain create, as kube-rs `Api::create` does).
+fn created_pool(types: &dyn TypeInfo) -> Value {
+    let mut object = pool(json!({"spec": {"maxCount": 2}}));
+    record_update(None, &mut object, "kube-rs", "Update", None, types, T0);
+    object
+}
+
+fn apply_status(live: &Value, status: Value, types: &dyn TypeInfo, now: &str) -> Value {
+    let config = pool(json!({ "status": status }));
+    apply(
+        Some(live),
+        &config,
+        "gastown-operator",
+        true,
+        Some("status"),
+        types,
+        now,
+    )
+    .unwrap_or_else(|e| panic!("status apply failed: {e}"))
+}
+
+#[test]
+fn applying_less_status_removes_what_the_applier_no_longer_sends() {
+    let types = pool_types();
+    let live = created_pool(&types);
+    let first = apply_status(
+        &live,
+        json!({
+            "agents": [{"name": "a", "phase": "Running"}, {"name": "b", "phase": "Running"}],
+            "conditions": [{"type": "Ready", "status": "True"}, {"type": "Scaling", "status": "True"}],
+            "summary": {"ready": 2, "waiting": 0}
+        }),
+        &types,
+        T1,
+    );
+    let second = apply_status(
+        &first,
+        json!({
+            "agents": [{"name": "b", "phase": "Running"}],
+            "conditions": [{"type": "Ready", "status": "True"}]
+        }),
+        &types,
+        T2,
+    );
+    assert_eq!(
+        second["status"],
+        json!({
+            "agents": [{"name": "b", "phase": "Running"}],
+            "conditions": [{"type": "Ready", "status": "True"}]
+        })
+    );
+    assert_eq!(second["spec"], json!({"maxCount": 2}), "spec is untouched");
+    let operator = entry(&second, "gastown-operator").unwrap();
+    assert_eq!(operator["subresource"], "status");
+    assert_eq!(operator["time"], T2);
+    assert_eq!(
+        operator["fieldsV1"],
+        json!({"f:status": {
+            "f:agents": {"k:{\"name\":\"b\"}": {".": {}, "f:name": {}, "f:phase": {}}},
+            "f:conditions": {"k:{\"type\":\"Ready\"}": {".": {}, "f:status": {}, "f:type": {}}}
+        }})
+    );
+    assert_eq!(
+        managers(&second),
+        ["gastown-operator/Apply", "kube-rs/Update"],
+        "one entry per manager, the creator's untouched"
+    );
+
+    let third = apply_status(
+        &second,
+        second["status"].clone(),
+        &types,
+        "2026-01-01T00:03:00Z",
+    );
+    assert_eq!(
+        third, second,
+        "the shrunk status applied again changes nothing"
+    );
+}
+
+#[test]
+fn applying_less_spec_removes_what_the_applier_no_longer_sends() {
+    let types = pool_types();
+    let apply_spec = |live: Option<&Value>, spec: Value, now: &str| {
+        apply(
+            live,
+            &pool(json!({ "spec": spec })),
+            "gastown-operator",
+            true,
+            None,
+            &types,
+            now,
+        )
+        .unwrap()
+    };
+    let first = apply_spec(
+        None,
+        json!({"maxCount": 2, "members": [{"name": "a"}, {"name": "b"}], "limits": {"cpu": "1"}}),
+        T0,
+    );
+    let second = apply_spec(Some(&first), json!({"members": [{"name": "b"}]}), T1);
+    assert_eq!(second["spec"], json!({"members": [{"name": "b"}]}));
+    assert_eq!(
+        entry(&second, "gastown-operator").unwrap()["fieldsV1"],
+        json!({"f:spec": {"f:members": {"k:{\"name\":\"b\"}": {".": {}, "f:name": {}}}}})
+    );
+}
+
+#[test]
+fn a_controller_applying_the_same_status_changes_nothing() {
+    let types = pool_types();
+    let status = json!({
+        "agents": [{"name": "a", "phase": "Running"}],
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "summary": {"ready": 1, "waiting": 0}
+    });
+    let first = apply_status(&created_pool(&types), status.clone(), &types, T1);
+    let second = apply_status(&first, status.clone(), &types, T2);
+    assert_eq!(
+        second, first,
+        "nothing to write, managedFields time included"
+    );
+    assert_eq!(entry(&second, "gastown-operator").unwrap()["time"], T1);
+}

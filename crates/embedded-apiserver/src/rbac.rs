@@ -5,7 +5,10 @@
 //! - Tokens map to users: the server's own client is an admin (group
 //!   `system:masters`, allowed everything); tests mint ServiceAccount tokens
 //!   with [`EmbeddedApiServer::service_account_token`](crate::EmbeddedApiServer::service_account_token).
-//!   No token is `system:anonymous`; an unknown token gets 401.
+//!   An unknown token gets 401. A request without credentials is the admin's,
+//!   like kube-apiserver's former insecure port: client-go (kubectl, Helm)
+//!   never sends a bearer token over plain HTTP, so the server's kubeconfig
+//!   could not authenticate otherwise. kube-rs clients do send tokens.
 //! - Every request, resource or not, is checked against the stored Roles,
 //!   ClusterRoles and their bindings ([`authorize`], pure); a refusal is
 //!   upstream's 403 `... is forbidden: User "..." cannot ...`.
@@ -250,10 +253,11 @@ impl Rbac {
         token
     }
 
-    /// The request's user: its bearer token's, anonymous without one, 401 for an unknown one.
+    /// The request's user: its bearer token's, the admin without credentials
+    /// (see the module docs), 401 for an unknown token.
     fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Arc<UserInfo>> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
-            return Ok(Arc::new(UserInfo::anonymous()));
+            return Ok(Arc::new(UserInfo::admin()));
         };
         let token = value
             .to_str()

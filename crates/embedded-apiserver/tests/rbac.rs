@@ -134,6 +134,13 @@ async fn tokens_are_authenticated_and_discovery_is_open_to_the_authenticated() {
         let refused = status(namespaces.list(&ListParams::default()).await.unwrap_err());
         assert_eq!(refused.code, 403);
 
+        // Without credentials (client-go sends no token over plain HTTP): the admin.
+        let anonymous = Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+        Api::<Namespace>::all(anonymous)
+            .list(&ListParams::default())
+            .await
+            .unwrap();
+
         // The admin's kubeconfig carries its token.
         assert!(server.kubeconfig_yaml().contains("token: "));
         assert!(server.kubeconfig_yaml_for_token(&token).contains(&token));

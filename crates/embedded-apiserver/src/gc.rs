@@ -85,24 +85,23 @@ impl Cluster {
         if served.is("", "Namespace") {
             return self.delete_namespace(name);
         }
-        Ok(self.delete_object(
-            &(key, at),
-            options.propagation.unwrap_or(Propagation::Background),
-        ))
+        let propagation = options.propagation.unwrap_or(Propagation::Background);
+        Ok(self
+            .delete_object(&(key, at), propagation)
+            .expect("the object was just read"))
     }
 
-    /// Deletes an object the way the API (or the garbage collector) would.
+    /// Deletes an object the way the API (or the garbage collector) would;
+    /// `None` when it is already gone (an earlier cascade step took it).
     pub(crate) fn delete_object(
         &mut self,
         target: &ObjectRef,
         propagation: Propagation,
-    ) -> Deletion {
+    ) -> Option<Deletion> {
         let (key, at) = target;
-        let Some(current) = self.store.get(key, at) else {
-            return Deletion::Removed(Arc::new(Value::Null));
-        };
+        let current = self.store.get(key, at)?;
         if current.pointer("/metadata/deletionTimestamp").is_some() {
-            return Deletion::Pending(current);
+            return Some(Deletion::Pending(current));
         }
         let owner_uid = uid(&current);
         let dependents = self.store.dependents_of(&owner_uid);
@@ -117,7 +116,7 @@ impl Cluster {
         if pending.is_empty() {
             let removed = self.store.remove(key, at).expect("object exists");
             self.after_removal(key, &removed);
-            return Deletion::Removed(removed);
+            return Some(Deletion::Removed(removed));
         }
         let mut marked = (*current).clone();
         marked["metadata"]["deletionTimestamp"] = json!(now());
@@ -138,10 +137,10 @@ impl Cluster {
             }
             self.finish_foreground(&owner_uid);
         }
-        match self.store.get(key, at) {
+        Some(match self.store.get(key, at) {
             Some(still_there) => Deletion::Pending(still_there),
             None => Deletion::Removed(marked),
-        }
+        })
     }
 
     /// Orphan propagation: dependents lose their ownerReference to the owner.

@@ -7,6 +7,7 @@ mod common;
 
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{CONVERGE, Harness, RIG, TOWN, converged_town, eventually};
 use futures::StreamExt;
@@ -14,10 +15,11 @@ use gastown_api::{GasTown, Rig};
 use gastown_operator::naming;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use serde_json::json;
 use tokio::task::JoinSet;
 
 /// Deletions in the order they were observed, as `Kind/name`.
@@ -105,11 +107,28 @@ async fn town_gone(harness: &Harness) {
     .await;
 }
 
+/// A finalizer of the test's own on the mayor's pod holds the teardown at
+/// "stop the town agents", so the operator can be restarted exactly there.
+const HOLD: &str = "test.gastown.io/hold";
+
+async fn set_pod_finalizers(pods: &Api<Pod>, name: &str, finalizers: &[&str]) {
+    pods.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": finalizers}})),
+    )
+    .await
+    .expect("the pod's finalizers are set");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_town_drains_in_order_across_an_operator_restart() {
     let mut harness = Harness::start().await;
     harness.start_operator();
     converged_town(&harness).await;
+    let pods: Api<Pod> = harness.api();
+    let mayor = format!("gt-{TOWN}-mayor");
+    set_pod_finalizers(&pods, &mayor, &[HOLD]).await;
     let (deletions, mut watches) = watch_deletions(&harness);
 
     let towns: Api<GasTown> = harness.api();
@@ -117,22 +136,36 @@ async fn deleting_a_town_drains_in_order_across_an_operator_restart() {
         .delete(TOWN, &DeleteParams::background())
         .await
         .expect("the delete is accepted");
-    // Restart the operator as soon as the teardown has visibly begun.
-    eventually("the teardown deletes something", CONVERGE, || async {
-        (!deletions.snapshot().is_empty()).then_some(())
+    eventually("the teardown reaches the town agents", CONVERGE, || async {
+        let pod = pods.get_opt(&mayor).await.ok()??;
+        pod.metadata.deletion_timestamp.map(|_| ())
     })
     .await;
+
+    // Restart the operator while the mayor's pod is still terminating.
     harness.stop_operator().await;
-    let at_restart = deletions.snapshot();
     harness.start_operator();
-    town_gone(&harness).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let order = deletions.snapshot();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deployments: Api<Deployment> = harness.api();
+    let daemon = deployments
+        .get_opt(&naming::bd_daemon(TOWN))
+        .await
+        .expect("a deployment read");
     assert!(
-        order.len() > at_restart.len(),
-        "the restarted operator continued the teardown: {at_restart:?} then {order:?}"
+        daemon.is_some_and(|d| d.metadata.deletion_timestamp.is_none()),
+        "the bd daemon stays while a town agent is still terminating; deletions: {:?}",
+        deletions.snapshot()
     );
-    assert_drain_order(&order);
+    assert!(
+        towns.get_opt(TOWN).await.unwrap().is_some(),
+        "the town waits"
+    );
+
+    // The mayor's pod goes: the restarted operator finishes the teardown.
+    set_pod_finalizers(&pods, &mayor, &[]).await;
+    town_gone(&harness).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_drain_order(&deletions.snapshot());
 
     watches.abort_all();
     harness.shutdown().await;
@@ -151,7 +184,7 @@ async fn a_foreground_cascade_keeps_the_drain_order() {
         .await
         .expect("the delete is accepted");
     town_gone(&harness).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_drain_order(&deletions.snapshot());
 
     watches.abort_all();

@@ -37,6 +37,7 @@ use embedded_apiserver::authz::Decision;
 use embedded_apiserver::rbac::{self, Policy, RbacWrite, UserInfo};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::{GasTown, Phase};
+use gastown_operator::cache::Scope;
 use gastown_operator::context::Settings;
 use gastown_operator::runtime::{LeaderElection, Runtime, RuntimeConfig, RuntimeError};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
@@ -131,7 +132,7 @@ fn helm_python() -> Option<PathBuf> {
 }
 
 /// `helm install` of the chart (default values) as the admin, without waiting.
-async fn helm_install(python: &Path, server: &EmbeddedApiServer, scratch: &Path) {
+async fn helm_install(python: &Path, server: &EmbeddedApiServer, scratch: &Path, values: &Value) {
     let kubeconfig = scratch.join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();
     let mut command = tokio::process::Command::new(python);
@@ -141,6 +142,8 @@ async fn helm_install(python: &Path, server: &EmbeddedApiServer, scratch: &Path)
         .arg(&kubeconfig)
         .args(["--namespace", RELEASE_NAMESPACE, RELEASE])
         .arg(chart())
+        .arg("--values")
+        .arg(values.to_string())
         .env("HELM_CACHE_HOME", scratch.join("helm-cache"))
         .env("HELM_CONFIG_HOME", scratch.join("helm-config"))
         .env("HELM_DATA_HOME", scratch.join("helm-data"))
@@ -161,17 +164,43 @@ fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid object")
 }
 
+/// How the chart is installed, and the operator run as it would then be.
+#[derive(Clone, Debug)]
+struct Install {
+    values: Value,
+    scopes: Vec<Scope>,
+}
+
+impl Install {
+    /// Default values: every namespace, cluster-wide RBAC.
+    fn all_namespaces() -> Self {
+        Install {
+            values: json!({}),
+            scopes: vec![Scope::All],
+        }
+    }
+
+    /// `watchNamespaces: [<town's namespace>]`: a Role there, cluster-wide only PriorityClasses.
+    fn town_namespace_only() -> Self {
+        Install {
+            values: json!({ "watchNamespaces": [NAMESPACE] }),
+            scopes: vec![Scope::Namespace(NAMESPACE.into())],
+        }
+    }
+}
+
 /// A cluster in RBAC mode with the chart installed, the test daemon, and the
 /// town's namespace and Secrets; the operator not yet running.
 struct Cluster {
     server: EmbeddedApiServer,
     testd: TestDaemon,
     admin: Client,
+    install: Install,
     _scratch: tempfile::TempDir,
 }
 
 impl Cluster {
-    async fn start(python: &Path) -> Cluster {
+    async fn start(python: &Path, install: &Install) -> Cluster {
         let server = EmbeddedApiServer::start(ServerConfig {
             simulate_workloads: true,
             rbac: true,
@@ -183,14 +212,7 @@ impl Cluster {
             .await
             .expect("the test daemon starts");
         seed_town(testd.store(), &[RIG], &TownShape::default());
-        let scratch = tempfile::tempdir().unwrap();
-        helm_install(python, &server, scratch.path()).await;
         let admin = server.client().unwrap();
-        let towns: Api<GasTown> = Api::all(admin.clone());
-        eventually("the chart's CRDs are served", CONVERGE, || async {
-            towns.list(&ListParams::default()).await.ok()
-        })
-        .await;
         let post = PostParams::default();
         Api::<Namespace>::all(admin.clone())
             .create(
@@ -207,10 +229,19 @@ impl Cluster {
             let secret = json!({ "metadata": { "name": name }, "stringData": { key: value } });
             secrets.create(&post, &from_json(secret)).await.unwrap();
         }
+        // Watched namespaces must exist before the chart is installed.
+        let scratch = tempfile::tempdir().unwrap();
+        helm_install(python, &server, scratch.path(), &install.values).await;
+        let towns: Api<GasTown> = Api::all(admin.clone());
+        eventually("the chart's CRDs are served", CONVERGE, || async {
+            towns.list(&ListParams::default()).await.ok()
+        })
+        .await;
         Cluster {
             server,
             testd,
             admin,
+            install: install.clone(),
             _scratch: scratch,
         }
     }
@@ -232,6 +263,7 @@ impl Cluster {
                 ..Settings::default()
             },
             leader_election: Some(LeaderElection::new(FULLNAME, RELEASE_NAMESPACE)),
+            scopes: self.install.scopes.clone(),
             ..RuntimeConfig::default()
         });
         let stop = CancellationToken::new();
@@ -445,8 +477,8 @@ fn rbac_refusals(server: &EmbeddedApiServer) -> Vec<String> {
 
 /// The town's life again, with `permission` dropped from the chart's role,
 /// until RBAC refuses the operator something or the flow ends; what was refused.
-async fn rerun_without(python: &Path, permission: &Permission) -> Vec<String> {
-    let cluster = Cluster::start(python).await;
+async fn rerun_without(python: &Path, install: &Install, permission: &Permission) -> Vec<String> {
+    let cluster = Cluster::start(python, install).await;
     let post = PostParams::default();
     let rules = Some(permission.rules_without.clone());
     match &permission.namespace {
@@ -539,7 +571,18 @@ fn first_failure(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_needs_every_permission_of_the_chart_and_no_more() {
     let Some(python) = helm_python() else { return };
-    let cluster = Cluster::start(&python).await;
+    prove_minimal(&python, &Install::all_namespaces()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_one_namespace_needs_every_permission_of_its_role_and_no_more() {
+    let Some(python) = helm_python() else { return };
+    prove_minimal(&python, &Install::town_namespace_only()).await;
+}
+
+/// Installs the chart as `install` says, and proves its RBAC enough and minimal.
+async fn prove_minimal(python: &Path, install: &Install) {
+    let cluster = Cluster::start(python, install).await;
     let operator = cluster.start_operator();
     let policy = town_life(&cluster).await;
     operator.stop().await;
@@ -596,7 +639,7 @@ async fn the_operator_needs_every_permission_of_the_chart_and_no_more() {
     );
     // Confirmed by re-running the town's life with each needed permission dropped.
     for (permission, predicted) in &needed {
-        let refused = rerun_without(&python, permission).await;
+        let refused = rerun_without(python, install, permission).await;
         assert!(
             !refused.is_empty(),
             "without {} the operator was refused nothing within {RERUN_BOUND:?}; \

@@ -62,15 +62,11 @@ pub fn check_write(
         return Ok(());
     }
     let rules = match object {
-        RbacWrite::Role(_) | RbacWrite::ClusterRole(_) => {
+        RbacWrite::Role(Role { rules, .. }) | RbacWrite::ClusterRole(ClusterRole { rules, .. }) => {
             if allowed(user, "escalate", object.plural(), namespace, name, policy) {
                 return Ok(());
             }
-            match object {
-                RbacWrite::Role(role) => role.rules.clone().unwrap_or_default(),
-                RbacWrite::ClusterRole(role) => role.rules.clone().unwrap_or_default(),
-                _ => unreachable!("a role"),
-            }
+            rules.clone().unwrap_or_default()
         }
         RbacWrite::RoleBinding(RoleBinding { role_ref, .. })
         | RbacWrite::ClusterRoleBinding(ClusterRoleBinding { role_ref, .. }) => {

@@ -18,6 +18,11 @@
 //! - The server starts with upstream's bootstrap roles that matter here:
 //!   `cluster-admin` for `system:masters`, `system:discovery` and
 //!   `system:public-info-viewer`.
+//! - Tests read what happened: every decision for a non-admin user
+//!   ([`EmbeddedApiServer::rbac_checks`](crate::EmbeddedApiServer::rbac_checks))
+//!   and every 403 ([`EmbeddedApiServer::forbidden`](crate::EmbeddedApiServer::forbidden)),
+//!   enough to prove a policy minimal by replaying the decisions without one
+//!   permission (gastown-operator's `tests/rbac_minimal.rs`).
 
 mod escalation;
 mod evaluate;
@@ -286,9 +291,7 @@ impl Rbac {
             }
         }
     }
-}
 
-impl Rbac {
     pub(crate) fn refusals(&self) -> Vec<String> {
         self.refusals.lock().clone()
     }

@@ -661,6 +661,9 @@ impl Cluster {
                         object.as_object_mut().expect("object").remove("status");
                     }
                 }
+                if let Some(managed) = body.pointer("/metadata/managedFields") {
+                    object["metadata"]["managedFields"] = managed.clone();
+                }
                 object
             }
         };

@@ -53,16 +53,17 @@ pub fn apply_patch(
             Ok(patched)
         }
         PatchType::Json => {
-            let operations: json_patch::Patch = serde_json::from_value(patch)
-                .map_err(|e| ApiError::BadRequest(format!("error decoding patch: {e}")))?;
-            json_patch::patch(&mut patched, &operations).map_err(|e| ApiError::Invalid {
-                kind: served.info.kind.clone(),
-                group: served.info.group.clone(),
-                name: String::new(),
-                message: format!(
-                    "the server rejected our request due to an error in our request: {e}"
-                ),
-                causes: Vec::new(),
+            server_side_apply::json_patch(&mut patched, &patch).map_err(|e| match e {
+                server_side_apply::PatchError::JsonPatchApply(_) => ApiError::Invalid {
+                    kind: served.info.kind.clone(),
+                    group: served.info.group.clone(),
+                    name: String::new(),
+                    message: format!(
+                        "the server rejected our request due to an error in our request: {e}"
+                    ),
+                    causes: Vec::new(),
+                },
+                other => crate::managed::patch_error(other),
             })?;
             Ok(patched)
         }

@@ -22,9 +22,11 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-/// Deletions in the order they were observed, as `Kind/name`.
+/// Deletions as `Kind/name`, in the order the API server made them: by the
+/// resourceVersion of each deletion (one counter across kinds), not by arrival
+/// — separate watches may deliver close events in either order.
 #[derive(Clone, Default)]
-struct Deletions(Arc<Mutex<Vec<String>>>);
+struct Deletions(Arc<Mutex<Vec<(u64, String)>>>);
 
 impl Deletions {
     fn record<K>(&self, api: Api<K>, tasks: &mut JoinSet<()>)
@@ -36,15 +38,21 @@ impl Deletions {
             let mut events = watcher(api, watcher::Config::default()).boxed();
             while let Some(event) = events.next().await {
                 if let Ok(watcher::Event::Delete(object)) = event {
+                    let version = object
+                        .resource_version()
+                        .and_then(|v| v.parse().ok())
+                        .expect("a deleted object carries the deletion's resourceVersion");
                     let entry = format!("{}/{}", K::kind(&()), object.name_any());
-                    log.lock().unwrap().push(entry);
+                    log.lock().unwrap().push((version, entry));
                 }
             }
         });
     }
 
     fn snapshot(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        let mut deletions = self.0.lock().unwrap().clone();
+        deletions.sort();
+        deletions.into_iter().map(|(_, entry)| entry).collect()
     }
 }
 

@@ -331,6 +331,10 @@ fn clone_container(
     Some(Container {
         name: "git-clone".into(),
         image: Some(image.into()),
+        // The agent's own requests: a quota on the rig's polecats requires every
+        // container to state them, and an init container that asks for no more
+        // than the agent leaves the pod's effective request unchanged.
+        resources: Some(input.template.resources()),
         command: Some(vec!["/bin/sh".into(), "-c".into(), script]),
         env: Some(env),
         volume_mounts: Some(mounts),
@@ -347,6 +351,13 @@ mod tests {
     fn template(image: Option<&str>) -> ResolvedTemplate {
         merge([&PodTemplate {
             image: image.map(str::to_string),
+            resources: Some(k8s_openapi::api::core::v1::ResourceRequirements {
+                requests: Some(std::collections::BTreeMap::from([(
+                    "cpu".to_string(),
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity("500m".into()),
+                )])),
+                ..Default::default()
+            }),
             env: Some(vec![
                 EnvVar {
                     name: "EXTRA".into(),
@@ -436,6 +447,10 @@ mod tests {
         );
         let init = &spec.init_containers.as_ref().unwrap()[0];
         assert_eq!(init.name, "git-clone");
+        assert_eq!(
+            init.resources, spec.containers[0].resources,
+            "quota needs the init container's requests"
+        );
         assert!(init.command.as_ref().unwrap()[2].contains("--branch \"main\""));
         assert!(
             spec.volumes.as_ref().unwrap()[0].empty_dir.is_some(),

@@ -2,7 +2,10 @@
 //! connection and the Secrets, shared by the Rig controller (witness,
 //! refinery, crew) and the AgentPool controller (beads-spawned agents).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
 
 use gastown_api::template::{PodTemplate, ResolvedTemplate, merge};
 use gastown_api::{AgentRole, GasTown, Rig, SecretKeyRef, SecretRef};
@@ -84,10 +87,15 @@ impl RigAgents {
             .cloned()
             .unwrap_or_default();
         let empty = PodTemplate::default();
+        let sizing = match role {
+            AgentRole::Polecat => polecat_sizing(&self.rig),
+            _ => PodTemplate::default(),
+        };
         merge([
             &defaults,
             &rig_layer,
             &role_layer,
+            &sizing,
             pool.unwrap_or(&empty),
             agent.unwrap_or(&empty),
         ])
@@ -148,7 +156,51 @@ impl RigAgents {
     }
 }
 
+/// Each polecat requests the rig's per-polecat cpu and memory
+/// (`spec.polecats`), which is what the rig's quota is sized by; a pool's
+/// template can still set other resources.
+fn polecat_sizing(rig: &Rig) -> PodTemplate {
+    let policy = rig.spec.polecats();
+    PodTemplate {
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_string(), policy.cpu()),
+                ("memory".to_string(), policy.memory()),
+            ])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 /// The bead id of a rig agent, as Gas Town names them.
 pub fn bead_id(rig: &str, role: AgentRole, agent: &str) -> String {
     format!("gt-{rig}-{}-{agent}", role.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polecats_request_what_the_rig_quota_is_sized_by() {
+        let rig = Rig::new(
+            "prod-gastown",
+            serde_json::from_value(serde_json::json!({
+                "name": "gastown", "polecats": {"cpu": "750m", "memory": "2Gi"}
+            }))
+            .unwrap(),
+        );
+        let requests = polecat_sizing(&rig).resources.unwrap().requests.unwrap();
+        assert_eq!(requests["cpu"].0, "750m");
+        assert_eq!(requests["memory"].0, "2Gi");
+        let defaults = polecat_sizing(&Rig::new(
+            "r",
+            serde_json::from_value(serde_json::json!({"name": "r"})).unwrap(),
+        ));
+        assert_eq!(
+            defaults.resources.unwrap().requests.unwrap()["cpu"].0,
+            "500m"
+        );
+    }
 }

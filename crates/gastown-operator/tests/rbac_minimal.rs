@@ -5,11 +5,8 @@
 //! The operator then runs in-process, leader election on, with a token of the
 //! chart's ServiceAccount, and the life of a town passes without a single RBAC
 //! refusal: the town converges to Running, the town's and the rig's agent pods
-//! run, beads' polecats are tried, and the deleted town drains and goes.
-//!
-//! (Polecat pods never run today: the rig's own ResourceQuota refuses them,
-//! because their git-clone init container has no resource requests. So the
-//! "a finished polecat loses its pod" step is not part of the flow yet.)
+//! run, a polecat beads spawned gets its pod and loses it when beads says it is
+//! done, and the deleted town drains and goes.
 //!
 //! Then every permission is shown to be needed. The server logged every
 //! request the operator made and RBAC's decision; for each verb of each rule
@@ -335,21 +332,20 @@ async fn town_life(cluster: &Cluster) -> Policy {
         (cluster.pods().await.is_superset(&agents)).then_some(())
     })
     .await;
-    // Polecats: the operator's polecat pods are refused by the rig's own
-    // ResourceQuota today (their git-clone init container has no requests),
-    // so beads' polecats are tried but never run; see the module docs.
-    eventually(
-        "the operator tried to start beads' polecats",
-        CONVERGE,
-        || async {
-            cluster
-                .server
-                .forbidden()
-                .iter()
-                .any(|m| m.contains(&polecat_pod("nux")))
-                .then_some(())
-        },
-    )
+    // Beads' working polecat gets its pod; once beads says it is done, the pod goes.
+    let nux = polecat_pod("nux");
+    eventually("beads' polecat nux has a pod", CONVERGE, || async {
+        cluster.pods().await.contains(&nux).then_some(())
+    })
+    .await;
+    let bead = format!("gt-{RIG}-polecat-nux");
+    cluster
+        .testd
+        .store()
+        .update(&bead, |bead| bead.agent_state = Some("done".into()));
+    eventually("the finished polecat's pod is gone", CONVERGE, || async {
+        (!cluster.pods().await.contains(&nux)).then_some(())
+    })
     .await;
     // The operator's own RBAC objects (each rig's agent Role and RoleBinding) exist now.
     let policy = cluster.server.rbac_policy();

@@ -212,6 +212,9 @@ pub fn minimal_town() -> GasTown {
         .expect("a rig entry"),
     ]);
     town.spec.sync_interval = Some("2s".parse().expect("a Go duration"));
+    // Beads' working polecats keep running until beads says otherwise; a
+    // short grace period keeps teardowns within the tests' time limits.
+    town.spec.termination_grace_period = Some("3s".parse().expect("a Go duration"));
     town
 }
 

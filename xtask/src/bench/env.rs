@@ -1,0 +1,338 @@
+//! The world a benchmark runs in: the embedded API server (workload
+//! simulation on), one test bd daemon serving every town, the CRDs, a
+//! namespace with the Secrets the towns name, and the fleet's towns and beads.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
+use gastown_api::{AgentPool, GasTown, Phase, Rig};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service,
+    ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, ObjectMeta, PostParams};
+use kube::{Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::plan::FleetShape;
+use super::stats::{MinimumWrites, Requests};
+
+/// Every town of a run lives here.
+pub const NAMESPACE: &str = "bench";
+/// The label every object the operator makes carries.
+const MANAGED_BY: &str = "app.kubernetes.io/managed-by=gastown-operator";
+
+pub struct Env {
+    pub server: EmbeddedApiServer,
+    pub testd: TestDaemon,
+    pub client: Client,
+}
+
+impl Env {
+    /// Server, daemon, CRDs, the namespace and its Secrets; no towns yet.
+    pub async fn start() -> anyhow::Result<Env> {
+        let server = EmbeddedApiServer::start(ServerConfig {
+            simulate_workloads: true,
+            ..ServerConfig::default()
+        })
+        .await?;
+        let testd = TestDaemon::start(TestDaemonConfig::default()).await?;
+        let client = server.client()?;
+        let env = Env {
+            server,
+            testd,
+            client,
+        };
+        env.install().await?;
+        Ok(env)
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+        self.testd.shutdown().await;
+    }
+
+    async fn install(&self) -> anyhow::Result<()> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        for crd in gastown_api::crds() {
+            create(&crds, &crd).await?;
+        }
+        let towns: Api<GasTown> = Api::all(self.client.clone());
+        let served = async {
+            while towns.list(&ListParams::default()).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), served)
+            .await
+            .context("the GasTown CRD was not served within 10 s")?;
+        let namespace = Namespace {
+            metadata: named(NAMESPACE, None),
+            ..Namespace::default()
+        };
+        create(&Api::all(self.client.clone()), &namespace).await?;
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NAMESPACE);
+        for (name, key, value) in [
+            ("bd-daemon-token", "token", self.testd.token()),
+            ("anthropic-api-key", "api-key", "sk-bench-not-a-key"),
+        ] {
+            let secret = Secret {
+                metadata: named(name, Some(NAMESPACE)),
+                data: Some([(key.to_string(), ByteString(value.as_bytes().to_vec()))].into()),
+                ..Secret::default()
+            };
+            create(&secrets, &secret).await?;
+        }
+        Ok(())
+    }
+
+    /// Seeds the beads of every rig of `fleet` (witness, refinery, crew,
+    /// merge requests; no polecats, so that convergence is deterministic).
+    pub fn seed(&self, fleet: FleetShape) {
+        let shape = TownShape {
+            polecats_per_rig: 0,
+            crew_per_rig: fleet.crew,
+            ..TownShape::default()
+        };
+        for town in 0..fleet.towns {
+            let rigs: Vec<String> = (0..fleet.rigs).map(|r| rig_name(town, r)).collect();
+            let rigs: Vec<&str> = rigs.iter().map(String::as_str).collect();
+            seed_town(self.testd.store(), &rigs, &shape);
+        }
+    }
+
+    /// Creates every town of `fleet`; the benchmark's own writes, by request.
+    pub async fn apply_towns(
+        &self,
+        fleet: FleetShape,
+        spec: &TownSpec,
+    ) -> anyhow::Result<Requests> {
+        let api: Api<GasTown> = Api::namespaced(self.client.clone(), NAMESPACE);
+        for town in 0..fleet.towns {
+            create(&api, &town_manifest(town, fleet, spec)?).await?;
+        }
+        Ok([(("create".into(), "gastowns".into()), fleet.towns as u64)].into())
+    }
+
+    /// How many towns are Running.
+    pub async fn towns_running(&self) -> anyhow::Result<usize> {
+        let towns = Api::<GasTown>::namespaced(self.client.clone(), NAMESPACE)
+            .list(&ListParams::default())
+            .await?;
+        Ok(towns
+            .items
+            .iter()
+            .filter(|t| t.status.as_ref().and_then(|s| s.phase) == Some(Phase::Running))
+            .count())
+    }
+
+    /// Waits until `expected` towns are Running; fails after `timeout`.
+    pub async fn wait_running(&self, expected: usize, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let running = self.towns_running().await?;
+            if running >= expected {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("{running} of {expected} towns were Running after {timeout:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The minimum writes of the fleet as it stands (see [`MinimumWrites`]).
+    pub async fn minimum_writes(&self) -> anyhow::Result<MinimumWrites> {
+        let c = &self.client;
+        let made = count_managed::<ConfigMap>(c).await?
+            + count_managed::<Service>(c).await?
+            + count_managed::<StatefulSet>(c).await?
+            + count_managed::<Deployment>(c).await?
+            + count_managed::<Pod>(c).await?
+            + count_managed::<PersistentVolumeClaim>(c).await?
+            + count_managed::<ServiceAccount>(c).await?
+            + count_managed::<Role>(c).await?
+            + count_managed::<RoleBinding>(c).await?
+            + count_managed::<NetworkPolicy>(c).await?
+            + count_managed::<ResourceQuota>(c).await?;
+        let classes = Api::<PriorityClass>::all(c.clone())
+            .list(&ListParams::default().labels(MANAGED_BY))
+            .await?
+            .items
+            .len() as u64;
+        let towns = list::<GasTown>(c).await?;
+        let rigs = list::<Rig>(c).await?;
+        let pools = list::<AgentPool>(c).await?;
+        let status_updates = (towns.iter().filter(|t| t.status.is_some()).count()
+            + rigs.iter().filter(|r| r.status.is_some()).count()
+            + pools.iter().filter(|p| p.status.is_some()).count())
+            as u64;
+        Ok(MinimumWrites {
+            // Rigs and pools are the operator's too, made with their finalizer.
+            objects_created: made + classes + (rigs.len() + pools.len()) as u64,
+            status_updates,
+            finalizers_added: towns.iter().filter(|t| !t.finalizers().is_empty()).count() as u64,
+        })
+    }
+}
+
+/// `t007-r3`: rig names are unique across towns, so that one daemon keeps
+/// every rig's beads apart.
+pub fn rig_name(town: usize, rig: usize) -> String {
+    format!("t{town:03}-r{rig}")
+}
+
+pub fn town_name(town: usize) -> String {
+    format!("t{town:03}")
+}
+
+/// What the benchmark's towns share.
+#[derive(Clone, Copy, Debug)]
+pub struct TownSpec {
+    pub sync_interval: Duration,
+    /// Every rig's `polecats.maxCount`.
+    pub max_polecats: i32,
+    /// Whether rigs name a git repository (then polecat and crew pods get
+    /// the clone init container).
+    pub git_url: bool,
+}
+
+/// The minimal example's town with `fleet.rigs` rigs of `fleet.crew` crew
+/// each; agents request and are limited to a small share of a node, as the
+/// rigs' polecat quota demands.
+fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Result<GasTown> {
+    let rigs: Vec<_> = (0..fleet.rigs)
+        .map(|r| {
+            let name = rig_name(town, r);
+            let crew: Vec<_> = (0..fleet.crew)
+                .map(|c| json!({"name": format!("c{c}")}))
+                .collect();
+            let mut rig = json!({
+                "name": name,
+                "crew": crew,
+                "polecats": {"maxCount": spec.max_polecats},
+            });
+            if spec.git_url {
+                rig["gitURL"] = format!("https://git.example.com/{name}.git").into();
+            }
+            rig
+        })
+        .collect();
+    let manifest = json!({
+        "apiVersion": "gastown.io/v1alpha1",
+        "kind": "GasTown",
+        "metadata": {"name": town_name(town), "namespace": NAMESPACE},
+        "spec": {
+            "dolt": {"image": "dolthub/dolt-sql-server:1.43.0"},
+            "daemon": {
+                "image": "ghcr.io/gastown/bd-daemon:0.1.0",
+                "tokenSecretRef": {"name": "bd-daemon-token", "key": "token"},
+            },
+            "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic-api-key", "key": "api-key"}},
+            "defaults": {
+                "image": "ghcr.io/gastown/agent:0.1.0",
+                "resources": {
+                    "requests": {"cpu": "100m", "memory": "256Mi"},
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                },
+            },
+            "syncInterval": format!("{}ms", spec.sync_interval.as_millis()),
+            "rigs": rigs,
+        },
+    });
+    serde_json::from_value(manifest).context("the benchmark's town is not a GasTown")
+}
+
+fn named(name: &str, namespace: Option<&str>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: namespace.map(str::to_owned),
+        ..ObjectMeta::default()
+    }
+}
+
+async fn create<K>(api: &Api<K>, object: &K) -> anyhow::Result<()>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::Serialize + DeserializeOwned + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), object)
+        .await
+        .with_context(|| format!("cannot create {} {}", K::kind(&()), object.name_any()))?;
+    Ok(())
+}
+
+async fn list<K>(client: &Client) -> anyhow::Result<Vec<K>>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    Ok(Api::<K>::namespaced(client.clone(), NAMESPACE)
+        .list(&ListParams::default())
+        .await
+        .with_context(|| format!("cannot list {}", K::plural(&())))?
+        .items)
+}
+
+/// Objects of kind `K` the operator made (its label, no workload controller as owner).
+async fn count_managed<K>(client: &Client) -> anyhow::Result<u64>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let objects = Api::<K>::namespaced(client.clone(), NAMESPACE)
+        .list(&ListParams::default().labels(MANAGED_BY))
+        .await
+        .with_context(|| format!("cannot list {}", K::plural(&())))?
+        .items;
+    let made_by_a_workload = |object: &K| {
+        object
+            .owner_references()
+            .iter()
+            .any(|o| matches!(o.kind.as_str(), "ReplicaSet" | "StatefulSet" | "Deployment"))
+    };
+    Ok(objects.iter().filter(|o| !made_by_a_workload(o)).count() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_benchmark_town_declares_its_rigs_and_crew() {
+        let spec = TownSpec {
+            sync_interval: Duration::from_secs(2),
+            max_polecats: 20,
+            git_url: true,
+        };
+        let town = town_manifest(7, FleetShape::new(1, 3, 2), &spec).unwrap();
+        assert_eq!(town.name_any(), "t007");
+        let rigs = town.spec.rigs();
+        assert_eq!(rigs.len(), 3);
+        assert_eq!(rigs[2].name, "t007-r2");
+        assert_eq!(rigs[0].crew().len(), 2);
+        assert_eq!(town.spec.sync_interval(), Duration::from_secs(2));
+        assert!(rigs[0].git_url.is_some());
+        let without = town_manifest(
+            0,
+            FleetShape::new(1, 1, 0),
+            &TownSpec {
+                git_url: false,
+                ..spec
+            },
+        );
+        assert!(without.unwrap().spec.rigs()[0].git_url.is_none());
+    }
+}

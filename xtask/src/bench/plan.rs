@@ -1,0 +1,189 @@
+//! What a benchmark run measures: the fleets, how long "idle" lasts, how much
+//! churn. Pure data, so that the sizes are reviewed in one place.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How big a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    /// The smallest run that exercises every scenario (CI checks the harness with it).
+    Smoke,
+    /// Under two minutes on the reference machine.
+    Quick,
+    /// The figures in docs/benchmarks.md.
+    Full,
+}
+
+/// Towns × rigs × crew members per rig.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FleetShape {
+    pub towns: usize,
+    pub rigs: usize,
+    pub crew: usize,
+}
+
+impl FleetShape {
+    pub const fn new(towns: usize, rigs: usize, crew: usize) -> FleetShape {
+        FleetShape { towns, rigs, crew }
+    }
+
+    /// `100×5×3`
+    pub fn label(&self) -> String {
+        format!("{}×{}×{}", self.towns, self.rigs, self.crew)
+    }
+
+    pub fn total_rigs(&self) -> usize {
+        self.towns * self.rigs
+    }
+}
+
+/// Polecat churn: `spawns` polecats in waves of `rigs × per_rig` (every rig
+/// allows `per_rig` polecats at once, so no spawn waits for the quota).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ChurnPlan {
+    pub spawns: usize,
+    pub rigs: usize,
+    pub per_rig: usize,
+}
+
+impl ChurnPlan {
+    pub fn wave_size(&self) -> usize {
+        self.rigs * self.per_rig
+    }
+
+    /// The sizes of the waves: full waves, then the remainder.
+    pub fn waves(&self) -> Vec<usize> {
+        let wave = self.wave_size().max(1);
+        let mut left = self.spawns;
+        let mut waves = Vec::new();
+        while left > 0 {
+            waves.push(left.min(wave));
+            left -= left.min(wave);
+        }
+        waves
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub size: Size,
+    /// Convergence and idle cost are measured for each, smallest first.
+    pub fleets: Vec<FleetShape>,
+    /// The towns' `spec.syncInterval`: one "simulated minute" of idle time
+    /// (the default syncInterval is 60 s, so one sync stands for one minute).
+    #[serde(with = "secs")]
+    pub sync_interval: Duration,
+    /// Syncs (simulated minutes) observed while idle.
+    pub idle_syncs: u32,
+    pub churn: ChurnPlan,
+    /// Whether the footprint is measured on the operator binary as a child
+    /// process (otherwise on this whole process, an upper bound).
+    pub footprint_in_child: bool,
+}
+
+impl Plan {
+    pub fn new(size: Size) -> Plan {
+        let churn = |spawns| ChurnPlan {
+            spawns,
+            rigs: 5,
+            per_rig: 20,
+        };
+        match size {
+            Size::Smoke => Plan {
+                size,
+                fleets: vec![FleetShape::new(1, 1, 0)],
+                sync_interval: Duration::from_secs(1),
+                idle_syncs: 3,
+                churn: ChurnPlan {
+                    spawns: 10,
+                    rigs: 1,
+                    per_rig: 10,
+                },
+                footprint_in_child: false,
+            },
+            Size::Quick => Plan {
+                size,
+                fleets: vec![
+                    FleetShape::new(1, 1, 0),
+                    FleetShape::new(1, 10, 3),
+                    FleetShape::new(10, 5, 3),
+                ],
+                sync_interval: Duration::from_secs(2),
+                idle_syncs: 10,
+                churn: churn(200),
+                footprint_in_child: true,
+            },
+            Size::Full => Plan {
+                size,
+                fleets: vec![
+                    FleetShape::new(1, 1, 0),
+                    FleetShape::new(1, 10, 3),
+                    FleetShape::new(100, 5, 3),
+                ],
+                sync_interval: Duration::from_secs(5),
+                idle_syncs: 10,
+                churn: churn(1000),
+                footprint_in_child: true,
+            },
+        }
+    }
+
+    /// The fleet whose footprint is measured.
+    pub fn largest(&self) -> FleetShape {
+        *self
+            .fleets
+            .iter()
+            .max_by_key(|f| f.total_rigs() * (f.crew + 1))
+            .expect("a plan has fleets")
+    }
+
+    /// Wall time of the idle window.
+    pub fn idle_window(&self) -> Duration {
+        self.sync_interval * self.idle_syncs
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_waves_add_up_to_the_spawns() {
+        let plan = ChurnPlan {
+            spawns: 250,
+            rigs: 5,
+            per_rig: 20,
+        };
+        assert_eq!(plan.waves(), vec![100, 100, 50]);
+        assert_eq!(
+            Plan::new(Size::Full).churn.waves().iter().sum::<usize>(),
+            1000
+        );
+    }
+
+    #[test]
+    fn the_full_run_has_the_issue_fleets() {
+        let plan = Plan::new(Size::Full);
+        assert_eq!(plan.largest(), FleetShape::new(100, 5, 3));
+        assert_eq!(plan.fleets[1].label(), "1×10×3");
+        assert_eq!(plan.idle_window(), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn the_quick_run_is_smaller_than_the_full_one() {
+        let (quick, full) = (Plan::new(Size::Quick), Plan::new(Size::Full));
+        assert!(quick.largest().total_rigs() < full.largest().total_rigs());
+        assert!(quick.churn.spawns < full.churn.spawns);
+    }
+}

@@ -8,12 +8,28 @@ pub fn run(kubeconfig: &Path, port: Option<u16>, simulate_workloads: bool) -> an
     runtime.block_on(serve(kubeconfig, port, simulate_workloads))
 }
 
-async fn serve(kubeconfig: &Path, port: Option<u16>, simulate_workloads: bool) -> anyhow::Result<()> {
-    let server = EmbeddedApiServer::start(Config { simulate_workloads, port, ..Config::default() }).await?;
-    server
-        .write_kubeconfig(kubeconfig)
-        .map_err(|e| anyhow::anyhow!("cannot write the kubeconfig to {}: {e}", kubeconfig.display()))?;
-    println!("embedded apiserver ready at {} (kubeconfig: {})", server.url(), kubeconfig.display());
+async fn serve(
+    kubeconfig: &Path,
+    port: Option<u16>,
+    simulate_workloads: bool,
+) -> anyhow::Result<()> {
+    let server = EmbeddedApiServer::start(Config {
+        simulate_workloads,
+        port,
+        ..Config::default()
+    })
+    .await?;
+    server.write_kubeconfig(kubeconfig).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write the kubeconfig to {}: {e}",
+            kubeconfig.display()
+        )
+    })?;
+    println!(
+        "embedded apiserver ready at {} (kubeconfig: {})",
+        server.url(),
+        kubeconfig.display()
+    );
     stopped().await?;
     server.shutdown().await;
     Ok(())

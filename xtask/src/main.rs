@@ -3,6 +3,7 @@
 //! Each command lives in its own module; this file only parses the command line.
 
 mod apiserver;
+mod bench;
 mod ci;
 mod crdgen;
 mod playground;
@@ -39,6 +40,21 @@ enum Command {
         #[arg(long)]
         simulate_workloads: bool,
     },
+    /// Benchmark the operator: convergence, API cost at rest, churn, footprint (docs/benchmarks.md).
+    Bench {
+        /// Smaller fleets and less churn: under two minutes.
+        #[arg(long, conflicts_with = "smoke")]
+        quick: bool,
+        /// The smallest run that exercises every scenario (a harness check).
+        #[arg(long)]
+        smoke: bool,
+        /// Where to write the JSON results (default: target/bench/<size>.json).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Where to write the SVG plot (default: next to the JSON).
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
     /// The local playground: embedded API server, test bd daemon and the operator.
     Playground {
         /// Where to write the kubeconfig (default: target/playground/kubeconfig).
@@ -66,6 +82,23 @@ fn main() -> anyhow::Result<()> {
             port,
             simulate_workloads,
         } => apiserver::run(&kubeconfig, port, simulate_workloads),
+        Command::Bench {
+            quick,
+            smoke,
+            json,
+            svg,
+        } => {
+            let options = match (smoke, quick) {
+                (true, _) => bench::Options::smoke(),
+                (false, true) => bench::Options::release(bench::Size::Quick),
+                (false, false) => bench::Options::release(bench::Size::Full),
+            };
+            bench::run(bench::Options {
+                json,
+                svg,
+                ..options
+            })
+        }
         Command::Playground {
             kubeconfig,
             port,

@@ -6,6 +6,11 @@
         `helm install` without waiting, against the cluster the kubeconfig names (the tests use
         the embedded API server). Prints {"manifest": …, "notes": …, "version": …}: the
         manifests exactly as Helm rendered and applied them.
+    helm_check.py upgrade --kubeconfig PATH --namespace NS RELEASE CHART [--values JSON]
+        `helm upgrade` of an installed release with new values (not reused: what is not given
+        takes the chart's default), without waiting. Prints the same document as render.
+    helm_check.py uninstall --kubeconfig PATH --namespace NS RELEASE
+        `helm uninstall`, waiting until every object of the release is gone. Prints {"response": …}, Helm's answer.
 
 helm-sdkpy exposes no client-only `helm template`, hence an install against a test server.
 Exits 0 and prints one JSON document on stdout, or prints the error on stderr and exits 1.
@@ -27,12 +32,16 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("lint").add_argument("chart")
-    render = actions.add_parser("render")
-    render.add_argument("--kubeconfig", required=True)
-    render.add_argument("--namespace", required=True)
-    render.add_argument("release")
-    render.add_argument("chart")
-    render.add_argument("--values", type=json.loads, default=None, help="values as a JSON object")
+    for name in ("render", "upgrade", "uninstall"):
+        action = actions.add_parser(name)
+        action.add_argument("--kubeconfig", required=True)
+        action.add_argument("--namespace", required=True)
+        action.add_argument("release")
+        if name != "uninstall":
+            action.add_argument("chart")
+            action.add_argument(
+                "--values", type=json.loads, default=None, help="values as a JSON object"
+            )
     return parser.parse_args()
 
 
@@ -62,6 +71,24 @@ async def render(args: argparse.Namespace) -> dict:
         wait=False,
         timeout=60,
     )
+    return described(release)
+
+
+async def upgrade(args: argparse.Namespace) -> dict:
+    config = helm_sdkpy.Configuration(namespace=args.namespace, kubeconfig=args.kubeconfig)
+    release = await helm_sdkpy.Upgrade(config).run(
+        args.release, args.chart, values=args.values, wait=False, timeout=60
+    )
+    return described(release)
+
+
+async def uninstall(args: argparse.Namespace) -> dict:
+    config = helm_sdkpy.Configuration(namespace=args.namespace, kubeconfig=args.kubeconfig)
+    result = await helm_sdkpy.Uninstall(config).run(args.release, wait=True, timeout=60)
+    return {"response": result}
+
+
+def described(release: dict) -> dict:
     info = release.get("info") or {}
     return {
         "manifest": release.get("manifest", ""),
@@ -70,10 +97,14 @@ async def render(args: argparse.Namespace) -> dict:
     }
 
 
+ACTIONS = {"lint": None, "render": render, "upgrade": upgrade, "uninstall": uninstall}
+
+
 def main() -> int:
     args = parse_args()
     try:
-        result = asyncio.run(lint(args.chart) if args.action == "lint" else render(args))
+        action = lint(args.chart) if args.action == "lint" else ACTIONS[args.action](args)
+        result = asyncio.run(action)
     except helm_sdkpy.HelmError as error:
         print(f"helm {args.action} failed: {error}", file=sys.stderr)
         return 1

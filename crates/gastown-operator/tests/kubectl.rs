@@ -5,65 +5,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
+use common::kubectl::Kubectl;
 use common::{CONVERGE, Harness, NAMESPACE, TOWN, eventually, examples_dir};
 use gastown_api::GasTown;
 use gastown_operator::naming;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
-
-struct Kubectl {
-    binary: String,
-    kubeconfig: PathBuf,
-    cache: PathBuf,
-}
-
-impl Kubectl {
-    fn find(dir: &Path) -> Option<Kubectl> {
-        let binary = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
-        let found = std::process::Command::new(&binary)
-            .args(["version", "--client"])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        if !found {
-            eprintln!("skipped: no {binary} on PATH");
-            return None;
-        }
-        Some(Kubectl {
-            binary,
-            kubeconfig: dir.join("kubeconfig"),
-            cache: dir.join("cache"),
-        })
-    }
-
-    /// Runs kubectl; panics with its stderr when it fails.
-    async fn run(&self, args: &[&str]) -> String {
-        let output = tokio::time::timeout(
-            Duration::from_secs(90),
-            tokio::process::Command::new(&self.binary)
-                .arg("--kubeconfig")
-                .arg(&self.kubeconfig)
-                .arg("--cache-dir")
-                .arg(&self.cache)
-                .args(args)
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 90 s"))
-        .expect("kubectl runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}{stdout}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_applies_the_example_shows_beads_values_and_delete_drains() {

@@ -24,12 +24,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
-use common::{CONVERGE, NAMESPACE, RIG, TOWN, eventually, minimal_town};
+use common::{CONVERGE, NAMESPACE, RIG, TOWN, eventually, helm, minimal_town};
 use embedded_apiserver::authz::Decision;
 use embedded_apiserver::rbac::{self, Policy, RbacWrite, UserInfo};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
@@ -50,7 +49,6 @@ const RELEASE: &str = "op";
 const RELEASE_NAMESPACE: &str = "gastown-system";
 /// The chart's full name for [`RELEASE`]: its ServiceAccount, roles and Lease.
 const FULLNAME: &str = "op-gastown-operator";
-const HELM_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Permissions the chart holds for situations this flow does not create, each
 /// with the reason it is still needed. The test fails when one of them turns
@@ -109,53 +107,6 @@ const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[
 ];
 /// Bounds each re-run with a dropped permission.
 const RERUN_BOUND: Duration = Duration::from_secs(30);
-
-fn chart() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../charts/gastown-operator")
-}
-
-fn helm_python() -> Option<PathBuf> {
-    match std::env::var_os("HELM_SDK_PYTHON") {
-        Some(python) if !python.is_empty() => Some(PathBuf::from(python)),
-        _ => {
-            eprintln!(
-                "\n*** SKIPPED: proving the chart's RBAC needs HELM_SDK_PYTHON, the python of a \
-                 virtualenv with helm-sdkpy (see embedded-apiserver/tests/helm.rs). \
-                 `cargo xtask ci` sets it. ***\n"
-            );
-            None
-        }
-    }
-}
-
-/// `helm install` of the chart (default values) as the admin, without waiting.
-async fn helm_install(python: &Path, server: &EmbeddedApiServer, scratch: &Path, values: &Value) {
-    let kubeconfig = scratch.join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let mut command = tokio::process::Command::new(python);
-    command
-        .arg(chart().join("ci/helm_check.py"))
-        .args(["render", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args(["--namespace", RELEASE_NAMESPACE, RELEASE])
-        .arg(chart())
-        .arg("--values")
-        .arg(values.to_string())
-        .env("HELM_CACHE_HOME", scratch.join("helm-cache"))
-        .env("HELM_CONFIG_HOME", scratch.join("helm-config"))
-        .env("HELM_DATA_HOME", scratch.join("helm-data"))
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(HELM_TIMEOUT, command.output())
-        .await
-        .expect("helm install finishes")
-        .expect("helm_check.py runs");
-    assert!(
-        output.status.success(),
-        "helm install failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid object")
@@ -228,7 +179,16 @@ impl Cluster {
         }
         // Watched namespaces must exist before the chart is installed.
         let scratch = tempfile::tempdir().unwrap();
-        helm_install(python, &server, scratch.path(), &install.values).await;
+        let kubeconfig = scratch.path().join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig).unwrap();
+        let release = helm::Release {
+            python: python.to_owned(),
+            kubeconfig,
+            scratch: scratch.path().to_owned(),
+            name: RELEASE.into(),
+            namespace: RELEASE_NAMESPACE.into(),
+        };
+        release.install(&install.values).await;
         let towns: Api<GasTown> = Api::all(admin.clone());
         eventually("the chart's CRDs are served", CONVERGE, || async {
             towns.list(&ListParams::default()).await.ok()
@@ -566,13 +526,13 @@ fn first_failure(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_needs_every_permission_of_the_chart_and_no_more() {
-    let Some(python) = helm_python() else { return };
+    let Some(python) = helm::python() else { return };
     prove_minimal(&python, &Install::all_namespaces()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watching_one_namespace_needs_every_permission_of_its_role_and_no_more() {
-    let Some(python) = helm_python() else { return };
+    let Some(python) = helm::python() else { return };
     prove_minimal(&python, &Install::town_namespace_only()).await;
 }
 

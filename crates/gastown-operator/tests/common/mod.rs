@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses part of the harness
 
+pub mod helm;
+pub mod kubectl;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;

@@ -1,0 +1,56 @@
+//! The real `kubectl`, as a user runs it against a test server.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct Kubectl {
+    binary: String,
+    pub kubeconfig: PathBuf,
+    cache: PathBuf,
+}
+
+impl Kubectl {
+    /// kubectl (or `$KUBECTL`) with a kubeconfig and cache in `dir`; `None`,
+    /// with a printed reason, when there is none to run.
+    pub fn find(dir: &Path) -> Option<Kubectl> {
+        let binary = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+        let found = std::process::Command::new(&binary)
+            .args(["version", "--client"])
+            .output()
+            .is_ok_and(|out| out.status.success());
+        if !found {
+            eprintln!("skipped: no {binary} on PATH");
+            return None;
+        }
+        Some(Kubectl {
+            binary,
+            kubeconfig: dir.join("kubeconfig"),
+            cache: dir.join("kubectl-cache"),
+        })
+    }
+
+    /// Runs kubectl; panics with its stderr when it fails.
+    pub async fn run(&self, args: &[&str]) -> String {
+        let output = tokio::time::timeout(
+            Duration::from_secs(90),
+            tokio::process::Command::new(&self.binary)
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .arg("--cache-dir")
+                .arg(&self.cache)
+                .args(args)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 90 s"))
+        .expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+}

@@ -6,7 +6,10 @@
 //! chart's ServiceAccount, and the life of a town passes without a single RBAC
 //! refusal: the town converges to Running, the town's and the rig's agent pods
 //! run, a polecat beads spawned gets its pod and loses it when beads says it is
-//! done, and the deleted town drains and goes.
+//! done, the town gains and gives up an RPC server and an ExternalSecret (the
+//! external-secrets operator's CRD is installed), its rig drops its
+//! NetworkPolicy and lets its workspace go with it, and the deleted town
+//! drains and goes.
 //!
 //! Then every permission is shown to be needed. The server logged every
 //! request the operator made and RBAC's decision; for each verb of each rule
@@ -24,6 +27,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,12 +39,18 @@ use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::{GasTown, Phase};
 use gastown_operator::cache::Scope;
 use gastown_operator::context::Settings;
+use gastown_operator::naming;
 use gastown_operator::runtime::{LeaderElection, Runtime, RuntimeConfig, RuntimeError};
-use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::core::GroupVersionKind;
 use kube::Client;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -54,59 +64,16 @@ const FULLNAME: &str = "op-gastown-operator";
 /// with the reason it is still needed. The test fails when one of them turns
 /// out exercised (then it belongs to the proven ones) or when a permission
 /// outside this list is unused.
-const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[
-    (
-        "gastown.io",
-        "gastowns/finalizers",
-        "update",
-        "the OwnerReferencesPermissionEnforcement admission plugin (not simulated) requires it \
-         for owner references with blockOwnerDeletion",
-    ),
-    (
-        "",
-        "services",
-        "delete",
-        "a disabled RPC server's or an external daemon's Services are removed",
-    ),
-    (
-        "",
-        "persistentvolumeclaims",
-        "delete",
-        "a rig with reclaimPolicy Delete",
-    ),
-    (
-        "networking.k8s.io",
-        "networkpolicies",
-        "delete",
-        "a rig that no longer wants its NetworkPolicy",
-    ),
-    (
-        "external-secrets.io",
-        "externalsecrets",
-        "list",
-        "towns with spec.secrets.externalSecrets",
-    ),
-    (
-        "external-secrets.io",
-        "externalsecrets",
-        "create",
-        "towns with spec.secrets.externalSecrets",
-    ),
-    (
-        "external-secrets.io",
-        "externalsecrets",
-        "patch",
-        "towns with spec.secrets.externalSecrets",
-    ),
-    (
-        "external-secrets.io",
-        "externalsecrets",
-        "delete",
-        "towns with spec.secrets.externalSecrets",
-    ),
-];
+const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[(
+    "gastown.io",
+    "gastowns/finalizers",
+    "update",
+    "the OwnerReferencesPermissionEnforcement admission plugin (not simulated) requires it \
+     for owner references with blockOwnerDeletion",
+)];
 /// Bounds each re-run with a dropped permission.
-const RERUN_BOUND: Duration = Duration::from_secs(30);
+/// (Shorter than [`CONVERGE`], so that a re-run ends here rather than failing a step.)
+const RERUN_BOUND: Duration = Duration::from_secs(50);
 
 fn from_json<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid object")
@@ -162,6 +129,11 @@ impl Cluster {
         seed_town(testd.store(), &[RIG], &TownShape::default());
         let admin = server.client().unwrap();
         let post = PostParams::default();
+        // The external-secrets operator is installed: towns may declare ExternalSecrets.
+        Api::<CustomResourceDefinition>::all(admin.clone())
+            .create(&post, &external_secrets_crd())
+            .await
+            .unwrap();
         Api::<Namespace>::all(admin.clone())
             .create(
                 &post,
@@ -192,6 +164,12 @@ impl Cluster {
         let towns: Api<GasTown> = Api::all(admin.clone());
         eventually("the chart's CRDs are served", CONVERGE, || async {
             towns.list(&ListParams::default()).await.ok()
+        })
+        .await;
+        let external_secrets: Api<DynamicObject> =
+            Api::all_with(admin.clone(), &external_secrets_resource());
+        eventually("ExternalSecrets are served", CONVERGE, || async {
+            external_secrets.list(&ListParams::default()).await.ok()
         })
         .await;
         Cluster {
@@ -267,18 +245,125 @@ fn polecat_pod(name: &str) -> String {
     format!("gt-{RIG}-polecat-{name}")
 }
 
-/// The whole life of a town; the policy in force once it converged.
-async fn town_life(cluster: &Cluster) -> Policy {
+/// How each step of a town's life is awaited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Until {
+    /// Until it is done; the test fails after [`CONVERGE`].
+    Done,
+    /// Until it is done or RBAC refused the operator something: a re-run
+    /// with a permission dropped, which ends at the first refusal.
+    DoneOrRefused,
+}
+
+impl Cluster {
+    /// Waits until `done`; false when RBAC refused something first (re-runs only).
+    async fn settle<F, Fut>(&self, what: &str, until: Until, mut done: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + CONVERGE;
+        loop {
+            if done().await {
+                return true;
+            }
+            if until == Until::DoneOrRefused && !rbac_refusals(&self.server).is_empty() {
+                return false;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {CONVERGE:?} waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn exists<K>(&self, name: &str) -> bool
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        self.api::<K>()
+            .get_opt(name)
+            .await
+            .expect("a read")
+            .is_some_and(|o| o.meta().deletion_timestamp.is_none())
+    }
+
+    async fn external_secret_exists(&self, name: &str) -> bool {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.admin.clone(), NAMESPACE, &external_secrets_resource());
+        api.get_opt(name).await.expect("a read").is_some()
+    }
+
+    async fn patch_town(&self, patch: Value) {
+        self.api::<GasTown>()
+            .patch(TOWN, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("the town is edited");
+    }
+}
+
+/// The ExternalSecret the town declares on its second day.
+const EXTERNAL_SECRET: &str = "anthropic-from-vault";
+
+fn external_secrets_resource() -> ApiResource {
+    ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "external-secrets.io",
+        "v1beta1",
+        "ExternalSecret",
+    ))
+}
+
+/// The external-secrets operator's ExternalSecret CRD, reduced to what the
+/// API server needs to serve it.
+fn external_secrets_crd() -> CustomResourceDefinition {
+    from_json(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": { "name": "externalsecrets.external-secrets.io" },
+        "spec": {
+            "group": "external-secrets.io",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "externalsecrets", "singular": "externalsecret",
+                "kind": "ExternalSecret", "listKind": "ExternalSecretList",
+            },
+            "versions": [{
+                "name": "v1beta1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": {
+                    "type": "object",
+                    "properties": { "spec": {
+                        "type": "object", "x-kubernetes-preserve-unknown-fields": true,
+                    }},
+                }},
+            }],
+        },
+    }))
+}
+
+/// The whole life of a town, each step awaited as `until` says: it converges,
+/// its agents and beads' polecat run, the polecat finishes; on its second day
+/// it gains an RPC server and an ExternalSecret and its rig drops the
+/// NetworkPolicy and lets its workspace go with it; then it gives the RPC
+/// server and the ExternalSecret up again; then it is deleted and drains.
+/// The RBAC policy in force on the first day, with the operator's own Roles;
+/// `None` when a re-run was refused something.
+async fn town_life(cluster: &Cluster, until: Until) -> Option<Policy> {
     let towns: Api<GasTown> = cluster.api();
     towns
         .create(&PostParams::default(), &minimal_town())
         .await
         .expect("the town is created");
-    eventually("the town is Running", CONVERGE, || async {
-        let town = towns.get(TOWN).await.ok()?;
-        (town.status?.phase == Some(Phase::Running)).then_some(())
-    })
-    .await;
+    let running = || async {
+        let town = towns.get(TOWN).await.expect("the town");
+        town.status.is_some_and(|s| s.phase == Some(Phase::Running))
+    };
+    if !cluster.settle("the town is Running", until, running).await {
+        return None;
+    }
     // The town's and the rig's agents run.
     let agents: BTreeSet<String> = [
         "gt-minimal-mayor",
@@ -288,37 +373,103 @@ async fn town_life(cluster: &Cluster) -> Policy {
     ]
     .map(String::from)
     .into();
-    eventually("the agents' pods exist", CONVERGE, || async {
-        (cluster.pods().await.is_superset(&agents)).then_some(())
-    })
-    .await;
+    let agents_run = || async { cluster.pods().await.is_superset(&agents) };
+    if !cluster
+        .settle("the agents' pods exist", until, agents_run)
+        .await
+    {
+        return None;
+    }
     // Beads' working polecat gets its pod; once beads says it is done, the pod goes.
     let nux = polecat_pod("nux");
-    eventually("beads' polecat nux has a pod", CONVERGE, || async {
-        cluster.pods().await.contains(&nux).then_some(())
-    })
-    .await;
+    let nux_runs = || async { cluster.pods().await.contains(&nux) };
+    if !cluster
+        .settle("beads' polecat nux has a pod", until, nux_runs)
+        .await
+    {
+        return None;
+    }
     let bead = format!("gt-{RIG}-polecat-nux");
     cluster
         .testd
         .store()
         .update(&bead, |bead| bead.agent_state = Some("done".into()));
-    eventually("the finished polecat's pod is gone", CONVERGE, || async {
-        (!cluster.pods().await.contains(&nux)).then_some(())
-    })
-    .await;
+    let nux_gone = || async { !cluster.pods().await.contains(&nux) };
+    if !cluster
+        .settle("the finished polecat's pod is gone", until, nux_gone)
+        .await
+    {
+        return None;
+    }
     // The operator's own RBAC objects (each rig's agent Role and RoleBinding) exist now.
     let policy = cluster.server.rbac_policy();
+
+    let rpc = naming::rpc_server(TOWN);
+    let network_policy = naming::rig_agents(&naming::rig_object(TOWN, RIG));
+    cluster
+        .patch_town(json!({ "spec": {
+            "rpcServer": { "enabled": true, "image": "ghcr.io/gastown/gtmobile:0.1.0" },
+            "secrets": { "externalSecrets": [{
+                "name": EXTERNAL_SECRET,
+                "secretStoreRef": { "name": "vault" },
+                "data": [{ "secretKey": "api-key", "remoteKey": "gastown/anthropic" }],
+            }]},
+            "rigs": [{
+                "name": RIG,
+                "gitURL": format!("https://git.example.com/{RIG}.git"),
+                "networkPolicy": { "enabled": false },
+                "workspace": { "reclaimPolicy": "Delete" },
+            }],
+        }}))
+        .await;
+    let second_day = || async {
+        cluster.exists::<Service>(&rpc).await
+            && cluster.external_secret_exists(EXTERNAL_SECRET).await
+            && !cluster.exists::<NetworkPolicy>(&network_policy).await
+    };
+    if !cluster
+        .settle("the second day's edit is done", until, second_day)
+        .await
+    {
+        return None;
+    }
+    cluster
+        .patch_town(json!({ "spec": {
+            "rpcServer": { "enabled": false },
+            "secrets": { "externalSecrets": null },
+        }}))
+        .await;
+    let given_up = || async {
+        !cluster.exists::<Service>(&rpc).await
+            && !cluster.external_secret_exists(EXTERNAL_SECRET).await
+    };
+    if !cluster
+        .settle(
+            "the RPC server and ExternalSecret are gone",
+            until,
+            given_up,
+        )
+        .await
+    {
+        return None;
+    }
 
     towns
         .delete(TOWN, &DeleteParams::default())
         .await
         .expect("the town is deleted");
-    eventually("the town drained and is gone", CONVERGE, || async {
-        towns.get_opt(TOWN).await.ok()?.is_none().then_some(())
-    })
-    .await;
-    policy
+    let workspace = naming::rig_workspace(&naming::rig_object(TOWN, RIG));
+    let drained = || async {
+        towns.get_opt(TOWN).await.expect("a read").is_none()
+            && !cluster.exists::<PersistentVolumeClaim>(&workspace).await
+    };
+    if !cluster
+        .settle("the town drained and its workspace went", until, drained)
+        .await
+    {
+        return None;
+    }
+    Some(policy)
 }
 
 /// One verb of one rule of one of the chart's roles.
@@ -452,24 +603,7 @@ async fn rerun_without(python: &Path, install: &Install, permission: &Permission
         }
     }
     let operator = cluster.start_operator();
-    let towns: Api<GasTown> = cluster.api();
-    // Each step lasts until it is done or RBAC refused something.
-    let refused = || !rbac_refusals(&cluster.server).is_empty();
-    let pause = || tokio::time::sleep(Duration::from_millis(100));
-    let flow = async {
-        towns.create(&post, &minimal_town()).await.unwrap();
-        while !refused() {
-            let town = towns.get(TOWN).await.unwrap();
-            if town.status.is_some_and(|s| s.phase == Some(Phase::Running)) {
-                break;
-            }
-            pause().await;
-        }
-        towns.delete(TOWN, &DeleteParams::default()).await.unwrap();
-        while !refused() && towns.get_opt(TOWN).await.unwrap().is_some() {
-            pause().await;
-        }
-    };
+    let flow = town_life(&cluster, Until::DoneOrRefused);
     let _ = tokio::time::timeout(RERUN_BOUND, flow).await;
     operator.stop().await;
     let refused = rbac_refusals(&cluster.server);
@@ -540,7 +674,9 @@ async fn watching_one_namespace_needs_every_permission_of_its_role_and_no_more()
 async fn prove_minimal(python: &Path, install: &Install) {
     let cluster = Cluster::start(python, install).await;
     let operator = cluster.start_operator();
-    let policy = town_life(&cluster).await;
+    let policy = town_life(&cluster, Until::Done)
+        .await
+        .expect("the town's whole life passed");
     operator.stop().await;
 
     // The chart's RBAC is enough: RBAC refused the operator nothing, and no

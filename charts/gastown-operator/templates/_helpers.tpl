@@ -111,12 +111,9 @@ Verbs follow from the requests:
 - apiGroups: ["gastown.io"]
   resources: ["gastowns/status", "rigs/status", "agentpools/status"]
   verbs: ["patch"]
-# Rigs and AgentPools carry owner references with blockOwnerDeletion to their GasTown and Rig;
-# the OwnerReferencesPermissionEnforcement admission plugin requires update on the owner's
-# finalizers subresource to set them.
-- apiGroups: ["gastown.io"]
-  resources: ["gastowns/finalizers", "rigs/finalizers"]
-  verbs: ["update"]
+# No update of gastowns/finalizers or rigs/finalizers: the operator's owner references never
+# set blockOwnerDeletion (its own finalizers order the teardown), so the
+# OwnerReferencesPermissionEnforcement admission plugin (OpenShift) asks for nothing more.
 # Agent pods (mayor, deacon, witness, refinery, crew, polecats): watched by label, created by
 # apply, annotated as overtime (patch), deleted when beads says they are done.
 # get: the Role made for each rig's agents grants get/list/watch on pods, and RBAC lets

@@ -36,6 +36,8 @@ pub struct WriteOptions {
     pub strict: bool,
     /// Who writes, when RBAC is on: writes of Roles and bindings are checked for escalation.
     pub requester: Option<std::sync::Arc<crate::rbac::UserInfo>>,
+    /// OwnerReferencesPermissionEnforcement, when the server runs it.
+    pub(crate) owner_references: Option<crate::rbac::OwnerReferencesAdmission>,
 }
 
 /// What `check_kind` needs to know about the write.
@@ -522,6 +524,7 @@ impl Cluster {
             self.admit_pod(served, &object, &name)?;
         }
         crate::rbac::admit_write(self, served, options, &object, None)?;
+        crate::rbac::admit_owner_references(self, served, options, &object, None)?;
         self.system_status(served, &mut object, None);
         if recording == Recording::Update {
             crate::managed::record_update(served, None, &mut object, options, Subresource::Main);
@@ -613,6 +616,7 @@ impl Cluster {
         };
         self.check_kind(served, &mut object, check)?;
         crate::rbac::admit_write(self, served, options, &object, Some(&old))?;
+        crate::rbac::admit_owner_references(self, served, options, &object, Some(&old))?;
         if served.tracks_generation && spec_fields(&object) != spec_fields(&old) {
             let generation = old
                 .pointer("/metadata/generation")

@@ -64,6 +64,7 @@ impl Query {
 
     fn write_options(
         &self,
+        app: &AppState,
         headers: &HeaderMap,
         requester: Option<&Arc<UserInfo>>,
     ) -> WriteOptions {
@@ -76,6 +77,10 @@ impl Query {
             user_agent: user_agent.unwrap_or_default().to_owned(),
             strict: self.get("fieldValidation") == Some("Strict"),
             requester: requester.cloned(),
+            owner_references: app
+                .rbac
+                .as_ref()
+                .and_then(|rbac| rbac.owner_references_admission()),
         }
     }
 }
@@ -327,7 +332,7 @@ async fn resource_request(
         "watch" => watch(app, &target, headers, query),
         "create" if path.name.is_none() => {
             let body = events::store_form(&served, decode_body(&body)?);
-            let options = query.write_options(headers, requester);
+            let options = query.write_options(app, headers, requester);
             let object = app
                 .cluster
                 .lock()
@@ -336,7 +341,7 @@ async fn resource_request(
         }
         "update" => {
             let body = events::store_form(&served, decode_body(&body)?);
-            let options = query.write_options(headers, requester);
+            let options = query.write_options(app, headers, requester);
             let object = app.cluster.lock().update(
                 &storage,
                 namespace,
@@ -606,7 +611,7 @@ fn patch(
         .unwrap_or_default();
     let patch_type = PatchType::from_content_type(content_type)?;
     let patch_body = patch::parse_body(patch_type, body)?;
-    let options = query.write_options(headers, requester);
+    let options = query.write_options(app, headers, requester);
     let mut cluster = app.cluster.lock();
     if patch_type == PatchType::Apply {
         let force = query.flag("force");

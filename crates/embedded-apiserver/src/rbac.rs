@@ -15,6 +15,9 @@
 //! - Writes of Roles and bindings go through escalation prevention
 //!   ([`check_write`]): granting or binding permissions one does not hold
 //!   needs `escalate` or `bind`.
+//! - Optionally, the OwnerReferencesPermissionEnforcement admission plugin
+//!   ([`owner_references`]): owner references that block their owner's
+//!   deletion need `update` of the owner's `finalizers`.
 //! - The server starts with upstream's bootstrap roles that matter here:
 //!   `cluster-admin` for `system:masters`, `system:discovery` and
 //!   `system:public-info-viewer`.
@@ -26,6 +29,7 @@
 
 mod escalation;
 mod evaluate;
+mod owner_references;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +37,7 @@ pub use escalation::{
     RbacWrite, breakdown, check_write, compact_string, confirm_no_escalation, covers,
 };
 pub use evaluate::{authorize, forbidden_reason, rule_allows};
+pub(crate) use owner_references::OwnerReferencesAdmission;
 
 use crate::authz::{Decision, RequestAttributes};
 use crate::cluster::{Cluster, WriteOptions};
@@ -214,8 +219,11 @@ pub(crate) struct Rbac {
     policy: Mutex<Option<(u64, Arc<Policy>)>>,
     /// Messages of the 403s answered so far, oldest first.
     refusals: Mutex<Vec<String>>,
-    /// Every request RBAC decided for a user outside `system:masters`, oldest first.
-    checked: Mutex<Vec<Checked>>,
+    /// Every request RBAC decided for a user outside `system:masters`, oldest first,
+    /// and the authorizations admission asked for them.
+    checked: Arc<Mutex<Vec<Checked>>>,
+    /// Whether OwnerReferencesPermissionEnforcement admits writes.
+    enforce_owner_references: bool,
 }
 
 /// One request RBAC decided (tokens removed).
@@ -235,7 +243,7 @@ fn mint_token() -> String {
 }
 
 impl Rbac {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(enforce_owner_references: bool) -> Self {
         let admin_token = mint_token();
         let tokens = HashMap::from([(admin_token.clone(), Arc::new(UserInfo::admin()))]);
         Self {
@@ -243,8 +251,17 @@ impl Rbac {
             admin_token,
             policy: Mutex::new(None),
             refusals: Mutex::new(Vec::new()),
-            checked: Mutex::new(Vec::new()),
+            checked: Arc::new(Mutex::new(Vec::new())),
+            enforce_owner_references,
         }
+    }
+
+    /// The OwnerReferencesPermissionEnforcement plugin, when it is on.
+    pub(crate) fn owner_references_admission(&self) -> Option<OwnerReferencesAdmission> {
+        self.enforce_owner_references
+            .then(|| OwnerReferencesAdmission {
+                checked: Arc::clone(&self.checked),
+            })
     }
 
     pub(crate) fn admin_token(&self) -> &str {
@@ -374,6 +391,21 @@ pub(crate) fn admit_write(
         name: name.to_owned(),
         reason,
     })
+}
+
+/// OwnerReferencesPermissionEnforcement for a write by `options.requester`,
+/// when the plugin is on. `old` is the object before an update.
+pub(crate) fn admit_owner_references(
+    cluster: &Cluster,
+    served: &Served,
+    options: &WriteOptions,
+    object: &Value,
+    old: Option<&Value>,
+) -> ApiResult<()> {
+    match (&options.requester, &options.owner_references) {
+        (Some(user), Some(admission)) => admission.admit(cluster, served, user, object, old),
+        _ => Ok(()),
+    }
 }
 
 /// Upstream lets anyone who may update an RBAC object change the fields

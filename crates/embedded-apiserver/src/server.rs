@@ -30,6 +30,9 @@ pub struct Config {
     /// Authenticate by bearer token and authorize by RBAC ([`crate::rbac`]).
     /// [`client`](EmbeddedApiServer::client) and the kubeconfig are then an admin's.
     pub rbac: bool,
+    /// With [`rbac`](Self::rbac): run the OwnerReferencesPermissionEnforcement
+    /// admission plugin (off in kube-apiserver by default, on in OpenShift).
+    pub owner_references_permission_enforcement: bool,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             bookmark_interval: Duration::from_secs(1),
             authorizer: Arc::new(AllowAll),
             rbac: false,
+            owner_references_permission_enforcement: false,
         }
     }
 }
@@ -99,7 +103,9 @@ impl EmbeddedApiServer {
             faults: Arc::new(FaultState::default()),
             requests: RequestLog::default(),
             authorizer: config.authorizer,
-            rbac: config.rbac.then(Rbac::new),
+            rbac: config
+                .rbac
+                .then(|| Rbac::new(config.owner_references_permission_enforcement)),
             close_watches: Arc::new(watch::channel(0).0),
             bookmark_interval: config.bookmark_interval,
             address: address.to_string(),

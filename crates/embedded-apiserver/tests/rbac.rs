@@ -239,3 +239,108 @@ async fn roles_and_bindings_cannot_grant_more_than_their_writer_holds() {
     .await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn owner_references_that_block_deletion_need_the_owners_finalizers_when_enforced() {
+    let server = EmbeddedApiServer::start(Config {
+        rbac: true,
+        owner_references_permission_enforcement: true,
+        ..Config::default()
+    })
+    .await
+    .expect("server starts");
+    support::bounded(async {
+        let admin = server.client().unwrap();
+        grant(
+            &admin,
+            json!([{ "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch"] }]),
+        )
+        .await;
+        let owner = Api::<ConfigMap>::namespaced(admin.clone(), NS)
+            .create(&PostParams::default(), &config_map("owner"))
+            .await
+            .unwrap();
+        let owned_by = |name: &str, block: bool| -> ConfigMap {
+            from_json(json!({ "metadata": { "name": name, "ownerReferences": [{
+                "apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+                "uid": owner.metadata.uid, "blockOwnerDeletion": block,
+            }]}}))
+        };
+        let token = server.service_account_token(NS, SA);
+        let operator = server.client_for_token(&token).unwrap();
+        let maps: Api<ConfigMap> = Api::namespaced(operator, NS);
+        let post = PostParams::default();
+
+        // Creating with a reference is the creator's right; blocking the owner's deletion is not.
+        let refused = status(maps.create(&post, &owned_by("blocking", true)).await.unwrap_err());
+        assert_eq!(refused.code, 403);
+        assert_eq!(
+            refused.message,
+            "configmaps \"blocking\" is forbidden: cannot set blockOwnerDeletion if an \
+             ownerReference refers to a resource you can't set finalizers on: , <nil>"
+        );
+        maps.create(&post, &owned_by("plain", false)).await.unwrap();
+        // Changing the references of an existing object needs delete on it.
+        let patch = json!({ "metadata": { "ownerReferences": null } });
+        let refused = status(
+            maps.patch("plain", &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(
+            refused.message,
+            "configmaps \"plain\" is forbidden: cannot set an ownerRef on a resource you \
+             can't delete: , <nil>"
+        );
+        // What the refusals asked for are recorded as decisions.
+        let checks = server.rbac_checks();
+        let asked = |verb: &str, subresource: Option<&str>| {
+            checks.iter().any(|c| {
+                !c.allowed
+                    && c.request.verb == verb
+                    && c.request.subresource.as_deref() == subresource
+            })
+        };
+        assert!(asked("update", Some("finalizers")) && asked("delete", None));
+
+        // Granted both, the same writes pass.
+        let roles: Api<Role> = Api::namespaced(admin.clone(), NS);
+        let more = json!({ "rules": [
+            { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "patch", "delete"] },
+            { "apiGroups": [""], "resources": ["configmaps/finalizers"], "verbs": ["update"] },
+        ]});
+        roles
+            .patch(SA, &PatchParams::default(), &Patch::Merge(&more))
+            .await
+            .unwrap();
+        maps.create(&post, &owned_by("blocking", true)).await.unwrap();
+        maps.patch("plain", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap();
+    })
+    .await;
+
+    // Off (kube-apiserver's default), RBAC alone decides.
+    let server = rbac_server().await;
+    support::bounded(async {
+        let admin = server.client().unwrap();
+        grant(
+            &admin,
+            json!([{ "apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"] }]),
+        )
+        .await;
+        let owner = Api::<ConfigMap>::namespaced(admin.clone(), NS)
+            .create(&PostParams::default(), &config_map("owner"))
+            .await
+            .unwrap();
+        let token = server.service_account_token(NS, SA);
+        let maps: Api<ConfigMap> = Api::namespaced(server.client_for_token(&token).unwrap(), NS);
+        let blocking: ConfigMap = from_json(json!({ "metadata": { "name": "blocking",
+            "ownerReferences": [{ "apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+                "uid": owner.metadata.uid, "blockOwnerDeletion": true }]}}));
+        maps.create(&PostParams::default(), &blocking)
+            .await
+            .unwrap();
+    })
+    .await;
+}

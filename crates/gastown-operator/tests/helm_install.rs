@@ -286,6 +286,7 @@ async fn helm_install_kubectl_apply_converge_upgrade_and_uninstall() {
     let server = EmbeddedApiServer::start(ServerConfig {
         simulate_workloads: true,
         rbac: true,
+        owner_references_permission_enforcement: true,
         ..ServerConfig::default()
     })
     .await

@@ -46,11 +46,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
 use kube::core::GroupVersionKind;
-use kube::Client;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -61,16 +61,11 @@ const RELEASE_NAMESPACE: &str = "gastown-system";
 const FULLNAME: &str = "op-gastown-operator";
 
 /// Permissions the chart holds for situations this flow does not create, each
-/// with the reason it is still needed. The test fails when one of them turns
-/// out exercised (then it belongs to the proven ones) or when a permission
-/// outside this list is unused.
-const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[(
-    "gastown.io",
-    "gastowns/finalizers",
-    "update",
-    "the OwnerReferencesPermissionEnforcement admission plugin (not simulated) requires it \
-     for owner references with blockOwnerDeletion",
-)];
+/// as (group, resource, verb, the reason it is still needed). The test fails
+/// when one of them turns out exercised (then it belongs to the proven ones)
+/// or when a permission outside this list is unused. Empty: every permission
+/// is proven.
+const NOT_EXERCISED: &[(&str, &str, &str, &str)] = &[];
 /// Bounds each re-run with a dropped permission.
 /// (Shorter than [`CONVERGE`], so that a re-run ends here rather than failing a step.)
 const RERUN_BOUND: Duration = Duration::from_secs(50);
@@ -119,6 +114,9 @@ impl Cluster {
         let server = EmbeddedApiServer::start(ServerConfig {
             simulate_workloads: true,
             rbac: true,
+            // As OpenShift runs it: owner references that block deletion need
+            // the owner's finalizers (the chart grants gastowns/ and rigs/finalizers).
+            owner_references_permission_enforcement: true,
             ..ServerConfig::default()
         })
         .await

@@ -89,17 +89,6 @@ async fn the_binary_runs_a_town_serves_probes_and_metrics_and_stops_on_sigterm()
         assert!(metrics.contains(family), "{family} in\n{metrics}");
     }
 
-    let pid = operator.id().expect("a running process").to_string();
-    let sent = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(sent.success(), "SIGTERM is delivered");
-    let exit = tokio::time::timeout(Duration::from_secs(30), operator.wait())
-        .await
-        .expect("the operator stops within 30 s of SIGTERM")
-        .expect("its exit status");
-    assert!(exit.success(), "a clean exit after SIGTERM: {exit}");
+    common::terminate(&mut operator, Duration::from_secs(30)).await;
     harness.shutdown().await;
 }

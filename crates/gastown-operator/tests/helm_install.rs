@@ -24,12 +24,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
 use common::helm::{self, Release};
 use common::kubectl::Kubectl;
 use common::{CONVERGE, NAMESPACE, RIG, TOWN, eventually, examples_dir};
+use embedded_apiserver::EmbeddedApiServer;
 use embedded_apiserver::rbac::{self, UserInfo};
-use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, Pod};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -173,18 +172,8 @@ impl Kubelet {
     /// SIGTERM, as the kubelet sends when the pod is deleted; the exit must be clean.
     async fn stop(&mut self) {
         let mut pod = self.pod.take().expect("a running pod");
-        let pid = pod.process.id().expect("a running process").to_string();
-        let sent = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(sent.success(), "SIGTERM is delivered");
-        let exit = tokio::time::timeout(Duration::from_secs(30), pod.process.wait())
-            .await
-            .expect("the operator stops within its terminationGracePeriodSeconds")
-            .expect("an exit status");
-        assert!(exit.success(), "a clean exit after SIGTERM: {exit}");
+        // The Deployment's terminationGracePeriodSeconds.
+        common::terminate(&mut pod.process, Duration::from_secs(30)).await;
     }
 
     fn logs(&self) -> String {
@@ -283,18 +272,8 @@ async fn helm_install_kubectl_apply_converge_upgrade_and_uninstall() {
     let Some(kubectl) = Kubectl::find(scratch.path()) else {
         return;
     };
-    let server = EmbeddedApiServer::start(ServerConfig {
-        simulate_workloads: true,
-        rbac: true,
-        owner_references_permission_enforcement: true,
-        ..ServerConfig::default()
-    })
-    .await
-    .expect("the embedded API server starts");
-    let testd = TestDaemon::start(TestDaemonConfig::default())
-        .await
-        .expect("the test daemon starts");
-    seed_town(testd.store(), &[RIG], &TownShape::default());
+    let server = common::rbac_server().await;
+    let testd = common::seeded_daemon().await;
     // kubectl and Helm act as the cluster's admin.
     server.write_kubeconfig(&kubectl.kubeconfig).unwrap();
     let admin = server.client().unwrap();

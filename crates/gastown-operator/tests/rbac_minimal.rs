@@ -31,11 +31,11 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::TestDaemon;
 use common::{CONVERGE, NAMESPACE, RIG, TOWN, eventually, helm, minimal_town};
+use embedded_apiserver::EmbeddedApiServer;
 use embedded_apiserver::authz::Decision;
 use embedded_apiserver::rbac::{self, Policy, RbacWrite, UserInfo};
-use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::{GasTown, Phase};
 use gastown_operator::cache::Scope;
 use gastown_operator::context::Settings;
@@ -111,20 +111,8 @@ struct Cluster {
 
 impl Cluster {
     async fn start(python: &Path, install: &Install) -> Cluster {
-        let server = EmbeddedApiServer::start(ServerConfig {
-            simulate_workloads: true,
-            rbac: true,
-            // As OpenShift runs it: owner references that block deletion need
-            // the owner's finalizers (the chart grants gastowns/ and rigs/finalizers).
-            owner_references_permission_enforcement: true,
-            ..ServerConfig::default()
-        })
-        .await
-        .expect("the embedded API server starts");
-        let testd = TestDaemon::start(TestDaemonConfig::default())
-            .await
-            .expect("the test daemon starts");
-        seed_town(testd.store(), &[RIG], &TownShape::default());
+        let server = common::rbac_server().await;
+        let testd = common::seeded_daemon().await;
         let admin = server.client().unwrap();
         let post = PostParams::default();
         // The external-secrets operator is installed: towns may declare ExternalSecrets.

@@ -64,10 +64,7 @@ impl Harness {
         })
         .await
         .expect("the embedded API server starts");
-        let testd = TestDaemon::start(TestDaemonConfig::default())
-            .await
-            .expect("the test daemon starts");
-        seed_town(testd.store(), &[RIG], &TownShape::default());
+        let testd = seeded_daemon().await;
         let client = server.client().expect("a client");
         install_crds(&client).await;
         create(&Api::<Namespace>::all(client.clone()), namespace(NAMESPACE)).await;
@@ -147,6 +144,45 @@ impl Harness {
             .with_label_values(&[controller])
             .get()
     }
+}
+
+/// The test daemon, seeded with a town that has the rig [`RIG`].
+pub async fn seeded_daemon() -> TestDaemon {
+    let testd = TestDaemon::start(TestDaemonConfig::default())
+        .await
+        .expect("the test daemon starts");
+    seed_town(testd.store(), &[RIG], &TownShape::default());
+    testd
+}
+
+/// An API server that authorizes by RBAC and, as OpenShift does, runs the
+/// OwnerReferencesPermissionEnforcement admission plugin; workloads simulated.
+pub async fn rbac_server() -> EmbeddedApiServer {
+    EmbeddedApiServer::start(ServerConfig {
+        simulate_workloads: true,
+        rbac: true,
+        owner_references_permission_enforcement: true,
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("the embedded API server starts")
+}
+
+/// Sends SIGTERM, as the kubelet does, and checks the process exits cleanly
+/// within `grace`.
+pub async fn terminate(process: &mut tokio::process::Child, grace: Duration) {
+    let pid = process.id().expect("a running process").to_string();
+    let sent = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(sent.success(), "SIGTERM is delivered");
+    let exit = tokio::time::timeout(grace, process.wait())
+        .await
+        .unwrap_or_else(|_| panic!("the process stops within {grace:?} of SIGTERM"))
+        .expect("an exit status");
+    assert!(exit.success(), "a clean exit after SIGTERM: {exit}");
 }
 
 fn namespace(name: &str) -> Namespace {

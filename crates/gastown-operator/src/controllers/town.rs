@@ -18,8 +18,8 @@ use kube::runtime::controller::Action;
 use tracing::Instrument;
 
 use super::town_status::{
-    EXTERNAL_SECRETS_READY, RigObservation, TownAgentObservation, TownObservation, Workload,
-    town_status,
+    EXTERNAL_SECRETS_READY, RigObservation, StatusWrite, TownAgentObservation, TownObservation,
+    Workload, town_status, when_to_write,
 };
 use super::{Teardown, get, measured, pods_of, publish, with_finalizer};
 use crate::apply::{self, PodOutcome};
@@ -553,8 +553,15 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         external_secrets,
     };
     let (status, transitions) = town_status(&observation);
-    let api: Api<GasTown> = ctx.api(&ns);
-    apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
+    let mut next_sync = town.spec.sync_interval();
+    match when_to_write(previous.as_ref(), &status, observation.now) {
+        StatusWrite::Unchanged => {}
+        StatusWrite::Now => {
+            let api: Api<GasTown> = ctx.api(&ns);
+            apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
+        }
+        StatusWrite::After(wait) => next_sync = next_sync.min(wait),
+    }
     for transition in transitions {
         publish(
             ctx,
@@ -568,7 +575,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
     for (secret, what) in &missing {
         tracing::warn!(secret = %secret, "missing Secret needed for {what}");
     }
-    Ok(Action::requeue(town.spec.sync_interval()))
+    Ok(Action::requeue(next_sync))
 }
 
 /// The drain-order teardown (see docs/architecture.md), one step per reconcile.

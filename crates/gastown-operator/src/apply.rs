@@ -17,12 +17,17 @@ use serde::de::DeserializeOwned;
 use crate::drift;
 use crate::error::{Error, Result};
 use crate::naming::FIELD_MANAGER;
+use crate::status_ledger::StatusLedger;
 
 /// What [`apply`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Unchanged,
     Applied,
+    /// The object is being deleted and was left alone: its replacement is
+    /// applied once it is gone (the deletion's watch event brings the
+    /// reconcile that does it).
+    Terminating,
 }
 
 fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
@@ -33,23 +38,34 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
     }
 }
 
-/// Whether `observed` already holds everything `desired` sets.
+/// Whether `observed` already holds everything `desired` sets (its
+/// finalizers read as a set).
 pub fn in_sync<K: Serialize>(desired: &K, observed: &K) -> bool {
     match (
         serde_json::to_value(desired),
         serde_json::to_value(observed),
     ) {
-        (Ok(desired), Ok(observed)) => drift::is_subset(&desired, &observed),
+        (Ok(desired), Ok(observed)) => drift::object_is_subset(&desired, &observed),
         _ => false,
     }
 }
 
 /// Server-side applies `desired` through `api` (namespaced for namespaced
-/// kinds) unless `observed` already matches it.
+/// kinds) unless `observed` already matches it or is being deleted.
+///
+/// An object being deleted is never applied to: it is going away, and the
+/// Rigs and AgentPools the operator creates name their controller's finalizer
+/// in the applied configuration. Once that controller's update has removed
+/// the finalizer, no manager owns it any more (an update drops the fields it
+/// removes from every manager), so a later apply naming it would add it
+/// anew, which the API server refuses on an object being deleted.
 pub async fn apply<K>(api: &Api<K>, observed: Option<&K>, desired: &K) -> Result<Outcome>
 where
     K: Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Debug,
 {
+    if observed.is_some_and(|observed| observed.meta().deletion_timestamp.is_some()) {
+        return Ok(Outcome::Terminating);
+    }
     if observed.is_some_and(|observed| in_sync(desired, observed)) {
         return Ok(Outcome::Unchanged);
     }
@@ -86,18 +102,21 @@ where
     }
 }
 
-/// Writes `status` to the object's status subresource unless it is unchanged.
+/// Writes `status` to the object's status subresource unless it equals
+/// `current` (the status as [`StatusLedger::current`] tells it), and notes
+/// the write in `ledger`.
 pub async fn patch_status<K, S>(
     api: &Api<K>,
+    ledger: &StatusLedger,
     object: &K,
-    observed: Option<&S>,
+    current: Option<&S>,
     status: &S,
 ) -> Result<Outcome>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned + Clone + Debug,
-    S: Serialize + PartialEq,
+    S: Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
-    if observed == Some(status) {
+    if current == Some(status) {
         return Ok(Outcome::Unchanged);
     }
     let patch = serde_json::json!({
@@ -112,6 +131,7 @@ where
     )
     .await
     .map_err(|e| Error::kube(format!("update status of {}", describe(object)), e))?;
+    ledger.record(object, status);
     Ok(Outcome::Applied)
 }
 

@@ -18,6 +18,7 @@ use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::naming;
+use crate::status_ledger::StatusLedger;
 
 /// Operator-wide settings (flags and environment).
 #[derive(Clone, Debug)]
@@ -50,6 +51,8 @@ pub struct Context {
     pub settings: Settings,
     pub beads: BeadsConnections,
     pub beads_views: BeadsViews,
+    /// The status last written to each resource, ahead of the cache.
+    pub statuses: StatusLedger,
     external_secrets: ExternalSecretsDiscovery,
 }
 
@@ -64,6 +67,7 @@ impl Context {
             settings,
             beads: BeadsConnections::default(),
             beads_views: BeadsViews::default(),
+            statuses: StatusLedger::default(),
             external_secrets: ExternalSecretsDiscovery::default(),
         }
     }

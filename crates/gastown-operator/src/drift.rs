@@ -33,6 +33,28 @@ pub fn is_subset(desired: &Value, observed: &Value) -> bool {
     }
 }
 
+/// [`is_subset`] for whole objects, reading `metadata.finalizers` as the set
+/// it is: every finalizer `desired` names must be present, in any order, next
+/// to any others (deletion modes and other controllers add their own).
+pub fn object_is_subset(desired: &Value, observed: &Value) -> bool {
+    let mut desired = desired.clone();
+    let wanted = desired
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|meta| meta.remove("finalizers"));
+    let present = observed
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array);
+    let finalizers_present = match wanted {
+        Some(Value::Array(wanted)) => wanted
+            .iter()
+            .all(|f| present.is_some_and(|present| present.contains(f))),
+        Some(other) => is_empty(&other),
+        None => true,
+    };
+    finalizers_present && is_subset(&desired, observed)
+}
+
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -101,6 +123,24 @@ mod tests {
         assert!(!is_subset(&desired, &longer));
         let reordered = json!({"args": ["b", "a"]});
         assert!(!is_subset(&json!({"args": ["a", "b"]}), &reordered));
+    }
+
+    #[test]
+    fn finalizers_are_a_set() {
+        let desired =
+            json!({"metadata": {"finalizers": ["gastown.io/rig-cleanup"]}, "spec": {"a": 1}});
+        let with_others = json!({
+            "metadata": {"finalizers": ["foregroundDeletion", "gastown.io/rig-cleanup"]},
+            "spec": {"a": 1}
+        });
+        assert!(object_is_subset(&desired, &with_others));
+        let without = json!({"metadata": {"finalizers": ["foregroundDeletion"]}, "spec": {"a": 1}});
+        assert!(!object_is_subset(&desired, &without));
+        assert!(!object_is_subset(&desired, &json!({"spec": {"a": 1}})));
+        let drifted =
+            json!({"metadata": {"finalizers": ["gastown.io/rig-cleanup"]}, "spec": {"a": 2}});
+        assert!(!object_is_subset(&desired, &drifted));
+        assert!(object_is_subset(&json!({"spec": {"a": 1}}), &with_others));
     }
 
     #[test]

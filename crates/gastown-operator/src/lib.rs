@@ -17,4 +17,5 @@ pub mod error;
 pub mod metrics;
 pub mod naming;
 pub mod runtime;
+pub mod status_ledger;
 pub mod teardown;

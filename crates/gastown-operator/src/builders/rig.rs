@@ -73,7 +73,8 @@ impl RigRef {
 }
 
 /// The Rig object a town keeps for one entry of `spec.rigs`, owned by the town.
-/// `draining` marks it while the town is being deleted.
+/// `draining` marks it while the town is being deleted. It carries the Rig
+/// controller's finalizer from the start, so that creating it is one write.
 pub fn rig_object(
     town: &str,
     namespace: &str,
@@ -85,6 +86,7 @@ pub fn rig_object(
     rig.metadata.namespace = Some(namespace.to_string());
     rig.metadata.labels = Some(naming::town_labels(town));
     rig.metadata.owner_references = Some(vec![owner.clone()]);
+    rig.metadata.finalizers = Some(vec![naming::RIG_FINALIZER.to_string()]);
     if draining {
         rig.metadata.annotations = Some(BTreeMap::from([(
             naming::DRAINING_ANNOTATION.to_string(),
@@ -335,6 +337,8 @@ pub fn polecat_pool(rig: &RigRef, spec: &RigSpec) -> AgentPool {
         },
     );
     pool.metadata = rig.meta(naming::polecat_pool(&rig.object_name), true);
+    // The pool controller's finalizer from the start: creating it is one write.
+    pool.metadata.finalizers = Some(vec![naming::POOL_FINALIZER.to_string()]);
     pool
 }
 
@@ -495,11 +499,21 @@ mod tests {
             rig.metadata.annotations.as_ref().unwrap()[naming::DRAINING_ANNOTATION],
             "true"
         );
+        assert_eq!(
+            rig.metadata.finalizers.as_deref(),
+            Some([naming::RIG_FINALIZER.to_string()].as_slice()),
+            "created with the Rig controller's finalizer"
+        );
         let pool = polecat_pool(&rig_ref(), &spec(serde_json::json!({"name": "gastown"})));
         assert_eq!(pool.spec.max_count, Some(5));
         assert_eq!(
             pool.metadata.owner_references.as_ref().unwrap()[0].uid,
             "uid-r"
+        );
+        assert_eq!(
+            pool.metadata.finalizers.as_deref(),
+            Some([naming::POOL_FINALIZER.to_string()].as_slice()),
+            "created with the pool controller's finalizer"
         );
     }
 }

@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 
 use crate::context::Context;
 use crate::error::Error;
+use crate::status_ledger::StatusLedger;
 
 /// First retry after a failed reconcile; doubles per consecutive failure
 /// (kube-runtime's own backoff applies between), capped by [`MAX_ERROR_BACKOFF`].
@@ -142,9 +143,12 @@ pub enum Teardown {
 /// Runs `apply` while `object` lives and `cleanup` once it is being deleted,
 /// keeping `finalizer` on it until `cleanup` reports [`Teardown::Done`].
 /// The finalizer is added before anything else, so nothing the object makes
-/// can outlive it.
+/// can outlive it. Rigs and AgentPools the operator creates carry it from
+/// their first apply (see [`crate::builders::rig`]); this adds it to the
+/// ones users create, and never to an object being deleted.
 pub async fn with_finalizer<K, A, AF, C, CF>(
     api: &kube::Api<K>,
+    statuses: &StatusLedger,
     object: Arc<K>,
     finalizer: &str,
     apply: A,
@@ -161,11 +165,15 @@ where
     let finalized = object.finalizers().iter().any(|f| f == finalizer);
     match (deleting, finalized) {
         // Our teardown is complete; other finalizers are not ours to wait for.
-        (true, false) => Ok(Action::await_change()),
+        (true, false) => {
+            statuses.forget(object.as_ref());
+            Ok(Action::await_change())
+        }
         (true, true) => match cleanup(object.clone()).await? {
             Teardown::Continue(action) => Ok(action),
             Teardown::Done => {
                 remove_finalizer(api, object.as_ref(), finalizer).await?;
+                statuses.forget(object.as_ref());
                 Ok(Action::await_change())
             }
         },

@@ -560,6 +560,7 @@ pub async fn reconcile(pool: Arc<AgentPool>, ctx: Arc<Context>) -> Result<Action
         let api: Api<AgentPool> = ctx.api(&namespace);
         with_finalizer(
             &api,
+            &ctx.statuses,
             pool,
             naming::POOL_FINALIZER,
             |pool| async move { apply_pool(&pool, context).await },
@@ -1040,8 +1041,9 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
     );
 
     // Status.
+    let previous = ctx.statuses.current(pool, pool.status.as_ref());
     let observation = PoolObservation {
-        previous: pool.status.as_ref(),
+        previous: previous.as_ref(),
         generation: pool.metadata.generation,
         now: Timestamp::now(),
         unresolved: None,
@@ -1056,7 +1058,7 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
     };
     let (status, transitions) = pool_status(&observation);
     let pool_api: Api<AgentPool> = ctx.api(&namespace);
-    apply::patch_status(&pool_api, pool, pool.status.as_ref(), &status).await?;
+    apply::patch_status(&pool_api, &ctx.statuses, pool, previous.as_ref(), &status).await?;
     for transition in transitions {
         publish(
             ctx,
@@ -1088,8 +1090,9 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
 /// Writes the status of a pool that cannot be reconciled, saying why.
 async fn write_unresolved(pool: &AgentPool, ctx: &Context, reason: String) -> Result<()> {
     tracing::warn!(%reason, "cannot reconcile the pool");
+    let previous = ctx.statuses.current(pool, pool.status.as_ref());
     let observation = PoolObservation {
-        previous: pool.status.as_ref(),
+        previous: previous.as_ref(),
         generation: pool.metadata.generation,
         now: Timestamp::now(),
         unresolved: Some(reason),
@@ -1099,7 +1102,7 @@ async fn write_unresolved(pool: &AgentPool, ctx: &Context, reason: String) -> Re
     };
     let (status, transitions) = pool_status(&observation);
     let api: Api<AgentPool> = ctx.api(&pool.namespace().unwrap_or_default());
-    apply::patch_status(&api, pool, pool.status.as_ref(), &status).await?;
+    apply::patch_status(&api, &ctx.statuses, pool, previous.as_ref(), &status).await?;
     for transition in transitions {
         publish(
             ctx,
@@ -1186,14 +1189,10 @@ async fn cleanup_pool(pool: &AgentPool, ctx: &Context) -> Result<Teardown> {
             )
         }
     };
-    let status = draining_status(
-        pool.status.as_ref(),
-        pool.metadata.generation,
-        now,
-        &progress,
-    );
+    let previous = ctx.statuses.current(pool, pool.status.as_ref());
+    let status = draining_status(previous.as_ref(), pool.metadata.generation, now, &progress);
     let api: Api<AgentPool> = ctx.api(&namespace);
-    apply::patch_status(&api, pool, pool.status.as_ref(), &status).await?;
+    apply::patch_status(&api, &ctx.statuses, pool, previous.as_ref(), &status).await?;
     Ok(Teardown::Continue(Action::requeue(next)))
 }
 

@@ -43,6 +43,7 @@ pub async fn reconcile(rig: Arc<Rig>, ctx: Arc<Context>) -> Result<Action> {
         let api: Api<Rig> = ctx.api(&namespace);
         with_finalizer(
             &api,
+            &ctx.statuses,
             rig,
             naming::RIG_FINALIZER,
             |rig| async move { apply_rig(rig, context).await },
@@ -102,8 +103,9 @@ async fn apply_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         .annotations()
         .contains_key(naming::DRAINING_ANNOTATION)
         .then(|| "the town is being deleted: no new polecats".to_string());
+    let previous = ctx.statuses.current(rig.as_ref(), rig.status.as_ref());
     let observation = RigObservation {
-        previous: rig.status.as_ref(),
+        previous: previous.as_ref(),
         generation: rig.metadata.generation,
         now: Timestamp::now(),
         draining,
@@ -125,8 +127,9 @@ async fn apply_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
     let (status, transitions) = rig_status(&observation);
     apply::patch_status(
         &ctx.api::<Rig>(&rig_ref.namespace),
+        &ctx.statuses,
         rig.as_ref(),
-        rig.status.as_ref(),
+        previous.as_ref(),
         &status,
     )
     .await?;
@@ -150,8 +153,9 @@ async fn apply_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
 
 async fn write_unresolved_status(rig: &Rig, ctx: &Context, reason: String) -> Result<()> {
     tracing::warn!(%reason, "rig cannot be reconciled yet");
+    let previous = ctx.statuses.current(rig, rig.status.as_ref());
     let observation = RigObservation {
-        previous: rig.status.as_ref(),
+        previous: previous.as_ref(),
         generation: rig.metadata.generation,
         now: Timestamp::now(),
         draining: None,
@@ -179,8 +183,9 @@ async fn write_unresolved_status(rig: &Rig, ctx: &Context, reason: String) -> Re
     let namespace = rig.namespace().unwrap_or_default();
     apply::patch_status(
         &ctx.api::<Rig>(&namespace),
+        &ctx.statuses,
         rig,
-        rig.status.as_ref(),
+        previous.as_ref(),
         &status,
     )
     .await?;
@@ -712,7 +717,8 @@ async fn delete_tracked(ctx: &Context, ns: &str, object: &Tracked) -> Result<()>
 }
 
 async fn set_draining(rig: &Rig, ctx: &Context, progress: &str) -> Result<()> {
-    let mut status = rig.status.clone().unwrap_or_default();
+    let previous = ctx.statuses.current(rig, rig.status.as_ref());
+    let mut status = previous.clone().unwrap_or_default();
     status.phase = Some(gastown_api::Phase::Draining);
     let mut conditions = status.conditions.take().unwrap_or_default();
     crate::conditions::set(
@@ -728,6 +734,6 @@ async fn set_draining(rig: &Rig, ctx: &Context, progress: &str) -> Result<()> {
     );
     status.conditions = Some(conditions);
     let api: Api<Rig> = ctx.api(&rig.namespace().unwrap_or_default());
-    apply::patch_status(&api, rig, rig.status.as_ref(), &status).await?;
+    apply::patch_status(&api, &ctx.statuses, rig, previous.as_ref(), &status).await?;
     Ok(())
 }

@@ -18,8 +18,8 @@ use kube::runtime::controller::Action;
 use tracing::Instrument;
 
 use super::town_status::{
-    EXTERNAL_SECRETS_READY, RigObservation, TownAgentObservation, TownObservation, Workload,
-    town_status,
+    EXTERNAL_SECRETS_READY, RigObservation, StatusWrite, TownAgentObservation, TownObservation,
+    Workload, town_status, when_to_write,
 };
 use super::{Teardown, get, measured, pods_of, publish, with_finalizer};
 use crate::apply::{self, PodOutcome};
@@ -44,6 +44,7 @@ pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> 
         let api: Api<GasTown> = ctx.api(&namespace);
         with_finalizer(
             &api,
+            &ctx.statuses,
             town,
             naming::TOWN_FINALIZER,
             |town| async move { apply_town(&town, context).await },
@@ -531,8 +532,9 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         .filter(|pod| pod.labels().contains_key(labels::ROLE))
         .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
         .count();
+    let previous = ctx.statuses.current(town, town.status.as_ref());
     let observation = TownObservation {
-        previous: town.status.as_ref(),
+        previous: previous.as_ref(),
         generation: town.metadata.generation,
         now: Timestamp::now(),
         draining: None,
@@ -551,8 +553,15 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         external_secrets,
     };
     let (status, transitions) = town_status(&observation);
-    let api: Api<GasTown> = ctx.api(&ns);
-    apply::patch_status(&api, town, town.status.as_ref(), &status).await?;
+    let mut next_sync = town.spec.sync_interval();
+    match when_to_write(previous.as_ref(), &status, observation.now) {
+        StatusWrite::Unchanged => {}
+        StatusWrite::Now => {
+            let api: Api<GasTown> = ctx.api(&ns);
+            apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
+        }
+        StatusWrite::After(wait) => next_sync = next_sync.min(wait),
+    }
     for transition in transitions {
         publish(
             ctx,
@@ -566,7 +575,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
     for (secret, what) in &missing {
         tracing::warn!(secret = %secret, "missing Secret needed for {what}");
     }
-    Ok(Action::requeue(town.spec.sync_interval()))
+    Ok(Action::requeue(next_sync))
 }
 
 /// The drain-order teardown (see docs/architecture.md), one step per reconcile.
@@ -749,7 +758,8 @@ async fn delete_tracked(ctx: &Context, ns: &str, object: &Tracked) -> Result<()>
 
 /// Shows teardown progress in status: phase Draining and a Ready condition that says why.
 async fn set_draining(town: &GasTown, ctx: &Context, progress: &str) -> Result<()> {
-    let mut status = town.status.clone().unwrap_or_default();
+    let previous = ctx.statuses.current(town, town.status.as_ref());
+    let mut status = previous.clone().unwrap_or_default();
     status.phase = Some(gastown_api::Phase::Draining);
     let mut conditions = status.conditions.take().unwrap_or_default();
     crate::conditions::set(
@@ -765,7 +775,7 @@ async fn set_draining(town: &GasTown, ctx: &Context, progress: &str) -> Result<(
     );
     status.conditions = Some(conditions);
     let api: Api<GasTown> = ctx.api(&town.namespace().unwrap_or_default());
-    apply::patch_status(&api, town, town.status.as_ref(), &status).await?;
+    apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
     Ok(())
 }
 

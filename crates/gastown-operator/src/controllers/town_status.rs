@@ -5,6 +5,7 @@ use gastown_api::gastown::{DaemonStatus, RigSummary, TownAgentStatus, condition}
 use gastown_api::{GasTownStatus, Phase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
+use std::time::Duration;
 
 use crate::conditions::{self, Observed};
 
@@ -361,6 +362,65 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
     (status, transitions)
 }
 
+/// How long a change of progress alone may wait before it is written: while
+/// a town comes up, every pod that starts and every rig that settles changes
+/// its counts and rig summaries, and writing each step would cost one status
+/// write per pod. Changes of phase, of a condition's status or reason, or of
+/// anything else are written at once.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// When a newly computed status should be written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusWrite {
+    Unchanged,
+    Now,
+    /// Only progress changed, and the last write is recent: write at the
+    /// latest after this long (a reconcile in between writes it if more
+    /// than progress changed by then).
+    After(Duration),
+}
+
+/// Decides when `next` is written over `previous` (the status as last
+/// written). Progress is the agent count, the rig summaries and condition
+/// messages; `lastSynced` tells when the last write was.
+pub fn when_to_write(
+    previous: Option<&GasTownStatus>,
+    next: &GasTownStatus,
+    now: Timestamp,
+) -> StatusWrite {
+    let Some(previous) = previous else {
+        return StatusWrite::Now;
+    };
+    if previous == next {
+        return StatusWrite::Unchanged;
+    }
+    if without_progress(previous) != without_progress(next) {
+        return StatusWrite::Now;
+    }
+    let since_last_write = previous
+        .last_synced
+        .as_ref()
+        .map(|t| now.duration_since(t.0).unsigned_abs());
+    match since_last_write {
+        Some(elapsed) if elapsed < PROGRESS_INTERVAL => {
+            StatusWrite::After(PROGRESS_INTERVAL - elapsed)
+        }
+        _ => StatusWrite::Now,
+    }
+}
+
+/// `status` with its progress fields blanked.
+fn without_progress(status: &GasTownStatus) -> GasTownStatus {
+    let mut essentials = status.clone();
+    essentials.agent_count = None;
+    essentials.rigs = None;
+    essentials.last_synced = None;
+    for condition in essentials.conditions.iter_mut().flatten() {
+        condition.message.clear();
+    }
+    essentials
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,6 +631,68 @@ mod tests {
             .find(|c| c.type_ == condition::DAEMON_READY)
             .unwrap();
         assert!(daemon.message.contains("bd-token"));
+    }
+
+    #[test]
+    fn progress_alone_waits_for_the_interval_but_transitions_do_not() {
+        let beads = summary();
+        let mut starting = observation(Ok(&beads), None);
+        starting.running_agent_pods = 1;
+        starting.rigs[0].reconciled = false;
+        let (written, _) = town_status(&starting);
+        assert_eq!(when_to_write(None, &written, at(100)), StatusWrite::Now);
+
+        // One more pod runs a second later: progress only.
+        let mut later = observation(Ok(&beads), Some(&written));
+        later.now = at(101);
+        later.running_agent_pods = 2;
+        later.rigs[0].reconciled = false;
+        let (progressed, transitions) = town_status(&later);
+        assert!(transitions.is_empty());
+        assert_eq!(progressed.agent_count, Some(2));
+        assert_eq!(
+            when_to_write(Some(&written), &progressed, at(101)),
+            StatusWrite::After(Duration::from_secs(1))
+        );
+        assert_eq!(
+            when_to_write(Some(&written), &progressed, at(102)),
+            StatusWrite::Now,
+            "written once the interval is over"
+        );
+
+        // The rig settles at the same time: the town becomes Ready at once.
+        let mut settled = observation(Ok(&beads), Some(&written));
+        settled.now = at(101);
+        settled.running_agent_pods = 2;
+        let (ready, transitions) = town_status(&settled);
+        assert!(!transitions.is_empty());
+        assert_eq!(
+            when_to_write(Some(&written), &ready, at(101)),
+            StatusWrite::Now
+        );
+        assert_eq!(
+            when_to_write(Some(&ready), &ready, at(101)),
+            StatusWrite::Unchanged
+        );
+    }
+
+    #[test]
+    fn a_new_reason_is_no_mere_progress() {
+        let beads = summary();
+        let (written, _) = town_status(&observation(Ok(&beads), None));
+        let mut blocked = observation(Ok(&beads), Some(&written));
+        blocked.now = at(100);
+        blocked.dolt = Workload::NotReady;
+        let (not_ready, _) = town_status(&blocked);
+        let mut missing = observation(Ok(&beads), Some(&not_ready));
+        missing.now = at(100);
+        missing.dolt = Workload::Blocked("Secret aws does not exist".into());
+        let (failed, transitions) = town_status(&missing);
+        assert!(transitions.is_empty(), "DoltReady stays False");
+        assert_eq!(
+            when_to_write(Some(&not_ready), &failed, at(100)),
+            StatusWrite::Now
+        );
     }
 
     #[test]

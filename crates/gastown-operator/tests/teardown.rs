@@ -198,3 +198,48 @@ async fn a_foreground_cascade_keeps_the_drain_order() {
     watches.abort_all();
     harness.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rig_being_deleted_shows_draining_and_not_ready_until_it_is_gone() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    converged_town(&harness).await;
+    let pods: Api<Pod> = harness.api();
+    let witness = format!("gt-{RIG}-witness");
+    set_pod_finalizers(&pods, &witness, &[HOLD]).await;
+
+    let rigs: Api<Rig> = harness.api();
+    let rig = naming::rig_object(TOWN, RIG);
+    rigs.delete(&rig, &DeleteParams::background())
+        .await
+        .expect("the delete is accepted");
+    // The held witness pod keeps the rig's teardown waiting.
+    let condition = |rig: &Rig, type_: &str| {
+        let conditions = rig.status.as_ref()?.conditions.as_ref()?;
+        let found = conditions.iter().find(|c| c.type_ == type_)?;
+        Some((found.status.clone(), found.reason.clone()))
+    };
+    let draining = eventually("the rig shows its drain", CONVERGE, || async {
+        let rig = rigs.get_opt(&rig).await.ok()??;
+        let phase = rig.status.as_ref()?.phase;
+        (phase == Some(gastown_api::Phase::Draining)).then_some(rig)
+    })
+    .await;
+    assert_eq!(
+        condition(&draining, "Ready"),
+        Some(("False".into(), "Draining".into()))
+    );
+    assert_eq!(
+        condition(&draining, "Draining"),
+        Some(("True".into(), "Draining".into()))
+    );
+
+    set_pod_finalizers(&pods, &witness, &[]).await;
+    eventually("the rig's own teardown ends", CONVERGE, || async {
+        let rig = rigs.get_opt(&rig).await.ok()?;
+        rig.is_none_or(|r| r.metadata.deletion_timestamp.is_none())
+            .then_some(())
+    })
+    .await;
+    harness.shutdown().await;
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gastown_api::rig::ReclaimPolicy;
+use gastown_api::rig::{ReclaimPolicy, condition};
 use gastown_api::{AgentPool, AgentRole, GasTown, Rig, labels};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -21,10 +21,12 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::Instrument;
 
 use super::agents::{RigAgents, bead_id};
+use super::draining::{delete_tracked, show_draining};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
 use super::{Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, with_finalizer};
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};
+use crate::conditions::Observed;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::naming;
@@ -679,61 +681,12 @@ async fn cleanup_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Teardown> {
     }
 }
 
-async fn delete_tracked(ctx: &Context, ns: &str, object: &Tracked) -> Result<()> {
-    let cache = &ctx.cache;
-    match object.kind {
-        "Pod" => {
-            apply::delete(
-                &ctx.api::<Pod>(ns),
-                get(&cache.pods, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "AgentPool" => {
-            apply::delete(
-                &ctx.api::<AgentPool>(ns),
-                get(&cache.pools, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "PersistentVolumeClaim" => {
-            apply::delete(
-                &ctx.api::<PersistentVolumeClaim>(ns),
-                get(&cache.claims, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "PriorityClass" => {
-            let class = cache.priority_classes.get(&ObjectRef::new(&object.name));
-            apply::delete(
-                &Api::<PriorityClass>::all(ctx.client.clone()),
-                class.as_deref(),
-            )
-            .await?
-        }
-        other => unreachable!("the rig teardown tracks no {other}"),
-    };
-    Ok(())
-}
-
+/// Shows teardown progress in status: phase Draining, Draining True and Ready
+/// False, both saying why.
 async fn set_draining(rig: &Rig, ctx: &Context, progress: &str) -> Result<()> {
-    let previous = ctx.statuses.current(rig, rig.status.as_ref());
-    let mut status = previous.clone().unwrap_or_default();
-    status.phase = Some(gastown_api::Phase::Draining);
-    let mut conditions = status.conditions.take().unwrap_or_default();
-    crate::conditions::set(
-        &mut conditions,
-        crate::conditions::Observed::new(
-            gastown_api::rig::condition::DRAINING,
-            true,
-            "Draining",
-            progress,
-        ),
-        rig.metadata.generation,
-        Timestamp::now(),
-    );
-    status.conditions = Some(conditions);
-    let api: Api<Rig> = ctx.api(&rig.namespace().unwrap_or_default());
-    apply::patch_status(&api, &ctx.statuses, rig, previous.as_ref(), &status).await?;
-    Ok(())
+    let observed = vec![
+        Observed::new(condition::DRAINING, true, "Draining", progress),
+        Observed::new(condition::READY, false, "Draining", progress),
+    ];
+    show_draining(ctx, rig, rig.status.as_ref(), observed).await
 }

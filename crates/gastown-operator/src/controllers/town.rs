@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beads_client::{fetch_snapshot, project};
-use gastown_api::gastown::GasTownSpec;
+use gastown_api::gastown::{GasTownSpec, condition};
 use gastown_api::template::{PodTemplate, merge};
 use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -17,6 +17,7 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::runtime::controller::Action;
 use tracing::Instrument;
 
+use super::draining::{delete_tracked, show_draining};
 use super::town_status::{
     EXTERNAL_SECRETS_READY, RigObservation, StatusWrite, TownAgentObservation, TownObservation,
     Workload, town_status, when_to_write,
@@ -720,63 +721,10 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Teardown> {
     }
 }
 
-async fn delete_tracked(ctx: &Context, ns: &str, object: &Tracked) -> Result<()> {
-    let cache = &ctx.cache;
-    match object.kind {
-        "Pod" => {
-            apply::delete(
-                &ctx.api::<Pod>(ns),
-                get(&cache.pods, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "Rig" => {
-            apply::delete(
-                &ctx.api::<Rig>(ns),
-                get(&cache.rigs, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "Deployment" => {
-            apply::delete(
-                &ctx.api::<Deployment>(ns),
-                get(&cache.deployments, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        "StatefulSet" => {
-            apply::delete(
-                &ctx.api::<StatefulSet>(ns),
-                get(&cache.stateful_sets, ns, &object.name).as_deref(),
-            )
-            .await?
-        }
-        other => unreachable!("the town teardown tracks no {other}"),
-    };
-    Ok(())
-}
-
 /// Shows teardown progress in status: phase Draining and a Ready condition that says why.
 async fn set_draining(town: &GasTown, ctx: &Context, progress: &str) -> Result<()> {
-    let previous = ctx.statuses.current(town, town.status.as_ref());
-    let mut status = previous.clone().unwrap_or_default();
-    status.phase = Some(gastown_api::Phase::Draining);
-    let mut conditions = status.conditions.take().unwrap_or_default();
-    crate::conditions::set(
-        &mut conditions,
-        crate::conditions::Observed::new(
-            gastown_api::gastown::condition::READY,
-            false,
-            "Draining",
-            progress,
-        ),
-        town.metadata.generation,
-        Timestamp::now(),
-    );
-    status.conditions = Some(conditions);
-    let api: Api<GasTown> = ctx.api(&town.namespace().unwrap_or_default());
-    apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
-    Ok(())
+    let ready = Observed::new(condition::READY, false, "Draining", progress);
+    show_draining(ctx, town, town.status.as_ref(), vec![ready]).await
 }
 
 #[cfg(test)]

@@ -118,6 +118,8 @@ pub struct Cluster {
     pub registry: Registry,
     /// Services given a cluster IP so far (the next address to hand out).
     allocated_service_ips: u32,
+    /// Pods and quotas as quota admission and usage need them.
+    quotas: quota::QuotaCache,
 }
 
 impl Cluster {
@@ -127,6 +129,7 @@ impl Cluster {
             store: Store::new(history_limit),
             registry: Registry::new(),
             allocated_service_ips: 0,
+            quotas: quota::QuotaCache::default(),
         };
         for served in cluster.registry.all() {
             cluster.store.ensure_collection(&served.key());
@@ -323,24 +326,38 @@ impl Cluster {
     }
 
     /// Status the server itself owns: CRD conditions and quota usage.
-    fn system_status(&self, served: &Served, object: &mut Value, old: Option<&Value>) {
+    fn system_status(&mut self, served: &Served, object: &mut Value, old: Option<&Value>) {
         if served.is("apiextensions.k8s.io", "CustomResourceDefinition") {
             object["status"] = crd::established_status(object, old, &now());
         } else if served.is("", "ResourceQuota") {
+            let Some(rule) = quota::QuotaRule::decode(object) else {
+                return;
+            };
             let ns = meta_str(object, "namespace").unwrap_or_default().to_owned();
-            let pods = self.pods_in(&ns);
-            object["status"] = quota::status(object, &pods);
+            let pods = self.pod_charges_in(&ns);
+            let status = quota::status_of(object, &rule, pods.iter().map(|p| &**p), now_utc());
+            object["status"] = status;
         }
     }
 
-    fn pods_in(&self, namespace: &str) -> Vec<Value> {
-        let key = ResourceKey {
-            group: String::new(),
-            plural: "pods".into(),
-        };
-        self.store
-            .range(&key, Some(namespace), None)
-            .map(|(_, p)| (**p).clone())
+    /// What each pod of the namespace charges to quota.
+    fn pod_charges_in(&mut self, namespace: &str) -> Vec<Arc<quota::PodCharge>> {
+        let Cluster { store, quotas, .. } = self;
+        store
+            .range(&pods_key(), Some(namespace), None)
+            .filter_map(|(at, pod)| quotas.charge(at, pod))
+            .collect()
+    }
+
+    /// The namespace's quotas, stored and decoded, in name order.
+    fn quotas_in(
+        &mut self,
+        namespace: &str,
+    ) -> Vec<(ObjectKey, Arc<Value>, Arc<quota::QuotaRule>)> {
+        let Cluster { store, quotas, .. } = self;
+        store
+            .range(&quotas_key(), Some(namespace), None)
+            .filter_map(|(at, q)| Some((at.clone(), Arc::clone(q), quotas.rule(at, q)?)))
             .collect()
     }
 
@@ -391,24 +408,20 @@ impl Cluster {
         Ok(())
     }
 
-    fn admit_pod(&self, served: &Served, pod: &Value, name: &str) -> ApiResult<()> {
+    fn admit_pod(&mut self, served: &Served, pod: &Value, name: &str) -> ApiResult<()> {
         let ns = meta_str(pod, "namespace").unwrap_or_default();
-        let key = ResourceKey {
-            group: String::new(),
-            plural: "resourcequotas".into(),
-        };
-        let quotas: Vec<Value> = self
-            .store
-            .range(&key, Some(ns), None)
-            .map(|(_, q)| (**q).clone())
-            .collect();
+        let quotas = self.quotas_in(ns);
         if quotas.is_empty() {
             return Ok(());
         }
-        quota::admit_pod(pod, &quotas, &self.pods_in(ns)).map_err(|exceeded| ApiError::Forbidden {
-            resource: served.qualified(),
-            name: name.to_owned(),
-            reason: exceeded.to_string(),
+        let existing = self.pod_charges_in(ns);
+        let rules = quotas.iter().map(|(_, _, rule)| &**rule);
+        quota::admit(pod, rules, existing.iter().map(|p| &**p), now_utc()).map_err(|exceeded| {
+            ApiError::Forbidden {
+                resource: served.qualified(),
+                name: name.to_owned(),
+                reason: exceeded.to_string(),
+            }
         })
     }
 
@@ -751,35 +764,52 @@ impl Cluster {
                 self.registry.serve_crd(&name, versions);
             }
         } else if served.is("", "Pod") {
-            let ns = meta_str(object, "namespace").unwrap_or_default().to_owned();
-            self.refresh_quotas(&ns);
+            let ns = meta_str(object, "namespace").unwrap_or_default();
+            let name = meta_str(object, "name").unwrap_or_default();
+            self.refresh_quotas(&(ns.to_owned(), name.to_owned()));
         }
         self.collect_if_orphaned(&served.key(), object);
     }
 
-    /// Writes each quota's `status` in a namespace where pods changed.
-    pub(crate) fn refresh_quotas(&mut self, namespace: &str) {
-        let key = ResourceKey {
-            group: String::new(),
-            plural: "resourcequotas".into(),
-        };
-        let quotas: Vec<(ObjectKey, Arc<Value>)> = self
-            .store
-            .range(&key, Some(namespace), None)
-            .map(|(k, q)| (k.clone(), Arc::clone(q)))
-            .collect();
+    /// After the pod at `pod` changed (or went away): writes the `status` of
+    /// each quota of its namespace that covers the pod before or after the
+    /// change. Other quotas' usage cannot have changed, except for a pod
+    /// passing the end of its deletion grace period, which a quota accounts
+    /// for at its next refresh.
+    pub(crate) fn refresh_quotas(&mut self, pod: &ObjectKey) {
+        let before = self.quotas.take_charge(pod);
+        let quotas = self.quotas_in(&pod.0);
         if quotas.is_empty() {
             return;
         }
-        let pods = self.pods_in(namespace);
-        for (at, old) in quotas {
-            let status = quota::status(&old, &pods);
+        let stored = self.store.get(&pods_key(), pod);
+        let after = stored.and_then(|p| self.quotas.charge(pod, &p));
+        if before == after {
+            return;
+        }
+        let charges = [&before, &after];
+        let affected: Vec<_> = quotas
+            .into_iter()
+            .filter(|(_, _, rule)| charges.iter().copied().flatten().any(|c| rule.covers(c)))
+            .collect();
+        if affected.is_empty() {
+            return;
+        }
+        let pods = self.pod_charges_in(&pod.0);
+        let now = now_utc();
+        for (at, old, rule) in affected {
+            let status = quota::status_of(&old, &rule, pods.iter().map(|p| &**p), now);
             if old.get("status") != Some(&status) {
                 let mut updated = (*old).clone();
                 updated["status"] = status;
-                self.store.put(&key, at, updated);
+                self.store.put(&quotas_key(), at, updated);
             }
         }
+    }
+
+    /// Drops what was cached of a removed quota.
+    pub(crate) fn forget_quota(&mut self, at: &ObjectKey) {
+        self.quotas.forget_quota(at);
     }
 
     /// Writes `status` as the system; see [`write_as_system`](Self::write_as_system).
@@ -818,6 +848,25 @@ impl Cluster {
         self.after_write(&served, &stored);
         Some(stored)
     }
+}
+
+fn pods_key() -> ResourceKey {
+    ResourceKey {
+        group: String::new(),
+        plural: "pods".into(),
+    }
+}
+
+fn quotas_key() -> ResourceKey {
+    ResourceKey {
+        group: String::new(),
+        plural: "resourcequotas".into(),
+    }
+}
+
+/// The time quota admission and usage are computed at.
+fn now_utc() -> jiff::Timestamp {
+    jiff::Timestamp::now()
 }
 
 /// A Service's cluster IP cannot be unset by an update that leaves it out.

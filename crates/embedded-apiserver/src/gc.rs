@@ -232,8 +232,14 @@ impl Cluster {
             .to_owned();
         if !namespace.is_empty() {
             self.finish_namespace(&namespace);
+            let at = (
+                namespace.clone(),
+                meta_str(removed, "name").unwrap_or_default().to_owned(),
+            );
             if key.group.is_empty() && key.plural == "pods" {
-                self.refresh_quotas(&namespace);
+                self.refresh_quotas(&at);
+            } else if key.group.is_empty() && key.plural == "resourcequotas" {
+                self.forget_quota(&at);
             }
         }
         if key.group == "apiextensions.k8s.io" && key.plural == "customresourcedefinitions" {

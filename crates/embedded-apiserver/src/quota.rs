@@ -9,6 +9,8 @@
 //! Usage is computed from the pods in the namespace rather than read from the
 //! quota's `status.used`, which makes this the quota controller as well.
 
+mod cache;
+pub(crate) use cache::QuotaCache;
 pub mod quantity;
 #[cfg(test)]
 mod tests;
@@ -129,49 +131,55 @@ pub fn admit_pod_at(
     existing_pods: &[Value],
     now: Timestamp,
 ) -> Result<(), QuotaExceeded> {
+    let rules: Vec<QuotaRule> = quotas.iter().filter_map(QuotaRule::decode).collect();
+    let charges: Vec<PodCharge> = existing_pods.iter().filter_map(PodCharge::decode).collect();
+    admit(pod, rules.iter(), charges.iter(), now)
+}
+
+/// [`admit_pod_at`] on decoded quotas and the charges of the pods already
+/// in the namespace: what the server runs, with both decoded once per
+/// version of each object rather than on every pod created.
+pub fn admit<'a>(
+    pod: &Value,
+    quotas: impl IntoIterator<Item = &'a QuotaRule>,
+    existing: impl IntoIterator<Item = &'a PodCharge> + Clone,
+    now: Timestamp,
+) -> Result<(), QuotaExceeded> {
     let Some(pod) = decode::<Pod>(pod, "pod") else {
         return Ok(());
     };
-    let mut quotas: Vec<ResourceQuota> = quotas
-        .iter()
-        .filter_map(|q| decode(q, "resourcequota"))
-        .collect();
-    quotas.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let pod = &pod;
+    let charge = PodCharge::of(pod);
+    let mut quotas: Vec<&QuotaRule> = quotas.into_iter().collect();
+    quotas.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut covering = Vec::new();
-    for quota in &quotas {
-        let hard = hard_limits(quota);
-        let limited: BTreeSet<&str> = hard
+    for quota in quotas {
+        let limited: BTreeSet<&str> = quota
+            .hard
             .keys()
             .map(String::as_str)
             .filter(|r| is_pod_resource(r))
             .collect();
-        if limited.is_empty()
-            || !scope_selectors(quota)
-                .iter()
-                .all(|s| matches_scope(&pod, s))
-        {
+        if limited.is_empty() || !quota.covers(&charge) {
             continue;
         }
-        check_amounts_specified(&pod, quota_name(quota), &limited)?;
-        covering.push((quota, hard));
+        check_amounts_specified(pod, &quota.name, &limited)?;
+        covering.push(quota);
     }
     if covering.is_empty() {
         return Ok(());
     }
 
-    let mut requested_by_pod = pod_usage(&pod, now);
+    let mut requested_by_pod = charge.usage(now).clone();
     requested_by_pod.retain(|_, amount| !amount.is_zero());
-    let existing_pods: Vec<Pod> = existing_pods
-        .iter()
-        .filter_map(|p| decode(p, "pod"))
-        .collect();
-    for (quota, hard) in covering {
+    for quota in covering {
+        let hard = &quota.hard;
         let requested = mask(&requested_by_pod, hard.keys());
         if requested.is_empty() {
             continue;
         }
-        let used = quota_usage(quota, &hard, &existing_pods, now);
+        let used = quota.usage(existing.clone(), now);
         let exceeded: Vec<&String> = requested
             .iter()
             .filter(|(name, amount)| {
@@ -181,10 +189,10 @@ pub fn admit_pod_at(
             .collect();
         if !exceeded.is_empty() {
             return Err(QuotaExceeded::Exceeded {
-                quota: quota_name(quota).to_owned(),
+                quota: quota.name.clone(),
                 requested: mask(&requested, exceeded.iter().copied()),
                 used: mask(&used, exceeded.iter().copied()),
-                limited: mask(&hard, exceeded.iter().copied()),
+                limited: mask(hard, exceeded.iter().copied()),
             });
         }
     }
@@ -199,12 +207,23 @@ pub fn status(quota: &Value, pods: &[Value]) -> Value {
 /// [`status`] at a given time. Resources that pods do not consume (such as
 /// `services`) keep the `used` value they had, or `0`.
 pub fn status_at(quota: &Value, pods: &[Value], now: Timestamp) -> Value {
-    let Some(parsed) = decode::<ResourceQuota>(quota, "resourcequota") else {
+    let Some(rule) = QuotaRule::decode(quota) else {
         return quota.get("status").cloned().unwrap_or(Value::Null);
     };
-    let hard = hard_limits(&parsed);
-    let pods: Vec<Pod> = pods.iter().filter_map(|p| decode(p, "pod")).collect();
-    let used = quota_usage(&parsed, &hard, &pods, now);
+    let charges: Vec<PodCharge> = pods.iter().filter_map(PodCharge::decode).collect();
+    status_of(quota, &rule, charges.iter(), now)
+}
+
+/// [`status_at`] for a quota already decoded into `rule`, given the charges
+/// of the pods in its namespace.
+pub fn status_of<'a>(
+    quota: &Value,
+    rule: &QuotaRule,
+    pods: impl IntoIterator<Item = &'a PodCharge>,
+    now: Timestamp,
+) -> Value {
+    let hard = &rule.hard;
+    let used = rule.usage(pods, now);
     let previous_used = quota.pointer("/status/used").and_then(Value::as_object);
 
     let mut status = Map::new();
@@ -227,6 +246,156 @@ pub fn status_at(quota: &Value, pods: &[Value], now: Timestamp) -> Value {
         status.insert("used".into(), Value::Object(used_json.collect()));
     }
     Value::Object(status)
+}
+
+/// What quota needs of a ResourceQuota: its name, hard limits and scopes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuotaRule {
+    pub name: String,
+    /// `spec.hard`, amounts that do not parse left out.
+    pub hard: ResourceList,
+    /// `spec.scopes` and `spec.scopeSelector`; a pod is covered when it matches all.
+    selectors: Vec<ScopedResourceSelectorRequirement>,
+}
+
+impl QuotaRule {
+    /// `None` (with a warning) when the value is not a ResourceQuota.
+    pub fn decode(quota: &Value) -> Option<QuotaRule> {
+        decode::<ResourceQuota>(quota, "resourcequota").map(|q| QuotaRule::of(&q))
+    }
+
+    pub fn of(quota: &ResourceQuota) -> QuotaRule {
+        QuotaRule {
+            name: quota_name(quota).to_owned(),
+            hard: hard_limits(quota),
+            selectors: scope_selectors(quota),
+        }
+    }
+
+    /// Whether the quota's scopes select this pod.
+    pub fn covers(&self, pod: &PodCharge) -> bool {
+        self.selectors.iter().all(|s| pod.matches_scope(s))
+    }
+
+    /// What the covered pods use of each hard resource.
+    fn usage<'a>(
+        &self,
+        pods: impl IntoIterator<Item = &'a PodCharge>,
+        now: Timestamp,
+    ) -> ResourceList {
+        let mut used: ResourceList = self
+            .hard
+            .keys()
+            .map(|name| (name.clone(), Quantity::ZERO))
+            .collect();
+        for pod in pods.into_iter().filter(|pod| self.covers(pod)) {
+            add_all(&mut used, mask(pod.usage(now), self.hard.keys()));
+        }
+        used
+    }
+}
+
+/// Everything quota needs to know of a pod, worked out once: which scopes
+/// it falls in and what it charges (upstream's `PodUsageFunc`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PodCharge {
+    /// `spec.priorityClassName`, unless empty.
+    priority_class: Option<String>,
+    /// `spec.activeDeadlineSeconds` is set (the `Terminating` scope).
+    terminating: bool,
+    qos_class: &'static str,
+    cross_namespace_affinity: bool,
+    charged: Charged,
+    /// `count/pods` only: what every stored pod charges.
+    counted: ResourceList,
+    /// `count/pods` and the compute resources: what a pod charges while it is charged.
+    running: ResourceList,
+}
+
+/// While a pod's compute resources count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Charged {
+    /// Finished (`Succeeded` or `Failed`).
+    Never,
+    Always,
+    /// Being deleted: until its grace period is over.
+    Until(Timestamp),
+}
+
+impl PodCharge {
+    /// `None` (with a warning) when the value is not a Pod.
+    pub fn decode(pod: &Value) -> Option<PodCharge> {
+        decode::<Pod>(pod, "pod").map(|p| PodCharge::of(&p))
+    }
+
+    pub fn of(pod: &Pod) -> PodCharge {
+        let spec = pod.spec.as_ref();
+        let counted = ResourceList::from([("count/pods".to_owned(), Quantity::from_units(1))]);
+        let mut running = counted.clone();
+        // Overhead adds to every request, and to the limits that are set.
+        let overhead = spec.and_then(|s| s.overhead.as_ref());
+        let overhead = parse_list(overhead.into_iter().flatten(), "spec.overhead");
+        let mut requests = pod_resources(pod, container_requests);
+        let mut limits = pod_resources(pod, container_limits);
+        for (name, extra) in &overhead {
+            if let Some(limit) = limits.get_mut(name).filter(|l| !l.is_zero()) {
+                *limit += *extra;
+            }
+        }
+        add_all(&mut requests, overhead);
+        add_all(&mut running, compute_usage(&requests, &limits));
+        PodCharge {
+            priority_class: spec
+                .and_then(|s| s.priority_class_name.clone())
+                .filter(|c| !c.is_empty()),
+            terminating: is_terminating(pod),
+            qos_class: qos_class_of(pod),
+            cross_namespace_affinity: uses_cross_namespace_pod_affinity(pod),
+            charged: charged(pod),
+            counted,
+            running,
+        }
+    }
+
+    /// What the pod charges at `now`: `count/pods` always; compute resources
+    /// and `pods` while it has not finished and is not stuck past its
+    /// deletion grace period.
+    fn usage(&self, now: Timestamp) -> &ResourceList {
+        let charged = match self.charged {
+            Charged::Never => false,
+            Charged::Always => true,
+            Charged::Until(deadline) => now <= deadline,
+        };
+        if charged {
+            &self.running
+        } else {
+            &self.counted
+        }
+    }
+
+    fn matches_scope(&self, selector: &ScopedResourceSelectorRequirement) -> bool {
+        match selector.scope_name.as_str() {
+            "Terminating" => self.terminating,
+            "NotTerminating" => !self.terminating,
+            "BestEffort" => self.qos_class == "BestEffort",
+            "NotBestEffort" => self.qos_class != "BestEffort",
+            "PriorityClass" => {
+                // A label selector over the one label `PriorityClass=<class>`,
+                // absent when the pod names no class.
+                let class = self.priority_class.as_deref();
+                let listed = |class: &str| selector.values.iter().flatten().any(|v| v == class);
+                match selector.operator.as_str() {
+                    "Exists" => class.is_some(),
+                    "DoesNotExist" => class.is_none(),
+                    "In" => class.is_some_and(listed),
+                    "NotIn" => !class.is_some_and(listed),
+                    _ => false,
+                }
+            }
+            "CrossNamespacePodAffinity" => self.cross_namespace_affinity,
+            _ => false,
+        }
+    }
 }
 
 /// The pod's QoS class (`Guaranteed`, `Burstable` or `BestEffort`), which
@@ -310,33 +479,6 @@ fn scope_selectors(quota: &ResourceQuota) -> Vec<ScopedResourceSelectorRequireme
         .iter()
         .flat_map(|s| s.match_expressions.iter().flatten().cloned());
     scopes.chain(expressions).collect()
-}
-
-fn matches_scope(pod: &Pod, selector: &ScopedResourceSelectorRequirement) -> bool {
-    let spec = pod.spec.as_ref();
-    match selector.scope_name.as_str() {
-        "Terminating" => is_terminating(pod),
-        "NotTerminating" => !is_terminating(pod),
-        "BestEffort" => qos_class_of(pod) == "BestEffort",
-        "NotBestEffort" => qos_class_of(pod) != "BestEffort",
-        "PriorityClass" => {
-            // A label selector over the one label `PriorityClass=<class>`,
-            // absent when the pod names no class.
-            let class = spec
-                .and_then(|s| s.priority_class_name.as_deref())
-                .filter(|c| !c.is_empty());
-            let listed = |class: &str| selector.values.iter().flatten().any(|v| v == class);
-            match selector.operator.as_str() {
-                "Exists" => class.is_some(),
-                "DoesNotExist" => class.is_none(),
-                "In" => class.is_some_and(listed),
-                "NotIn" => !class.is_some_and(listed),
-                _ => false,
-            }
-        }
-        "CrossNamespacePodAffinity" => uses_cross_namespace_pod_affinity(pod),
-        _ => false,
-    }
 }
 
 fn is_terminating(pod: &Pod) -> bool {
@@ -433,41 +575,20 @@ fn container_requests(container: &Container) -> ResourceList {
     effective
 }
 
-/// What one pod charges to quota (upstream's `PodUsageFunc`). `count/pods`
-/// counts every stored pod; compute resources and `pods` only pods that have
-/// not finished and are not stuck past their deletion grace period.
-fn pod_usage(pod: &Pod, now: Timestamp) -> ResourceList {
-    let mut usage = ResourceList::from([("count/pods".to_owned(), Quantity::from_units(1))]);
-    if is_charged(pod, now) {
-        // Overhead adds to every request, and to the limits that are set.
-        let overhead = pod.spec.as_ref().and_then(|s| s.overhead.as_ref());
-        let overhead = parse_list(overhead.into_iter().flatten(), "spec.overhead");
-        let mut requests = pod_resources(pod, container_requests);
-        let mut limits = pod_resources(pod, container_limits);
-        for (name, extra) in &overhead {
-            if let Some(limit) = limits.get_mut(name).filter(|l| !l.is_zero()) {
-                *limit += *extra;
-            }
-        }
-        add_all(&mut requests, overhead);
-        add_all(&mut usage, compute_usage(&requests, &limits));
-    }
-    usage
-}
-
-fn is_charged(pod: &Pod, now: Timestamp) -> bool {
+/// While the pod's compute resources count: not once it has finished, nor
+/// once it is stuck past its deletion grace period.
+fn charged(pod: &Pod) -> Charged {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     if matches!(phase, Some("Succeeded" | "Failed")) {
-        return false;
+        return Charged::Never;
     }
     let meta = &pod.metadata;
     match (&meta.deletion_timestamp, meta.deletion_grace_period_seconds) {
         (Some(deleted), Some(grace)) => deleted
             .0
             .checked_add(SignedDuration::from_secs(grace))
-            .ok()
-            .is_none_or(|deadline| now <= deadline),
-        _ => true,
+            .map_or(Charged::Always, Charged::Until),
+        _ => Charged::Always,
     }
 }
 
@@ -523,27 +644,6 @@ fn compute_usage(requests: &ResourceList, limits: &ResourceList) -> ResourceList
         }
     }
     usage
-}
-
-/// What the quota's matching pods use of each hard resource.
-fn quota_usage(
-    quota: &ResourceQuota,
-    hard: &ResourceList,
-    pods: &[Pod],
-    now: Timestamp,
-) -> ResourceList {
-    let mut used: ResourceList = hard
-        .keys()
-        .map(|name| (name.clone(), Quantity::ZERO))
-        .collect();
-    let selectors = scope_selectors(quota);
-    for pod in pods
-        .iter()
-        .filter(|pod| selectors.iter().all(|s| matches_scope(pod, s)))
-    {
-        add_all(&mut used, mask(&pod_usage(pod, now), hard.keys()));
-    }
-    used
 }
 
 fn qos_class_of(pod: &Pod) -> &'static str {

@@ -481,3 +481,26 @@ fn qos_classes() {
     assert_eq!(qos_class(&zero_requests), Some("BestEffort"));
     assert_eq!(qos_class(&json!("not a pod")), None);
 }
+
+#[test]
+fn a_pods_charge_ignores_what_quota_does_not_count() {
+    let pending = pod("p", cpu("1"));
+    let running = with(pending.clone(), "/status/phase", json!("Running"));
+    let finished = with(pending.clone(), "/status/phase", json!("Succeeded"));
+    assert_eq!(PodCharge::decode(&pending), PodCharge::decode(&running));
+    assert_ne!(PodCharge::decode(&pending), PodCharge::decode(&finished));
+    assert_eq!(PodCharge::decode(&json!("not a pod")), None);
+}
+
+#[test]
+fn a_rule_covers_only_the_pods_its_scopes_select() {
+    let scoped = priority_scoped(quota("q", json!({ "pods": "1" })), "In", &["polecat"]);
+    let rule = QuotaRule::decode(&scoped).unwrap();
+    let polecat = with(
+        pod("a", cpu("1")),
+        "/spec/priorityClassName",
+        json!("polecat"),
+    );
+    assert!(rule.covers(&PodCharge::decode(&polecat).unwrap()));
+    assert!(!rule.covers(&PodCharge::decode(&pod("crew", cpu("1"))).unwrap()));
+}

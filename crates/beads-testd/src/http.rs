@@ -31,6 +31,7 @@ use crate::mutation::EventFilter;
 use crate::ops::{Backend, Call, Operation};
 use crate::requests::Transport;
 use crate::sse::Stream;
+use crate::tenant::Tenants;
 
 /// The largest RPC body read, as the daemon's.
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -39,7 +40,7 @@ const MAX_BODY: usize = 10 * 1024 * 1024;
 const MALFORMED_BODY: &str = "{\"status\": \"healthy\", \"data\": [tru";
 
 struct HttpState {
-    backend: Arc<Backend>,
+    tenants: Arc<Tenants>,
     keepalive: Duration,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -51,13 +52,13 @@ struct Hangup(CancellationToken);
 
 pub(crate) async fn serve(
     listener: TcpListener,
-    backend: Arc<Backend>,
+    tenants: Arc<Tenants>,
     keepalive: Duration,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
     let state = Arc::new(HttpState {
-        backend,
+        tenants,
         keepalive,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
@@ -75,7 +76,7 @@ pub(crate) async fn serve(
             },
         };
         let router = router.clone();
-        let connection_guard = state.backend.connections.open();
+        let connection_guard = state.tenants.default_backend().connections.open();
         let hangup = shutdown.child_token();
         tracker.spawn(async move {
             let _connection_guard = connection_guard;
@@ -107,20 +108,31 @@ fn router(state: Arc<HttpState>) -> Router {
         .with_state(state)
 }
 
-/// Records the request and applies latency, authentication and one-shot faults, in that order.
-/// `Ok(true)` means the answer must be malformed.
+/// The tenant a request's bearer token reaches (the default one without a token).
+fn tenant_of(state: &HttpState, headers: &HeaderMap) -> Arc<Backend> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    state.tenants.route(token)
+}
+
+/// Finds the request's tenant, records the request there and applies latency, authentication (when
+/// `authenticate`) and one-shot faults, in that order. The flag says whether the answer must be
+/// malformed.
 async fn admit(
     state: &HttpState,
     operation: &str,
-    auth: Option<&HeaderMap>,
+    headers: &HeaderMap,
+    authenticate: bool,
     hangup: &Hangup,
-) -> Result<bool, Response> {
-    let backend = &state.backend;
+) -> Result<(Arc<Backend>, bool), Response> {
+    let backend = tenant_of(state, headers);
     backend.requests.request(Transport::Http, operation);
     if let Some(delay) = backend.faults.latency(Transport::Http, operation) {
         tokio::time::sleep(delay).await;
     }
-    if let Some(headers) = auth {
+    if authenticate {
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
@@ -134,8 +146,8 @@ async fn admit(
         }
     }
     match backend.faults.take(Transport::Http, operation) {
-        None => Ok(false),
-        Some(FaultAction::Malformed) => Ok(true),
+        None => Ok((backend, false)),
+        Some(FaultAction::Malformed) => Ok((backend, true)),
         Some(FaultAction::Fail(message)) => {
             backend.requests.failure(Transport::Http, operation);
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, &message))
@@ -151,11 +163,12 @@ async fn admit(
 async fn healthz(
     State(state): State<Arc<HttpState>>,
     Extension(hangup): Extension<Hangup>,
+    headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = gate(&state, endpoint::HEALTHZ, None, &hangup).await {
-        return response;
-    }
-    let backend = &state.backend;
+    let backend = match gate(&state, endpoint::HEALTHZ, &headers, false, &hangup).await {
+        Ok(backend) => backend,
+        Err(response) => return response,
+    };
     let (status, error) = backend.health_status();
     let mut body = json!({
         "status": status,
@@ -177,13 +190,14 @@ async fn healthz(
 async fn readyz(
     State(state): State<Arc<HttpState>>,
     Extension(hangup): Extension<Hangup>,
+    headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = gate(&state, endpoint::READYZ, None, &hangup).await {
-        return response;
-    }
-    let (status, error) = state.backend.health_status();
-    let not_ready = state
-        .backend
+    let backend = match gate(&state, endpoint::READYZ, &headers, false, &hangup).await {
+        Ok(backend) => backend,
+        Err(response) => return response,
+    };
+    let (status, error) = backend.health_status();
+    let not_ready = backend
         .faults
         .not_ready()
         .or_else(|| (status != "healthy").then(|| error.unwrap_or_default()));
@@ -201,10 +215,11 @@ async fn metrics(
     Extension(hangup): Extension<Hangup>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(response) = gate(&state, endpoint::METRICS, Some(&headers), &hangup).await {
-        return response;
-    }
-    let reply = state.backend.dispatch(Call {
+    let backend = match gate(&state, endpoint::METRICS, &headers, true, &hangup).await {
+        Ok(backend) => backend,
+        Err(response) => return response,
+    };
+    let reply = backend.dispatch(Call {
         operation: Operation::Metrics,
         args: b"",
         actor: "",
@@ -222,11 +237,10 @@ async fn rpc(
 ) -> Response {
     let operation = Operation::from_method(&method);
     let name = operation.map_or(method.as_str(), |op| op.name());
-    let malformed = match admit(&state, name, Some(&headers), &hangup).await {
-        Ok(malformed) => malformed,
+    let (backend, malformed) = match admit(&state, name, &headers, true, &hangup).await {
+        Ok(admitted) => admitted,
         Err(response) => return response,
     };
-    let backend = &state.backend;
     let Some(operation) = operation else {
         backend.requests.failure(Transport::Http, name);
         return error(StatusCode::NOT_FOUND, &format!("unknown method: {method}"));
@@ -270,10 +284,11 @@ async fn events(
     headers: HeaderMap,
     Query(query): Query<EventsQuery>,
 ) -> Response {
-    let garbage_first = match admit(&state, endpoint::EVENTS, Some(&headers), &hangup).await {
-        Ok(malformed) => malformed,
-        Err(response) => return response,
-    };
+    let (backend, garbage_first) =
+        match admit(&state, endpoint::EVENTS, &headers, true, &hangup).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
     let since = match query
         .since
         .as_deref()
@@ -289,7 +304,7 @@ async fn events(
             );
         }
     };
-    let (replay, live) = state.backend.store.subscribe_since(since);
+    let (replay, live) = backend.store.subscribe_since(since);
     let stream = Stream {
         replay,
         live,
@@ -317,13 +332,13 @@ async fn events(
 async fn gate(
     state: &HttpState,
     operation: &str,
-    auth: Option<&HeaderMap>,
+    headers: &HeaderMap,
+    authenticate: bool,
     hangup: &Hangup,
-) -> Option<Response> {
-    match admit(state, operation, auth, hangup).await {
-        Ok(false) => None,
-        Ok(true) => Some(malformed_response()),
-        Err(response) => Some(response),
+) -> Result<Arc<Backend>, Response> {
+    match admit(state, operation, headers, authenticate, hangup).await? {
+        (backend, false) => Ok(backend),
+        (_, true) => Err(malformed_response()),
     }
 }
 

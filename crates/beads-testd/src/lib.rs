@@ -9,6 +9,11 @@
 //! `get_mutations` and `/events`), switch faults through [`Faults`], and count what clients asked for
 //! through [`RequestLog`].
 //!
+//! One daemon can stand in for several: [`TestDaemon::add_tenant`] adds a [`Tenant`] reached with
+//! its own token (HTTP bearer, `/events`, TCP `token`), with its own store, faults, request log and
+//! mutation stream. Requests without a tenant's token go to the default tenant (`config.token`),
+//! which `store()`, `faults()` and `requests()` address.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
@@ -42,6 +47,7 @@ mod requests;
 mod sse;
 mod store;
 mod tcp;
+mod tenant;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -59,9 +65,11 @@ pub use query::MAX_IDS;
 pub use requests::{RequestLog, Tally, Transport};
 pub use store::{BeadStore, DEFAULT_HISTORY_CAPACITY};
 pub use tcp::MAX_LINE_BYTES;
+pub use tenant::{Tenant, TenantError};
 
 use ops::{Backend, Connections};
 use requests::RequestRecorder;
+use tenant::Tenants;
 
 /// How a [`TestDaemon`] starts.
 #[derive(Debug, Clone)]
@@ -90,7 +98,7 @@ impl Default for TestDaemonConfig {
 /// A running test daemon with an HTTP and a TCP listener on loopback. Dropping it stops the listeners;
 /// [`TestDaemon::shutdown`] also waits for every connection task to end.
 pub struct TestDaemon {
-    backend: Arc<Backend>,
+    tenants: Arc<Tenants>,
     http_addr: SocketAddr,
     tcp_addr: SocketAddr,
     shutdown: CancellationToken,
@@ -116,7 +124,7 @@ impl TestDaemon {
         let tcp_addr = tcp_listener.local_addr()?;
 
         let store = BeadStore::new(config.history_capacity);
-        let backend = Arc::new(Backend {
+        let backend = Backend {
             faults: Faults::new(store.clone()),
             store,
             requests: RequestRecorder::default(),
@@ -125,24 +133,25 @@ impl TestDaemon {
             token: config.token,
             http_addr: http_addr.to_string(),
             started: Instant::now(),
-        });
+        };
+        let tenants = Arc::new(Tenants::new(backend, config.history_capacity));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         tracker.spawn(http::serve(
             http_listener,
-            Arc::clone(&backend),
+            Arc::clone(&tenants),
             config.keepalive_interval,
             shutdown.clone(),
             tracker.clone(),
         ));
         tracker.spawn(tcp::serve(
             tcp_listener,
-            Arc::clone(&backend),
+            Arc::clone(&tenants),
             shutdown.clone(),
             tracker.clone(),
         ));
         Ok(TestDaemon {
-            backend,
+            tenants,
             http_addr,
             tcp_addr,
             shutdown,
@@ -168,26 +177,56 @@ impl TestDaemon {
         self.tcp_addr
     }
 
+    /// The default tenant's token (`config.token`).
     pub fn token(&self) -> &str {
-        &self.backend.token
+        &self.backend().token
     }
 
+    /// The default tenant's beads.
     pub fn store(&self) -> &BeadStore {
-        &self.backend.store
+        &self.backend().store
     }
 
+    /// The default tenant's faults.
     pub fn faults(&self) -> &Faults {
-        &self.backend.faults
+        &self.backend().faults
     }
 
-    /// A snapshot of the requests received so far.
+    /// A snapshot of the requests the default tenant received so far (including every request
+    /// with no or an unknown token).
     pub fn requests(&self) -> RequestLog {
-        self.backend.requests.snapshot()
+        self.backend().requests.snapshot()
     }
 
-    /// Forgets the requests received so far.
+    /// Forgets the requests the default tenant received so far.
     pub fn reset_requests(&self) {
-        self.backend.requests.reset();
+        self.backend().requests.reset();
+    }
+
+    /// Adds a tenant reached with `token`: from then on, requests carrying it see only the new
+    /// tenant's (empty) store, faults, request log and mutation stream, as if they went to a
+    /// daemon of their own.
+    pub fn add_tenant(&self, token: impl Into<String>) -> Result<Tenant, TenantError> {
+        self.tenants.add(token.into())
+    }
+
+    /// The tenant `token` reaches, the default one included; `None` for an unknown token.
+    pub fn tenant(&self, token: &str) -> Option<Tenant> {
+        self.tenants.get(token)
+    }
+
+    /// The default tenant.
+    pub fn default_tenant(&self) -> Tenant {
+        Tenant::new(Arc::clone(self.backend()))
+    }
+
+    /// Every tenant: the default one first, then the added ones in no particular order.
+    pub fn tenants(&self) -> Vec<Tenant> {
+        self.tenants.all()
+    }
+
+    fn backend(&self) -> &Arc<Backend> {
+        self.tenants.default_backend()
     }
 
     /// Stops both listeners, ends every connection and event stream, and waits for them.

@@ -76,6 +76,21 @@ impl RequestLog {
     }
 }
 
+/// The requests of several logs together, e.g. of every tenant of a daemon.
+impl std::iter::Sum for RequestLog {
+    fn sum<I: Iterator<Item = RequestLog>>(logs: I) -> RequestLog {
+        let mut total = RequestLog::default();
+        for log in logs {
+            for (key, tally) in log.tallies {
+                let entry = total.tallies.entry(key).or_default();
+                entry.requests += tally.requests;
+                entry.failures += tally.failures;
+            }
+        }
+        total
+    }
+}
+
 /// The live, shared recorder behind [`RequestLog`] snapshots.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestRecorder {
@@ -137,6 +152,14 @@ mod tests {
                 failures: 1
             }
         );
+        let other = RequestRecorder::default();
+        other.request(Transport::Tcp, "list");
+        other.failure(Transport::Tcp, "list");
+        other.request(Transport::Http, "show");
+        let both: RequestLog = [log.clone(), other.snapshot()].into_iter().sum();
+        assert_eq!(both.count("list"), 4);
+        assert_eq!(both.count("show"), 1);
+        assert_eq!(both.by_operation()["list"].failures, 2);
         recorder.reset();
         assert_eq!(recorder.snapshot().total(), 0);
         assert_eq!(log.total(), 4, "snapshots do not change");

@@ -12,8 +12,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::check_tcp_token;
 use crate::faults::FaultAction;
-use crate::ops::{Backend, Call, Operation};
+use crate::ops::{Call, Operation};
 use crate::requests::Transport;
+use crate::tenant::Tenants;
 
 /// The longest request line accepted.
 pub const MAX_LINE_BYTES: usize = 10 * 1024 * 1024;
@@ -70,7 +71,7 @@ enum Outcome {
 
 pub(crate) async fn serve(
     listener: TcpListener,
-    backend: Arc<Backend>,
+    tenants: Arc<Tenants>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -85,12 +86,12 @@ pub(crate) async fn serve(
                 }
             },
         };
-        tracker.spawn(connection(stream, Arc::clone(&backend), shutdown.clone()));
+        tracker.spawn(connection(stream, Arc::clone(&tenants), shutdown.clone()));
     }
 }
 
-async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: CancellationToken) {
-    let _connection_guard = backend.connections.open();
+async fn connection(stream: TcpStream, tenants: Arc<Tenants>, shutdown: CancellationToken) {
+    let _connection_guard = tenants.default_backend().connections.open();
     let mut lines = Framed::new(stream, LinesCodec::new_with_max_length(MAX_LINE_BYTES));
     let mut after_oversized_line = false;
     loop {
@@ -107,11 +108,12 @@ async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: Cancella
             None => return,
             Some(Ok(line)) => tokio::select! {
                 _ = shutdown.cancelled() => return, // e.g. while an injected latency sleeps
-                outcome = answer(&backend, &line) => outcome,
+                outcome = answer(&tenants, &line) => outcome,
             },
             Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
                 // The codec skips the rest of the line; the connection stays usable.
                 after_oversized_line = true;
+                let backend = tenants.default_backend(); // no token could be read
                 backend.requests.request(Transport::Tcp, INVALID_REQUEST);
                 backend.requests.failure(Transport::Tcp, INVALID_REQUEST);
                 let error = format!("invalid request: message exceeds {MAX_LINE_BYTES} bytes");
@@ -130,16 +132,19 @@ async fn connection(stream: TcpStream, backend: Arc<Backend>, shutdown: Cancella
     }
 }
 
-/// Records the request, then applies latency, authentication and one-shot faults before dispatching.
-async fn answer(backend: &Backend, line: &str) -> Outcome {
+/// Records the request with the tenant its token reaches, then applies latency, authentication and
+/// one-shot faults before dispatching.
+async fn answer(tenants: &Tenants, line: &str) -> Outcome {
     let request: Request = match serde_json::from_str(line) {
         Ok(request) => request,
         Err(error) => {
+            let backend = tenants.default_backend(); // no token could be read
             backend.requests.request(Transport::Tcp, INVALID_REQUEST);
             backend.requests.failure(Transport::Tcp, INVALID_REQUEST);
             return Outcome::Answer(Answer::failure(format!("invalid request: {error}")).line());
         }
     };
+    let backend = tenants.route(request.token.as_deref());
     let name = request.operation.as_str();
     let requests = &backend.requests;
     requests.request(Transport::Tcp, name);

@@ -97,9 +97,14 @@ impl Tcp {
 
     /// A request with the right token.
     pub async fn call(&mut self, operation: &str, args: Value) -> Value {
+        self.call_as(TOKEN, operation, args).await
+    }
+
+    /// A request with `token` (e.g. a tenant's).
+    pub async fn call_as(&mut self, token: &str, operation: &str, args: Value) -> Value {
         let request = serde_json::json!({
             "operation": operation, "args": args, "actor": "tcp-tester", "request_id": "r-1",
-            "client_version": "9.8.7", "timeout_ms": 0, "token": TOKEN,
+            "client_version": "9.8.7", "timeout_ms": 0, "token": token,
         });
         json(&self.raw(&request.to_string()).await.expect("answer line"))
     }
@@ -123,10 +128,15 @@ pub struct Frame {
 
 impl Events {
     pub async fn open(daemon: &TestDaemon, query: &str) -> Events {
+        Events::open_as(daemon, TOKEN, query).await
+    }
+
+    /// A stream authenticated with `token` (e.g. a tenant's).
+    pub async fn open_as(daemon: &TestDaemon, token: &str, query: &str) -> Events {
         let response = bounded(
             http()
                 .get(format!("{}/events{query}", daemon.http_url()))
-                .bearer_auth(TOKEN)
+                .bearer_auth(token)
                 .send(),
         )
         .await

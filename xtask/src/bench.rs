@@ -206,6 +206,12 @@ mod tests {
         assert!(fleet.convergence.writes.objects >= fleet.convergence.minimum.objects_created);
         assert!(fleet.idle.api_by_verb.contains_key("watch") || fleet.idle.api_by_verb.is_empty());
         assert!(fleet.footprint.peak_rss_mib > 0.0);
+        // Each town has its own daemon tenant; requests to all of them count.
+        assert!(
+            fleet.idle.beads_per_town_per_sync > 0.0,
+            "{:?}",
+            fleet.idle.beads_by_operation
+        );
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         // Churn runs; whether every polecat got its pod is a figure of the
         // operator (see docs/benchmarks.md), not of the harness.

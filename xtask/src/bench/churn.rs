@@ -69,7 +69,10 @@ pub async fn run(plan: &Plan) -> anyhow::Result<ChurnResult> {
     let churn = plan.churn;
     let shape = FleetShape::new(1, churn.rigs, 0);
     let env = Env::start().await?;
-    env.seed(shape);
+    if let Err(error) = env.seed(shape).await {
+        env.shutdown().await;
+        return Err(error);
+    }
     let operator = Operator::in_process(env.client.clone(), env.testd.http_url());
     let outcome = drive(plan, shape, &env).await;
     let stopped = operator.stop().await;
@@ -113,6 +116,7 @@ async fn drive(plan: &Plan, shape: FleetShape, env: &Env) -> anyhow::Result<Chur
         }
     });
 
+    let beads = env.town_beads(0)?;
     let started = Instant::now();
     let (mut created, mut deleted) = (Vec::new(), Vec::new());
     let mut timeouts = 0;
@@ -125,7 +129,7 @@ async fn drive(plan: &Plan, shape: FleetShape, env: &Env) -> anyhow::Result<Chur
             .collect();
         let mut changed = HashMap::new();
         for polecat in &polecats {
-            env.testd.store().insert(Issue::agent(
+            beads.insert(Issue::agent(
                 Some(&polecat.rig),
                 "polecat",
                 &polecat.name,
@@ -144,7 +148,7 @@ async fn drive(plan: &Plan, shape: FleetShape, env: &Env) -> anyhow::Result<Chur
 
         let mut changed = HashMap::new();
         for polecat in &polecats {
-            env.testd.store().update(&polecat.bead_id(), |bead| {
+            beads.update(&polecat.bead_id(), |bead| {
                 bead.agent_state = Some("done".into());
             });
             changed.insert(polecat.pod_name(), Instant::now());

@@ -1,11 +1,12 @@
 //! The world a benchmark runs in: the embedded API server (workload
-//! simulation on), one test bd daemon serving every town, the CRDs, a
+//! simulation on), one test bd daemon with a tenant per town (each town sees
+//! only its own beads, as with a daemon per town in production), the CRDs, a
 //! namespace with the Secrets the towns name, and the fleet's towns and beads.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::{BeadStore, RequestLog, TestDaemon, TestDaemonConfig, TownShape, seed_town};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::{AgentPool, GasTown, Phase, Rig};
 use k8s_openapi::ByteString;
@@ -80,33 +81,60 @@ impl Env {
             ..Namespace::default()
         };
         create(&Api::all(self.client.clone()), &namespace).await?;
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), NAMESPACE);
-        for (name, key, value) in [
-            ("bd-daemon-token", "token", self.testd.token()),
-            ("anthropic-api-key", "api-key", "sk-bench-not-a-key"),
-        ] {
-            let secret = Secret {
-                metadata: named(name, Some(NAMESPACE)),
-                data: Some([(key.to_string(), ByteString(value.as_bytes().to_vec()))].into()),
-                ..Secret::default()
-            };
-            create(&secrets, &secret).await?;
-        }
-        Ok(())
+        self.create_secret("anthropic-api-key", "api-key", "sk-bench-not-a-key")
+            .await
     }
 
-    /// Seeds the beads of every rig of `fleet` (witness, refinery, crew,
-    /// merge requests; no polecats, so that convergence is deterministic).
-    pub fn seed(&self, fleet: FleetShape) {
+    async fn create_secret(&self, name: &str, key: &str, value: &str) -> anyhow::Result<()> {
+        let secret = Secret {
+            metadata: named(name, Some(NAMESPACE)),
+            data: Some([(key.to_string(), ByteString(value.as_bytes().to_vec()))].into()),
+            ..Secret::default()
+        };
+        create(&Api::namespaced(self.client.clone(), NAMESPACE), &secret).await
+    }
+
+    /// Gives every town of `fleet` its own daemon tenant and token Secret,
+    /// and seeds the beads of its rigs there (witness, refinery, crew, merge
+    /// requests; no polecats, so that convergence is deterministic).
+    pub async fn seed(&self, fleet: FleetShape) -> anyhow::Result<()> {
         let shape = TownShape {
             polecats_per_rig: 0,
             crew_per_rig: fleet.crew,
             ..TownShape::default()
         };
         for town in 0..fleet.towns {
+            let tenant = self
+                .testd
+                .add_tenant(town_token(town))
+                .with_context(|| format!("cannot add the daemon tenant of {}", town_name(town)))?;
+            self.create_secret(&token_secret_name(town), TOKEN_KEY, tenant.token())
+                .await?;
             let rigs: Vec<String> = (0..fleet.rigs).map(|r| rig_name(town, r)).collect();
             let rigs: Vec<&str> = rigs.iter().map(String::as_str).collect();
-            seed_town(self.testd.store(), &rigs, &shape);
+            seed_town(tenant.store(), &rigs, &shape);
+        }
+        Ok(())
+    }
+
+    /// The beads of `town` (seeded by [`Env::seed`]).
+    pub fn town_beads(&self, town: usize) -> anyhow::Result<BeadStore> {
+        let tenant = self
+            .testd
+            .tenant(&town_token(town))
+            .with_context(|| format!("{} has no daemon tenant", town_name(town)))?;
+        Ok(tenant.store().clone())
+    }
+
+    /// The bd daemon requests of every town so far.
+    pub fn bead_requests(&self) -> RequestLog {
+        self.testd.tenants().iter().map(|t| t.requests()).sum()
+    }
+
+    /// Forgets the bd daemon requests of every town.
+    pub fn reset_bead_requests(&self) {
+        for tenant in self.testd.tenants() {
+            tenant.reset_requests();
         }
     }
 
@@ -185,14 +213,27 @@ impl Env {
     }
 }
 
-/// `t007-r3`: rig names are unique across towns, so that one daemon keeps
-/// every rig's beads apart.
+/// The key of the bd daemon token in each town's token Secret.
+const TOKEN_KEY: &str = "token";
+
+/// `t007-r3`: rig names are unique across towns, so that pods and beads of
+/// different towns never share a name.
 pub fn rig_name(town: usize, rig: usize) -> String {
     format!("t{town:03}-r{rig}")
 }
 
 pub fn town_name(town: usize) -> String {
     format!("t{town:03}")
+}
+
+/// The daemon token of `town`, which reaches its tenant of the test daemon.
+fn town_token(town: usize) -> String {
+    format!("bench-token-{}", town_name(town))
+}
+
+/// `bd-daemon-token-t007`: the Secret holding the daemon token of `town`.
+fn token_secret_name(town: usize) -> String {
+    format!("bd-daemon-token-{}", town_name(town))
 }
 
 /// What the benchmark's towns share.
@@ -235,7 +276,7 @@ fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Res
             "dolt": {"image": "dolthub/dolt-sql-server:1.43.0"},
             "daemon": {
                 "image": "ghcr.io/gastown/bd-daemon:0.1.0",
-                "tokenSecretRef": {"name": "bd-daemon-token", "key": "token"},
+                "tokenSecretRef": {"name": token_secret_name(town), "key": TOKEN_KEY},
             },
             "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic-api-key", "key": "api-key"}},
             "defaults": {
@@ -325,6 +366,10 @@ mod tests {
         assert_eq!(rigs[0].crew().len(), 2);
         assert_eq!(town.spec.sync_interval(), Duration::from_secs(2));
         assert!(rigs[0].git_url.is_some());
+        let token = town.spec.daemon.token_secret_ref.as_ref().unwrap();
+        assert_eq!(token.name, "bd-daemon-token-t007");
+        assert_eq!(token.key, TOKEN_KEY);
+        assert_ne!(town_token(7), town_token(8), "every town has its own token");
         let without = town_manifest(
             0,
             FleetShape::new(1, 1, 0),

@@ -70,7 +70,10 @@ pub async fn run(
     kind: OperatorKind<'_>,
 ) -> anyhow::Result<FleetResult> {
     let env = Env::start().await?;
-    env.seed(shape);
+    if let Err(error) = env.seed(shape).await {
+        env.shutdown().await;
+        return Err(error);
+    }
     let operator = match kind {
         OperatorKind::InProcess => Operator::in_process(env.client.clone(), env.testd.http_url()),
         OperatorKind::Child(binary) => {
@@ -132,10 +135,10 @@ async fn measure(
     };
 
     env.server.reset_requests();
-    env.testd.reset_requests();
+    env.reset_bead_requests();
     tokio::time::sleep(plan.idle_window()).await;
     let api = snapshot(env);
-    let beads = env.testd.requests().by_operation();
+    let beads = env.bead_requests().by_operation();
     let beads_by_operation: BTreeMap<String, u64> =
         beads.into_iter().map(|(op, t)| (op, t.requests)).collect();
     let beads_requests: u64 = beads_by_operation

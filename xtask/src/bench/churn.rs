@@ -88,10 +88,9 @@ async fn drive(plan: &Plan, shape: FleetShape, env: &Env) -> anyhow::Result<Chur
     let spec = TownSpec {
         sync_interval: plan.sync_interval,
         max_polecats: i32::try_from(churn.per_rig)?,
-        // The clone init container has no resource requests, so the rig's
-        // polecat quota refuses every polecat pod of a rig with a git URL
-        // (docs/benchmarks.md, known issues).
-        git_url: false,
+        // Polecats clone the rig's repository first (an init container
+        // that the rig's polecat quota charges like the agent).
+        git_url: true,
     };
     env.apply_towns(shape, &spec).await?;
     env.wait_running(1, Duration::from_secs(120)).await?;

@@ -100,13 +100,23 @@ where
     stream.for_each(|_| futures::future::ready(())).boxed()
 }
 
+/// The operator never reads `metadata.managedFields` (it applies, and compares
+/// only the fields it sets); they are often most of an object's size, so the
+/// caches do not keep them.
+fn forget_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
     drivers.push(drive(
-        watcher(api, config).default_backoff().reflect(writer),
+        watcher(api, config)
+            .default_backoff()
+            .modify(forget_managed_fields)
+            .reflect(writer),
     ));
     store
 }
@@ -127,6 +137,7 @@ where
     drivers.push(drive(
         watcher(api, config)
             .default_backoff()
+            .modify(forget_managed_fields)
             .reflect_shared(writer),
     ));
     (store, subscriber)

@@ -54,8 +54,22 @@ impl Operator {
     }
 
     /// Starts `binary run` against the cluster of `kubeconfig`.
+    ///
+    /// `GASTOWN_BENCH_OPERATOR_WRAPPER` (say `heaptrack -o /tmp/operator`)
+    /// runs the binary under that command instead, for profiling; the
+    /// footprint is then the wrapper's.
     pub fn child(binary: &Path, kubeconfig: &Path, daemon_url: &str) -> anyhow::Result<Operator> {
-        let child = Command::new(binary)
+        let wrapper = std::env::var("GASTOWN_BENCH_OPERATOR_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .arg("run")
             .arg("--kubeconfig")
             .arg(kubeconfig)

@@ -365,8 +365,11 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
 /// How long a change of progress alone may wait before it is written: while
 /// a town comes up, every pod that starts and every rig that settles changes
 /// its counts and rig summaries, and writing each step would cost one status
-/// write per pod. Changes of phase, of a condition's status or reason, or of
-/// anything else are written at once.
+/// write per pod. Progress is the agent count, the rig summaries and the
+/// condition messages, and, while the town is Provisioning, its conditions
+/// and agents turning ready one by one (their Events go out at once). A
+/// change of phase or of observedGeneration, and any change of a town that
+/// is up, is written at once.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(2);
 
 /// When a newly computed status should be written.
@@ -381,8 +384,8 @@ pub enum StatusWrite {
 }
 
 /// Decides when `next` is written over `previous` (the status as last
-/// written). Progress is the agent count, the rig summaries and condition
-/// messages; `lastSynced` tells when the last write was.
+/// written; its `lastSynced` tells when that was). See [`PROGRESS_INTERVAL`]
+/// for what counts as progress.
 pub fn when_to_write(
     previous: Option<&GasTownStatus>,
     next: &GasTownStatus,
@@ -415,6 +418,14 @@ fn without_progress(status: &GasTownStatus) -> GasTownStatus {
     essentials.agent_count = None;
     essentials.rigs = None;
     essentials.last_synced = None;
+    if status.phase == Some(Phase::Provisioning) {
+        // What a user waits for is the phase; the steps on the way there
+        // (DoltReady, then DaemonReady, then the mayor…) are progress.
+        essentials.conditions = None;
+        essentials.mayor = None;
+        essentials.deacon = None;
+        essentials.daemon = None;
+    }
     for condition in essentials.conditions.iter_mut().flatten() {
         condition.message.clear();
     }
@@ -691,6 +702,64 @@ mod tests {
         assert!(transitions.is_empty(), "DoltReady stays False");
         assert_eq!(
             when_to_write(Some(&not_ready), &failed, at(100)),
+            StatusWrite::Now
+        );
+    }
+
+    #[test]
+    fn a_provisioning_town_writes_its_steps_as_progress_but_a_town_that_is_up_does_not() {
+        let beads = summary();
+        let mut starting = observation(Ok(&beads), None);
+        starting.dolt = Workload::NotReady;
+        starting.mayor = agent(true, false);
+        let (written, _) = town_status(&starting);
+        assert_eq!(written.phase, Some(Phase::Provisioning));
+
+        // Dolt comes up a second later; the mayor still starts.
+        let mut dolt_up = observation(Ok(&beads), Some(&written));
+        dolt_up.now = at(101);
+        dolt_up.mayor = agent(true, false);
+        let (step, transitions) = town_status(&dolt_up);
+        assert_eq!(step.phase, Some(Phase::Provisioning));
+        assert_eq!(transitions.len(), 1, "one Event, at once: {transitions:?}");
+        assert_eq!(condition_status(&step, condition::DOLT_READY), Some(true));
+        assert_eq!(
+            when_to_write(Some(&written), &step, at(101)),
+            StatusWrite::After(Duration::from_secs(1))
+        );
+
+        // A new generation is written at once, as is the phase once it moves.
+        let mut edited = step.clone();
+        edited.observed_generation = Some(3);
+        assert_eq!(
+            when_to_write(Some(&written), &edited, at(101)),
+            StatusWrite::Now
+        );
+        let mut all_up = observation(Ok(&beads), Some(&written));
+        all_up.now = at(101);
+        let (running, _) = town_status(&all_up);
+        assert_eq!(running.phase, Some(Phase::Running));
+        assert_eq!(
+            when_to_write(Some(&written), &running, at(101)),
+            StatusWrite::Now
+        );
+
+        // Once up, a condition that changes is news, even with the phase
+        // unchanged: the degraded town's mayor stops too.
+        let mut dolt_down = observation(Ok(&beads), Some(&running));
+        dolt_down.now = at(102);
+        dolt_down.dolt = Workload::NotReady;
+        let (degraded, _) = town_status(&dolt_down);
+        assert_eq!(degraded.phase, Some(Phase::Degraded));
+        let mut mayor_down = observation(Ok(&beads), Some(&degraded));
+        mayor_down.now = at(103);
+        mayor_down.dolt = Workload::NotReady;
+        mayor_down.mayor = agent(true, false);
+        let (worse, transitions) = town_status(&mayor_down);
+        assert_eq!(worse.phase, Some(Phase::Degraded));
+        assert!(!transitions.is_empty());
+        assert_eq!(
+            when_to_write(Some(&degraded), &worse, at(103)),
             StatusWrite::Now
         );
     }

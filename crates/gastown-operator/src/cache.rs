@@ -15,7 +15,8 @@ use futures::{FutureExt, Stream, StreamExt};
 use gastown_api::{AgentPool, GasTown, Rig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service, ServiceAccount,
+    ConfigMap, ContainerState, ContainerStateTerminated, ContainerStatus, PersistentVolumeClaim,
+    Pod, PodCondition, PodSpec, PodStatus, ResourceQuota, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -107,6 +108,57 @@ fn forget_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
+/// What the pod cache keeps of a pod: its metadata (but managedFields) and
+/// the few fields the operator reads — the node, the phase, the IP, the start
+/// time, the Ready condition and each container's restarts and end. Pods are
+/// most of what the operator watches, and their specs (which the API server
+/// fills with defaults) most of a pod; a pod's drift is told by the spec hash
+/// annotation (`apply::ensure_pod`), never by comparing specs.
+pub fn keep_what_is_read_of_pod(pod: &mut Pod) {
+    forget_managed_fields(pod);
+    pod.spec = pod.spec.take().map(|spec| PodSpec {
+        node_name: spec.node_name,
+        ..PodSpec::default()
+    });
+    pod.status = pod.status.take().map(|status| PodStatus {
+        phase: status.phase,
+        pod_ip: status.pod_ip,
+        start_time: status.start_time,
+        conditions: status.conditions.map(|conditions| {
+            conditions
+                .into_iter()
+                .map(|c| PodCondition {
+                    type_: c.type_,
+                    status: c.status,
+                    ..PodCondition::default()
+                })
+                .collect()
+        }),
+        container_statuses: status.container_statuses.map(|containers| {
+            containers
+                .into_iter()
+                .map(|c| ContainerStatus {
+                    name: c.name,
+                    ready: c.ready,
+                    restart_count: c.restart_count,
+                    state: c.state.and_then(|state| {
+                        state.terminated.map(|ended| ContainerState {
+                            terminated: Some(ContainerStateTerminated {
+                                exit_code: ended.exit_code,
+                                finished_at: ended.finished_at,
+                                ..ContainerStateTerminated::default()
+                            }),
+                            ..ContainerState::default()
+                        })
+                    }),
+                    ..ContainerStatus::default()
+                })
+                .collect()
+        }),
+        ..PodStatus::default()
+    });
+}
+
 fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Store<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -121,9 +173,12 @@ where
     store
 }
 
+/// A store whose changes controllers subscribe to; `keep` trims each object
+/// to what the operator reads of it.
 fn shared<K>(
     api: Api<K>,
     config: watcher::Config,
+    keep: fn(&mut K),
     drivers: &mut Drivers,
 ) -> (Store<K>, ReflectHandle<K>)
 where
@@ -137,7 +192,7 @@ where
     drivers.push(drive(
         watcher(api, config)
             .default_backoff()
-            .modify(forget_managed_fields)
+            .modify(keep)
             .reflect_shared(writer),
     ));
     (store, subscriber)
@@ -150,18 +205,40 @@ impl Cache {
         let all = watcher::Config::default();
         let managed = watcher::Config::default().labels(&managed_selector());
 
-        let (towns, towns_sub) = shared(scope.api::<GasTown>(client), all.clone(), &mut drivers);
-        let (rigs, rigs_sub) = shared(scope.api::<Rig>(client), all.clone(), &mut drivers);
-        let (pools, pools_sub) = shared(scope.api::<AgentPool>(client), all.clone(), &mut drivers);
-        let (pods, pods_sub) = shared(scope.api::<Pod>(client), managed.clone(), &mut drivers);
+        let (towns, towns_sub) = shared(
+            scope.api::<GasTown>(client),
+            all.clone(),
+            forget_managed_fields,
+            &mut drivers,
+        );
+        let (rigs, rigs_sub) = shared(
+            scope.api::<Rig>(client),
+            all.clone(),
+            forget_managed_fields,
+            &mut drivers,
+        );
+        let (pools, pools_sub) = shared(
+            scope.api::<AgentPool>(client),
+            all.clone(),
+            forget_managed_fields,
+            &mut drivers,
+        );
+        let (pods, pods_sub) = shared(
+            scope.api::<Pod>(client),
+            managed.clone(),
+            keep_what_is_read_of_pod,
+            &mut drivers,
+        );
         let (stateful_sets, sts_sub) = shared(
             scope.api::<StatefulSet>(client),
             managed.clone(),
+            forget_managed_fields,
             &mut drivers,
         );
         let (deployments, deployments_sub) = shared(
             scope.api::<Deployment>(client),
             managed.clone(),
+            forget_managed_fields,
             &mut drivers,
         );
 
@@ -169,6 +246,7 @@ impl Cache {
         let (secrets, secrets_sub) = shared(
             scope.api::<PartialObjectMeta<Secret>>(client),
             all.clone(),
+            forget_managed_fields,
             &mut drivers,
         );
 
@@ -222,5 +300,120 @@ impl Cache {
         self.quotas.wait_until_ready().await?;
         self.priority_classes.wait_until_ready().await?;
         self.secrets.wait_until_ready().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::POD_SPEC_HASH_ANNOTATION;
+    use crate::controllers::pool::ObservedPod;
+    use crate::controllers::{pod_finished, pod_ready, rig};
+    use kube::ResourceExt;
+
+    /// A polecat pod as the API server returns it once it ran and ended.
+    fn ended_polecat() -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "gt-prod-gastown-polecat-ace",
+                "namespace": "gastown",
+                "uid": "7d8e0c3a-1111-4a2b-9c3d-000000000001",
+                "resourceVersion": "4242",
+                "labels": {"gastown.io/role": "polecat", "gastown.io/agent": "ace"},
+                "annotations": {POD_SPEC_HASH_ANNOTATION: "00112233aabbccdd"},
+                "managedFields": [{"manager": "gastown-operator", "operation": "Apply",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:containers": {}}}}]
+            },
+            "spec": {
+                "nodeName": "node-a",
+                "serviceAccountName": "gt-prod-gastown",
+                "restartPolicy": "Never",
+                "initContainers": [{"name": "git-clone", "image": "alpine/git:2.45",
+                    "args": ["clone", "https://git.example.com/gastown.git", "/workspace"]}],
+                "containers": [{
+                    "name": "agent",
+                    "image": "ghcr.io/gastown/agent:1.0",
+                    "env": [{"name": "BD_HOST", "value": "prod-bd-daemon"},
+                            {"name": "BD_TOKEN", "valueFrom": {"secretKeyRef":
+                                {"name": "bd-token", "key": "token"}}}],
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                  "limits": {"cpu": "1", "memory": "1Gi"}},
+                    "securityContext": {"runAsNonRoot": true,
+                        "capabilities": {"drop": ["ALL"]}},
+                    "terminationMessagePath": "/dev/termination-log",
+                    "imagePullPolicy": "IfNotPresent"
+                }],
+                "volumes": [{"name": "workspace", "emptyDir": {}}],
+                "dnsPolicy": "ClusterFirst",
+                "schedulerName": "default-scheduler"
+            },
+            "status": {
+                "phase": "Succeeded",
+                "podIP": "10.0.0.7",
+                "hostIP": "192.168.1.4",
+                "qosClass": "Burstable",
+                "startTime": "2026-11-23T10:00:00Z",
+                "conditions": [
+                    {"type": "Ready", "status": "False", "reason": "PodCompleted",
+                     "lastTransitionTime": "2026-11-23T10:05:00Z"},
+                    {"type": "PodScheduled", "status": "True",
+                     "lastTransitionTime": "2026-11-23T10:00:00Z"}
+                ],
+                "containerStatuses": [{
+                    "name": "agent", "ready": false, "restartCount": 2,
+                    "image": "ghcr.io/gastown/agent:1.0",
+                    "imageID": "ghcr.io/gastown/agent@sha256:0123",
+                    "containerID": "containerd://abc",
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                        "startedAt": "2026-11-23T10:01:00Z",
+                        "finishedAt": "2026-11-23T10:05:00Z"}}
+                }]
+            }
+        }))
+        .expect("a valid pod")
+    }
+
+    #[test]
+    fn the_pod_cache_keeps_every_field_the_operator_reads_and_little_else() {
+        let full = ended_polecat();
+        let mut kept = full.clone();
+        keep_what_is_read_of_pod(&mut kept);
+
+        assert_eq!(ObservedPod::from_pod(&kept), ObservedPod::from_pod(&full));
+        assert_eq!(ObservedPod::from_pod(&kept).restarts, 2);
+        assert_eq!(pod_ready(&kept), pod_ready(&full));
+        assert!(pod_finished(&kept));
+        assert!(rig::finished_at(&full).is_some());
+        assert_eq!(rig::finished_at(&kept), rig::finished_at(&full));
+        assert_eq!(kept.labels(), full.labels());
+        assert_eq!(kept.annotations(), full.annotations());
+        assert_eq!(kept.uid(), full.uid());
+        assert_eq!(kept.resource_version(), full.resource_version());
+        assert!(kept.metadata.managed_fields.is_none());
+
+        let spec = kept.spec.as_ref().expect("the node is kept");
+        assert!(spec.containers.is_empty() && spec.init_containers.is_none());
+        let size = |pod: &Pod| serde_json::to_vec(pod).unwrap().len();
+        assert!(
+            size(&kept) * 2 < size(&full),
+            "kept {} of {} bytes",
+            size(&kept),
+            size(&full)
+        );
+    }
+
+    #[test]
+    fn a_pod_the_kubelet_has_not_reported_on_stays_pending_in_the_cache() {
+        let mut pending = ended_polecat();
+        pending.status = None;
+        let mut kept = pending.clone();
+        keep_what_is_read_of_pod(&mut kept);
+        assert_eq!(
+            ObservedPod::from_pod(&kept),
+            ObservedPod::from_pod(&pending)
+        );
+        assert!(kept.status.is_none());
     }
 }

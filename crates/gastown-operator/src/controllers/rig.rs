@@ -436,7 +436,7 @@ struct Housekeeping {
     recheck: Option<Duration>,
 }
 
-fn finished_at(pod: &Pod) -> Option<Timestamp> {
+pub(crate) fn finished_at(pod: &Pod) -> Option<Timestamp> {
     let statuses = pod.status.as_ref()?.container_statuses.as_ref()?;
     statuses
         .iter()

@@ -560,18 +560,20 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
         StatusWrite::Now => {
             let api: Api<GasTown> = ctx.api(&ns);
             apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
+            // Transitions are against the status as last written, so a
+            // deferred one is found again, and told, when it is written.
+            for transition in transitions {
+                publish(
+                    ctx,
+                    town,
+                    &transition.reason,
+                    transition.status,
+                    &format!("{}: {}", transition.type_, transition.message),
+                )
+                .await;
+            }
         }
         StatusWrite::After(wait) => next_sync = next_sync.min(wait),
-    }
-    for transition in transitions {
-        publish(
-            ctx,
-            town,
-            &transition.reason,
-            transition.status,
-            &format!("{}: {}", transition.type_, transition.message),
-        )
-        .await;
     }
     for (secret, what) in &missing {
         tracing::warn!(secret = %secret, "missing Secret needed for {what}");

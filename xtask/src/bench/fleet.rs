@@ -122,7 +122,7 @@ async fn measure(
         eprintln!("  {}: {error:#}", shape.label());
     }
     // Come to rest: trailing status writes of the last reconciles count too.
-    tokio::time::sleep(plan.sync_interval * 2).await;
+    tokio::time::sleep(plan.settle_time()).await;
     let writes = Writes::of(&snapshot(env), &harness);
     let minimum = env.minimum_writes().await?;
     let convergence = Convergence {

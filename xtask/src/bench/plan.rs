@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use gastown_operator::controllers::town_status::PROGRESS_INTERVAL;
 use serde::Serialize;
 
 /// How big a run is.
@@ -144,6 +145,14 @@ impl Plan {
     pub fn idle_window(&self) -> Duration {
         self.sync_interval * self.idle_syncs
     }
+
+    /// How long a converged fleet is left to come to rest before its writes
+    /// are counted and the idle window starts: two sync intervals, or long
+    /// enough for a town's deferred progress write (see
+    /// [`PROGRESS_INTERVAL`]) and one more sync, whichever is longer.
+    pub fn settle_time(&self) -> Duration {
+        (self.sync_interval * 2).max(PROGRESS_INTERVAL + self.sync_interval)
+    }
 }
 
 mod secs {
@@ -178,6 +187,15 @@ mod tests {
         assert_eq!(plan.largest(), FleetShape::new(100, 5, 3));
         assert_eq!(plan.fleets[1].label(), "1×10×3");
         assert_eq!(plan.idle_window(), Duration::from_secs(50));
+    }
+
+    #[test]
+    fn a_fleet_settles_past_deferred_progress_writes() {
+        for size in [Size::Smoke, Size::Quick, Size::Full] {
+            let plan = Plan::new(size);
+            assert!(plan.settle_time() > PROGRESS_INTERVAL, "{size:?}");
+            assert!(plan.settle_time() >= plan.sync_interval * 2, "{size:?}");
+        }
     }
 
     #[test]

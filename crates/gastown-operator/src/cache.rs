@@ -173,9 +173,22 @@ where
     store
 }
 
+/// A store whose changes controllers subscribe to, keeping no managedFields.
+fn shared<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    drivers: &mut Drivers,
+) -> (Store<K>, ReflectHandle<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone,
+{
+    shared_trimmed(api, config, forget_managed_fields, drivers)
+}
+
 /// A store whose changes controllers subscribe to; `keep` trims each object
 /// to what the operator reads of it.
-fn shared<K>(
+fn shared_trimmed<K>(
     api: Api<K>,
     config: watcher::Config,
     keep: fn(&mut K),
@@ -205,25 +218,10 @@ impl Cache {
         let all = watcher::Config::default();
         let managed = watcher::Config::default().labels(&managed_selector());
 
-        let (towns, towns_sub) = shared(
-            scope.api::<GasTown>(client),
-            all.clone(),
-            forget_managed_fields,
-            &mut drivers,
-        );
-        let (rigs, rigs_sub) = shared(
-            scope.api::<Rig>(client),
-            all.clone(),
-            forget_managed_fields,
-            &mut drivers,
-        );
-        let (pools, pools_sub) = shared(
-            scope.api::<AgentPool>(client),
-            all.clone(),
-            forget_managed_fields,
-            &mut drivers,
-        );
-        let (pods, pods_sub) = shared(
+        let (towns, towns_sub) = shared(scope.api::<GasTown>(client), all.clone(), &mut drivers);
+        let (rigs, rigs_sub) = shared(scope.api::<Rig>(client), all.clone(), &mut drivers);
+        let (pools, pools_sub) = shared(scope.api::<AgentPool>(client), all.clone(), &mut drivers);
+        let (pods, pods_sub) = shared_trimmed(
             scope.api::<Pod>(client),
             managed.clone(),
             keep_what_is_read_of_pod,
@@ -232,13 +230,11 @@ impl Cache {
         let (stateful_sets, sts_sub) = shared(
             scope.api::<StatefulSet>(client),
             managed.clone(),
-            forget_managed_fields,
             &mut drivers,
         );
         let (deployments, deployments_sub) = shared(
             scope.api::<Deployment>(client),
             managed.clone(),
-            forget_managed_fields,
             &mut drivers,
         );
 
@@ -246,7 +242,6 @@ impl Cache {
         let (secrets, secrets_sub) = shared(
             scope.api::<PartialObjectMeta<Secret>>(client),
             all.clone(),
-            forget_managed_fields,
             &mut drivers,
         );
 

@@ -128,6 +128,27 @@ where
     }
 }
 
+/// Records one Event per condition that changed, as "Type: message" with the
+/// condition's reason (Warning when it turned False).
+pub async fn publish_transitions<K>(
+    ctx: &Context,
+    object: &K,
+    transitions: Vec<town_status::Transition>,
+) where
+    K: Resource<DynamicType = ()>,
+{
+    for transition in transitions {
+        publish(
+            ctx,
+            object,
+            &transition.reason,
+            transition.status,
+            &format!("{}: {}", transition.type_, transition.message),
+        )
+        .await;
+    }
+}
+
 /// What one step of a multi-step teardown concluded.
 ///
 /// kube-runtime's `finalizer()` helper removes the finalizer as soon as its

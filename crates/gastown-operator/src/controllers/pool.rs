@@ -77,7 +77,9 @@ use super::agents::RigAgents;
 use super::pool_status::{
     AgentRow, BeadsHealth, Disposition, PoolObservation, Waiting, draining_status, pool_status,
 };
-use super::{Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, with_finalizer};
+use super::{
+    Teardown, get, measured, pod_finished, pod_ready, pods_of, publish_transitions, with_finalizer,
+};
 use crate::apply;
 use crate::builders::rig::RigRef;
 use crate::context::Context;
@@ -1059,16 +1061,7 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
     let (status, transitions) = pool_status(&observation);
     let pool_api: Api<AgentPool> = ctx.api(&namespace);
     apply::patch_status(&pool_api, &ctx.statuses, pool, previous.as_ref(), &status).await?;
-    for transition in transitions {
-        publish(
-            ctx,
-            pool,
-            &transition.reason,
-            transition.status,
-            &format!("{}: {}", transition.type_, transition.message),
-        )
-        .await;
-    }
+    publish_transitions(ctx, pool, transitions).await;
 
     let pod_ended = !decided.delete.is_empty() || reports.iter().any(Report::tells_termination);
     let waiting_for_room = observation.agents.iter().any(|row| {
@@ -1103,16 +1096,7 @@ async fn write_unresolved(pool: &AgentPool, ctx: &Context, reason: String) -> Re
     let (status, transitions) = pool_status(&observation);
     let api: Api<AgentPool> = ctx.api(&pool.namespace().unwrap_or_default());
     apply::patch_status(&api, &ctx.statuses, pool, previous.as_ref(), &status).await?;
-    for transition in transitions {
-        publish(
-            ctx,
-            pool,
-            &transition.reason,
-            transition.status,
-            &format!("{}: {}", transition.type_, transition.message),
-        )
-        .await;
-    }
+    publish_transitions(ctx, pool, transitions).await;
     Ok(())
 }
 

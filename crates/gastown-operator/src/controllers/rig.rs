@@ -23,7 +23,10 @@ use tracing::Instrument;
 use super::agents::{RigAgents, bead_id};
 use super::draining::{delete_tracked, show_draining};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
-use super::{Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, with_finalizer};
+use super::{
+    Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, publish_transitions,
+    with_finalizer,
+};
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};
 use crate::conditions::Observed;
@@ -135,16 +138,7 @@ async fn apply_rig(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         &status,
     )
     .await?;
-    for transition in transitions {
-        publish(
-            ctx,
-            rig.as_ref(),
-            &transition.reason,
-            transition.status,
-            &format!("{}: {}", transition.type_, transition.message),
-        )
-        .await;
-    }
+    publish_transitions(ctx, rig.as_ref(), transitions).await;
     Ok(Action::requeue(
         housekeeping
             .recheck

@@ -22,7 +22,7 @@ use super::town_status::{
     EXTERNAL_SECRETS_READY, RigObservation, StatusWrite, TownAgentObservation, TownObservation,
     Workload, town_status, when_to_write,
 };
-use super::{Teardown, get, measured, pods_of, publish, with_finalizer};
+use super::{Teardown, get, measured, pods_of, publish_transitions, with_finalizer};
 use crate::apply::{self, PodOutcome};
 use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -562,16 +562,7 @@ async fn apply_town(town: &GasTown, ctx: &Context) -> Result<Action> {
             apply::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
             // Transitions are against the status as last written, so a
             // deferred one is found again, and told, when it is written.
-            for transition in transitions {
-                publish(
-                    ctx,
-                    town,
-                    &transition.reason,
-                    transition.status,
-                    &format!("{}: {}", transition.type_, transition.message),
-                )
-                .await;
-            }
+            publish_transitions(ctx, town, transitions).await;
         }
         StatusWrite::After(wait) => next_sync = next_sync.min(wait),
     }

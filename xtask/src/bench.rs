@@ -41,11 +41,17 @@ pub struct Options {
 }
 
 impl Options {
-    /// The harness check CI runs: the smoke plan, in whatever build runs it.
+    /// The smoke plan, in whatever build runs it (the harness test).
     pub fn smoke() -> Options {
+        Options::in_this_build(Size::Smoke)
+    }
+
+    /// A run in whatever build runs it, debug or release: a harness check
+    /// (CI runs the quick plan so), not figures to publish.
+    pub fn in_this_build(size: Size) -> Options {
         Options {
             in_this_build: true,
-            ..Options::release(Size::Smoke)
+            ..Options::release(size)
         }
     }
 
@@ -80,6 +86,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     write(&json, &serde_json::to_string_pretty(&report)?)?;
     write(&svg, &report.svg())?;
     println!("\nJSON: {}\nplot: {}", json.display(), svg.display());
+    if !report.failures.is_empty() {
+        bail!("{} scenario(s) failed (see above)", report.failures.len());
+    }
     Ok(())
 }
 

@@ -36,6 +36,14 @@ pub fn run() -> anyhow::Result<()> {
             .env("HELM_SDK_PYTHON", &helm_python)
             .args(["test", "--workspace", "--locked", "--no-fail-fast"]),
     )?;
+    // The quick benchmark in this (debug) build: it checks that the harness
+    // works end to end, operator child process included (the tests built
+    // target/debug/gastown-operator); its figures are not the documented ones.
+    println!("==> cargo xtask bench --quick --in-this-build");
+    crate::bench::run(crate::bench::Options {
+        json: Some(root.join("target/bench/ci-quick.json")),
+        ..crate::bench::Options::in_this_build(crate::bench::Size::Quick)
+    })?;
     Ok(())
 }
 

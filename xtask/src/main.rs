@@ -48,6 +48,10 @@ enum Command {
         /// The smallest run that exercises every scenario (a harness check).
         #[arg(long)]
         smoke: bool,
+        /// Measure in this build even when it is a debug one, without building
+        /// the release (a harness check, as CI does: the figures mean little).
+        #[arg(long)]
+        in_this_build: bool,
         /// Where to write the JSON results (default: target/bench/<size>.json).
         #[arg(long)]
         json: Option<PathBuf>,
@@ -85,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench {
             quick,
             smoke,
+            in_this_build,
             json,
             svg,
         } => {
@@ -96,6 +101,7 @@ fn main() -> anyhow::Result<()> {
             bench::run(bench::Options {
                 json,
                 svg,
+                in_this_build: options.in_this_build || in_this_build,
                 ..options
             })
         }

@@ -15,6 +15,7 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::beads_view::BeadsViews;
 use crate::cache::Cache;
+use crate::controllers::retry::FailureCounts;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::naming;
@@ -53,6 +54,8 @@ pub struct Context {
     pub beads_views: BeadsViews,
     /// The status last written to each resource, ahead of the cache.
     pub statuses: StatusLedger,
+    /// Consecutive failed reconciles per object, for the retry delay.
+    pub failures: FailureCounts,
     external_secrets: ExternalSecretsDiscovery,
 }
 
@@ -68,6 +71,7 @@ impl Context {
             beads: BeadsConnections::default(),
             beads_views: BeadsViews::default(),
             statuses: StatusLedger::default(),
+            failures: FailureCounts::default(),
             external_secrets: ExternalSecretsDiscovery::default(),
         }
     }

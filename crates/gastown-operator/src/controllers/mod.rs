@@ -6,46 +6,91 @@ pub mod agents;
 pub mod draining;
 pub mod pool;
 pub mod pool_status;
+pub mod retry;
 pub mod rig;
 pub mod rig_status;
 pub mod town;
 pub mod town_status;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
+use tracing::Instrument;
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::status_ledger::StatusLedger;
 
-/// First retry after a failed reconcile; doubles per consecutive failure
-/// (kube-runtime's own backoff applies between), capped by [`MAX_ERROR_BACKOFF`].
-pub const ERROR_BACKOFF: Duration = Duration::from_secs(5);
-pub const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(300);
-
-/// Logs a failed reconcile and schedules a retry.
-pub fn error_policy<K>(object: Arc<K>, error: &Error, _ctx: Arc<Context>) -> Action
+/// Logs a failed reconcile and schedules a retry: soon after a conflict (the
+/// cache was behind a write of ours), otherwise after a delay that doubles
+/// with each consecutive failure of the object ([`retry::retry_delay`]).
+pub fn error_policy<K>(object: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action
 where
     K: Resource<DynamicType = ()>,
 {
+    let failures = ctx.failures.current(object.as_ref());
+    let conflict =
+        matches!(error, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409);
+    let delay = if conflict {
+        retry::CONFLICT_RETRY
+    } else {
+        retry::retry_delay(failures)
+    };
     tracing::warn!(
         kind = %K::kind(&()),
         namespace = object.namespace().unwrap_or_default(),
         name = %object.name_any(),
         error = %error,
+        consecutive_failures = failures,
+        retry_in_seconds = delay.as_secs(),
         "reconcile failed; retrying"
     );
-    // A conflict means the cache was behind a write of ours: retry soon.
-    let conflict =
-        matches!(error, Error::Kube { source: kube::Error::Api(status), .. } if status.code == 409);
-    Action::requeue(if conflict {
-        Duration::from_secs(1)
-    } else {
-        ERROR_BACKOFF
-    })
+    Action::requeue(delay)
+}
+
+/// One reconcile of `object` by `controller`: traced with the object's kind,
+/// namespace and name, measured, run through `finalizer` (`apply` while the
+/// object lives, `cleanup` once it is being deleted), and counted towards the
+/// object's consecutive failures.
+pub async fn reconcile_with<K, A, AF, C, CF>(
+    controller: &str,
+    finalizer: &str,
+    object: Arc<K>,
+    ctx: &Context,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    A: FnOnce(Arc<K>) -> AF,
+    AF: Future<Output = Result<Action, Error>>,
+    C: FnOnce(Arc<K>) -> CF,
+    CF: Future<Output = Result<Teardown, Error>>,
+{
+    let namespace = object.namespace().unwrap_or_default();
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = %K::kind(&()),
+        namespace = %namespace,
+        name = %object.name_any()
+    );
+    let attempt = async {
+        let api: kube::Api<K> = ctx.api(&namespace);
+        let result = measured(
+            ctx,
+            controller,
+            with_finalizer(&api, &ctx.statuses, object.clone(), finalizer, apply, cleanup),
+        )
+        .await;
+        ctx.failures.record(object.as_ref(), result.is_ok());
+        result
+    };
+    attempt.instrument(span).await
 }
 
 /// Runs `reconcile` with its metrics recorded under `controller`.

@@ -71,14 +71,13 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use prometheus::core::Collector;
-use tracing::Instrument;
 
 use super::agents::RigAgents;
 use super::pool_status::{
     AgentRow, BeadsHealth, Disposition, PoolObservation, Waiting, draining_status, pool_status,
 };
 use super::{
-    Teardown, get, measured, pod_finished, pod_ready, pods_of, publish_transitions, with_finalizer,
+    Teardown, get, pod_finished, pod_ready, pods_of, publish_transitions, reconcile_with,
 };
 use crate::apply;
 use crate::builders::rig::RigRef;
@@ -555,22 +554,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 // ---------------------------------------------------------------------------
 
 pub async fn reconcile(pool: Arc<AgentPool>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = pool.namespace().unwrap_or_default();
-    let span = tracing::info_span!("reconcile", kind = "AgentPool", namespace = %namespace, name = %pool.name_any());
     let context: &Context = &ctx;
-    measured(context, CONTROLLER, async {
-        let api: Api<AgentPool> = ctx.api(&namespace);
-        with_finalizer(
-            &api,
-            &ctx.statuses,
-            pool,
-            naming::POOL_FINALIZER,
-            |pool| async move { apply_pool(&pool, context).await },
-            |pool| async move { cleanup_pool(&pool, context).await },
-        )
-        .await
-    })
-    .instrument(span)
+    reconcile_with(
+        CONTROLLER,
+        naming::POOL_FINALIZER,
+        pool,
+        context,
+        |pool| async move { apply_pool(&pool, context).await },
+        |pool| async move { cleanup_pool(&pool, context).await },
+    )
     .await
 }
 

@@ -18,14 +18,13 @@ use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use tracing::Instrument;
 
 use super::agents::{RigAgents, bead_id};
 use super::draining::{delete_tracked, show_draining};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
 use super::{
-    Teardown, get, measured, pod_finished, pod_ready, pods_of, publish, publish_transitions,
-    with_finalizer,
+    Teardown, get, pod_finished, pod_ready, pods_of, publish, publish_transitions,
+    reconcile_with,
 };
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};
@@ -41,22 +40,15 @@ pub const CONTROLLER: &str = "rig";
 const UNRESOLVED_RECHECK: Duration = Duration::from_secs(30);
 
 pub async fn reconcile(rig: Arc<Rig>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = rig.namespace().unwrap_or_default();
-    let span = tracing::info_span!("reconcile", kind = "Rig", namespace = %namespace, name = %rig.name_any());
     let context: &Context = &ctx;
-    measured(context, CONTROLLER, async {
-        let api: Api<Rig> = ctx.api(&namespace);
-        with_finalizer(
-            &api,
-            &ctx.statuses,
-            rig,
-            naming::RIG_FINALIZER,
-            |rig| async move { apply_rig(rig, context).await },
-            |rig| async move { cleanup_rig(rig, context).await },
-        )
-        .await
-    })
-    .instrument(span)
+    reconcile_with(
+        CONTROLLER,
+        naming::RIG_FINALIZER,
+        rig,
+        context,
+        |rig| async move { apply_rig(rig, context).await },
+        |rig| async move { cleanup_rig(rig, context).await },
+    )
     .await
 }
 

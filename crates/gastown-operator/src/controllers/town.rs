@@ -15,14 +15,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use tracing::Instrument;
 
 use super::draining::{delete_tracked, show_draining};
 use super::town_status::{
     EXTERNAL_SECRETS_READY, RigObservation, StatusWrite, TownAgentObservation, TownObservation,
     Workload, town_status, when_to_write,
 };
-use super::{Teardown, get, measured, pods_of, publish_transitions, with_finalizer};
+use super::{Teardown, get, pods_of, publish_transitions, reconcile_with};
 use crate::apply::{self, PodOutcome};
 use crate::beads_view::BeadsView;
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -38,22 +37,15 @@ use crate::teardown::{self, Stage, Tracked};
 pub const CONTROLLER: &str = "gastown";
 
 pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> {
-    let namespace = town.namespace().unwrap_or_default();
-    let span = tracing::info_span!("reconcile", kind = "GasTown", namespace = %namespace, name = %town.name_any());
     let context: &Context = &ctx;
-    measured(context, CONTROLLER, async {
-        let api: Api<GasTown> = ctx.api(&namespace);
-        with_finalizer(
-            &api,
-            &ctx.statuses,
-            town,
-            naming::TOWN_FINALIZER,
-            |town| async move { apply_town(&town, context).await },
-            |town| async move { cleanup_town(&town, context).await },
-        )
-        .await
-    })
-    .instrument(span)
+    reconcile_with(
+        CONTROLLER,
+        naming::TOWN_FINALIZER,
+        town,
+        context,
+        |town| async move { apply_town(&town, context).await },
+        |town| async move { cleanup_town(&town, context).await },
+    )
     .await
 }
 

@@ -2,6 +2,7 @@
 //! projected state of those agents.
 
 use crate::common::AgentRole;
+use crate::schema::POOL_NAME_MAX_LENGTH;
 use crate::template::PodTemplate;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
@@ -30,7 +31,9 @@ pub const MAX_COUNT_LIMIT: i32 = 100;
     printcolumn = r#"{"name": "Role", "type": "string", "jsonPath": ".spec.role", "description": "Role of the agents"}"#,
     printcolumn = r#"{"name": "Active", "type": "integer", "jsonPath": ".status.active", "description": "Agents working"}"#,
     printcolumn = r#"{"name": "Pending", "type": "integer", "jsonPath": ".status.pending", "description": "Agents waiting for a pod"}"#,
-    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new(format!("self.metadata.name.size() <= {POOL_NAME_MAX_LENGTH}"))
+        .message(format!("metadata.name of an AgentPool must be at most {POOL_NAME_MAX_LENGTH} characters: its pods carry it as the value of the gastown.io/pool label").as_str()),
 )]
 #[x_kube(
     validation = kube::core::Rule::new("self.role in ['mayor', 'deacon'] ? !has(self.rig) : has(self.rig)")

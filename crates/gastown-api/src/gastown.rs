@@ -1,6 +1,7 @@
 //! The `GasTown` kind: one Gas Town — its beads database (dolt), the bd daemon, the town-level
 //! agents (mayor, deacon), the pod template defaults, and its rigs.
 
+use crate::schema::{TOWN_AND_RIG_NAME_MAX_LENGTH, TOWN_NAME_MAX_LENGTH};
 use crate::{
     common::{
         AgentSpec, Phase, SecretKeyRef, SecretRef, default_false, default_object, default_true,
@@ -54,7 +55,13 @@ pub const MAX_RIGS: u32 = 64;
     printcolumn = r#"{"name": "Agents", "type": "integer", "jsonPath": ".status.agentCount", "description": "Agent pods running"}"#,
     printcolumn = r#"{"name": "Dolt", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DoltReady\")].status", "description": "Whether dolt is ready"}"#,
     printcolumn = r#"{"name": "Daemon", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DaemonReady\")].status", "description": "Whether the bd daemon is reachable"}"#,
-    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
+    // Only size() and contains() on metadata.name: the API server knows no bound on its
+    // length, so a regular expression over it could exceed the CEL cost budget.
+    validation = kube::core::Rule::new(format!("self.metadata.name.size() <= {TOWN_NAME_MAX_LENGTH} && !self.metadata.name.contains('.')"))
+        .message(format!("metadata.name of a GasTown must be at most {TOWN_NAME_MAX_LENGTH} characters and contain no '.': it prefixes the town's Services and StatefulSet").as_str()),
+    validation = kube::core::Rule::new(format!("!has(self.spec.rigs) || self.spec.rigs.all(rig, self.metadata.name.size() + rig.name.size() <= {TOWN_AND_RIG_NAME_MAX_LENGTH})"))
+        .message(format!("metadata.name and each spec.rigs[].name together must be at most {TOWN_AND_RIG_NAME_MAX_LENGTH} characters: the rig's polecat AgentPool is named <town>-<rig>-polecats, a label value of at most 63 characters").as_str()),
 )]
 #[x_kube(
     validation = kube::core::Rule::new("has(self.daemon.external) || has(self.dolt)")

@@ -92,7 +92,19 @@ pub fn markdown(crds: &[CustomResourceDefinition]) -> String {
             .flatten()
             .map(|c| format!("{} (`{}`)", c.name, c.json_path))
             .collect();
-        let _ = writeln!(out, "- `kubectl get` columns: {}\n", columns.join(", "));
+        let _ = writeln!(out, "- `kubectl get` columns: {}", columns.join(", "));
+        // Rules on the whole object: they bound metadata.name, which becomes part of
+        // other objects' names and of label values.
+        if let Some(rules) = version
+            .schema
+            .as_ref()
+            .and_then(|s| s.open_api_v3_schema.as_ref())
+            .and_then(|s| s.x_kubernetes_validations.as_ref())
+        {
+            let rules = serde_json::to_value(rules).unwrap_or_default();
+            let _ = writeln!(out, "- Object rules: {}", cel_rules(&rules));
+        }
+        out.push('\n');
         for section in sections
             .iter()
             .filter(|s| s.title.starts_with(&format!("{}.", names.kind)))

@@ -1,6 +1,7 @@
 //! The `Rig` kind: one project (git repository) of a town, with its witness, refinery, crew
 //! and the ceiling for its polecats.
 
+use crate::schema::RIG_OBJECT_NAME_MAX_LENGTH;
 use crate::{
     common::{AgentRole, AgentSpec, Phase, StorageSpec, default_object, default_true},
     duration::{GoDuration, known_valid},
@@ -55,11 +56,13 @@ pub const MAX_CREW: u32 = 32;
     printcolumn = r#"{"name": "Polecats", "type": "integer", "jsonPath": ".status.polecatCount", "description": "Running polecats"}"#,
     printcolumn = r#"{"name": "Crew", "type": "integer", "jsonPath": ".status.crewCount", "description": "Running crew members"}"#,
     printcolumn = r#"{"name": "Queue", "type": "integer", "jsonPath": ".status.mergeQueue.depth", "description": "Merge requests waiting"}"#,
-    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new(format!("self.metadata.name.size() <= {RIG_OBJECT_NAME_MAX_LENGTH}"))
+        .message(format!("metadata.name of a Rig must be at most {RIG_OBJECT_NAME_MAX_LENGTH} characters: its polecat AgentPool is named <rig>-polecats, a label value of at most 63 characters").as_str()),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RigSpec {
-    /// The beads rig name (lower case letters, digits, `-` and `_`, starting with a letter). Immutable: beads keys all of the rig's work by it.
+    /// The beads rig name (lower case letters, digits and `-`, starting with a letter and ending with a letter or digit). Immutable: beads keys all of the rig's work by it.
     #[schemars(length(min = 1, max = 40), regex(pattern = crate::schema::RIG_NAME_PATTERN))]
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.name is immutable: it is the beads rig name"))]
     pub name: String,

@@ -11,11 +11,27 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 /// The pattern of a Kubernetes resource quantity (as in the API server's own OpenAPI).
 pub const QUANTITY_PATTERN: &str = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$";
 
-/// The pattern of a rig name: the beads rig name, lower case, starting with a letter.
-pub const RIG_NAME_PATTERN: &str = r"^[a-z][a-z0-9_-]*$";
+/// The pattern of a rig name: the beads rig name as a DNS-1035 label (lower case letters,
+/// digits and `-`, starting with a letter, ending with a letter or digit), because it becomes
+/// part of pod, claim and PriorityClass names and a label value.
+pub const RIG_NAME_PATTERN: &str = r"^[a-z]([-a-z0-9]*[a-z0-9])?$";
 
 /// The longest rig name accepted: room is left for the `gt-<rig>-<role>-<agent>` pod names.
 pub const RIG_NAME_MAX_LENGTH: u32 = 40;
+
+/// The longest GasTown name: it prefixes the town's Services (`<town>-bd-daemon`) and its
+/// dolt StatefulSet, whose pods' revision label must stay within 63 characters.
+pub const TOWN_NAME_MAX_LENGTH: usize = 40;
+
+/// The longest town and rig names together: the rig's polecat AgentPool is named
+/// `<town>-<rig>-polecats`, and a pool's name is a label value (63 characters at most).
+pub const TOWN_AND_RIG_NAME_MAX_LENGTH: usize = 52;
+
+/// The longest Rig object name: its polecat AgentPool is `<rig object>-polecats`, a label value.
+pub const RIG_OBJECT_NAME_MAX_LENGTH: usize = 54;
+
+/// The longest AgentPool name: pods carry it as the value of the `gastown.io/pool` label.
+pub const POOL_NAME_MAX_LENGTH: usize = 63;
 
 /// The pattern of names that end up inside Kubernetes object names (crew members, secrets).
 pub const DNS_LABEL_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";

@@ -260,7 +260,29 @@ fn validation_rules_are_in_the_schemas() {
     let rig = schema_of(&Rig::crd());
     let pool = schema_of(&AgentPool::crd());
 
-    assert_eq!(node(&rig, "spec.name")["pattern"], "^[a-z][a-z0-9_-]*$");
+    assert_eq!(
+        node(&rig, "spec.name")["pattern"],
+        "^[a-z]([-a-z0-9]*[a-z0-9])?$"
+    );
+    // Names that become parts of other objects' names and of label values are bounded
+    // at the root, the only place a rule can read metadata.name.
+    let root_rules = |schema: &Value| -> Vec<String> {
+        schema["x-kubernetes-validations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        root_rules(&town),
+        [
+            "self.metadata.name.size() <= 40 && !self.metadata.name.contains('.')",
+            "!has(self.spec.rigs) || self.spec.rigs.all(rig, self.metadata.name.size() + rig.name.size() <= 52)",
+        ]
+    );
+    assert_eq!(root_rules(&rig), ["self.metadata.name.size() <= 54"]);
+    assert_eq!(root_rules(&pool), ["self.metadata.name.size() <= 63"]);
     assert_eq!(rules_at(&rig, "spec.name"), ["self == oldSelf"]);
     assert_eq!(rules_at(&pool, "spec.role"), ["self == oldSelf"]);
     assert!(

@@ -431,7 +431,45 @@ fn bad_objects() -> Vec<BadObject> {
             TOWN,
             |o| set(o, "/spec/rigs/1/name", json!("Beads")),
             "spec.rigs[1].name",
-            "should match '^[a-z][a-z0-9_-]*$'",
+            "should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'",
+        ),
+        case(
+            "rig name with an underscore (no Kubernetes name may hold one)",
+            TOWN,
+            |o| set(o, "/spec/rigs/1/name", json!("my_beads")),
+            "spec.rigs[1].name",
+            "should match",
+        ),
+        case(
+            "rig name ending with a dash",
+            TOWN,
+            |o| set(o, "/spec/rigs/1/name", json!("beads-")),
+            "spec.rigs[1].name",
+            "should match",
+        ),
+        case(
+            "town name with a dot",
+            MINIMAL,
+            |o| set(o, "/metadata/name", json!("my.town")),
+            "<nil>",
+            "metadata.name of a GasTown must be at most 40 characters and contain no '.'",
+        ),
+        case(
+            "town name over 40 characters",
+            MINIMAL,
+            |o| set(o, "/metadata/name", json!("t".repeat(41))),
+            "<nil>",
+            "metadata.name of a GasTown must be at most 40 characters",
+        ),
+        case(
+            "town and rig names together over 52 characters",
+            TOWN,
+            |o| {
+                set(o, "/metadata/name", json!("t".repeat(13)));
+                set(o, "/spec/rigs/1/name", json!("r".repeat(40)));
+            },
+            "<nil>",
+            "each spec.rigs[].name together must be at most 52 characters",
         ),
         case(
             "duplicate rig names",
@@ -501,6 +539,20 @@ fn bad_objects() -> Vec<BadObject> {
             |o| set(o, "/spec/name", json!("tools.v2")),
             "spec.name",
             "should match",
+        ),
+        case(
+            "Rig object name over 54 characters",
+            RIG,
+            |o| set(o, "/metadata/name", json!("r".repeat(55))),
+            "<nil>",
+            "metadata.name of a Rig must be at most 54 characters",
+        ),
+        case(
+            "AgentPool name over 63 characters",
+            POOL,
+            |o| set(o, "/metadata/name", json!("p".repeat(64))),
+            "<nil>",
+            "metadata.name of an AgentPool must be at most 63 characters",
         ),
         BadObject {
             update: true,

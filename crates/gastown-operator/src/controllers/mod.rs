@@ -84,7 +84,14 @@ where
         let result = measured(
             ctx,
             controller,
-            with_finalizer(&api, &ctx.statuses, object.clone(), finalizer, apply, cleanup),
+            with_finalizer(
+                &api,
+                &ctx.statuses,
+                object.clone(),
+                finalizer,
+                apply,
+                cleanup,
+            ),
         )
         .await;
         ctx.failures.record(object.as_ref(), result.is_ok());

@@ -76,9 +76,7 @@ use super::agents::RigAgents;
 use super::pool_status::{
     AgentRow, BeadsHealth, Disposition, PoolObservation, Waiting, draining_status, pool_status,
 };
-use super::{
-    Teardown, get, pod_finished, pod_ready, pods_of, publish_transitions, reconcile_with,
-};
+use super::{Teardown, get, pod_finished, pod_ready, pods_of, publish_transitions, reconcile_with};
 use crate::apply;
 use crate::builders::rig::RigRef;
 use crate::context::Context;

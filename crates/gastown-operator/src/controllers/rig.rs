@@ -23,8 +23,7 @@ use super::agents::{RigAgents, bead_id};
 use super::draining::{delete_tracked, show_draining};
 use super::rig_status::{RigObservation, SingletonObservation, rig_status};
 use super::{
-    Teardown, get, pod_finished, pod_ready, pods_of, publish, publish_transitions,
-    reconcile_with,
+    Teardown, get, pod_finished, pod_ready, pods_of, publish, publish_transitions, reconcile_with,
 };
 use crate::apply::{self, PodOutcome};
 use crate::builders::rig::{self as build, RigRef};

@@ -480,6 +480,45 @@ async fn a_pod_refused_by_the_quota_is_pending_with_the_reason() {
     f.shutdown().await;
 }
 
+/// A bead whose agent name makes no valid pod name: the API server refuses that
+/// pod (422), the agent waits with the server's message, and the pool's other
+/// polecats still get their pods (the bad name sorts first, so a reconcile that
+/// gave up on the first refusal would create none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_name_that_makes_no_valid_pod_blocks_only_that_agent() {
+    let f = Fixture::start(5).await;
+    f.harness
+        .testd
+        .store()
+        .insert(Issue::agent(Some(RIG), "polecat", "Bad_Name", "spawning"));
+
+    let (_, reason, message) = f
+        .sync_until("the refusal shows", async |f: &Fixture| {
+            f.condition(condition::READY)
+                .await
+                .filter(|(ready, _, message)| !ready && message.contains("Bad_Name"))
+        })
+        .await;
+    assert_eq!(reason, "AgentsPending");
+    assert!(
+        message.contains("the API server refused the pod"),
+        "{message}"
+    );
+    assert!(message.contains("RFC 1123 subdomain"), "{message}");
+    assert_eq!(f.pool_pods().await, [pod_name("nux"), pod_name("toast")]);
+    let status = f.pool().await.status.unwrap();
+    let row = status
+        .agents
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a.name == "Bad_Name")
+        .expect("the agent has a row");
+    assert_eq!(row.phase, Some(AgentPhase::Pending));
+    assert_eq!(row.pod_name, None);
+
+    f.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_pool_wakes_up_and_a_draining_rig_starts_no_polecats() {
     let f = Fixture::start(5).await;

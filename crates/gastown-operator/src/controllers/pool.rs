@@ -672,20 +672,32 @@ fn runs_elsewhere(
 }
 
 /// Why a pod could not be created.
+#[derive(Debug, PartialEq)]
 enum CreateRefused {
     Quota(String),
     Build(String),
 }
 
-/// A 403 "exceeded quota" answer, with the API server's message.
-fn quota_refusal(error: &Error) -> Option<String> {
+/// What a refused creation means for its agent alone: a 403 "exceeded quota"
+/// (the agent waits for room), or a 422 for a pod the API server finds invalid
+/// — say, an agent name from beads that is no valid pod name or label value —
+/// which blocks that agent with the server's message while the pool's other
+/// agents go on. Anything else fails the reconcile.
+fn creation_refusal(error: &Error) -> Option<CreateRefused> {
     match error {
         Error::Kube {
             source: kube::Error::Api(status),
             ..
-        } if status.code == 403 && status.message.contains("exceeded quota") => {
-            Some(status.message.clone())
-        }
+        } => match status.code {
+            403 if status.message.contains("exceeded quota") => {
+                Some(CreateRefused::Quota(status.message.clone()))
+            }
+            422 => Some(CreateRefused::Build(format!(
+                "the API server refused the pod: {}",
+                status.message
+            ))),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -716,8 +728,8 @@ async fn create_pod(
     };
     match apply::ensure_pod(api, None, pod).await {
         Ok(_) => Ok(Ok(())),
-        Err(error) => match quota_refusal(&error) {
-            Some(message) => Ok(Err(CreateRefused::Quota(message))),
+        Err(error) => match creation_refusal(&error) {
+            Some(refused) => Ok(Err(refused)),
             None => Err(error),
         },
     }
@@ -1000,7 +1012,10 @@ async fn apply_pool(pool: &AgentPool, ctx: &Context) -> Result<Action> {
                     quota_refusal_seen = Some(message.clone());
                     Some(Waiting::Quota(message))
                 }
-                Err(CreateRefused::Build(reason)) => Some(Waiting::Blocked(reason)),
+                Err(CreateRefused::Build(reason)) => {
+                    tracing::warn!(agent = %bead.name, bead = %bead.id, %reason, "cannot create agent pod");
+                    Some(Waiting::Blocked(reason))
+                }
             },
         };
         if let Some(waiting) = refused
@@ -1897,7 +1912,7 @@ mod tests {
     }
 
     #[test]
-    fn only_an_exceeded_quota_refusal_counts_as_quota() {
+    fn an_exceeded_quota_or_an_invalid_pod_concerns_one_agent_and_nothing_else_does() {
         let api_error = |code: u16, message: &str| Error::Kube {
             action: "apply Pod ns/x".into(),
             source: kube::Error::Api(Box::new(kube::core::Status {
@@ -1907,14 +1922,22 @@ mod tests {
             })),
         };
         assert_eq!(
-            quota_refusal(&api_error(
+            creation_refusal(&api_error(
                 403,
                 "pods \"x\" is forbidden: exceeded quota: polecats"
+            )),
+            Some(CreateRefused::Quota(
+                "pods \"x\" is forbidden: exceeded quota: polecats".into()
             ))
-            .as_deref(),
-            Some("pods \"x\" is forbidden: exceeded quota: polecats")
         );
-        assert_eq!(quota_refusal(&api_error(403, "forbidden by RBAC")), None);
-        assert_eq!(quota_refusal(&api_error(500, "exceeded quota")), None);
+        assert_eq!(
+            creation_refusal(&api_error(422, "Pod \"gt-r-polecat-Nux\" is invalid")),
+            Some(CreateRefused::Build(
+                "the API server refused the pod: Pod \"gt-r-polecat-Nux\" is invalid".into()
+            ))
+        );
+        assert_eq!(creation_refusal(&api_error(403, "forbidden by RBAC")), None);
+        assert_eq!(creation_refusal(&api_error(500, "exceeded quota")), None);
+        assert_eq!(creation_refusal(&api_error(409, "conflict")), None);
     }
 }

@@ -292,6 +292,16 @@ impl Cluster {
                 fields.join(", ")
             )));
         }
+        if let (Some(old), Subresource::Main) = (check.old, check.subresource)
+            && !served.info.custom
+        {
+            errors.extend(crate::immutable::update_errors(
+                &served.info.group,
+                &served.info.kind,
+                old,
+                object,
+            ));
+        }
         let no_containers = object
             .pointer("/spec/containers")
             .and_then(Value::as_array)

@@ -41,7 +41,11 @@
 //! within the deleting request rather than asynchronously; deleting a CRD
 //! removes its objects without waiting for their finalizers;
 //! `fieldValidation=Warn` is treated like `Ignore`; lists always read the
-//! latest state (`resourceVersionMatch=Exact` of an older version is not kept).
+//! latest state (`resourceVersionMatch=Exact` of an older version is not kept);
+//! of the built-in kinds' immutable fields only a StatefulSet's spec outside
+//! its updatable fields and a PersistentVolumeClaim's spec outside its storage
+//! request are enforced (`immutable`), not a Pod's spec, a Deployment's
+//! selector or a RoleBinding's roleRef.
 
 pub mod authz;
 mod builtin;
@@ -55,6 +59,7 @@ mod events;
 mod faults;
 mod gc;
 mod http;
+mod immutable;
 mod managed;
 mod names;
 pub mod openapi;

@@ -192,8 +192,13 @@ impl DoltSpec {
     }
 }
 
-/// dolt's data volume.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// dolt's data volume. Its size and class are fixed once dolt runs: they are the
+/// StatefulSet's volume claim template, which Kubernetes never lets change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(
+    validation = kube::core::Rule::new("self.size == oldSelf.size && has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)")
+        .message("spec.dolt.persistence.size and storageClassName cannot change: they are the dolt StatefulSet's volume claim template, which is immutable; to grow the volume, resize the claim data-<town>-dolt-0 itself (docs/operations.md)"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DoltPersistence {
     /// Size of the volume. Default 10Gi.

@@ -615,6 +615,32 @@ fn bad_objects() -> Vec<BadObject> {
         BadObject {
             update: true,
             ..case(
+                "dolt volume size changed",
+                TOWN,
+                |o| set(o, "/spec/dolt/persistence/size", json!("200Gi")),
+                "spec.dolt.persistence",
+                "size and storageClassName cannot change",
+            )
+        },
+        BadObject {
+            update: true,
+            ..case(
+                "dolt storage class set later",
+                MINIMAL,
+                |o| {
+                    set(
+                        o,
+                        "/spec/dolt/persistence",
+                        json!({"storageClassName": "fast"}),
+                    )
+                },
+                "spec.dolt.persistence",
+                "size and storageClassName cannot change",
+            )
+        },
+        BadObject {
+            update: true,
+            ..case(
                 "pool rig changed",
                 POOL,
                 |o| set(o, "/spec/rig", json!("beads")),
@@ -669,4 +695,19 @@ fn unchanged_objects_pass_their_transition_rules() {
             "{file}: an unchanged update is refused"
         );
     }
+}
+
+#[test]
+fn dolt_retain_on_delete_may_change_while_its_volume_may_not() {
+    let original = example("gastown-full.yaml");
+    let mut changed = original.clone();
+    set(
+        &mut changed,
+        "/spec/dolt/persistence/retainOnDelete",
+        json!(false),
+    );
+    assert!(
+        admit(&changed, Some(&original)).is_ok(),
+        "retainOnDelete is the StatefulSet's updatable claim retention policy"
+    );
 }

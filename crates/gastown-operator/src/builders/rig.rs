@@ -154,6 +154,66 @@ pub fn crew_claim(
     ))
 }
 
+/// `desired` as it may be applied over the existing claim `observed`: the API
+/// server refuses any change of a claim's storage class or access modes, and
+/// any shrinking of its size, so those stay as observed (growing is allowed:
+/// the storage class decides whether the volume expands). Returns the claim to
+/// apply and, when the spec asked for something that cannot be applied, what.
+pub fn claim_over(
+    mut desired: PersistentVolumeClaim,
+    observed: Option<&PersistentVolumeClaim>,
+) -> (PersistentVolumeClaim, Option<String>) {
+    let (Some(desired_spec), Some(observed_spec)) = (
+        desired.spec.as_mut(),
+        observed.and_then(|o| o.spec.as_ref()),
+    ) else {
+        return (desired, None);
+    };
+    let mut kept = Vec::new();
+    if desired_spec.storage_class_name != observed_spec.storage_class_name {
+        kept.push(format!(
+            "storage class {:?} (it stays {:?})",
+            desired_spec
+                .storage_class_name
+                .as_deref()
+                .unwrap_or("default"),
+            observed_spec
+                .storage_class_name
+                .as_deref()
+                .unwrap_or("default")
+        ));
+        desired_spec.storage_class_name = observed_spec.storage_class_name.clone();
+    }
+    if desired_spec.access_modes != observed_spec.access_modes {
+        desired_spec.access_modes = observed_spec.access_modes.clone();
+    }
+    let size_of = |spec: &PersistentVolumeClaimSpec| {
+        spec.resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref())
+            .and_then(|r| r.get("storage"))
+            .cloned()
+    };
+    if let (Some(wanted), Some(current)) = (size_of(desired_spec), size_of(observed_spec))
+        && let (Ok(w), Ok(c)) = (quantity::parse(&wanted.0), quantity::parse(&current.0))
+        && w.value < c.value
+    {
+        kept.push(format!(
+            "size {} (a claim never shrinks; it stays {})",
+            wanted.0, current.0
+        ));
+        if let Some(requests) = desired_spec
+            .resources
+            .as_mut()
+            .and_then(|r| r.requests.as_mut())
+        {
+            requests.insert("storage".into(), current);
+        }
+    }
+    let note = (!kept.is_empty()).then(|| kept.join(", "));
+    (desired, note)
+}
+
 /// The ServiceAccount, Role and RoleBinding of the rig's agents: they may read
 /// pods and their logs in the namespace (the witness peeks at polecats), nothing else.
 pub fn agent_rbac(rig: &RigRef) -> (ServiceAccount, Role, RoleBinding) {
@@ -344,6 +404,45 @@ pub fn polecat_pool(rig: &RigRef, spec: &RigSpec) -> AgentPool {
 
 #[cfg(test)]
 mod tests {
+    fn pvc(size: &str, class: Option<&str>) -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: class.map(str::to_string),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([(
+                        "storage".to_string(),
+                        Quantity(size.into()),
+                    )])),
+                    limits: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_claim_grows_but_keeps_its_class_and_never_shrinks() {
+        let existing = pvc("10Gi", Some("fast"));
+        let (grown, note) = claim_over(pvc("20Gi", Some("fast")), Some(&existing));
+        assert_eq!(grown, pvc("20Gi", Some("fast")));
+        assert_eq!(note, None);
+
+        let (kept, note) = claim_over(pvc("5Gi", Some("slow")), Some(&existing));
+        assert_eq!(kept, existing);
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "storage class \"slow\" (it stays \"fast\"), size 5Gi (a claim never shrinks; it stays 10Gi)"
+            )
+        );
+
+        let (new, note) = claim_over(pvc("5Gi", None), None);
+        assert_eq!(new, pvc("5Gi", None));
+        assert_eq!(note, None);
+    }
+
     use super::*;
 
     fn rig_ref() -> RigRef {

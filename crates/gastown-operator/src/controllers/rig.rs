@@ -191,13 +191,7 @@ async fn reconcile_rig_objects(
 ) -> Result<()> {
     let ns = &rig_ref.namespace;
     let cache = &ctx.cache;
-    let workspace = build::workspace_claim(rig_ref, &rig.spec);
-    apply::apply(
-        &ctx.api::<PersistentVolumeClaim>(ns),
-        get(&cache.claims, ns, &workspace.name_any()).as_deref(),
-        &workspace,
-    )
-    .await?;
+    apply_claim(ctx, ns, build::workspace_claim(rig_ref, &rig.spec)).await?;
 
     let (account, role, binding) = build::agent_rbac(rig_ref);
     let rbac_name = naming::rig_agents(&rig_ref.object_name);
@@ -338,6 +332,22 @@ struct CrewObservation {
     blocked: Option<String>,
 }
 
+/// Applies one of the rig's claims, within what the API server lets change
+/// on an existing claim ([`build::claim_over`]); what the spec asks that
+/// cannot be applied is logged with the claim's name.
+async fn apply_claim(ctx: &Context, ns: &str, desired: PersistentVolumeClaim) -> Result<()> {
+    let observed = get(&ctx.cache.claims, ns, &desired.name_any());
+    let (claim, not_applied) = build::claim_over(desired, observed.as_deref());
+    if let Some(not_applied) = not_applied {
+        tracing::warn!(
+            claim = %claim.name_any(),
+            "the spec asks for what an existing claim cannot change: {not_applied}"
+        );
+    }
+    apply::apply(&ctx.api(ns), observed.as_deref(), &claim).await?;
+    Ok(())
+}
+
 async fn reconcile_crew(agents: &RigAgents, ctx: &Context) -> Result<CrewObservation> {
     let rig_ref = &agents.rig_ref;
     let ns = &rig_ref.namespace;
@@ -351,12 +361,7 @@ async fn reconcile_crew(agents: &RigAgents, ctx: &Context) -> Result<CrewObserva
         if let Some(claim) =
             build::crew_claim(rig_ref, member, &template.workspace_volume(AgentRole::Crew))
         {
-            apply::apply(
-                &claims,
-                get(&ctx.cache.claims, ns, &claim.name_any()).as_deref(),
-                &claim,
-            )
-            .await?;
+            apply_claim(ctx, ns, claim).await?;
         }
         if blocked.is_some() {
             continue;

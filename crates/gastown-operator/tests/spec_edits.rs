@@ -215,5 +215,48 @@ async fn spec_edits_are_followed_and_touch_nothing_else() {
     assert_eq!(pod_uid(&pods, &mayor).await.as_ref(), Some(&mayor_uid));
     quiet_window(&harness, Duration::from_secs(3)).await;
 
+    // 5. The workspace grows: its claim's request follows. Then it is asked to
+    //    shrink and change class, which no claim may: the claim stays as it is
+    //    and the rig stays quiet instead of retrying a refused write.
+    let rig_with_workspace = |workspace: Value| {
+        rig_entry(json!({
+            "crew": [{"name": "max"}],
+            "polecats": {"maxCount": 7},
+            "witness": {"enabled": false},
+            "workspace": workspace,
+        }))
+    };
+    let workspace_claim = naming::rig_workspace(&rig_object);
+    let requested = async || {
+        let claim = claims.get(&workspace_claim).await.ok()?;
+        let spec = claim.spec?;
+        let size = spec.resources?.requests?.get("storage")?.0.clone();
+        Some((size, spec.storage_class_name))
+    };
+    harness.server.reset_requests();
+    edit_rig(&harness, rig_with_workspace(json!({"size": "20Gi"}))).await;
+    eventually("the workspace claim asks for 20Gi", CONVERGE, || async {
+        (requested().await? == ("20Gi".to_string(), None)).then_some(())
+    })
+    .await;
+    let counts = settled_requests(&harness).await;
+    assert_untouched(&counts, &INFRASTRUCTURE, "growing the workspace");
+    assert_eq!(counts.count("delete", "pods"), 0);
+    quiet_window(&harness, Duration::from_secs(3)).await;
+
+    let rig_errors = harness.reconcile_errors("rig");
+    edit_rig(
+        &harness,
+        rig_with_workspace(json!({"size": "5Gi", "storageClassName": "other"})),
+    )
+    .await;
+    quiet_window(&harness, Duration::from_secs(3)).await;
+    assert_eq!(requested().await, Some(("20Gi".to_string(), None)));
+    assert_eq!(
+        harness.reconcile_errors("rig"),
+        rig_errors,
+        "no rig reconcile failed over the claim"
+    );
+
     harness.shutdown().await;
 }

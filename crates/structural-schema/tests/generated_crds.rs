@@ -94,7 +94,7 @@ fn rig_names_are_checked_and_immutable() {
     assert_eq!(
         rendered(&schema.admit(&mut bad, None).unwrap_err()),
         vec![
-            r#"spec.name: Invalid value: "Bad": spec.name in body should match '^[a-z][a-z0-9_-]*$'"#
+            r#"spec.name: Invalid value: "Bad": spec.name in body should match '^[a-z]([-a-z0-9]*[a-z0-9])?$'"#
         ]
     );
 

@@ -144,6 +144,18 @@ impl Harness {
             .with_label_values(&[controller])
             .get()
     }
+
+    /// Failed reconciles of `controller`, whatever the error.
+    pub fn reconcile_errors(&self, controller: &str) -> u64 {
+        let prefix = format!("gastown_reconcile_errors_total{{controller=\"{controller}\"");
+        self.metrics()
+            .render()
+            .lines()
+            .filter(|line| line.starts_with(&prefix))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .map(|count| count as u64)
+            .sum()
+    }
 }
 
 /// The test daemon, seeded with a town that has the rig [`RIG`].

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use gastown_api::template::{ResolvedTemplate, WorkspaceVolume};
 use gastown_api::{AgentRole, SecretKeyRef, SecretRef, labels};
 use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, EnvVar, EnvVarSource, PersistentVolumeClaimVolumeSource, Pod,
-    PodSpec, SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
+    Affinity, Container, EmptyDirVolumeSource, EnvVar, EnvVarSource,
+    PersistentVolumeClaimVolumeSource, Pod, PodAffinity, PodAffinityTerm, PodSpec,
+    SecretKeySelector, SecretVolumeSource, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::security::{container_security_context, pod_security_context};
 use crate::naming;
@@ -99,6 +100,18 @@ pub fn agent_pod(input: &AgentPodInput<'_>) -> Result<Pod, AgentPodError> {
     );
 
     let (volumes, workspace_mount) = volumes(input);
+    // Pods sharing the rig's ReadWriteOnce workspace must share a node.
+    let shared_workspace = match (input.template.workspace_volume(input.role), &input.rig) {
+        (WorkspaceVolume::RigWorkspace, Some(rig)) => Some(naming::rig_workspace(rig.object_name)),
+        _ => None,
+    };
+    if let Some(claim) = &shared_workspace {
+        pod_labels.insert(labels::WORKSPACE.to_string(), claim.clone());
+    }
+    let affinity = match &shared_workspace {
+        Some(claim) => Some(with_workspace_affinity(template.affinity.clone(), claim)),
+        None => template.affinity.clone(),
+    };
     let mut mounts = vec![
         workspace_mount,
         VolumeMount {
@@ -158,7 +171,7 @@ pub fn agent_pod(input: &AgentPodInput<'_>) -> Result<Pod, AgentPodError> {
             node_selector: (!template.node_selector.is_empty())
                 .then(|| template.node_selector.clone()),
             tolerations: (!template.tolerations.is_empty()).then(|| template.tolerations.clone()),
-            affinity: template.affinity.clone(),
+            affinity,
             security_context: Some(pod_security_context()),
             termination_grace_period_seconds: Some(30),
             ..Default::default()
@@ -226,6 +239,31 @@ fn env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
             .filter(|e| by_name.contains_key(&e.name)),
     );
     env
+}
+
+/// `affinity` plus a required pod affinity to the node of any pod labelled
+/// with the same shared workspace claim. The first such pod matches its own
+/// selector, so it schedules anywhere; the other follows it.
+fn with_workspace_affinity(affinity: Option<Affinity>, claim: &str) -> Affinity {
+    let mut affinity = affinity.unwrap_or_default();
+    let term = PodAffinityTerm {
+        label_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                labels::WORKSPACE.to_string(),
+                claim.to_string(),
+            )])),
+            ..Default::default()
+        }),
+        topology_key: "kubernetes.io/hostname".into(),
+        ..Default::default()
+    };
+    affinity
+        .pod_affinity
+        .get_or_insert_with(PodAffinity::default)
+        .required_during_scheduling_ignored_during_execution
+        .get_or_insert_with(Vec::new)
+        .push(term);
+    affinity
 }
 
 fn volumes(input: &AgentPodInput<'_>) -> (Vec<Volume>, VolumeMount) {
@@ -526,6 +564,65 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(claim.claim_name, "prod-gastown-workspace");
+    }
+
+    #[test]
+    fn witness_and_refinery_share_a_node_for_their_read_write_once_workspace() {
+        let mut template = template(Some("agent:1"));
+        // A user's own affinity is kept; the workspace term is added to it.
+        template.affinity = Some(Affinity {
+            node_affinity: Some(Default::default()),
+            ..Default::default()
+        });
+        let token = SecretKeyRef {
+            name: "bd".into(),
+            key: "token".into(),
+        };
+        let pod_of = |role, agent| {
+            agent_pod(&input(role, agent, Some(rig(None)), &template, &token)).unwrap()
+        };
+        for pod in [
+            pod_of(AgentRole::Witness, "witness"),
+            pod_of(AgentRole::Refinery, "refinery"),
+        ] {
+            assert_eq!(
+                pod.metadata.labels.as_ref().unwrap()["gastown.io/workspace"],
+                "prod-gastown-workspace"
+            );
+            let affinity = pod.spec.unwrap().affinity.unwrap();
+            assert!(
+                affinity.node_affinity.is_some(),
+                "the template's affinity stays"
+            );
+            let terms = affinity
+                .pod_affinity
+                .unwrap()
+                .required_during_scheduling_ignored_during_execution
+                .unwrap();
+            assert_eq!(terms.len(), 1);
+            assert_eq!(terms[0].topology_key, "kubernetes.io/hostname");
+            assert_eq!(
+                terms[0].label_selector.as_ref().unwrap().match_labels,
+                Some(BTreeMap::from([(
+                    "gastown.io/workspace".to_string(),
+                    "prod-gastown-workspace".to_string()
+                )]))
+            );
+        }
+        // Crew and polecats have volumes of their own: no such constraint.
+        for pod in [
+            pod_of(AgentRole::Crew, "max"),
+            pod_of(AgentRole::Polecat, "nux"),
+        ] {
+            assert!(
+                !pod.metadata
+                    .labels
+                    .as_ref()
+                    .unwrap()
+                    .contains_key("gastown.io/workspace")
+            );
+            assert!(pod.spec.unwrap().affinity.unwrap().pod_affinity.is_none());
+        }
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub struct RigSpec {
     ).message("roleOverrides keys must be rig roles: polecat, crew, witness or refinery"))]
     pub role_overrides: Option<BTreeMap<String, PodTemplate>>,
 
-    /// The NetworkPolicy that confines the rig's agent pods.
+    /// The NetworkPolicy that confines the rig's agent pods: no ingress; egress to the town's bd daemon, to DNS (port 53), and to TCP 22, 443 and 6443 anywhere (git, the Anthropic API, the Kubernetes API), plus 80 or 9418 for an http:// or git:// gitURL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_object::<NetworkPolicySpec>")]
     pub network_policy: Option<NetworkPolicySpec>,
@@ -347,7 +347,7 @@ pub struct NetworkPolicySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_true")]
     pub enabled: Option<bool>,
-    /// Further egress the agents need (git hosts, the Anthropic API, package registries), as NetworkPolicy egress rules.
+    /// Further egress the agents need (package registries, other ports), as NetworkPolicy egress rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(max = 32),

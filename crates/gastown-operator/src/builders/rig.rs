@@ -295,24 +295,15 @@ pub fn network_policy(
                     .collect(),
             ),
         },
-        NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector::default()),
-                pod_selector: Some(LabelSelector {
-                    match_labels: Some(BTreeMap::from([(
-                        "k8s-app".to_string(),
-                        "kube-dns".to_string(),
-                    )])),
-                    match_expressions: None,
-                }),
-                ..Default::default()
-            }]),
-            ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
-        },
-        // git over ssh and https, and the Anthropic API.
+        // DNS wherever the cluster serves it: kube-dns pods, OpenShift's
+        // dns-default, or a node-local cache on a link-local address.
         NetworkPolicyEgressRule {
             to: None,
-            ports: Some(vec![port("TCP", 22), port("TCP", 443)]),
+            ports: Some(vec![port("UDP", 53), port("TCP", 53)]),
+        },
+        NetworkPolicyEgressRule {
+            to: None,
+            ports: Some(open_ports(spec.git_url.as_deref())),
         },
     ];
     egress.extend(policy.extra_egress.clone().unwrap_or_default());
@@ -328,6 +319,24 @@ pub fn network_policy(
             egress: Some(egress),
         }),
     })
+}
+
+/// Ports the agents reach anywhere: 443 (git over https, the Anthropic API,
+/// the Kubernetes API through its Service — the witness reads pods and their
+/// logs), 6443 (the API server's own port, which network plugins that match
+/// after the Service's address translation see instead of 443), 22 (git over
+/// ssh), and the port of a plain `http://` or `git://` repository URL.
+fn open_ports(git_url: Option<&str>) -> Vec<NetworkPolicyPort> {
+    let mut ports = vec![22, 443, 6443];
+    match git_url
+        .and_then(|url| url.split_once("://"))
+        .map(|(scheme, _)| scheme)
+    {
+        Some("http") => ports.push(80),
+        Some("git") => ports.push(9418),
+        _ => {}
+    }
+    ports.into_iter().map(|p| port("TCP", p)).collect()
 }
 
 /// The rig's PriorityClass: polecat pods carry it so that the rig's quota,
@@ -526,6 +535,37 @@ mod tests {
         assert_eq!(spec.ingress, Some(vec![]));
         let egress = spec.egress.unwrap();
         assert_eq!(egress.len(), 3);
+        let ports_of = |rule: &NetworkPolicyEgressRule| -> Vec<(String, IntOrString)> {
+            rule.ports
+                .iter()
+                .flatten()
+                .map(|p| (p.protocol.clone().unwrap(), p.port.clone().unwrap()))
+                .collect()
+        };
+        let tcp = |p| ("TCP".to_string(), IntOrString::Int(p));
+        assert_eq!(
+            ports_of(&egress[1]),
+            [("UDP".to_string(), IntOrString::Int(53)), tcp(53)]
+        );
+        assert!(egress[1].to.is_none(), "DNS wherever the cluster serves it");
+        assert_eq!(ports_of(&egress[2]), [tcp(22), tcp(443), tcp(6443)]);
+        for (url, extra) in [
+            ("http://git.local/r.git", 80),
+            ("git://git.local/r.git", 9418),
+        ] {
+            let policy = network_policy(
+                &rig_ref(),
+                &super::tests::spec(serde_json::json!({"name": "gastown", "gitURL": url})),
+                [9876, 9080],
+                true,
+            )
+            .unwrap();
+            assert_eq!(
+                ports_of(&policy.spec.unwrap().egress.unwrap()[2]),
+                [tcp(22), tcp(443), tcp(6443), tcp(extra)],
+                "{url}"
+            );
+        }
         let daemon_ports: Vec<_> = egress[0]
             .ports
             .as_ref()

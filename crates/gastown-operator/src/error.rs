@@ -33,6 +33,21 @@ impl Error {
         }
     }
 
+    /// Whether the error is one the object's owner has to act on — the API
+    /// server refused a write as bad (400), invalid (422) or forbidden (403),
+    /// or a desired object cannot be built — rather than a transient failure
+    /// (a conflict, a timeout, a daemon that is down) that a retry cures.
+    pub fn needs_attention(&self) -> bool {
+        match self {
+            Error::Kube {
+                source: kube::Error::Api(status),
+                ..
+            } => matches!(status.code, 400 | 403 | 422),
+            Error::Build { .. } => true,
+            _ => false,
+        }
+    }
+
     /// A short, stable label for the error metric.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -46,3 +61,35 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> Error {
+        Error::kube(
+            "apply Service ns/x",
+            kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                message: "refused".into(),
+                ..Default::default()
+            })),
+        )
+    }
+
+    #[test]
+    fn refusals_and_build_errors_need_attention_transient_failures_do_not() {
+        for code in [400, 403, 422] {
+            assert!(api(code).needs_attention(), "{code}");
+        }
+        for code in [404, 409, 410, 429, 500, 503] {
+            assert!(!api(code).needs_attention(), "{code}");
+        }
+        let build = Error::Build {
+            what: "x".into(),
+            reason: "y".into(),
+        };
+        assert!(build.needs_attention());
+        assert!(!Error::Finalizer("x".into()).needs_attention());
+    }
+}

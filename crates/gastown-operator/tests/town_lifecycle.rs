@@ -252,3 +252,54 @@ async fn a_daemon_outage_is_reported_deletes_nothing_and_recovers() {
     assert_eq!(status.daemon.and_then(|d| d.connected), Some(true));
     harness.shutdown().await;
 }
+
+/// A write the API server refuses as invalid is the owner's to fix: it shows as
+/// one Warning Event on the town quoting the API server, not only in the
+/// operator's log, and retries do not repeat it. A town name that starts with
+/// a digit passes the CRD's rules but makes Service names that are no DNS-1035
+/// labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_becomes_one_warning_event_on_the_town() {
+    use k8s_openapi::api::events::v1::Event;
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    let towns: Api<GasTown> = harness.api();
+    let mut town = minimal_town();
+    town.metadata.name = Some("9lives".into());
+    towns
+        .create(&PostParams::default(), &town)
+        .await
+        .expect("the CRD's rules admit the name");
+
+    let events: Api<Event> = harness.api();
+    let refusals = async || {
+        events
+            .list(&Default::default())
+            .await
+            .expect("events are listed")
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("9lives")
+                    && e.reason.as_deref() == Some("ReconcileFailed")
+            })
+            .collect::<Vec<_>>()
+    };
+    let event = eventually("a ReconcileFailed event", CONVERGE, || async {
+        refusals().await.into_iter().next()
+    })
+    .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    let note = event.note.unwrap_or_default();
+    assert!(note.contains("9lives-"), "{note}");
+    assert!(note.contains("DNS-1035 label"), "{note}");
+    // The first retries come after 5 and 10 s: both fail the same way and
+    // tell nobody anything new.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert!(harness.reconcile_errors("gastown") >= 2);
+    let told = refusals().await;
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert_eq!(told[0].series.as_ref().map(|s| s.count), None, "no repeats");
+
+    harness.shutdown().await;
+}

@@ -95,9 +95,39 @@ where
         )
         .await;
         ctx.failures.record(object.as_ref(), result.is_ok());
+        // What the owner must fix (a write the API server refused, an object
+        // that cannot be built) becomes a Warning Event on the object, once
+        // per streak of failures; the log has every retry.
+        if let Err(error) = &result
+            && error.needs_attention()
+            && ctx.failures.first_telling(object.as_ref())
+        {
+            publish(
+                ctx,
+                object.as_ref(),
+                "ReconcileFailed",
+                false,
+                &event_note(error),
+            )
+            .await;
+        }
         result
     };
     attempt.instrument(span).await
+}
+
+/// An Event's note: the error's text within the 1 KiB the API allows.
+fn event_note(error: &Error) -> String {
+    const MAX: usize = 1024;
+    let text = error.to_string();
+    if text.len() <= MAX {
+        return text;
+    }
+    let mut end = MAX - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Runs `reconcile` with its metrics recorded under `controller`.

@@ -28,7 +28,14 @@ pub fn retry_delay(consecutive_failures: u32) -> Duration {
 /// Consecutive failed reconciles per object (kind, namespace, name).
 #[derive(Default)]
 pub struct FailureCounts {
-    counts: Mutex<HashMap<String, u32>>,
+    streaks: Mutex<HashMap<String, Streak>>,
+}
+
+#[derive(Default)]
+struct Streak {
+    failures: u32,
+    /// Whether the owner was told (by an Event) during this streak.
+    told: bool,
 }
 
 impl FailureCounts {
@@ -39,14 +46,14 @@ impl FailureCounts {
         K: Resource<DynamicType = ()>,
     {
         let key = key(object);
-        let mut counts = self.counts.lock().expect("never held across a panic");
+        let mut streaks = self.streaks.lock().expect("never held across a panic");
         if succeeded {
-            counts.remove(&key);
+            streaks.remove(&key);
             0
         } else {
-            let count = counts.entry(key).or_default();
-            *count = count.saturating_add(1);
-            *count
+            let streak = streaks.entry(key).or_default();
+            streak.failures = streak.failures.saturating_add(1);
+            streak.failures
         }
     }
 
@@ -55,8 +62,24 @@ impl FailureCounts {
     where
         K: Resource<DynamicType = ()>,
     {
-        let counts = self.counts.lock().expect("never held across a panic");
-        counts.get(&key(object)).copied().unwrap_or(0)
+        let streaks = self.streaks.lock().expect("never held across a panic");
+        streaks.get(&key(object)).map_or(0, |s| s.failures)
+    }
+
+    /// Whether the owner of `object`, failing now, is yet to be told in this
+    /// streak of failures; true at most once per streak.
+    pub fn first_telling<K>(&self, object: &K) -> bool
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let mut streaks = self.streaks.lock().expect("never held across a panic");
+        match streaks.get_mut(&key(object)) {
+            Some(streak) if !streak.told => {
+                streak.told = true;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -111,5 +134,19 @@ mod tests {
         assert_eq!(counts.record(&a, true), 0);
         assert_eq!(counts.current(&a), 0);
         assert_eq!(counts.current(&b), 1);
+    }
+
+    #[test]
+    fn the_owner_is_told_once_per_streak_of_failures() {
+        let counts = FailureCounts::default();
+        let a: Pod = named("a");
+        assert!(!counts.first_telling(&a), "nothing failed");
+        counts.record(&a, false);
+        assert!(counts.first_telling(&a));
+        counts.record(&a, false);
+        assert!(!counts.first_telling(&a), "told already in this streak");
+        counts.record(&a, true);
+        counts.record(&a, false);
+        assert!(counts.first_telling(&a), "a new streak is told again");
     }
 }

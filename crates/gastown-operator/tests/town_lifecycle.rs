@@ -303,3 +303,72 @@ async fn a_refused_write_becomes_one_warning_event_on_the_town() {
 
     harness.shutdown().await;
 }
+
+/// Two towns in one namespace that declare a rig of the same name: agent pods
+/// are `gt-<rig>-<role>-<agent>`, so the later town's Rig waits, saying why,
+/// and the first town's rig pods are never replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_town_with_the_same_rig_name_in_a_namespace_waits() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    let towns: Api<GasTown> = harness.api();
+    towns
+        .create(&PostParams::default(), &minimal_town())
+        .await
+        .expect("the first town is created");
+    running_town(&harness).await;
+    let pods: Api<Pod> = harness.api();
+    let witness = format!("gt-{RIG}-witness");
+    let witness_uid = pods.get(&witness).await.expect("a witness").uid();
+
+    let mut second = minimal_town();
+    second.metadata.name = Some("second".into());
+    towns
+        .create(&PostParams::default(), &second)
+        .await
+        .expect("the second town is created");
+    let rigs: Api<Rig> = harness.api();
+    let second_rig = naming::rig_object("second", RIG);
+    let message = eventually(
+        "the second town's rig says why it waits",
+        CONVERGE,
+        || async {
+            let rig = rigs.get(&second_rig).await.ok()?;
+            let ready = rig
+                .status?
+                .conditions?
+                .into_iter()
+                .find(|c| c.type_ == gastown_api::rig::condition::READY)?;
+            (ready.status == "False").then_some(ready.message)
+        },
+    )
+    .await;
+    assert!(
+        message.contains(&format!(
+            "Rig {} of town {TOWN} already uses spec.name {RIG}",
+            naming::rig_object(TOWN, RIG)
+        )),
+        "{message}"
+    );
+    quiet_window(&harness, Duration::from_secs(3)).await;
+    assert_eq!(
+        pods.get(&witness).await.expect("the witness stays").uid(),
+        witness_uid,
+        "the first town's witness was never replaced"
+    );
+    let second_town_rig_pods = pods
+        .list(&kube::api::ListParams::default().labels("gastown.io/town=second,gastown.io/rig"))
+        .await
+        .unwrap();
+    assert!(
+        second_town_rig_pods.items.is_empty(),
+        "{:?}",
+        second_town_rig_pods
+            .items
+            .iter()
+            .map(|p| p.name_any())
+            .collect::<Vec<_>>()
+    );
+
+    harness.shutdown().await;
+}

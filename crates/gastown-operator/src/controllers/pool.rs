@@ -600,6 +600,9 @@ fn resolve(ctx: &Context, pool: &AgentPool, rig_name: &str) -> Result<Resolved, 
             ));
         }
     };
+    if let Some(reason) = super::rig::name_taken(ctx, &rig) {
+        return Err(reason);
+    }
     let rig_ref = RigRef::new(&rig).ok_or_else(|| {
         format!(
             "Rig {} has no {} label naming its town, or is not stored yet",

@@ -59,6 +59,9 @@ fn resolve(rig: &Rig, ctx: &Context) -> std::result::Result<(RigRef, Arc<GasTown
             labels::TOWN
         )
     })?;
+    if let Some(reason) = name_taken(ctx, rig) {
+        return Err(reason);
+    }
     let town = get(&ctx.cache.towns, &rig_ref.namespace, &rig_ref.town).ok_or_else(|| {
         format!(
             "GasTown {}/{} does not exist",
@@ -66,6 +69,36 @@ fn resolve(rig: &Rig, ctx: &Context) -> std::result::Result<(RigRef, Arc<GasTown
         )
     })?;
     Ok((rig_ref, town))
+}
+
+/// Why `rig` may not run agents: another town's Rig of the same `spec.name`
+/// came first in this namespace. Agent pods are named `gt-<rig>-<role>-<agent>`
+/// (Gas Town's convention, without the town), so two towns' rigs of one name
+/// in one namespace would replace each other's pods.
+pub fn name_taken(ctx: &Context, rig: &Rig) -> Option<String> {
+    let rigs = ctx.cache.rigs.state();
+    let first = older_namesake(rig, rigs.iter().map(Arc::as_ref))?;
+    Some(format!(
+        "Rig {} of town {} already uses spec.name {} in namespace {}: agent pods are named gt-<rig>-<role>-<agent>, so two towns cannot share a rig name in one namespace; use another namespace or rig name",
+        first.name_any(),
+        first.town().unwrap_or_default(),
+        rig.spec.name,
+        rig.namespace().unwrap_or_default(),
+    ))
+}
+
+/// The Rig among `others` that holds `rig`'s `spec.name` in its namespace for
+/// another town, if any: the earliest created (then the first by name) of
+/// those not being deleted. A rig that came later waits until it is gone.
+pub fn older_namesake<'a>(rig: &Rig, others: impl Iterator<Item = &'a Rig>) -> Option<&'a Rig> {
+    let order = |r: &Rig| (r.metadata.creation_timestamp.clone(), r.name_any());
+    others
+        .filter(|other| other.namespace() == rig.namespace())
+        .filter(|other| other.spec.name == rig.spec.name)
+        .filter(|other| other.town() != rig.town())
+        .filter(|other| other.metadata.deletion_timestamp.is_none())
+        .filter(|other| order(other) < order(rig))
+        .min_by_key(|other| order(other))
 }
 
 /// Whether the rig must stop taking new work.
@@ -679,4 +712,66 @@ async fn set_draining(rig: &Rig, ctx: &Context, progress: &str) -> Result<()> {
         Observed::new(condition::READY, false, "Draining", progress),
     ];
     show_draining(ctx, rig, rig.status.as_ref(), observed).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::api::ObjectMeta;
+
+    fn rig(object: &str, town: &str, rig_name: &str, created_second: i64) -> Rig {
+        let mut rig = Rig::new(
+            object,
+            serde_json::from_value(serde_json::json!({"name": rig_name})).unwrap(),
+        );
+        rig.metadata = ObjectMeta {
+            name: Some(object.into()),
+            namespace: Some("ns".into()),
+            labels: Some([(labels::TOWN.to_string(), town.to_string())].into()),
+            creation_timestamp: Some(Time(
+                Timestamp::from_second(1_700_000_000 + created_second).unwrap(),
+            )),
+            ..ObjectMeta::default()
+        };
+        rig
+    }
+
+    #[test]
+    fn the_first_town_to_use_a_rig_name_in_a_namespace_keeps_it() {
+        let first = rig("a-gastown", "a", "gastown", 1);
+        let second = rig("b-gastown", "b", "gastown", 2);
+        let same_town_other_object = rig("a-gastown-2", "a", "gastown", 0);
+        let other_name = rig("c-beads", "c", "beads", 0);
+        let mut other_namespace = rig("d-gastown", "d", "gastown", 0);
+        other_namespace.metadata.namespace = Some("elsewhere".into());
+        let all = [
+            first.clone(),
+            second.clone(),
+            same_town_other_object,
+            other_name,
+            other_namespace,
+        ];
+        // Town a's earliest Rig of that name holds it against town b ...
+        assert_eq!(
+            older_namesake(&second, all.iter()).map(|r| r.name_any()),
+            Some("a-gastown-2".to_string())
+        );
+        // ... and a town's own Rigs never block each other.
+        assert!(older_namesake(&first, all.iter()).is_none());
+
+        // Created in the same second: the first by name wins.
+        let twin = rig("0-gastown", "z", "gastown", 1);
+        let both = [first.clone(), twin.clone()];
+        assert!(older_namesake(&twin, both.iter()).is_none());
+        assert_eq!(
+            older_namesake(&first, both.iter()).map(|r| r.name_any()),
+            Some("0-gastown".to_string())
+        );
+
+        // A first user being deleted lets the next one in.
+        let mut leaving = first.clone();
+        leaving.metadata.deletion_timestamp = first.metadata.creation_timestamp.clone();
+        assert!(older_namesake(&second, [leaving].iter()).is_none());
+    }
 }

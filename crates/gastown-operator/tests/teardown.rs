@@ -243,3 +243,59 @@ async fn a_rig_being_deleted_shows_draining_and_not_ready_until_it_is_gone() {
     .await;
     harness.shutdown().await;
 }
+
+/// A Rig applied on its own with the town's label belongs to the town: it is
+/// counted in the town's status, and deleting the town drains it and deletes
+/// it with the town's own rigs, before the town agents and the bd daemon its
+/// agents talk to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rig_applied_on_its_own_counts_and_drains_with_its_town() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    converged_town(&harness).await;
+    let rigs: Api<Rig> = harness.api();
+    let standalone: Rig = serde_json::from_value(json!({
+        "apiVersion": "gastown.io/v1alpha1", "kind": "Rig",
+        "metadata": {"name": "tools", "namespace": common::NAMESPACE,
+                     "labels": {"gastown.io/town": TOWN}},
+        "spec": {"name": "tools", "gitURL": "https://git.example.com/tools.git"}
+    }))
+    .unwrap();
+    rigs.create(&Default::default(), &standalone)
+        .await
+        .expect("the rig is applied");
+    let towns: Api<GasTown> = harness.api();
+    eventually("the town counts both rigs", CONVERGE, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        (town.status?.rig_count == Some(2)).then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = harness.api();
+    eventually("the standalone rig's witness runs", CONVERGE, || async {
+        pods.get_opt("gt-tools-witness").await.ok()?.map(|_| ())
+    })
+    .await;
+
+    let (deletions, mut watches) = watch_deletions(&harness);
+    towns
+        .delete(TOWN, &DeleteParams::background())
+        .await
+        .expect("the delete is accepted");
+    town_gone(&harness).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let order = deletions.snapshot();
+    assert_drain_order(&order);
+    let tools = position(&order, "Rig/tools");
+    assert!(
+        position(&order, "Pod/gt-tools-witness") < tools,
+        "its agents before the Rig: {order:?}"
+    );
+    assert!(
+        tools < position(&order, &format!("Pod/gt-{TOWN}-mayor")),
+        "the Rig before the town agents: {order:?}"
+    );
+    assert!(rigs.get_opt("tools").await.unwrap().is_none());
+
+    watches.abort_all();
+    harness.shutdown().await;
+}

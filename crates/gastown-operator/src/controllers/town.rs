@@ -221,19 +221,32 @@ fn ready_replicas(ready: Option<i32>) -> bool {
     ready.unwrap_or(0) >= 1
 }
 
-/// The Rig objects this town owns.
+/// The Rig objects this town owns (one per `spec.rigs[]`).
 fn owned_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
+    town_rigs(ctx, town)
+        .into_iter()
+        .filter(|rig| owned_by(rig, town))
+        .collect()
+}
+
+fn owned_by(rig: &Rig, town: &GasTown) -> bool {
     let uid = town.uid();
+    rig.owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == uid.as_ref())
+}
+
+/// Every Rig of the town: those it owns, and those applied on their own with
+/// the `gastown.io/town` label naming it. All of them run on the town's bd
+/// daemon, so all of them count in its status and drain with it.
+fn town_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
+    let name = town.name_any();
     ctx.cache
         .rigs
         .state()
         .into_iter()
         .filter(|rig| rig.namespace() == town.namespace())
-        .filter(|rig| {
-            rig.owner_references()
-                .iter()
-                .any(|o| Some(&o.uid) == uid.as_ref())
-        })
+        .filter(|rig| rig.town() == Some(name.as_str()) || owned_by(rig, town))
         .collect()
 }
 
@@ -272,6 +285,18 @@ async fn reconcile_rigs(
     // A rig no longer declared goes through its own finalizer.
     for rig in owned.iter().filter(|r| !declared.contains(&r.name_any())) {
         apply::delete(&api, Some(rig.as_ref())).await?;
+    }
+    // Rigs applied on their own for this town are its rigs too.
+    for rig in town_rigs(ctx, town)
+        .into_iter()
+        .filter(|r| !owned_by(r, town) && r.metadata.deletion_timestamp.is_none())
+    {
+        let status = rig.status.as_ref();
+        observations.push(RigObservation {
+            name: rig.spec.name.clone(),
+            phase: status.and_then(|s| s.phase),
+            reconciled: status.and_then(|s| s.observed_generation) == rig.metadata.generation,
+        });
     }
     Ok(observations)
 }
@@ -582,7 +607,7 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Teardown> {
         .checked_add(k8s_openapi::jiff::SignedDuration::try_from(grace).unwrap_or_default())
         .unwrap_or(deletion_started);
 
-    let rigs = owned_rigs(ctx, town);
+    let rigs = town_rigs(ctx, town);
     let rig_tracked: Vec<Tracked> = rigs
         .iter()
         .map(|r| Tracked::new("Rig", r.name_any(), r.metadata.deletion_timestamp.is_some()))
@@ -659,18 +684,24 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Teardown> {
                     apply::apply(&api, None, &desired).await?;
                 }
             }
-            // Rigs not in the spec any more are deleted (and drain) on their own.
             for rig in rigs
                 .iter()
                 .filter(|r| rigs_to_mark.iter().any(|t| t.name == r.name_any()))
             {
-                if !town
+                let declared = town
                     .spec
                     .rigs()
                     .iter()
-                    .any(|s| naming::rig_object(&town_ref.name, &s.name) == rig.name_any())
-                {
+                    .any(|s| naming::rig_object(&town_ref.name, &s.name) == rig.name_any());
+                if declared {
+                    continue;
+                }
+                if owned_by(rig, town) {
+                    // No longer in the spec: deleted, it drains on its own.
                     apply::delete(&api, Some(rig.as_ref())).await?;
+                } else {
+                    // Applied on its own: only the mark is ours to set.
+                    mark_draining(&api, rig).await?;
                 }
             }
             set_draining(town, ctx, "stopping new work: rigs marked draining").await?;
@@ -704,6 +735,27 @@ async fn cleanup_town(town: &GasTown, ctx: &Context) -> Result<Teardown> {
             Ok(Teardown::Done)
         }
     }
+}
+
+/// Sets the draining annotation on a Rig the town does not own, by a server-side
+/// apply of that annotation alone (the Rig's owner keeps every other field).
+async fn mark_draining(api: &Api<Rig>, rig: &Rig) -> Result<()> {
+    let mark = serde_json::json!({
+        "apiVersion": "gastown.io/v1alpha1",
+        "kind": "Rig",
+        "metadata": {
+            "name": rig.name_any(),
+            "annotations": {naming::DRAINING_ANNOTATION: "true"},
+        },
+    });
+    api.patch(
+        &rig.name_any(),
+        &PatchParams::apply(naming::FIELD_MANAGER).force(),
+        &Patch::Apply(&mark),
+    )
+    .await
+    .map_err(|e| Error::kube(format!("mark Rig {} draining", rig.name_any()), e))?;
+    Ok(())
 }
 
 /// Shows teardown progress in status: phase Draining and a Ready condition that says why.

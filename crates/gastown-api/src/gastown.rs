@@ -183,6 +183,9 @@ pub struct DoltSpec {
     /// Backups of the database to S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Backup>,
+    /// Secret key holding the password of dolt's root user, which the bd daemon connects as (dolt's `DOLT_ROOT_PASSWORD`, the daemon's `BEADS_DOLT_SERVER_PASS`). Recommended: without it root has an empty password, and any pod that reaches dolt's Service can connect. Read when dolt first initialises its data volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_password_secret_ref: Option<SecretKeyRef>,
 }
 
 impl DoltSpec {
@@ -513,7 +516,7 @@ pub struct GasTownStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub rigs: Option<Vec<RigSummary>>,
-    /// When the status was last refreshed from beads.
+    /// When beads' view of the town last changed what this status shows. A town at rest is still read from beads every syncInterval, but its status is not rewritten, so that it costs the API server no writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced: Option<Time>,
 }

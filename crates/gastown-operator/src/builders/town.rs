@@ -179,7 +179,12 @@ pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
     } else {
         "Delete"
     };
-    let mut container_env = Vec::new();
+    // The bd daemon runs in its own pod: root must be allowed from any host
+    // (dolt's image creates root@localhost only), behind the password if set.
+    let mut container_env = vec![env("DOLT_ROOT_HOST", "%")];
+    if let Some(SecretKeyRef { name, key }) = &dolt.root_password_secret_ref {
+        container_env.push(env_from_secret("DOLT_ROOT_PASSWORD", name, key));
+    }
     if let Some(s3) = &dolt.s3 {
         let secret = &s3.credentials_secret_ref.name;
         container_env.extend([
@@ -197,7 +202,7 @@ pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
             format!("{DOLT_CONFIG_MOUNT}/config.yaml"),
         ]),
         ports: Some(vec![port("mysql", DOLT_PORT)]),
-        env: (!container_env.is_empty()).then_some(container_env),
+        env: Some(container_env),
         resources: dolt.resources.clone(),
         volume_mounts: Some(vec![
             VolumeMount {
@@ -286,9 +291,14 @@ fn http_probe(path: &str, port: &str, period_seconds: i32) -> Probe {
     }
 }
 
-/// The in-cluster bd daemon, wired to dolt, with its bearer token from the
-/// Secret. `None` when the daemon is external.
-pub fn bd_daemon_deployment(town: &TownRef, daemon: &DaemonSpec) -> Option<Deployment> {
+/// The in-cluster bd daemon, wired to dolt (as root, with dolt's root
+/// password when the town has one), with its bearer token from the Secret.
+/// `None` when the daemon is external.
+pub fn bd_daemon_deployment(
+    town: &TownRef,
+    daemon: &DaemonSpec,
+    dolt: Option<&DoltSpec>,
+) -> Option<Deployment> {
     let image = daemon.image.clone()?;
     let endpoint = daemon.endpoint(&naming::bd_daemon(&town.name));
     let labels = town.component_labels("bd-daemon");
@@ -300,6 +310,10 @@ pub fn bd_daemon_deployment(town: &TownRef, daemon: &DaemonSpec) -> Option<Deplo
         env("BD_DAEMON_TCP_ADDR", format!(":{}", endpoint.port)),
         env("BD_DAEMON_HTTP_ADDR", format!(":{}", endpoint.http_port)),
     ];
+    if let Some(SecretKeyRef { name, key }) = dolt.and_then(|d| d.root_password_secret_ref.as_ref())
+    {
+        container_env.push(env_from_secret("BEADS_DOLT_SERVER_PASS", name, key));
+    }
     if let Some(SecretKeyRef { name, key }) = &daemon.token_secret_ref {
         container_env.push(env_from_secret("BD_DAEMON_TOKEN", name, key));
     }
@@ -479,7 +493,7 @@ mod tests {
         let daemon: DaemonSpec =
             serde_json::from_value(serde_json::json!({"image": "bd:1"})).unwrap();
         assert!(
-            bd_daemon_deployment(&town(), &daemon)
+            bd_daemon_deployment(&town(), &daemon, None)
                 .unwrap()
                 .metadata
                 .owner_references
@@ -505,12 +519,54 @@ mod tests {
     }
 
     #[test]
+    fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
+        fn env_of(
+            container: &Container,
+        ) -> Vec<(String, Option<String>, Option<(String, String)>)> {
+            container
+                .env
+                .iter()
+                .flatten()
+                .map(|e| {
+                    let secret = e
+                        .value_from
+                        .as_ref()
+                        .and_then(|v| v.secret_key_ref.as_ref())
+                        .map(|r| (r.name.clone(), r.key.clone()));
+                    (e.name.clone(), e.value.clone(), secret)
+                })
+                .collect()
+        }
+        let mut dolt = dolt(None);
+        let sts = dolt_statefulset(&town(), &dolt);
+        let env = env_of(&sts.spec.unwrap().template.spec.unwrap().containers[0]);
+        assert!(env.contains(&("DOLT_ROOT_HOST".into(), Some("%".into()), None)));
+        assert!(!env.iter().any(|(name, ..)| name == "DOLT_ROOT_PASSWORD"));
+
+        dolt.root_password_secret_ref = Some(SecretKeyRef {
+            name: "dolt-root".into(),
+            key: "password".into(),
+        });
+        let sts = dolt_statefulset(&town(), &dolt);
+        let env = env_of(&sts.spec.unwrap().template.spec.unwrap().containers[0]);
+        let from_secret = Some(("dolt-root".to_string(), "password".to_string()));
+        assert!(env.contains(&("DOLT_ROOT_PASSWORD".into(), None, from_secret.clone())));
+
+        let daemon: DaemonSpec =
+            serde_json::from_value(serde_json::json!({"image": "bd:1"})).unwrap();
+        let deployment = bd_daemon_deployment(&town(), &daemon, Some(&dolt)).unwrap();
+        let env = env_of(&deployment.spec.unwrap().template.spec.unwrap().containers[0]);
+        assert!(env.contains(&("BEADS_DOLT_SERVER_USER".into(), Some("root".into()), None)));
+        assert!(env.contains(&("BEADS_DOLT_SERVER_PASS".into(), None, from_secret)));
+    }
+
+    #[test]
     fn daemon_is_wired_to_dolt_and_its_token_secret() {
         let daemon: DaemonSpec = serde_json::from_value(serde_json::json!({
             "image": "bd:1", "port": 7000, "httpPort": 7080, "tokenSecretRef": {"name": "bd-token", "key": "token"}
         }))
         .unwrap();
-        let deployment = bd_daemon_deployment(&town(), &daemon).unwrap();
+        let deployment = bd_daemon_deployment(&town(), &daemon, None).unwrap();
         let container = &deployment
             .spec
             .as_ref()
@@ -552,7 +608,7 @@ mod tests {
         let external: DaemonSpec =
             serde_json::from_value(serde_json::json!({"external": {"host": "bd.example"}}))
                 .unwrap();
-        assert!(bd_daemon_deployment(&town(), &external).is_none());
+        assert!(bd_daemon_deployment(&town(), &external, None).is_none());
         assert!(bd_daemon_service(&town(), &external).is_none());
         let rpc: RpcServerSpec =
             serde_json::from_value(serde_json::json!({"enabled": false, "image": "rpc:1"}))

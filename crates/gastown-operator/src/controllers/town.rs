@@ -67,6 +67,16 @@ fn missing_secrets(
             "dolt's S3 credentials (spec.dolt.s3.credentialsSecretRef)",
         ));
     }
+    if let Some(password) = spec
+        .dolt
+        .as_ref()
+        .and_then(|d| d.root_password_secret_ref.as_ref())
+    {
+        references.push((
+            &password.name,
+            "dolt's root password (spec.dolt.rootPasswordSecretRef)",
+        ));
+    }
     if let Some(secrets) = &spec.secrets {
         if let Some(key) = &secrets.anthropic_api_key_secret_ref {
             references.push((
@@ -118,6 +128,11 @@ async fn reconcile_infrastructure(
         .token_secret_ref
         .as_ref()
         .map(|r| r.name.as_str());
+    let dolt_password_secret = spec
+        .dolt
+        .as_ref()
+        .and_then(|d| d.root_password_secret_ref.as_ref())
+        .map(|r| r.name.as_str());
 
     // dolt, unless the daemon is external (it brings its own database).
     let dolt_name = naming::dolt(&town_ref.name);
@@ -142,7 +157,9 @@ async fn reconcile_infrastructure(
                 &service,
             )
             .await?;
-            match blocked_by(missing, s3_secret) {
+            match blocked_by(missing, s3_secret)
+                .or_else(|| blocked_by(missing, dolt_password_secret))
+            {
                 Some(reason) => Workload::Blocked(reason),
                 None => {
                     apply::apply(
@@ -173,12 +190,14 @@ async fn reconcile_infrastructure(
     let daemon_deployment = get(&cache.deployments, ns, &daemon_name);
     let daemon_service = get(&cache.services, ns, &daemon_name);
     let daemon = match (
-        infra::bd_daemon_deployment(town_ref, &spec.daemon),
+        infra::bd_daemon_deployment(town_ref, &spec.daemon, spec.dolt.as_ref()),
         infra::bd_daemon_service(town_ref, &spec.daemon),
     ) {
         (Some(deployment), Some(service)) => {
             apply::apply(&svc_api, daemon_service.as_deref(), &service).await?;
-            match blocked_by(missing, token_secret) {
+            match blocked_by(missing, token_secret)
+                .or_else(|| blocked_by(missing, dolt_password_secret))
+            {
                 Some(reason) => Workload::Blocked(reason),
                 None => {
                     apply::apply(&deploy_api, daemon_deployment.as_deref(), &deployment).await?;
@@ -771,7 +790,8 @@ mod tests {
     #[test]
     fn missing_secrets_name_what_needs_them() {
         let spec: GasTownSpec = serde_json::from_value(serde_json::json!({
-            "dolt": {"image": "dolt:1", "s3": {"bucket": "b", "region": "r", "credentialsSecretRef": {"name": "aws"}}},
+            "dolt": {"image": "dolt:1", "s3": {"bucket": "b", "region": "r", "credentialsSecretRef": {"name": "aws"}},
+                     "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}},
             "daemon": {"image": "bd:1", "tokenSecretRef": {"name": "bd-token", "key": "token"}},
             "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic", "key": "key"}}
         }))
@@ -779,8 +799,9 @@ mod tests {
         let missing = missing_secrets(&spec, |name| name == "aws");
         assert_eq!(
             missing.keys().collect::<Vec<_>>(),
-            ["anthropic", "bd-token"]
+            ["anthropic", "bd-token", "dolt-root"]
         );
+        assert!(missing["dolt-root"].contains("spec.dolt.rootPasswordSecretRef"));
         assert!(missing["bd-token"].contains("tokenSecretRef"));
         assert_eq!(
             blocked_by(&missing, Some("bd-token")).unwrap(),

@@ -520,9 +520,9 @@ mod tests {
 
     #[test]
     fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
-        fn env_of(
-            container: &Container,
-        ) -> Vec<(String, Option<String>, Option<(String, String)>)> {
+        /// Name, plain value, and Secret (name, key) of each variable.
+        type Var = (String, Option<String>, Option<(String, String)>);
+        fn env_of(container: &Container) -> Vec<Var> {
             container
                 .env
                 .iter()

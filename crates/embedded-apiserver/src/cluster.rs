@@ -259,6 +259,7 @@ impl Cluster {
             .into_iter()
             .map(|problem| FieldError::invalid("metadata.name", name, problem))
             .collect();
+        errors.extend(label_errors(object));
         let mut unknown = Vec::new();
         match &served.check {
             Check::Decode { decode, schema } => {
@@ -880,6 +881,33 @@ fn now_utc() -> jiff::Timestamp {
 }
 
 /// A Service's cluster IP cannot be unset by an update that leaves it out.
+/// Upstream's `ValidateLabels` on `metadata.labels`, keys in sorted order.
+fn label_errors(object: &Value) -> Vec<FieldError> {
+    let Some(labels) = object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = labels.keys().collect();
+    keys.sort();
+    let mut errors = Vec::new();
+    for key in keys {
+        for problem in names::qualified_name_problems(key) {
+            errors.push(FieldError::invalid(
+                "metadata.labels",
+                key.as_str(),
+                problem,
+            ));
+        }
+        let value = labels[key].as_str().unwrap_or_default();
+        for problem in names::label_value_problems(value) {
+            errors.push(FieldError::invalid("metadata.labels", value, problem));
+        }
+    }
+    errors
+}
+
 fn keep_cluster_ip(old: &Value, new: &mut Value) {
     let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
         return;

@@ -70,6 +70,68 @@ pub fn problems(rule: NameRule, name: &str) -> Vec<String> {
     problems
 }
 
+const QUALIFIED_NAME_FMT: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, the shape of label values and
+/// of the name part of qualified names.
+fn is_qualified_part(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+/// Upstream's `IsQualifiedName`: an optional DNS subdomain prefix and `/`,
+/// then a name of at most 63 characters (label keys, annotation keys).
+pub fn qualified_name_problems(key: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let parts: Vec<&str> = key.split('/').collect();
+    let name = match parts.as_slice() {
+        [name] => *name,
+        [prefix, name] => {
+            if prefix.is_empty() {
+                problems.push("prefix part must be non-empty".to_owned());
+            } else {
+                for problem in self::problems(NameRule::Dns1123Subdomain, prefix) {
+                    problems.push(format!("prefix part {problem}"));
+                }
+            }
+            *name
+        }
+        _ => {
+            problems.push(format!(
+                "a qualified name {QUALIFIED_NAME_FMT} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
+            ));
+            return problems;
+        }
+    };
+    if name.is_empty() {
+        problems.push("name part must be non-empty".to_owned());
+    } else if name.len() > 63 {
+        problems.push("name part must be no more than 63 characters".to_owned());
+    }
+    if !name.is_empty() && !is_qualified_part(name) {
+        problems.push(format!("name part {QUALIFIED_NAME_FMT}"));
+    }
+    problems
+}
+
+/// Upstream's `IsValidLabelValue`.
+pub fn label_value_problems(value: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if value.len() > 63 {
+        problems.push("must be no more than 63 characters".to_owned());
+    }
+    if !value.is_empty() && !is_qualified_part(value) {
+        problems.push(LABEL_VALUE_MSG.to_owned());
+    }
+    problems
+}
+
 /// Characters upstream's `generateName` suffix is drawn from (no vowels, no look-alikes).
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -114,6 +176,43 @@ mod tests {
         );
         assert_eq!(
             problems(NameRule::Dns1123Label, &"a".repeat(64)),
+            vec!["must be no more than 63 characters"]
+        );
+    }
+
+    #[test]
+    fn label_keys_are_qualified_names_and_values_short_plain_words() {
+        for key in [
+            "app",
+            "app.kubernetes.io/name",
+            "gastown.io/town",
+            "A_b.c-1",
+        ] {
+            assert!(qualified_name_problems(key).is_empty(), "{key}");
+        }
+        assert_eq!(
+            qualified_name_problems("Example.com/x"),
+            vec![format!("prefix part {SUBDOMAIN_MSG}")]
+        );
+        assert_eq!(
+            qualified_name_problems("bad key"),
+            vec![format!("name part {QUALIFIED_NAME_FMT}")]
+        );
+        assert_eq!(qualified_name_problems("a/b/c").len(), 1);
+        assert_eq!(
+            qualified_name_problems(&"k".repeat(64)),
+            vec!["name part must be no more than 63 characters"]
+        );
+        for value in ["", "minimal", "Nux_1", "v1.2-rc"] {
+            assert!(label_value_problems(value).is_empty(), "{value:?}");
+        }
+        assert_eq!(label_value_problems("-x"), vec![LABEL_VALUE_MSG.to_owned()]);
+        assert_eq!(
+            label_value_problems("a b"),
+            vec![LABEL_VALUE_MSG.to_owned()]
+        );
+        assert_eq!(
+            label_value_problems(&"v".repeat(64)),
             vec!["must be no more than 63 characters"]
         );
     }

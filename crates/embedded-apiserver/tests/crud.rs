@@ -146,6 +146,30 @@ async fn invalid_names_and_missing_fields_are_refused_like_upstream() {
         let err = server.client().unwrap().request::<Pod>(request).await.unwrap_err();
         let err = api_error(err);
         assert_eq!(err.message, "Pod \"p\" is invalid: spec.containers[0].name: Required value");
+
+        // Labels: keys are qualified names, values at most 63 plain characters.
+        let mut labelled = config_map("labelled", &[]);
+        labelled.metadata.labels = Some(BTreeMap::from([
+            ("gastown.io/pool".to_string(), "p".repeat(64)),
+            ("ok".to_string(), "fine".to_string()),
+        ]));
+        let err = api_error(cms.create(&PostParams::default(), &labelled).await.unwrap_err());
+        assert_eq!((err.code, err.reason.as_str()), (422, "Invalid"));
+        assert_eq!(
+            err.message,
+            format!(
+                "ConfigMap \"labelled\" is invalid: metadata.labels: Invalid value: \"{}\": must be no more than 63 characters",
+                "p".repeat(64)
+            )
+        );
+        labelled.metadata.labels = Some(BTreeMap::from([("bad key".to_string(), "-x".to_string())]));
+        let err = api_error(cms.create(&PostParams::default(), &labelled).await.unwrap_err());
+        assert!(
+            err.message.contains("metadata.labels: Invalid value: \"bad key\": name part must consist of alphanumeric characters")
+                && err.message.contains("metadata.labels: Invalid value: \"-x\": a valid label must be an empty string"),
+            "{}",
+            err.message
+        );
         server
     })
     .await;

@@ -221,6 +221,13 @@ fn env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
     if let Some(key) = input.anthropic_api_key {
         operator_env.push(from_secret("ANTHROPIC_API_KEY", key));
     }
+    if input
+        .rig
+        .as_ref()
+        .is_some_and(|rig| rig.git_credentials.is_some())
+    {
+        operator_env.extend(git_credentials_env());
+    }
     // Template env first, in its order; the operator's variables replace any
     // template variable of the same name, since agents depend on them.
     let mut by_name: BTreeMap<String, EnvVar> = operator_env
@@ -320,6 +327,39 @@ fn git_credentials_mount() -> VolumeMount {
     }
 }
 
+/// How git finds the rig's credentials Secret (mounted at
+/// [`GIT_CREDENTIALS_MOUNT`]) in the clone and in the agent, which pushes: ssh
+/// uses its `ssh-privatekey`, https its `username` (default `git`) and
+/// `password` through a credential helper given in git's environment (git
+/// 2.31+), so no file in the image has to change.
+fn git_credentials_env() -> Vec<EnvVar> {
+    git_credentials_env_in(GIT_CREDENTIALS_MOUNT)
+}
+
+fn git_credentials_env_in(dir: &str) -> Vec<EnvVar> {
+    let plain = |name: &str, value: String| EnvVar {
+        name: name.into(),
+        value: Some(value),
+        value_from: None,
+    };
+    vec![
+        plain(
+            "GIT_SSH_COMMAND",
+            format!("ssh -i {dir}/ssh-privatekey -o StrictHostKeyChecking=accept-new"),
+        ),
+        plain("GIT_CONFIG_COUNT", "1".into()),
+        plain("GIT_CONFIG_KEY_0", "credential.helper".into()),
+        plain(
+            "GIT_CONFIG_VALUE_0",
+            format!(
+                "!f() {{ test \"$1\" = get && test -f {dir}/password || return 0; \
+                 echo \"username=$(cat {dir}/username 2>/dev/null || echo git)\"; \
+                 echo \"password=$(cat {dir}/password)\"; }}; f"
+            ),
+        ),
+    ]
+}
+
 /// Polecats and crew clone the rig's repository before the agent starts; a
 /// crew member's clone survives on its claim, so an existing clone is fetched.
 fn clone_container(
@@ -358,13 +398,7 @@ fn clone_container(
     ];
     if rig.git_credentials.is_some() {
         mounts.push(git_credentials_mount());
-        env.push(EnvVar {
-            name: "GIT_SSH_COMMAND".into(),
-            value: Some(format!(
-                "ssh -i {GIT_CREDENTIALS_MOUNT}/ssh-privatekey -o StrictHostKeyChecking=accept-new"
-            )),
-            value_from: None,
-        });
+        env.extend(git_credentials_env());
     }
     Some(Container {
         name: "git-clone".into(),
@@ -664,6 +698,87 @@ mod tests {
                 .iter()
                 .any(|m| m.name == "git-credentials")
         );
+        // The clone and the agent (which pushes) both find the credentials.
+        for container in [init, &spec.containers[0]] {
+            let names: Vec<&str> = container
+                .env
+                .iter()
+                .flatten()
+                .map(|e| e.name.as_str())
+                .collect();
+            for name in [
+                "GIT_SSH_COMMAND",
+                "GIT_CONFIG_COUNT",
+                "GIT_CONFIG_KEY_0",
+                "GIT_CONFIG_VALUE_0",
+            ] {
+                assert!(names.contains(&name), "{name} in {}", container.name);
+            }
+        }
+        let without = agent_pod(&input(
+            AgentRole::Crew,
+            "max",
+            Some(rig(None)),
+            &template,
+            &token,
+        ))
+        .unwrap();
+        assert!(
+            !without.spec.unwrap().containers[0]
+                .env
+                .iter()
+                .flatten()
+                .any(|e| e.name.starts_with("GIT_"))
+        );
+    }
+
+    /// The credential helper, run by the real git: it answers from the
+    /// Secret's files, and stays silent when the Secret holds no password
+    /// (an ssh-only Secret), so git falls back to its other means.
+    #[test]
+    fn the_git_credential_helper_answers_from_the_secret_files() {
+        let fill = |dir: &std::path::Path| {
+            let mut command = std::process::Command::new("git");
+            command.args(["credential", "fill"]);
+            command.env("GIT_TERMINAL_PROMPT", "0");
+            command.env("GIT_CONFIG_NOSYSTEM", "1");
+            command.env("HOME", dir);
+            for var in git_credentials_env_in(dir.to_str().unwrap()) {
+                command.env(var.name, var.value.unwrap());
+            }
+            command
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null());
+            let mut child = command.spawn().expect("git runs");
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"protocol=https\nhost=git.example.com\n\n")
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let dir = std::env::temp_dir().join(format!("gastown-git-creds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("username"), "robot\n").unwrap();
+        std::fs::write(dir.join("password"), "s3cret\n").unwrap();
+        let answer = fill(&dir);
+        assert!(answer.contains("username=robot\n"), "{answer}");
+        assert!(answer.contains("password=s3cret\n"), "{answer}");
+
+        std::fs::remove_file(dir.join("username")).unwrap();
+        assert!(
+            fill(&dir).contains("username=git\n"),
+            "the default user name"
+        );
+
+        std::fs::remove_file(dir.join("password")).unwrap();
+        let answer = fill(&dir);
+        assert!(!answer.contains("password="), "{answer}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

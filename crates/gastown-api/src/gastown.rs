@@ -407,7 +407,7 @@ pub struct SecretsSpec {
     /// Secret key with the Anthropic API key (`ANTHROPIC_API_KEY` in agent pods).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anthropic_api_key_secret_ref: Option<SecretKeyRef>,
-    /// Secret with git credentials for cloning and pushing, mounted into polecat and crew pods: `ssh-privatekey` for ssh URLs, or `password` (a token) and optionally `username` (default `git`) for https URLs.
+    /// Secret with git credentials for cloning and pushing, mounted into every rig agent pod: `ssh-privatekey` for ssh URLs, or `password` (a token) and optionally `username` (default `git`) for https URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_credentials_secret_ref: Option<SecretRef>,
     /// Secrets to pull from an external store; rendered as ExternalSecret objects (external-secrets.io) only where that CRD is installed. Names are unique.

@@ -186,9 +186,37 @@ pub struct DoltSpec {
     /// Secret key holding the password of dolt's root user, which the bd daemon connects as (dolt's `DOLT_ROOT_PASSWORD`, the daemon's `BEADS_DOLT_SERVER_PASS`). Recommended: without it root has an empty password, and any pod that reaches dolt's Service can connect. Read when dolt first initialises its data volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_password_secret_ref: Option<SecretKeyRef>,
+    /// The NetworkPolicy that lets only the town's bd daemon reach dolt's SQL port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_object::<DoltNetworkPolicy>")]
+    pub network_policy: Option<DoltNetworkPolicy>,
+}
+
+/// The NetworkPolicy in front of dolt. Only the bd daemon talks to dolt; agents go through the daemon.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DoltNetworkPolicy {
+    /// Whether the operator creates it. Default true. Disable it if something else of yours must reach dolt's SQL port (a backup job, a SQL client); `kubectl exec` into the dolt pod needs no network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(default = "default_true")]
+    pub enabled: Option<bool>,
+}
+
+impl DoltNetworkPolicy {
+    /// Whether the NetworkPolicy is created (default true).
+    pub fn enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
 }
 
 impl DoltSpec {
+    /// Whether dolt's NetworkPolicy is created (default true).
+    pub fn network_policy_enabled(&self) -> bool {
+        self.network_policy
+            .as_ref()
+            .is_none_or(DoltNetworkPolicy::enabled)
+    }
+
     /// The persistence settings (defaults when unset).
     pub fn persistence(&self) -> DoltPersistence {
         self.persistence.clone().unwrap_or_default()

@@ -258,5 +258,31 @@ async fn spec_edits_are_followed_and_touch_nothing_else() {
         "no rig reconcile failed over the claim"
     );
 
+    // 6. dolt's NetworkPolicy is turned off: it goes, and nothing else is written.
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = harness.api();
+    let dolt_policy = naming::dolt(TOWN);
+    assert!(policies.get_opt(&dolt_policy).await.unwrap().is_some());
+    harness.server.reset_requests();
+    towns
+        .patch(
+            TOWN,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"dolt": {"networkPolicy": {"enabled": false}}}})),
+        )
+        .await
+        .expect("the town is edited");
+    eventually("dolt's NetworkPolicy is gone", CONVERGE, || async {
+        policies
+            .get_opt(&dolt_policy)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    let counts = settled_requests(&harness).await;
+    assert_untouched(&counts, &INFRASTRUCTURE, "turning dolt's NetworkPolicy off");
+    assert_eq!(counts.count("delete", "pods"), 0);
+
     harness.shutdown().await;
 }

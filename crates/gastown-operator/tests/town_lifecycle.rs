@@ -36,6 +36,15 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
     // foreground cascade must not remove them early); services are owned.
     let sts: StatefulSet = harness.api().get(&naming::dolt(TOWN)).await.expect("dolt");
     assert_eq!(sts.labels()["gastown.io/town"], TOWN);
+    let dolt_policy: k8s_openapi::api::networking::v1::NetworkPolicy = harness
+        .api()
+        .get(&naming::dolt(TOWN))
+        .await
+        .expect("only the daemon may reach dolt");
+    assert_eq!(
+        controller_owner(&dolt_policy).map(|o| o.uid.as_str()),
+        Some(town_uid.as_str())
+    );
     assert_eq!(
         sts.labels()["app.kubernetes.io/managed-by"],
         "gastown-operator"

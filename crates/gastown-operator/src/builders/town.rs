@@ -19,6 +19,10 @@ use k8s_openapi::api::core::v1::{
     Probe, SecretKeySelector, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume,
     VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
@@ -166,6 +170,31 @@ pub fn dolt_service(town: &TownRef) -> Service {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// Lets only the town's bd daemon reach dolt's SQL port: agents and every
+/// other pod go through the daemon. Owned by the town: its early removal
+/// only opens dolt up.
+pub fn dolt_network_policy(town: &TownRef) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: town.meta(naming::dolt(&town.name), "dolt", true),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(&town.component_labels("dolt"))),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(&town.component_labels("bd-daemon"))),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    protocol: Some("TCP".into()),
+                    port: Some(IntOrString::Int(DOLT_PORT)),
+                    end_port: None,
+                }]),
+            }]),
+            egress: None,
+        }),
     }
 }
 
@@ -558,6 +587,51 @@ mod tests {
         let env = env_of(&deployment.spec.unwrap().template.spec.unwrap().containers[0]);
         assert!(env.contains(&("BEADS_DOLT_SERVER_USER".into(), Some("root".into()), None)));
         assert!(env.contains(&("BEADS_DOLT_SERVER_PASS".into(), None, from_secret)));
+    }
+
+    #[test]
+    fn only_the_daemon_reaches_dolt() {
+        let policy = dolt_network_policy(&town());
+        assert_eq!(policy.metadata.name.as_deref(), Some("prod-dolt"));
+        assert!(
+            policy.metadata.owner_references.is_some(),
+            "removed with the town"
+        );
+        let spec = policy.spec.unwrap();
+        assert_eq!(
+            spec.pod_selector.unwrap().match_labels,
+            Some(town().component_labels("dolt"))
+        );
+        assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string()]));
+        let ingress = spec.ingress.unwrap();
+        assert_eq!(ingress.len(), 1);
+        let from = ingress[0].from.as_ref().unwrap();
+        assert_eq!(from.len(), 1);
+        assert_eq!(
+            from[0].pod_selector.as_ref().unwrap().match_labels,
+            Some(town().component_labels("bd-daemon"))
+        );
+        assert!(
+            from[0].namespace_selector.is_none(),
+            "the daemon of this namespace only"
+        );
+        let port = &ingress[0].ports.as_ref().unwrap()[0];
+        assert_eq!(port.port, Some(IntOrString::Int(DOLT_PORT)));
+        // The daemon's pods carry exactly the labels the policy admits.
+        let daemon: DaemonSpec =
+            serde_json::from_value(serde_json::json!({"image": "bd:1"})).unwrap();
+        let deployment = bd_daemon_deployment(&town(), &daemon, None).unwrap();
+        let pod_labels = deployment
+            .spec
+            .unwrap()
+            .template
+            .metadata
+            .unwrap()
+            .labels
+            .unwrap();
+        for (key, value) in town().component_labels("bd-daemon") {
+            assert_eq!(pod_labels.get(&key), Some(&value), "{key}");
+        }
     }
 
     #[test]

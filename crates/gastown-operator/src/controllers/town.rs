@@ -11,6 +11,7 @@ use gastown_api::template::{PodTemplate, merge};
 use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -137,6 +138,8 @@ async fn reconcile_infrastructure(
     // dolt, unless the daemon is external (it brings its own database).
     let dolt_name = naming::dolt(&town_ref.name);
     let dolt_sts = get(&cache.stateful_sets, ns, &dolt_name);
+    let dolt_policy = get(&cache.network_policies, ns, &dolt_name);
+    let np_api: Api<NetworkPolicy> = ctx.api(ns);
     let dolt = match (&spec.dolt, spec.daemon.in_cluster()) {
         (Some(dolt), true) => {
             let s3_secret = dolt
@@ -157,6 +160,12 @@ async fn reconcile_infrastructure(
                 &service,
             )
             .await?;
+            if dolt.network_policy_enabled() {
+                let policy = infra::dolt_network_policy(town_ref);
+                apply::apply(&np_api, dolt_policy.as_deref(), &policy).await?;
+            } else {
+                apply::delete(&np_api, dolt_policy.as_deref()).await?;
+            }
             match blocked_by(missing, s3_secret)
                 .or_else(|| blocked_by(missing, dolt_password_secret))
             {
@@ -180,6 +189,7 @@ async fn reconcile_infrastructure(
         }
         _ => {
             // External daemon: nothing of ours may keep running.
+            apply::delete(&np_api, dolt_policy.as_deref()).await?;
             apply::delete(&sts_api, dolt_sts.as_deref()).await?;
             Workload::External
         }

@@ -11,8 +11,9 @@ pub const ROLE: &str = "gastown.io/role";
 pub const POOL: &str = "gastown.io/pool";
 /// The agent's name (e.g. a polecat's `furiosa`).
 pub const AGENT: &str = "gastown.io/agent";
-/// On the pods that mount a rig's shared workspace claim (witness and refinery): the claim's
-/// name. They select each other by it to land on one node, as a ReadWriteOnce volume needs.
+/// On the pods that mount a rig's shared workspace claim (witness and refinery): the Rig
+/// object's name. They select each other by it to land on one node, as a ReadWriteOnce volume
+/// needs.
 pub const WORKSPACE: &str = "gastown.io/workspace";
 /// `app.kubernetes.io/name` on every object of the operator.
 pub const APP_NAME: &str = "app.kubernetes.io/name";

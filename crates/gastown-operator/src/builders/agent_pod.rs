@@ -100,16 +100,21 @@ pub fn agent_pod(input: &AgentPodInput<'_>) -> Result<Pod, AgentPodError> {
     );
 
     let (volumes, workspace_mount) = volumes(input);
-    // Pods sharing the rig's ReadWriteOnce workspace must share a node.
+    // Pods sharing the rig's ReadWriteOnce workspace must share a node. The
+    // label names the Rig object (at most 54 characters, a valid label value;
+    // its claim's name may be longer).
     let shared_workspace = match (input.template.workspace_volume(input.role), &input.rig) {
-        (WorkspaceVolume::RigWorkspace, Some(rig)) => Some(naming::rig_workspace(rig.object_name)),
+        (WorkspaceVolume::RigWorkspace, Some(rig)) => Some(rig.object_name.to_string()),
         _ => None,
     };
-    if let Some(claim) = &shared_workspace {
-        pod_labels.insert(labels::WORKSPACE.to_string(), claim.clone());
+    if let Some(rig_object) = &shared_workspace {
+        pod_labels.insert(labels::WORKSPACE.to_string(), rig_object.clone());
     }
     let affinity = match &shared_workspace {
-        Some(claim) => Some(with_workspace_affinity(template.affinity.clone(), claim)),
+        Some(rig_object) => Some(with_workspace_affinity(
+            template.affinity.clone(),
+            rig_object,
+        )),
         None => template.affinity.clone(),
     };
     let mut mounts = vec![
@@ -249,15 +254,15 @@ fn env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
 }
 
 /// `affinity` plus a required pod affinity to the node of any pod labelled
-/// with the same shared workspace claim. The first such pod matches its own
-/// selector, so it schedules anywhere; the other follows it.
-fn with_workspace_affinity(affinity: Option<Affinity>, claim: &str) -> Affinity {
+/// as mounting the same rig's shared workspace. The first such pod matches
+/// its own selector, so it schedules anywhere; the other follows it.
+fn with_workspace_affinity(affinity: Option<Affinity>, rig_object: &str) -> Affinity {
     let mut affinity = affinity.unwrap_or_default();
     let term = PodAffinityTerm {
         label_selector: Some(LabelSelector {
             match_labels: Some(BTreeMap::from([(
                 labels::WORKSPACE.to_string(),
-                claim.to_string(),
+                rig_object.to_string(),
             )])),
             ..Default::default()
         }),
@@ -621,7 +626,7 @@ mod tests {
         ] {
             assert_eq!(
                 pod.metadata.labels.as_ref().unwrap()["gastown.io/workspace"],
-                "prod-gastown-workspace"
+                "prod-gastown"
             );
             let affinity = pod.spec.unwrap().affinity.unwrap();
             assert!(
@@ -639,7 +644,7 @@ mod tests {
                 terms[0].label_selector.as_ref().unwrap().match_labels,
                 Some(BTreeMap::from([(
                     "gastown.io/workspace".to_string(),
-                    "prod-gastown-workspace".to_string()
+                    "prod-gastown".to_string()
                 )]))
             );
         }
@@ -656,6 +661,34 @@ mod tests {
                     .contains_key("gastown.io/workspace")
             );
             assert!(pod.spec.unwrap().affinity.unwrap().pod_affinity.is_none());
+        }
+    }
+
+    /// The longest names the API admits (a 54-character Rig, a 40-character rig
+    /// name) still make label values of at most 63 characters.
+    #[test]
+    fn the_longest_admitted_names_make_valid_label_values() {
+        let template = template(Some("agent:1"));
+        let token = SecretKeyRef {
+            name: "bd".into(),
+            key: "token".into(),
+        };
+        let object_name = "o".repeat(54);
+        let rig_name = "r".repeat(40);
+        let rig = RigContext {
+            name: &rig_name,
+            object_name: &object_name,
+            ..rig(None)
+        };
+        for role in [AgentRole::Witness, AgentRole::Refinery, AgentRole::Crew] {
+            let pod = agent_pod(&input(role, "max", Some(rig.clone()), &template, &token)).unwrap();
+            for (key, value) in pod.metadata.labels.unwrap() {
+                assert!(
+                    value.len() <= 63,
+                    "{role:?}: {key}={value} ({})",
+                    value.len()
+                );
+            }
         }
     }
 

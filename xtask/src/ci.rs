@@ -51,12 +51,19 @@ pub fn run() -> anyhow::Result<()> {
 /// virtualenv under `target/`. The package declares Python >= 3.12 but works
 /// on the 3.11 these machines have, hence `--ignore-requires-python`.
 /// Returns the virtualenv's python, which the Helm tests read from `HELM_SDK_PYTHON`.
+/// Pinned, so that every CI run tests against the same Helm.
+const HELM_SDKPY: &str = "0.1.32";
+const CFFI: &str = "2.1.1";
+
 fn ensure_helm_sdk(root: &Path) -> anyhow::Result<PathBuf> {
     let venv = root.join("target").join("helm-venv");
     let python = venv.join("bin").join("python");
+    let check = format!(
+        "import helm_sdkpy, importlib.metadata as m; assert m.version('helm-sdkpy') == '{HELM_SDKPY}'"
+    );
     let ready = python.exists()
         && Command::new(&python)
-            .args(["-c", "import helm_sdkpy"])
+            .args(["-c", &check])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false);
@@ -74,8 +81,8 @@ fn ensure_helm_sdk(root: &Path) -> anyhow::Result<PathBuf> {
                 "--quiet",
                 "--disable-pip-version-check",
                 "--ignore-requires-python",
-                "helm-sdkpy",
-                "cffi",
+                format!("helm-sdkpy=={HELM_SDKPY}").as_str(),
+                format!("cffi=={CFFI}").as_str(),
             ]),
         )?;
     }

@@ -103,19 +103,15 @@ pub fn agent_pod(input: &AgentPodInput<'_>) -> Result<Pod, AgentPodError> {
     // Pods sharing the rig's ReadWriteOnce workspace must share a node. The
     // label names the Rig object (at most 54 characters, a valid label value;
     // its claim's name may be longer).
-    let shared_workspace = match (input.template.workspace_volume(input.role), &input.rig) {
-        (WorkspaceVolume::RigWorkspace, Some(rig)) => Some(rig.object_name.to_string()),
-        _ => None,
-    };
-    if let Some(rig_object) = &shared_workspace {
-        pod_labels.insert(labels::WORKSPACE.to_string(), rig_object.clone());
-    }
-    let affinity = match &shared_workspace {
-        Some(rig_object) => Some(with_workspace_affinity(
-            template.affinity.clone(),
-            rig_object,
-        )),
-        None => template.affinity.clone(),
+    let affinity = match (input.template.workspace_volume(input.role), &input.rig) {
+        (WorkspaceVolume::RigWorkspace, Some(rig)) => {
+            pod_labels.insert(labels::WORKSPACE.to_string(), rig.object_name.to_string());
+            Some(with_workspace_affinity(
+                template.affinity.clone(),
+                rig.object_name,
+            ))
+        }
+        _ => template.affinity.clone(),
     };
     let mut mounts = vec![
         workspace_mount,

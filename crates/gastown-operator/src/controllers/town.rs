@@ -250,14 +250,6 @@ fn ready_replicas(ready: Option<i32>) -> bool {
     ready.unwrap_or(0) >= 1
 }
 
-/// The Rig objects this town owns (one per `spec.rigs[]`).
-fn owned_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
-    town_rigs(ctx, town)
-        .into_iter()
-        .filter(|rig| owned_by(rig, town))
-        .collect()
-}
-
 fn owned_by(rig: &Rig, town: &GasTown) -> bool {
     let uid = town.uid();
     rig.owner_references()
@@ -285,7 +277,10 @@ async fn reconcile_rigs(
     ctx: &Context,
 ) -> Result<Vec<RigObservation>> {
     let api: Api<Rig> = ctx.api(&town_ref.namespace);
-    let owned = owned_rigs(ctx, town);
+    // The town's own Rigs (one per spec.rigs[]) and those applied on their own.
+    let (owned, standalone): (Vec<Arc<Rig>>, Vec<Arc<Rig>>) = town_rigs(ctx, town)
+        .into_iter()
+        .partition(|rig| owned_by(rig, town));
     let mut observations = Vec::new();
     let mut declared = BTreeSet::new();
     for spec in town.spec.rigs() {
@@ -316,9 +311,9 @@ async fn reconcile_rigs(
         apply::delete(&api, Some(rig.as_ref())).await?;
     }
     // Rigs applied on their own for this town are its rigs too.
-    for rig in town_rigs(ctx, town)
-        .into_iter()
-        .filter(|r| !owned_by(r, town) && r.metadata.deletion_timestamp.is_none())
+    for rig in standalone
+        .iter()
+        .filter(|r| r.metadata.deletion_timestamp.is_none())
     {
         let status = rig.status.as_ref();
         observations.push(RigObservation {

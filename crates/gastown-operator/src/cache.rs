@@ -301,9 +301,10 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apply::POD_SPEC_HASH_ANNOTATION;
+    use crate::write::POD_SPEC_HASH_ANNOTATION;
     use crate::controllers::pool::ObservedPod;
-    use crate::controllers::{pod_finished, pod_ready, rig};
+    use crate::controllers::rig::housekeeping;
+    use crate::controllers::{pod_finished, pod_ready};
     use kube::ResourceExt;
 
     /// A polecat pod as the API server returns it once it ran and ended.
@@ -380,8 +381,8 @@ mod tests {
         assert_eq!(ObservedPod::from_pod(&kept).restarts, 2);
         assert_eq!(pod_ready(&kept), pod_ready(&full));
         assert!(pod_finished(&kept));
-        assert!(rig::finished_at(&full).is_some());
-        assert_eq!(rig::finished_at(&kept), rig::finished_at(&full));
+        assert!(housekeeping::finished_at(&full).is_some());
+        assert_eq!(housekeeping::finished_at(&kept), housekeeping::finished_at(&full));
         assert_eq!(kept.labels(), full.labels());
         assert_eq!(kept.annotations(), full.annotations());
         assert_eq!(kept.uid(), full.uid());

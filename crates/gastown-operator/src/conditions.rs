@@ -32,6 +32,15 @@ impl Observed {
     }
 }
 
+/// A condition that changed status, for an Event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
 fn status_text(status: bool) -> &'static str {
     if status { "True" } else { "False" }
 }

@@ -5,7 +5,6 @@
 //! apply them with server-side apply (skipping objects that already match), and
 //! project status from beads and the cluster.
 
-pub mod apply;
 pub mod beads_view;
 pub mod builders;
 pub mod cache;
@@ -16,6 +15,8 @@ pub mod drift;
 pub mod error;
 pub mod metrics;
 pub mod naming;
+pub mod reconcile;
+pub mod relations;
 pub mod runtime;
 pub mod status_ledger;
-pub mod teardown;
+pub mod write;

@@ -1,7 +1,9 @@
 //! Prometheus metrics of the operator, served as text at `/metrics`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -19,6 +21,24 @@ pub struct Metrics {
     pub beads_events: IntCounter,
     pub beads_request_duration: HistogramVec,
     pub beads_request_errors: IntCounterVec,
+}
+
+/// What one reconcile of an agent pool observed, in plain values: the
+/// metrics know nothing of the controllers that measure them.
+#[derive(Clone, Debug, Default)]
+pub struct PoolSample<'a> {
+    pub namespace: &'a str,
+    pub town: &'a str,
+    /// The beads rig name.
+    pub rig: &'a str,
+    pub role: &'a str,
+    /// Agents of the rig and role by beads `agent_state`; `None` when beads
+    /// did not answer, which leaves the last counts as they were.
+    pub agents_by_state: Option<BTreeMap<&'a str, i64>>,
+    /// Polecat pods of the rig not yet finished; `None` for other roles.
+    pub active_polecats: Option<i64>,
+    /// Container restarts of the pool's pods, by agent.
+    pub restarts: Vec<(&'a str, i64)>,
 }
 
 impl Default for Metrics {
@@ -152,6 +172,58 @@ impl Metrics {
         }
     }
 
+    /// Records what one reconcile of an agent pool observed: agents by state,
+    /// active polecats and pod restarts.
+    pub fn record_pool(&self, sample: &PoolSample<'_>) {
+        let PoolSample {
+            namespace,
+            town,
+            rig,
+            role,
+            ..
+        } = *sample;
+        if let Some(by_state) = &sample.agents_by_state {
+            // States no agent is in any more drop out rather than keep a stale count.
+            let stale: BTreeSet<String> = Collector::collect(&self.agents)
+                .iter()
+                .flat_map(|family| family.get_metric())
+                .filter_map(|metric| {
+                    let labels: BTreeMap<&str, &str> = metric
+                        .get_label()
+                        .iter()
+                        .map(|l| (l.name(), l.value()))
+                        .collect();
+                    let ours = labels.get("namespace") == Some(&namespace)
+                        && labels.get("town") == Some(&town)
+                        && labels.get("rig") == Some(&rig)
+                        && labels.get("role") == Some(&role);
+                    let state = labels.get("state")?;
+                    (ours && !by_state.contains_key(state)).then(|| state.to_string())
+                })
+                .collect();
+            for state in &stale {
+                let _ = self
+                    .agents
+                    .remove_label_values(&[namespace, town, rig, role, state]);
+            }
+            for (&state, &n) in by_state {
+                self.agents
+                    .with_label_values(&[namespace, town, rig, role, state])
+                    .set(n);
+            }
+        }
+        if let Some(active) = sample.active_polecats {
+            self.active_polecats
+                .with_label_values(&[namespace, rig])
+                .set(active);
+        }
+        for &(agent, restarts) in &sample.restarts {
+            self.pod_restarts
+                .with_label_values(&[namespace, rig, agent])
+                .set(restarts);
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
@@ -189,5 +261,44 @@ mod tests {
             text.contains("gastown_reconcile_duration_seconds_count{controller=\"rig\"} 2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_state_no_agent_is_in_any_more_drops_out_of_the_agent_counts() {
+        let metrics = Metrics::new();
+        let sample = |rig, by_state: &[(&'static str, i64)]| PoolSample {
+            namespace: "ns",
+            town: "prod",
+            rig,
+            role: "polecat",
+            agents_by_state: Some(by_state.iter().copied().collect()),
+            ..PoolSample::default()
+        };
+        metrics.record_pool(&sample("gastown", &[("working", 2), ("done", 1)]));
+        metrics.record_pool(&sample("other", &[("working", 4)]));
+        let working = "gastown_agents{namespace=\"ns\",rig=\"gastown\",role=\"polecat\",state=\"working\",town=\"prod\"} 2";
+        assert!(metrics.render().contains(working), "{}", metrics.render());
+
+        metrics.record_pool(&sample("gastown", &[("done", 3)]));
+        let text = metrics.render();
+        assert!(
+            !text.contains("rig=\"gastown\",role=\"polecat\",state=\"working\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("gastown_agents{namespace=\"ns\",rig=\"gastown\",role=\"polecat\",state=\"done\",town=\"prod\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gastown_agents{namespace=\"ns\",rig=\"other\",role=\"polecat\",state=\"working\",town=\"prod\"} 4"),
+            "another rig's counts are not its to prune: {text}"
+        );
+
+        // Without an answer from beads the last counts stay.
+        metrics.record_pool(&PoolSample {
+            agents_by_state: None,
+            ..sample("gastown", &[])
+        });
+        assert!(metrics.render().contains("state=\"done\",town=\"prod\"} 3"));
     }
 }

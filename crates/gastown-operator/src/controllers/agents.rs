@@ -16,8 +16,8 @@ use crate::builders::agent_pod::{
     AgentPodError, AgentPodInput, DaemonConnection, RigContext, agent_pod,
 };
 use crate::builders::rig::RigRef;
-use crate::context::Context;
 use crate::naming;
+use crate::reconcile::secrets::{MissingSecrets, SecretNames};
 
 /// Everything a rig's agent pods are made from, resolved once per reconcile.
 pub struct RigAgents {
@@ -31,30 +31,23 @@ pub struct RigAgents {
 }
 
 impl RigAgents {
-    pub fn new(ctx: &Context, town: Arc<GasTown>, rig: Arc<Rig>, rig_ref: RigRef) -> Self {
+    /// `missing`: the Secrets the town references that do not exist.
+    pub fn new(
+        town: Arc<GasTown>,
+        rig: Arc<Rig>,
+        rig_ref: RigRef,
+        missing: &MissingSecrets,
+    ) -> Self {
         let endpoint = town
             .spec
             .daemon
             .endpoint(&naming::bd_daemon(&town.name_any()));
-        let secrets = town.spec.secrets.as_ref();
-        let referenced = [
-            town.spec
-                .daemon
-                .token_secret_ref
-                .as_ref()
-                .map(|s| (s.name.as_str(), "the bd daemon token")),
-            secrets
-                .and_then(|s| s.anthropic_api_key_secret_ref.as_ref())
-                .map(|s| (s.name.as_str(), "the Anthropic API key")),
-            secrets
-                .and_then(|s| s.git_credentials_secret_ref.as_ref())
-                .map(|s| (s.name.as_str(), "git credentials")),
-        ];
-        let missing_secret = referenced
-            .into_iter()
-            .flatten()
-            .find(|(name, _)| !ctx.secret_exists(&rig_ref.namespace, name))
-            .map(|(name, what)| format!("Secret {name} ({what}) does not exist"));
+        let secrets = SecretNames::of(&town.spec);
+        let missing_secret = missing.blocking([
+            secrets.daemon_token,
+            secrets.anthropic_api_key,
+            secrets.git_credentials,
+        ]);
         Self {
             daemon_host: endpoint.host,
             daemon_port: endpoint.port,

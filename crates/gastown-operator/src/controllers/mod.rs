@@ -3,7 +3,6 @@
 //! and reports to the metrics; errors back off per object.
 
 pub mod agents;
-pub mod draining;
 pub mod pool;
 pub mod pool_status;
 pub mod retry;
@@ -19,9 +18,10 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
+use crate::conditions::Transition;
 use crate::context::Context;
 use crate::error::Error;
-use crate::status_ledger::StatusLedger;
+use crate::reconcile::finalizer::{Teardown, with_finalizer};
 
 /// Logs a failed reconcile and schedules a retry: soon after a conflict (the
 /// cache was behind a write of ours), otherwise after a delay that doubles
@@ -51,15 +51,15 @@ where
 }
 
 /// One reconcile of `object` by `controller`: traced with the object's kind,
-/// namespace and name, measured, run through `finalizer` (`apply` while the
+/// namespace and name, measured, run through `finalizer` (`live` while the
 /// object lives, `cleanup` once it is being deleted), and counted towards the
 /// object's consecutive failures.
-pub async fn reconcile_with<K, A, AF, C, CF>(
+pub async fn reconcile_with<K, L, LF, C, CF>(
     controller: &str,
     finalizer: &str,
     object: Arc<K>,
     ctx: &Context,
-    apply: A,
+    live: L,
     cleanup: C,
 ) -> Result<Action, Error>
 where
@@ -67,8 +67,8 @@ where
         + Clone
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
-    A: FnOnce(Arc<K>) -> AF,
-    AF: Future<Output = Result<Action, Error>>,
+    L: FnOnce(Arc<K>) -> LF,
+    LF: Future<Output = Result<Action, Error>>,
     C: FnOnce(Arc<K>) -> CF,
     CF: Future<Output = Result<Teardown, Error>>,
 {
@@ -89,7 +89,7 @@ where
                 &ctx.statuses,
                 object.clone(),
                 finalizer,
-                apply,
+                live,
                 cleanup,
             ),
         )
@@ -179,14 +179,6 @@ pub fn pod_finished(pod: &Pod) -> bool {
     )
 }
 
-/// The cached object `namespace/name`, if any.
-pub fn get<K>(store: &Store<K>, namespace: &str, name: &str) -> Option<Arc<K>>
-where
-    K: Resource<DynamicType = ()> + Clone + 'static,
-{
-    store.get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
-}
-
 /// Records a Kubernetes Event on `object`; a failure to record is logged, not
 /// fatal (the reconcile's real work must not fail over an Event).
 pub async fn publish<K>(ctx: &Context, object: &K, reason: &str, normal: bool, note: &str)
@@ -212,11 +204,8 @@ where
 
 /// Records one Event per condition that changed, as "Type: message" with the
 /// condition's reason (Warning when it turned False).
-pub async fn publish_transitions<K>(
-    ctx: &Context,
-    object: &K,
-    transitions: Vec<town_status::Transition>,
-) where
+pub async fn publish_transitions<K>(ctx: &Context, object: &K, transitions: Vec<Transition>)
+where
     K: Resource<DynamicType = ()>,
 {
     for transition in transitions {
@@ -231,115 +220,25 @@ pub async fn publish_transitions<K>(
     }
 }
 
-/// What one step of a multi-step teardown concluded.
-///
-/// kube-runtime's `finalizer()` helper removes the finalizer as soon as its
-/// cleanup returns `Ok`, whatever the `Action`; a teardown that waits across
-/// reconciles (for polecats to finish, for rigs to go) needs to say "not yet"
-/// without failing, hence [`with_finalizer`].
-pub enum Teardown {
-    /// More to do or to wait for: look again as the action says.
-    Continue(Action),
-    /// Everything is gone: the finalizer may go.
-    Done,
-}
-
-/// Runs `apply` while `object` lives and `cleanup` once it is being deleted,
-/// keeping `finalizer` on it until `cleanup` reports [`Teardown::Done`].
-/// The finalizer is added before anything else, so nothing the object makes
-/// can outlive it. Rigs and AgentPools the operator creates carry it from
-/// their first apply (see [`crate::builders::rig`]); this adds it to the
-/// ones users create, and never to an object being deleted.
-pub async fn with_finalizer<K, A, AF, C, CF>(
-    api: &kube::Api<K>,
-    statuses: &StatusLedger,
-    object: Arc<K>,
-    finalizer: &str,
-    apply: A,
-    cleanup: C,
-) -> Result<Action, Error>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    A: FnOnce(Arc<K>) -> AF,
-    AF: Future<Output = Result<Action, Error>>,
-    C: FnOnce(Arc<K>) -> CF,
-    CF: Future<Output = Result<Teardown, Error>>,
-{
-    let deleting = object.meta().deletion_timestamp.is_some();
-    let finalized = object.finalizers().iter().any(|f| f == finalizer);
-    match (deleting, finalized) {
-        // Our teardown is complete; other finalizers are not ours to wait for.
-        (true, false) => {
-            statuses.forget(object.as_ref());
-            Ok(Action::await_change())
-        }
-        (true, true) => match cleanup(object.clone()).await? {
-            Teardown::Continue(action) => Ok(action),
-            Teardown::Done => {
-                remove_finalizer(api, object.as_ref(), finalizer).await?;
-                statuses.forget(object.as_ref());
-                Ok(Action::await_change())
-            }
-        },
-        // The write itself triggers the next reconcile.
-        (false, false) => {
-            add_finalizer(api, object.as_ref(), finalizer).await?;
-            Ok(Action::await_change())
-        }
-        (false, true) => apply(object).await,
-    }
-}
-
-/// Adds `finalizer`, guarded by the object's resourceVersion (a concurrent
-/// change makes this fail with 409 and the reconcile retry).
-async fn add_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let mut finalizers = object.finalizers().to_vec();
-    finalizers.push(finalizer.to_string());
-    patch_finalizers(api, object, finalizers, "add the finalizer to").await
-}
-
-/// Removes `finalizer`, guarded by the object's resourceVersion.
-async fn remove_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), Error>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let finalizers: Vec<String> = object
-        .finalizers()
-        .iter()
-        .filter(|f| f.as_str() != finalizer)
-        .cloned()
-        .collect();
-    match patch_finalizers(api, object, finalizers, "remove the finalizer from").await {
-        // Gone already: nothing left to hold.
-        Err(Error::Kube {
-            source: kube::Error::Api(status),
-            ..
-        }) if status.code == 404 => Ok(()),
-        other => other,
-    }
-}
-
-async fn patch_finalizers<K>(
-    api: &kube::Api<K>,
+/// Writes `status` to `object`'s status subresource unless it equals
+/// `previous` (the status as [`crate::status_ledger::StatusLedger::current`]
+/// tells it), then tells each transition as an Event.
+pub async fn write_status<K, S>(
+    ctx: &Context,
     object: &K,
-    finalizers: Vec<String>,
-    what: &str,
+    previous: Option<&S>,
+    status: &S,
+    transitions: Vec<Transition>,
 ) -> Result<(), Error>
 where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    S: serde::Serialize + PartialEq + Clone + Send + Sync + 'static,
 {
-    let patch = serde_json::json!({
-        "metadata": { "finalizers": finalizers, "resourceVersion": object.resource_version() }
-    });
-    api.patch(
-        &object.name_any(),
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
-    )
-    .await
-    .map_err(|e| Error::kube(format!("{what} {} {}", K::kind(&()), object.name_any()), e))?;
+    let api: kube::Api<K> = ctx.api(&object.namespace().unwrap_or_default());
+    crate::write::patch_status(&api, &ctx.statuses, object, previous, status).await?;
+    publish_transitions(ctx, object, transitions).await;
     Ok(())
 }

@@ -6,7 +6,7 @@ use gastown_api::agentpool::{AgentPhase, PoolAgent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::town_status::Transition;
+use crate::conditions::Transition;
 use crate::conditions::{self, Observed};
 
 /// Condition types of an AgentPool.

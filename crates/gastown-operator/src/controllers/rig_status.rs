@@ -5,17 +5,8 @@ use gastown_api::{Phase, RigStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-use super::town_status::Transition;
-use crate::conditions::{self, Observed};
-
-/// A singleton agent (witness, refinery) as observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SingletonObservation {
-    pub enabled: bool,
-    pub pod_name: Option<String>,
-    pub ready: bool,
-    pub blocked: Option<String>,
-}
+use crate::conditions::{self, Observed, Transition};
+use crate::reconcile::agent_slot::AgentObservation;
 
 #[derive(Clone, Debug)]
 pub struct RigObservation<'a> {
@@ -28,8 +19,8 @@ pub struct RigObservation<'a> {
     pub unresolved: Option<String>,
     /// beads' summary of the rig; `Err` when beads could not be read.
     pub beads: Result<Option<&'a beads_client::RigSummary>, String>,
-    pub witness: SingletonObservation,
-    pub refinery: SingletonObservation,
+    pub witness: AgentObservation,
+    pub refinery: AgentObservation,
     pub crew_declared: usize,
     pub crew_ready: usize,
     pub crew_blocked: Option<String>,
@@ -38,7 +29,7 @@ pub struct RigObservation<'a> {
     pub overtime: Vec<String>,
 }
 
-fn singleton(type_: &'static str, role: &str, o: &SingletonObservation) -> Observed {
+fn singleton(type_: &'static str, role: &str, o: &AgentObservation) -> Observed {
     if !o.enabled {
         Observed::new(type_, true, "Disabled", format!("the {role} is disabled"))
     } else if let Some(reason) = &o.blocked {
@@ -235,8 +226,8 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
 mod tests {
     use super::*;
 
-    fn ready_singleton() -> SingletonObservation {
-        SingletonObservation {
+    fn ready_singleton() -> AgentObservation {
+        AgentObservation {
             enabled: true,
             pod_name: Some("gt-gastown-witness".into()),
             ready: true,

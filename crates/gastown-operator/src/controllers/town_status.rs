@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use std::time::Duration;
 
-use crate::conditions::{self, Observed};
+use crate::conditions::{self, Observed, Transition};
+use crate::reconcile::agent_slot::AgentObservation;
 
 /// Condition type of a town that declares external secrets: they are rendered
 /// as ExternalSecret objects (only where that kind is served).
@@ -24,19 +25,9 @@ pub enum Workload {
     Ready,
 }
 
-/// A town agent (mayor, deacon) as observed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TownAgentObservation {
-    pub enabled: bool,
-    pub pod_name: Option<String>,
-    pub pod_ready: bool,
-    /// Why its pod is not created, if it is not.
-    pub blocked: Option<String>,
-}
-
 /// A declared rig and its Rig object's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RigObservation {
+pub struct TownRig {
     pub name: String,
     /// `None` until the Rig object exists.
     pub phase: Option<Phase>,
@@ -57,22 +48,13 @@ pub struct TownObservation<'a> {
     pub daemon_endpoint: String,
     /// beads' view, or why it could not be had.
     pub beads: Result<&'a TownSummary, String>,
-    pub mayor: TownAgentObservation,
-    pub deacon: TownAgentObservation,
-    pub rigs: Vec<RigObservation>,
+    pub mayor: AgentObservation,
+    pub deacon: AgentObservation,
+    pub rigs: Vec<TownRig>,
     /// Agent pods of the town that are running.
     pub running_agent_pods: i32,
     /// The ExternalSecretsReady condition, when the town declares external secrets.
     pub external_secrets: Option<Observed>,
-}
-
-/// A condition that changed status, for an Event.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
-    pub type_: &'static str,
-    pub status: bool,
-    pub reason: String,
-    pub message: String,
 }
 
 fn workload_condition(type_: &'static str, what: &str, workload: &Workload) -> Observed {
@@ -94,7 +76,7 @@ fn workload_condition(type_: &'static str, what: &str, workload: &Workload) -> O
 fn agent_condition(
     type_: &'static str,
     role: &str,
-    agent: &TownAgentObservation,
+    agent: &AgentObservation,
     bead: Option<&beads_client::AgentSummary>,
     beads_known: bool,
 ) -> Observed {
@@ -104,7 +86,7 @@ fn agent_condition(
     if let Some(reason) = &agent.blocked {
         return Observed::new(type_, false, "Blocked", reason.clone());
     }
-    if !agent.pod_ready {
+    if !agent.ready {
         return Observed::new(
             type_,
             false,
@@ -153,12 +135,12 @@ fn state_text(bead: &beads_client::AgentSummary) -> String {
 }
 
 fn agent_status(
-    agent: &TownAgentObservation,
+    agent: &AgentObservation,
     bead: Option<&beads_client::AgentSummary>,
 ) -> Option<TownAgentStatus> {
     agent.enabled.then(|| TownAgentStatus {
         state: bead.and_then(|b| b.state.as_ref().map(|s| s.to_string())),
-        ready: Some(agent.pod_ready),
+        ready: Some(agent.ready),
         pod_name: agent.pod_name.clone(),
     })
 }
@@ -442,11 +424,11 @@ mod tests {
         Timestamp::from_second(seconds).unwrap()
     }
 
-    fn agent(enabled: bool, ready: bool) -> TownAgentObservation {
-        TownAgentObservation {
+    fn agent(enabled: bool, ready: bool) -> AgentObservation {
+        AgentObservation {
             enabled,
             pod_name: enabled.then(|| "gt-prod-mayor".into()),
-            pod_ready: ready,
+            ready,
             blocked: None,
         }
     }
@@ -499,7 +481,7 @@ mod tests {
             beads,
             mayor: agent(true, true),
             deacon: agent(true, true),
-            rigs: vec![RigObservation {
+            rigs: vec![TownRig {
                 name: "gastown".into(),
                 phase: Some(Phase::Running),
                 reconciled: true,

@@ -12,6 +12,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use crate::controllers::pool::POOL_LABEL;
+use crate::relations::rig_belongs_to;
 
 /// The town an object belongs to, from its `gastown.io/town` label.
 pub fn town_of<K: Resource>(object: &K) -> Option<ObjectRef<GasTown>> {
@@ -27,15 +28,6 @@ pub fn towns_in(namespace: Option<&str>, towns: &[Arc<GasTown>]) -> Vec<ObjectRe
         .filter(|town| town.namespace().as_deref() == namespace)
         .map(|town| ObjectRef::from_obj(town.as_ref()))
         .collect()
-}
-
-/// Whether `rig` belongs to `town`: owned by it, or labelled with its name in
-/// its namespace (a Rig applied on its own).
-fn rig_belongs_to(rig: &Rig, namespace: &str, town: &str, town_uid: Option<&str>) -> bool {
-    let owned = town_uid.is_some_and(|uid| rig.owner_references().iter().any(|o| o.uid == uid));
-    let labelled = rig.namespace().as_deref() == Some(namespace)
-        && rig.labels().get(labels::TOWN).map(String::as_str) == Some(town);
-    owned || labelled
 }
 
 /// The rigs of a town.
@@ -98,18 +90,12 @@ pub fn pools_of_town(
 ) -> Vec<ObjectRef<AgentPool>> {
     let mut refs: Vec<ObjectRef<AgentPool>> = rigs
         .iter()
-        .filter(|rig| rig_belongs_to(rig, namespace, town, None) || owned_by_town(rig, town))
+        .filter(|rig| rig_belongs_to(rig, namespace, town, None))
         .flat_map(|rig| pools_of_rig(rig, pools))
         .collect();
     refs.sort_by(|a, b| a.name.cmp(&b.name));
     refs.dedup();
     refs
-}
-
-fn owned_by_town(rig: &Rig, town: &str) -> bool {
-    rig.owner_references()
-        .iter()
-        .any(|o| o.kind == "GasTown" && o.name == town)
 }
 
 /// The pools a pod concerns: the pool named by its [`POOL_LABEL`] (the pool

@@ -7,7 +7,6 @@
 //! right therefore sends no write.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
@@ -135,11 +134,6 @@ where
     Ok(Outcome::Applied)
 }
 
-/// Cached objects are shared as `Arc`s; this borrows one.
-pub fn observed<K>(cached: &Option<Arc<K>>) -> Option<&K> {
-    cached.as_deref()
-}
-
 /// Annotation carrying a hash of the pod spec the operator built, so a change
 /// of the desired pod is noticed without comparing fields the API server
 /// fills in (pods are mostly immutable, so a change means a new pod).
@@ -175,7 +169,11 @@ pub async fn ensure_pod(
     observed: Option<&k8s_openapi::api::core::v1::Pod>,
     mut desired: k8s_openapi::api::core::v1::Pod,
 ) -> Result<PodOutcome> {
-    let hash = pod_spec_hash(&desired);
+    // An agent slot stamps the hash when it builds the pod; hash only once.
+    let hash = match desired.annotations().get(POD_SPEC_HASH_ANNOTATION) {
+        Some(hash) => hash.clone(),
+        None => pod_spec_hash(&desired),
+    };
     if let Some(pod) = observed {
         if pod.metadata.deletion_timestamp.is_some() {
             return Ok(PodOutcome::WaitingForDeletion);

@@ -1,40 +1,96 @@
-//! Ordered teardown, as a pure decision over observed state.
+//! Ordered teardown: the stages an owner's finalizer goes through, the pure
+//! decision of what to do next ([`next_step`]), and the one [`executor`] that
+//! does it for the town, the rig and the pool.
 //!
 //! A finalizer runs the teardown one step per reconcile: it observes what is
-//! left, asks [`next_action`] what to do, does it, and requeues. Nothing is
+//! left, asks [`next_step`] what to do, does it, and requeues. Nothing is
 //! remembered between reconciles, so an operator restarted at any step (or a
 //! garbage collector that deleted some objects early) simply continues from
 //! what it observes.
 
+pub mod executor;
+
 use std::time::Duration;
 
-use k8s_openapi::jiff::Timestamp;
+use gastown_api::Rig;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::ResourceExt;
+
+use super::kinds::{Managed, ObjectKind};
 
 /// An object the teardown waits for or deletes.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Tracked {
-    /// Kind, as the user would type it (`Pod`, `Rig`, ...).
-    pub kind: &'static str,
+    pub kind: ObjectKind,
     pub name: String,
     /// Already has a deletionTimestamp: deleting it again would be a wasted write.
     pub terminating: bool,
 }
 
 impl Tracked {
-    pub fn new(kind: &'static str, name: impl Into<String>, terminating: bool) -> Self {
+    pub fn new(kind: ObjectKind, name: impl Into<String>, terminating: bool) -> Self {
         Self {
             kind,
             name: name.into(),
             terminating,
         }
     }
+
+    /// The cached `object`, tracked.
+    pub fn of<K: Managed>(object: &K) -> Self {
+        Self::new(
+            K::KIND,
+            object.name_any(),
+            object.meta().deletion_timestamp.is_some(),
+        )
+    }
+}
+
+/// How one Rig is told to stop new work.
+#[derive(Clone, Debug)]
+pub enum Mark {
+    /// A Rig the town declares: applied whole with the draining annotation
+    /// (the town's field manager owns its whole spec, so applying the
+    /// annotation alone would drop the rest).
+    Apply(Box<Rig>),
+    /// A Rig applied on its own with the town's label: only the annotation is
+    /// ours to set.
+    Annotate(String),
+    /// A Rig the town owns but no longer declares: deleted, it drains itself.
+    Delete(String),
+}
+
+/// Marks are equal when they write the same way to the same Rig.
+impl PartialEq for Mark {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other) && self.rig() == other.rig()
+    }
+}
+
+impl Mark {
+    pub fn rig(&self) -> String {
+        match self {
+            Mark::Apply(rig) => rig.name_any(),
+            Mark::Annotate(name) | Mark::Delete(name) => name.clone(),
+        }
+    }
+}
+
+/// When the grace period of an owner deleted at `deleted_at` ends (now, for
+/// an owner not being deleted).
+pub fn drain_deadline(deleted_at: Option<&Time>, grace: Duration) -> Timestamp {
+    let started = deleted_at.map_or_else(Timestamp::now, |t| t.0);
+    started
+        .checked_add(SignedDuration::try_from(grace).unwrap_or_default())
+        .unwrap_or(started)
 }
 
 /// One stage of a teardown, in the order the stages must complete.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Stage {
-    /// Objects that must be told to stop new work (e.g. rigs to mark draining).
-    StopNewWork { unmarked: Vec<Tracked> },
+    /// Rigs that must be told to stop new work.
+    StopNewWork { unmarked: Vec<Mark> },
     /// Work that may finish on its own until `deadline`; after it, the
     /// remaining workers are deleted.
     Drain {
@@ -49,10 +105,10 @@ pub enum Stage {
 }
 
 /// What the finalizer should do now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Mark these objects as draining.
-    StopNewWork(Vec<Tracked>),
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Mark these rigs as draining.
+    StopNewWork(Vec<Mark>),
     /// Delete these objects (none of them is terminating yet).
     Delete(Vec<Tracked>),
     /// Nothing to do but wait; `progress` is for status and events.
@@ -70,13 +126,13 @@ pub const DRAIN_RECHECK: Duration = Duration::from_secs(30);
 /// deletions themselves also trigger a reconcile through the watches.
 pub const REMOVAL_RECHECK: Duration = Duration::from_secs(5);
 
-/// The first incomplete stage decides the action.
-pub fn next_action(stages: &[Stage], now: Timestamp) -> Action {
+/// The first incomplete stage decides the step.
+pub fn next_step(stages: &[Stage], now: Timestamp) -> Step {
     for stage in stages {
         match stage {
             Stage::StopNewWork { unmarked } => {
                 if !unmarked.is_empty() {
-                    return Action::StopNewWork(unmarked.clone());
+                    return Step::StopNewWork(unmarked.clone());
                 }
             }
             Stage::Drain { active, deadline } => {
@@ -85,7 +141,7 @@ pub fn next_action(stages: &[Stage], now: Timestamp) -> Action {
                 }
                 if now < *deadline {
                     let left = deadline.duration_since(now).unsigned_abs();
-                    return Action::Wait {
+                    return Step::Wait {
                         progress: format!(
                             "waiting for {} active {} to finish ({}s left of the grace period)",
                             active.len(),
@@ -106,10 +162,10 @@ pub fn next_action(stages: &[Stage], now: Timestamp) -> Action {
             }
         }
     }
-    Action::Done
+    Step::Done
 }
 
-fn delete_or_wait(what: &str, remaining: &[Tracked]) -> Option<Action> {
+fn delete_or_wait(what: &str, remaining: &[Tracked]) -> Option<Step> {
     if remaining.is_empty() {
         return None;
     }
@@ -119,12 +175,12 @@ fn delete_or_wait(what: &str, remaining: &[Tracked]) -> Option<Action> {
         .cloned()
         .collect();
     Some(if to_delete.is_empty() {
-        Action::Wait {
+        Step::Wait {
             progress: format!("waiting for {} {what} to be deleted", remaining.len()),
             recheck_after: REMOVAL_RECHECK,
         }
     } else {
-        Action::Delete(to_delete)
+        Step::Delete(to_delete)
     })
 }
 
@@ -141,11 +197,11 @@ mod tests {
     }
 
     fn pod(name: &str, terminating: bool) -> Tracked {
-        Tracked::new("Pod", name, terminating)
+        Tracked::new(ObjectKind::Pod, name, terminating)
     }
 
     fn town_stages(
-        unmarked: Vec<Tracked>,
+        unmarked: Vec<Mark>,
         polecats: Vec<Tracked>,
         rigs: Vec<Tracked>,
         infra: Vec<Tracked>,
@@ -169,14 +225,10 @@ mod tests {
 
     #[test]
     fn stops_new_work_before_anything_else() {
-        let rig = Tracked::new("Rig", "a", false);
-        let stages = town_stages(
-            vec![rig.clone()],
-            vec![pod("p", false)],
-            vec![rig.clone()],
-            vec![],
-        );
-        assert_eq!(next_action(&stages, at(0)), Action::StopNewWork(vec![rig]));
+        let rig = Tracked::new(ObjectKind::Rig, "a", false);
+        let mark = Mark::Annotate("a".into());
+        let stages = town_stages(vec![mark.clone()], vec![pod("p", false)], vec![rig], vec![]);
+        assert_eq!(next_step(&stages, at(0)), Step::StopNewWork(vec![mark]));
     }
 
     #[test]
@@ -187,8 +239,8 @@ mod tests {
             vec![],
             vec![],
         );
-        match next_action(&stages, at(590)) {
-            Action::Wait {
+        match next_step(&stages, at(590)) {
+            Step::Wait {
                 progress,
                 recheck_after,
             } => {
@@ -209,27 +261,27 @@ mod tests {
             vec![],
         );
         assert_eq!(
-            next_action(&stages, at(600)),
-            Action::Delete(vec![pod("p2", false)])
+            next_step(&stages, at(600)),
+            Step::Delete(vec![pod("p2", false)])
         );
     }
 
     #[test]
     fn later_stages_wait_for_earlier_deletions_to_finish() {
-        let rig = Tracked::new("Rig", "a", true);
-        let infra = Tracked::new("StatefulSet", "dolt", false);
+        let rig = Tracked::new(ObjectKind::Rig, "a", true);
+        let infra = Tracked::new(ObjectKind::StatefulSet, "dolt", false);
         let stages = town_stages(vec![], vec![], vec![rig], vec![infra]);
-        assert!(matches!(next_action(&stages, at(0)), Action::Wait { .. }));
+        assert!(matches!(next_step(&stages, at(0)), Step::Wait { .. }));
     }
 
     #[test]
     fn removes_stages_in_order_then_finishes() {
-        let infra = Tracked::new("StatefulSet", "dolt", false);
+        let infra = Tracked::new(ObjectKind::StatefulSet, "dolt", false);
         let stages = town_stages(vec![], vec![], vec![], vec![infra.clone()]);
-        assert_eq!(next_action(&stages, at(0)), Action::Delete(vec![infra]));
+        assert_eq!(next_step(&stages, at(0)), Step::Delete(vec![infra]));
         assert_eq!(
-            next_action(&town_stages(vec![], vec![], vec![], vec![]), at(0)),
-            Action::Done
+            next_step(&town_stages(vec![], vec![], vec![], vec![]), at(0)),
+            Step::Done
         );
     }
 }

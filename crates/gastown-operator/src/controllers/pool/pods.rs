@@ -1,0 +1,200 @@
+//! Acting on the pool's pods as the plan says: deletions, creations and
+//! replacements, and what the API server's refusals mean for the agents'
+//! rows. The only writes to pods the pool makes while it lives; separate from
+//! the decision, which stays pure, and from the reports to beads, which
+//! depend on what was actually deleted here.
+
+use beads_client::AgentBead;
+use gastown_api::AgentPool;
+use gastown_api::agentpool::AgentPhase;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::POOL_LABEL;
+use super::plan::{Plan, Report};
+use crate::context::Context;
+use crate::controllers::agents::RigAgents;
+use crate::controllers::pool_status::{AgentRow, Disposition, Waiting};
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::reconcile::kinds::cached;
+use crate::write;
+
+/// Why a pod could not be created.
+#[derive(Debug, PartialEq)]
+enum CreateRefused {
+    Quota(String),
+    Build(String),
+}
+
+/// What a refused creation means for its agent alone: a 403 "exceeded quota"
+/// (the agent waits for room), or a 422 for a pod the API server finds invalid
+/// — say, an agent name from beads that is no valid pod name or label value —
+/// which blocks that agent with the server's message while the pool's other
+/// agents go on. Anything else fails the reconcile.
+fn creation_refusal(error: &Error) -> Option<CreateRefused> {
+    match error {
+        Error::Kube {
+            source: kube::Error::Api(status),
+            ..
+        } => match status.code {
+            403 if status.message.contains("exceeded quota") => {
+                Some(CreateRefused::Quota(status.message.clone()))
+            }
+            422 => Some(CreateRefused::Build(format!(
+                "the API server refused the pod: {}",
+                status.message
+            ))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The pod of `bead`, labelled as this pool's.
+fn build_pod(agents: &RigAgents, pool: &AgentPool, bead: &AgentBead) -> Result<Pod, CreateRefused> {
+    let role = pool.spec.role;
+    // Layer 5 (per-agent values from beads): beads carries none the pod
+    // template could use today.
+    let template = agents.template(role, pool.spec.template.as_ref(), None);
+    let mut pod = agents
+        .pod(role, &bead.name, &bead.id, &template)
+        .map_err(|e| CreateRefused::Build(e.to_string()))?;
+    pod.labels_mut()
+        .insert(POOL_LABEL.to_string(), pool.name_any());
+    Ok(pod)
+}
+
+async fn create_pod(
+    api: &Api<Pod>,
+    agents: &RigAgents,
+    pool: &AgentPool,
+    bead: &AgentBead,
+) -> Result<Result<(), CreateRefused>> {
+    let pod = match build_pod(agents, pool, bead) {
+        Ok(pod) => pod,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match write::ensure_pod(api, None, pod).await {
+        Ok(_) => Ok(Ok(())),
+        Err(error) => match creation_refusal(&error) {
+            Some(refused) => Ok(Err(refused)),
+            None => Err(error),
+        },
+    }
+}
+
+/// What acting on the plan left to report and show.
+pub(super) struct Acted {
+    /// The plan's reports, then the deregisters of beads whose pods were
+    /// deleted here.
+    pub reports: Vec<Report>,
+    /// The plan's rows, with agents whose creation was refused now waiting.
+    pub rows: Vec<AgentRow>,
+}
+
+/// Does what `plan` says to the pods of `pool` in the rig of `agents`:
+/// deletions first (they free room), then creations, then replacements.
+pub(super) async fn act(
+    ctx: &Context,
+    agents: &RigAgents,
+    pool: &AgentPool,
+    plan: &Plan,
+) -> Result<Acted> {
+    let namespace = agents.rig_ref.namespace.as_str();
+    let town_name = agents.rig_ref.town.as_str();
+    // The Rig's beads name is the pool's `spec.rig`: resolving matched them.
+    let rig_name = agents.rig_ref.name.as_str();
+    let role = pool.spec.role;
+    let api: Api<Pod> = ctx.api(namespace);
+    let mut reports = plan.reports.clone();
+    for deletion in &plan.delete {
+        let observed = cached::<Pod>(ctx, namespace, &deletion.pod);
+        if write::delete(&api, observed.as_deref()).await? {
+            tracing::info!(pod = %deletion.pod, why = %deletion.why, "deleted agent pod");
+            if let Some(agent_id) = &deletion.deregister {
+                reports.push(Report::Deregister {
+                    agent_id: agent_id.clone(),
+                });
+            }
+        }
+    }
+    let mut rows = plan.rows.clone();
+    let mut quota_refusal_seen: Option<String> = None;
+    for bead in &plan.create {
+        let refused = match &quota_refusal_seen {
+            // Once the quota refused one pod, the next would be refused too.
+            Some(message) => Some(Waiting::Quota(message.clone())),
+            None => match create_pod(&api, agents, pool, bead).await? {
+                Ok(()) => {
+                    tracing::info!(agent = %bead.name, bead = %bead.id, "created agent pod");
+                    None
+                }
+                Err(CreateRefused::Quota(message)) => {
+                    quota_refusal_seen = Some(message.clone());
+                    Some(Waiting::Quota(message))
+                }
+                Err(CreateRefused::Build(reason)) => {
+                    tracing::warn!(agent = %bead.name, bead = %bead.id, %reason, "cannot create agent pod");
+                    Some(Waiting::Blocked(reason))
+                }
+            },
+        };
+        if let Some(waiting) = refused
+            && let Some(row) = rows.iter_mut().find(|r| r.name == bead.name)
+        {
+            row.pod_name = None;
+            row.phase = Some(AgentPhase::Pending);
+            row.disposition = Disposition::Waiting(waiting);
+        }
+    }
+    for bead in &plan.keep_current {
+        let pod_name = naming::agent_pod(town_name, Some(rig_name), role, &bead.name);
+        let observed = cached::<Pod>(ctx, namespace, &pod_name);
+        // A pod that can no longer be built (say, its image was removed from
+        // the templates) keeps running rather than being replaced by nothing.
+        if let Ok(desired) = build_pod(agents, pool, bead) {
+            let outcome = write::ensure_pod(&api, observed.as_deref(), desired).await?;
+            if outcome == write::PodOutcome::Replaced {
+                tracing::info!(pod = %pod_name, "replaced a failed or outdated agent pod");
+            }
+        }
+    }
+    Ok(Acted { reports, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exceeded_quota_or_an_invalid_pod_concerns_one_agent_and_nothing_else_does() {
+        let api_error = |code: u16, message: &str| Error::Kube {
+            action: "apply Pod ns/x".into(),
+            source: kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                message: message.into(),
+                ..Default::default()
+            })),
+        };
+        assert_eq!(
+            creation_refusal(&api_error(
+                403,
+                "pods \"x\" is forbidden: exceeded quota: polecats"
+            )),
+            Some(CreateRefused::Quota(
+                "pods \"x\" is forbidden: exceeded quota: polecats".into()
+            ))
+        );
+        assert_eq!(
+            creation_refusal(&api_error(422, "Pod \"gt-r-polecat-Nux\" is invalid")),
+            Some(CreateRefused::Build(
+                "the API server refused the pod: Pod \"gt-r-polecat-Nux\" is invalid".into()
+            ))
+        );
+        assert_eq!(creation_refusal(&api_error(403, "forbidden by RBAC")), None);
+        assert_eq!(creation_refusal(&api_error(500, "exceeded quota")), None);
+        assert_eq!(creation_refusal(&api_error(409, "conflict")), None);
+    }
+}

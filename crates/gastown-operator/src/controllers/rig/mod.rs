@@ -1,0 +1,143 @@
+//! The Rig controller: the rig's workspace, RBAC, NetworkPolicy, polecat
+//! ceiling and default polecat pool, its witness, refinery and crew pods,
+//! polecat [`housekeeping`], status from beads and pods, and its own
+//! drain-first [`cleanup`].
+//!
+//! A live rig goes through the shared pipeline: [`dereference`] (its town,
+//! or a typed reason it has none) → validate (the missing Secrets block its
+//! agents) → [`build`] (pure) → apply ([`crate::reconcile::applier`]) →
+//! status.
+
+pub mod build;
+pub mod cleanup;
+pub mod dereference;
+pub mod housekeeping;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gastown_api::Rig;
+use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::runtime::controller::Action;
+
+use self::dereference::Unresolved;
+use super::agents::RigAgents;
+use super::reconcile_with;
+use super::rig_status::{RigObservation, rig_status};
+use super::write_status;
+use crate::context::Context;
+use crate::error::Result;
+use crate::naming;
+use crate::reconcile::agent_slot::AgentObservation;
+use crate::reconcile::applier;
+use crate::reconcile::kinds::cached;
+use crate::reconcile::secrets::MissingSecrets;
+
+pub use self::dereference::{name_taken, older_namesake};
+
+pub const CONTROLLER: &str = "rig";
+
+/// How long an unresolved rig (no town yet) waits before looking again.
+const UNRESOLVED_RECHECK: Duration = Duration::from_secs(30);
+
+pub async fn reconcile(rig: Arc<Rig>, ctx: Arc<Context>) -> Result<Action> {
+    let context: &Context = &ctx;
+    reconcile_with(
+        CONTROLLER,
+        naming::RIG_FINALIZER,
+        rig,
+        context,
+        |rig| async move { converge(rig, context).await },
+        |rig| async move { cleanup::cleanup(rig, context).await },
+    )
+    .await
+}
+
+/// One pass over a live rig.
+async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
+    let (rig_ref, town) = match dereference::resolve(&rig, ctx) {
+        Ok(resolved) => resolved,
+        Err(unresolved) => {
+            write_unresolved(&rig, ctx, unresolved).await?;
+            return Ok(Action::requeue(UNRESOLVED_RECHECK));
+        }
+    };
+    let ns = rig_ref.namespace.clone();
+    let missing = MissingSecrets::of(&town.spec, |name| ctx.secret_exists(&ns, name));
+    let agents = RigAgents::new(town.clone(), rig.clone(), rig_ref.clone(), &missing);
+    let built = build::build(&rig, &rig_ref, &town, &agents)?;
+    applier::apply(ctx, &dereference::owner(&rig, &rig_ref), &built.desired).await?;
+    let housekeeping = housekeeping::polecats(&rig, &rig_ref, ctx).await?;
+
+    // Status.
+    let observe = |slot: &crate::reconcile::agent_slot::AgentSlot| {
+        slot.observe(cached::<Pod>(ctx, &ns, &slot.pod_name).as_deref())
+    };
+    let crew: Vec<AgentObservation> = built.crew.iter().map(observe).collect();
+    let view = ctx.beads_views.get(&ns, &rig_ref.town);
+    let beads = match view.as_deref().map(|v| &v.result) {
+        Some(Ok((_, summary))) => Ok(summary.rig(&rig_ref.name)),
+        Some(Err(error)) => Err(error.clone()),
+        None => Err("beads has not been read for this town yet".to_string()),
+    };
+    let draining = rig
+        .annotations()
+        .contains_key(naming::DRAINING_ANNOTATION)
+        .then(|| "the town is being deleted: no new polecats".to_string());
+    let previous = ctx.statuses.current(rig.as_ref(), rig.status.as_ref());
+    let observation = RigObservation {
+        previous: previous.as_ref(),
+        generation: rig.metadata.generation,
+        now: Timestamp::now(),
+        draining,
+        unresolved: None,
+        beads,
+        witness: observe(&built.witness),
+        refinery: observe(&built.refinery),
+        crew_declared: crew.len(),
+        crew_ready: crew.iter().filter(|c| c.ready).count(),
+        crew_blocked: crew
+            .iter()
+            .rev()
+            .find_map(|c| c.blocked.clone())
+            .or_else(|| agents.blocked().map(str::to_string)),
+        quota_applied: cached::<ResourceQuota>(
+            ctx,
+            &ns,
+            &naming::polecat_quota(&rig_ref.object_name),
+        )
+        .is_some(),
+        overtime: housekeeping.overtime,
+    };
+    let (status, transitions) = rig_status(&observation);
+    write_status(ctx, rig.as_ref(), previous.as_ref(), &status, transitions).await?;
+    let interval = town.spec.sync_interval();
+    Ok(Action::requeue(
+        housekeeping.recheck.unwrap_or(interval).min(interval),
+    ))
+}
+
+/// Shows why the rig cannot be reconciled.
+async fn write_unresolved(rig: &Rig, ctx: &Context, unresolved: Unresolved) -> Result<()> {
+    tracing::warn!(reason = %unresolved, "rig cannot be reconciled yet");
+    let previous = ctx.statuses.current(rig, rig.status.as_ref());
+    let observation = RigObservation {
+        previous: previous.as_ref(),
+        generation: rig.metadata.generation,
+        now: Timestamp::now(),
+        draining: None,
+        unresolved: Some(unresolved.to_string()),
+        beads: Err("unresolved".into()),
+        witness: AgentObservation::default(),
+        refinery: AgentObservation::default(),
+        crew_declared: 0,
+        crew_ready: 0,
+        crew_blocked: None,
+        quota_applied: false,
+        overtime: vec![],
+    };
+    let (status, transitions) = rig_status(&observation);
+    write_status(ctx, rig, previous.as_ref(), &status, transitions).await
+}

@@ -1,0 +1,181 @@
+//! The town's build step, pure: from the spec and the missing Secrets, every
+//! object the town wants (its infrastructure, its Rigs, its Mayor and
+//! Deacon), and what each workload is waiting for.
+
+use gastown_api::template::{PodTemplate, merge};
+use gastown_api::{AgentRole, GasTown};
+
+use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
+use crate::builders::rig::rig_object;
+use crate::builders::town::{self as infra, TownRef};
+use crate::naming;
+use crate::reconcile::agent_slot::AgentSlot;
+use crate::reconcile::desired::Desired;
+use crate::reconcile::secrets::{MissingSecrets, SecretNames};
+
+/// What the town's build decided about one of its infrastructure workloads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkloadPlan {
+    /// Not run by this operator (the bd daemon is external).
+    External,
+    /// Kept as it is, with the reason (e.g. a missing Secret).
+    Blocked(String),
+    /// Applied under this name.
+    Wanted(String),
+}
+
+/// The town's build.
+pub struct TownBuild {
+    pub desired: Desired,
+    pub dolt: WorkloadPlan,
+    pub daemon: WorkloadPlan,
+    pub mayor: AgentSlot,
+    pub deacon: AgentSlot,
+}
+
+pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> TownBuild {
+    let spec = &town.spec;
+    let secrets = SecretNames::of(spec);
+    let mut desired = Desired::default();
+
+    // dolt, unless the daemon is external (it brings its own database).
+    let dolt = match (&spec.dolt, spec.daemon.in_cluster()) {
+        (Some(dolt), true) => {
+            desired.config_maps.want(infra::dolt_config(town_ref, dolt));
+            desired.services.want(infra::dolt_service(town_ref));
+            if dolt.network_policy_enabled() {
+                desired
+                    .network_policies
+                    .want(infra::dolt_network_policy(town_ref));
+            }
+            let name = naming::dolt(&town_ref.name);
+            match missing.blocking([secrets.dolt_s3, secrets.dolt_root_password]) {
+                Some(reason) => {
+                    desired.stateful_sets.hold(name);
+                    WorkloadPlan::Blocked(reason)
+                }
+                None => {
+                    desired
+                        .stateful_sets
+                        .want(infra::dolt_statefulset(town_ref, dolt));
+                    WorkloadPlan::Wanted(name)
+                }
+            }
+        }
+        _ => WorkloadPlan::External,
+    };
+
+    // The bd daemon.
+    let daemon = match (
+        infra::bd_daemon_deployment(town_ref, &spec.daemon, spec.dolt.as_ref()),
+        infra::bd_daemon_service(town_ref, &spec.daemon),
+    ) {
+        (Some(deployment), Some(service)) => {
+            desired.services.want(service);
+            let name = naming::bd_daemon(&town_ref.name);
+            match missing.blocking([secrets.daemon_token, secrets.dolt_root_password]) {
+                Some(reason) => {
+                    desired.deployments.hold(name);
+                    WorkloadPlan::Blocked(reason)
+                }
+                None => {
+                    desired.deployments.want(deployment);
+                    WorkloadPlan::Wanted(name)
+                }
+            }
+        }
+        _ => WorkloadPlan::External,
+    };
+
+    // The RPC server, when enabled.
+    if let Some((deployment, service)) =
+        infra::rpc_server(town_ref, &spec.rpc_server(), &spec.daemon)
+    {
+        if missing.blocking([secrets.daemon_token]).is_some() {
+            desired
+                .deployments
+                .hold(deployment.metadata.name.unwrap_or_default());
+            desired
+                .services
+                .hold(service.metadata.name.unwrap_or_default());
+        } else {
+            desired.deployments.want(deployment);
+            desired.services.want(service);
+        }
+    }
+
+    // One Rig per declared rig; a rig no longer declared is pruned and
+    // drains through its own finalizer.
+    for rig in spec.rigs() {
+        desired.rigs.want(rig_object(
+            &town_ref.name,
+            &town_ref.namespace,
+            &town_ref.owner,
+            rig,
+            false,
+        ));
+    }
+
+    let mayor = town_agent(town, town_ref, AgentRole::Mayor, missing);
+    let deacon = town_agent(town, town_ref, AgentRole::Deacon, missing);
+    mayor.add_to(&mut desired.pods);
+    deacon.add_to(&mut desired.pods);
+    TownBuild {
+        desired,
+        dolt,
+        daemon,
+        mayor,
+        deacon,
+    }
+}
+
+/// The Mayor's or the Deacon's slot.
+fn town_agent(
+    town: &GasTown,
+    town_ref: &TownRef,
+    role: AgentRole,
+    missing: &MissingSecrets,
+) -> AgentSlot {
+    let spec = match role {
+        AgentRole::Mayor => town.spec.mayor(),
+        _ => town.spec.deacon(),
+    };
+    let pod_name = naming::agent_pod(&town_ref.name, None, role, role.as_str());
+    if !spec.enabled() {
+        return AgentSlot::disabled(role, pod_name);
+    }
+    let secrets = SecretNames::of(&town.spec);
+    if let Some(reason) = missing.blocking([secrets.daemon_token, secrets.anthropic_api_key]) {
+        return AgentSlot::blocked(role, pod_name, reason);
+    }
+    let defaults = town.spec.defaults.clone().unwrap_or_default();
+    let template = merge([&defaults, &PodTemplate::from(&spec)]);
+    let endpoint = town
+        .spec
+        .daemon
+        .endpoint(&naming::bd_daemon(&town_ref.name));
+    let bead_id = format!("gt-{}", role.as_str());
+    let input = AgentPodInput {
+        namespace: &town_ref.namespace,
+        town: &town_ref.name,
+        role,
+        agent: role.as_str(),
+        bead_id: &bead_id,
+        rig: None,
+        template: &template,
+        daemon: DaemonConnection {
+            host: &endpoint.host,
+            port: endpoint.port,
+            token: town.spec.daemon.token_secret_ref.as_ref(),
+        },
+        anthropic_api_key: town
+            .spec
+            .secrets
+            .as_ref()
+            .and_then(|s| s.anthropic_api_key_secret_ref.as_ref()),
+    };
+    match agent_pod(&input) {
+        Ok(pod) => AgentSlot::running(role, pod),
+        Err(error) => AgentSlot::blocked(role, pod_name, error.to_string()),
+    }
+}

@@ -1,0 +1,125 @@
+//! The town's dereference step: its identity, the Secrets it references
+//! that are missing, its Rigs, and beads' view of it (read once per sync and
+//! published for the town's rigs and pools).
+
+use std::sync::Arc;
+
+use beads_client::{fetch_snapshot, project};
+use gastown_api::{AgentRole, GasTown, Rig, labels};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use crate::beads_view::BeadsView;
+use crate::builders::town::TownRef;
+use crate::context::Context;
+use crate::error::{Error, Result};
+use crate::naming;
+use crate::reconcile::desired::{Owner, Reclaim};
+use crate::reconcile::secrets::MissingSecrets;
+use crate::relations::rig_belongs_to;
+
+/// What a town's reconcile starts from.
+pub struct Dereferenced {
+    pub town_ref: TownRef,
+    pub missing: MissingSecrets,
+    /// Every Rig of the town ([`town_rigs`]).
+    pub rigs: Vec<Arc<Rig>>,
+}
+
+pub fn dereference(town: &GasTown, ctx: &Context) -> Result<Dereferenced> {
+    let town_ref = TownRef::new(town).ok_or_else(|| Error::NotStored {
+        kind: "GasTown",
+        name: town.name_any(),
+    })?;
+    let missing = MissingSecrets::of(&town.spec, |name| {
+        ctx.secret_exists(&town_ref.namespace, name)
+    });
+    Ok(Dereferenced {
+        rigs: town_rigs(ctx, town),
+        town_ref,
+        missing,
+    })
+}
+
+/// The town's objects, for pruning: labelled with the town and no rig (a
+/// rig's objects are its own), Rigs by owner reference, its Mayor and
+/// Deacon pods; dolt's claims are never pruned (they follow
+/// `persistence.retainOnDelete` through the StatefulSet).
+pub fn owner(town: &GasTown, town_ref: &TownRef) -> Owner {
+    Owner {
+        namespace: town_ref.namespace.clone(),
+        labels: [
+            (labels::TOWN.to_string(), town_ref.name.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                naming::MANAGED_BY.to_string(),
+            ),
+        ]
+        .into(),
+        narrower: &[labels::RIG],
+        uid: town.uid().unwrap_or_default(),
+        pod_roles: &[AgentRole::Mayor, AgentRole::Deacon],
+        claims: Reclaim::Retain,
+    }
+}
+
+/// Every Rig of the town: those it owns, and those applied on their own with
+/// the `gastown.io/town` label naming it. All of them run on the town's bd
+/// daemon, so all of them count in its status and drain with it.
+pub fn town_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
+    let (namespace, name, uid) = (
+        town.namespace().unwrap_or_default(),
+        town.name_any(),
+        town.uid(),
+    );
+    ctx.cache
+        .rigs
+        .state()
+        .into_iter()
+        .filter(|rig| rig_belongs_to(rig, &namespace, &name, uid.as_deref()))
+        .collect()
+}
+
+/// Where the operator reads this town's beads (shown in status).
+pub fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
+    ctx.settings.daemon_override.clone().unwrap_or_else(|| {
+        let endpoint = town
+            .spec
+            .daemon
+            .endpoint(&naming::bd_daemon(&town.name_any()));
+        format!("{}:{}", endpoint.host, endpoint.http_port)
+    })
+}
+
+/// Fetches beads' view of the town (one batched set of queries) and publishes
+/// it for the town's rigs and pools.
+pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
+    let started = std::time::Instant::now();
+    let fetched = async {
+        let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
+        fetch_snapshot(&client).await.map_err(|e| e.to_string())
+    }
+    .await;
+    ctx.metrics
+        .beads_request("town_snapshot", started.elapsed(), fetched.is_err());
+    let now = Timestamp::now();
+    let result = fetched.map(|snapshot| {
+        let summary = project(&snapshot, now, ctx.settings.agent_staleness);
+        (snapshot, summary)
+    });
+    if let Err(error) = &result {
+        tracing::warn!(%error, "cannot read beads");
+    }
+    let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
+    ctx.beads_views.publish(
+        &namespace,
+        &name,
+        BeadsView {
+            fetched_at: now,
+            result,
+        },
+    );
+    ctx.beads_views
+        .get(&namespace, &name)
+        .expect("just published")
+}

@@ -1,0 +1,199 @@
+//! The GasTown controller: infrastructure, one Rig per declared rig, the
+//! town agents, status from beads, and the drain-order teardown.
+//!
+//! A reconcile of a live town runs the pipeline every controller shares:
+//! [`dereference`] (identity, missing Secrets, Rigs, beads' view) →
+//! validate (nothing the schema cannot say: a missing Secret blocks what
+//! needs it) → [`build`] (pure) → apply ([`crate::reconcile::applier`], then
+//! the optional [`external_secrets`]) → status. A town being deleted goes
+//! through [`cleanup`] instead.
+
+pub mod build;
+pub mod cleanup;
+pub mod dereference;
+pub mod external_secrets;
+
+use std::sync::Arc;
+
+use gastown_api::{GasTown, labels};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+
+use self::build::{TownBuild, WorkloadPlan};
+use self::dereference::Dereferenced;
+use super::town_status::{
+    StatusWrite, TownObservation, TownRig, Workload, town_status, when_to_write,
+};
+use super::{pods_of, publish_transitions, reconcile_with};
+use crate::beads_view::BeadsView;
+use crate::conditions::Observed;
+use crate::context::Context;
+use crate::error::Result;
+use crate::naming;
+use crate::reconcile::applier;
+use crate::reconcile::kinds::{Managed, cached};
+use crate::relations::town_owns;
+use crate::write;
+
+pub const CONTROLLER: &str = "gastown";
+
+pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> {
+    let context: &Context = &ctx;
+    reconcile_with(
+        CONTROLLER,
+        naming::TOWN_FINALIZER,
+        town,
+        context,
+        |town| async move { converge(&town, context).await },
+        |town| async move { cleanup::cleanup(&town, context).await },
+    )
+    .await
+}
+
+/// One pass over a live town.
+async fn converge(town: &GasTown, ctx: &Context) -> Result<Action> {
+    let found = dereference::dereference(town, ctx)?;
+    let beads = dereference::refresh_beads(town, ctx).await;
+    let built = build::build(town, &found.town_ref, &found.missing);
+    applier::apply(
+        ctx,
+        &dereference::owner(town, &found.town_ref),
+        &built.desired,
+    )
+    .await?;
+    let external_secrets = external_secrets::reconcile(town, &found.town_ref, ctx).await?;
+    let next_sync = write_status(town, ctx, &found, &built, &beads, external_secrets).await?;
+    for (secret, what) in found.missing.iter() {
+        tracing::warn!(secret = %secret, "missing Secret needed for {what}");
+    }
+    Ok(Action::requeue(next_sync))
+}
+
+/// A workload's readiness: what the build decided, and what the cache shows.
+fn workload<K: Managed>(
+    ctx: &Context,
+    namespace: &str,
+    plan: &WorkloadPlan,
+    ready_replicas: impl Fn(&K) -> Option<i32>,
+) -> Workload {
+    match plan {
+        WorkloadPlan::External => Workload::External,
+        WorkloadPlan::Blocked(reason) => Workload::Blocked(reason.clone()),
+        WorkloadPlan::Wanted(name) => {
+            let ready = cached::<K>(ctx, namespace, name)
+                .is_some_and(|object| ready_replicas(&object).unwrap_or(0) >= 1);
+            if ready {
+                Workload::Ready
+            } else {
+                Workload::NotReady
+            }
+        }
+    }
+}
+
+/// Each of the town's Rigs as its status shows it: the declared ones (in
+/// sync with what the town wants, and seen by the Rig controller), then those
+/// applied on their own.
+fn observe_rigs(town: &GasTown, found: &Dereferenced, built: &TownBuild) -> Vec<TownRig> {
+    let mut rigs: Vec<TownRig> = built
+        .desired
+        .rigs
+        .wanted
+        .iter()
+        .map(|desired| {
+            let observed = found
+                .rigs
+                .iter()
+                .find(|r| r.name_any() == desired.name_any() && town_owns(town, r));
+            let status = observed.and_then(|r| r.status.as_ref());
+            TownRig {
+                name: desired.spec.name.clone(),
+                phase: status.and_then(|s| s.phase),
+                reconciled: observed.is_some_and(|r| {
+                    status.and_then(|s| s.observed_generation) == r.metadata.generation
+                        && write::in_sync(desired, r.as_ref())
+                }),
+            }
+        })
+        .collect();
+    rigs.extend(
+        found
+            .rigs
+            .iter()
+            .filter(|r| !town_owns(town, r) && r.metadata.deletion_timestamp.is_none())
+            .map(|rig| {
+                let status = rig.status.as_ref();
+                TownRig {
+                    name: rig.spec.name.clone(),
+                    phase: status.and_then(|s| s.phase),
+                    reconciled: status.and_then(|s| s.observed_generation)
+                        == rig.metadata.generation,
+                }
+            }),
+    );
+    rigs
+}
+
+/// Projects the status and writes it when it should be; returns when to
+/// look again.
+async fn write_status(
+    town: &GasTown,
+    ctx: &Context,
+    found: &Dereferenced,
+    built: &TownBuild,
+    beads: &BeadsView,
+    external_secrets: Option<Observed>,
+) -> Result<std::time::Duration> {
+    let ns = found.town_ref.namespace.as_str();
+    let running_agent_pods = pods_of(&ctx.cache.pods, ns, &[(labels::TOWN, &found.town_ref.name)])
+        .filter(|pod| pod.labels().contains_key(labels::ROLE))
+        .filter(|pod| pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .count();
+    let agent_pod = |name: &str| cached::<Pod>(ctx, ns, name);
+    let previous = ctx.statuses.current(town, town.status.as_ref());
+    let observation = TownObservation {
+        previous: previous.as_ref(),
+        generation: town.metadata.generation,
+        now: Timestamp::now(),
+        draining: None,
+        dolt: workload::<StatefulSet>(ctx, ns, &built.dolt, |s| {
+            s.status.as_ref().and_then(|s| s.ready_replicas)
+        }),
+        daemon: workload::<Deployment>(ctx, ns, &built.daemon, |d| {
+            d.status.as_ref().and_then(|s| s.ready_replicas)
+        }),
+        daemon_endpoint: dereference::daemon_endpoint(town, ctx),
+        beads: beads
+            .result
+            .as_ref()
+            .map(|(_, summary)| summary)
+            .map_err(Clone::clone),
+        mayor: built
+            .mayor
+            .observe(agent_pod(&built.mayor.pod_name).as_deref()),
+        deacon: built
+            .deacon
+            .observe(agent_pod(&built.deacon.pod_name).as_deref()),
+        rigs: observe_rigs(town, found, built),
+        running_agent_pods: i32::try_from(running_agent_pods).unwrap_or(i32::MAX),
+        external_secrets,
+    };
+    let (status, transitions) = town_status(&observation);
+    let mut next_sync = town.spec.sync_interval();
+    match when_to_write(previous.as_ref(), &status, observation.now) {
+        StatusWrite::Unchanged => {}
+        StatusWrite::Now => {
+            let api: Api<GasTown> = ctx.api(ns);
+            write::patch_status(&api, &ctx.statuses, town, previous.as_ref(), &status).await?;
+            // Transitions are against the status as last written, so a
+            // deferred one is found again, and told, when it is written.
+            publish_transitions(ctx, town, transitions).await;
+        }
+        StatusWrite::After(wait) => next_sync = next_sync.min(wait),
+    }
+    Ok(next_sync)
+}

@@ -279,32 +279,51 @@ impl Cache {
     /// reconcile ever acts on a partial view (and, say, deletes what it
     /// merely has not seen yet).
     pub async fn wait_until_ready(&self) -> Result<(), reflector::store::WriterDropped> {
-        self.towns.wait_until_ready().await?;
-        self.rigs.wait_until_ready().await?;
-        self.pools.wait_until_ready().await?;
-        self.pods.wait_until_ready().await?;
-        self.stateful_sets.wait_until_ready().await?;
-        self.deployments.wait_until_ready().await?;
-        self.services.wait_until_ready().await?;
-        self.config_maps.wait_until_ready().await?;
-        self.claims.wait_until_ready().await?;
-        self.service_accounts.wait_until_ready().await?;
-        self.roles.wait_until_ready().await?;
-        self.role_bindings.wait_until_ready().await?;
-        self.network_policies.wait_until_ready().await?;
-        self.quotas.wait_until_ready().await?;
-        self.priority_classes.wait_until_ready().await?;
-        self.secrets.wait_until_ready().await
+        // No `..`: a store added to the cache must be waited for too.
+        let Cache {
+            towns,
+            rigs,
+            pools,
+            pods,
+            stateful_sets,
+            deployments,
+            services,
+            config_maps,
+            claims,
+            service_accounts,
+            roles,
+            role_bindings,
+            network_policies,
+            quotas,
+            priority_classes,
+            secrets,
+        } = self;
+        towns.wait_until_ready().await?;
+        rigs.wait_until_ready().await?;
+        pools.wait_until_ready().await?;
+        pods.wait_until_ready().await?;
+        stateful_sets.wait_until_ready().await?;
+        deployments.wait_until_ready().await?;
+        services.wait_until_ready().await?;
+        config_maps.wait_until_ready().await?;
+        claims.wait_until_ready().await?;
+        service_accounts.wait_until_ready().await?;
+        roles.wait_until_ready().await?;
+        role_bindings.wait_until_ready().await?;
+        network_policies.wait_until_ready().await?;
+        quotas.wait_until_ready().await?;
+        priority_classes.wait_until_ready().await?;
+        secrets.wait_until_ready().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::POD_SPEC_HASH_ANNOTATION;
     use crate::controllers::pool::ObservedPod;
     use crate::controllers::rig::housekeeping;
     use crate::controllers::{pod_finished, pod_ready};
+    use crate::write::POD_SPEC_HASH_ANNOTATION;
     use kube::ResourceExt;
 
     /// A polecat pod as the API server returns it once it ran and ended.
@@ -382,7 +401,10 @@ mod tests {
         assert_eq!(pod_ready(&kept), pod_ready(&full));
         assert!(pod_finished(&kept));
         assert!(housekeeping::finished_at(&full).is_some());
-        assert_eq!(housekeeping::finished_at(&kept), housekeeping::finished_at(&full));
+        assert_eq!(
+            housekeeping::finished_at(&kept),
+            housekeeping::finished_at(&full)
+        );
         assert_eq!(kept.labels(), full.labels());
         assert_eq!(kept.annotations(), full.annotations());
         assert_eq!(kept.uid(), full.uid());

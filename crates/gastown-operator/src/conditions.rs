@@ -41,6 +41,27 @@ pub struct Transition {
     pub message: String,
 }
 
+/// What every status projection starts from.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline<'a, S> {
+    /// The status as last written ([`crate::status_ledger`]); `None` at first.
+    pub previous: Option<&'a S>,
+    /// The `metadata.generation` the new status describes.
+    pub generation: Option<i64>,
+    pub now: Timestamp,
+}
+
+impl<'a, S> Baseline<'a, S> {
+    /// The baseline of `object`'s status now, against `previous`.
+    pub fn of<K: kube::Resource>(object: &K, previous: Option<&'a S>) -> Self {
+        Self {
+            previous,
+            generation: object.meta().generation,
+            now: Timestamp::now(),
+        }
+    }
+}
+
 fn status_text(status: bool) -> &'static str {
     if status { "True" } else { "False" }
 }

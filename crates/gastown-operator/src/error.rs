@@ -20,9 +20,6 @@ pub enum Error {
 
     #[error("{kind} {name} has no namespace or uid yet")]
     NotStored { kind: &'static str, name: String },
-
-    #[error("finalizer: {0}")]
-    Finalizer(String),
 }
 
 impl Error {
@@ -55,7 +52,6 @@ impl Error {
             Error::Beads(_) => "beads",
             Error::Build { .. } => "build",
             Error::NotStored { .. } => "not_stored",
-            Error::Finalizer(_) => "finalizer",
         }
     }
 }
@@ -90,6 +86,10 @@ mod tests {
             reason: "y".into(),
         };
         assert!(build.needs_attention());
-        assert!(!Error::Finalizer("x".into()).needs_attention());
+        let not_stored = Error::NotStored {
+            kind: "Rig",
+            name: "x".into(),
+        };
+        assert!(!not_stored.needs_attention());
     }
 }

@@ -37,16 +37,48 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
     }
 }
 
-/// Whether `observed` already holds everything `desired` sets (its
-/// finalizers read as a set).
-pub fn in_sync<K: Serialize>(desired: &K, observed: &K) -> bool {
+/// Annotation carrying a hash of the configuration the operator last applied
+/// to an object. A field the operator stops setting (an optional field
+/// removed from the spec: the last crew member of a rig, say) leaves the
+/// observed object a superset of the desired one, which comparing fields
+/// alone cannot tell from "in sync"; the hash can.
+pub const APPLIED_HASH_ANNOTATION: &str = "gastown.io/applied-hash";
+
+/// FNV-1a over `bytes`, as 16 hex digits: stable across runs and builds.
+fn fnv_hex(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf29ce484222325_u64, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// `desired` carrying the hash of itself in [`APPLIED_HASH_ANNOTATION`].
+pub fn stamped<K: Resource + Serialize + Clone>(desired: &K) -> K {
+    let mut stamped = desired.clone();
+    stamped.annotations_mut().remove(APPLIED_HASH_ANNOTATION);
+    let json = serde_json::to_vec(&stamped).unwrap_or_default();
+    stamped
+        .annotations_mut()
+        .insert(APPLIED_HASH_ANNOTATION.to_string(), fnv_hex(&json));
+    stamped
+}
+
+/// Whether `observed` already holds everything `stamped` (a [`stamped`]
+/// desired object) sets, its applied hash included (finalizers read as a set).
+fn holds<K: Serialize>(stamped: &K, observed: &K) -> bool {
     match (
-        serde_json::to_value(desired),
+        serde_json::to_value(stamped),
         serde_json::to_value(observed),
     ) {
         (Ok(desired), Ok(observed)) => drift::object_is_subset(&desired, &observed),
         _ => false,
     }
+}
+
+/// Whether `observed` is `desired` as the operator last applied it, and
+/// still holds everything it sets.
+pub fn in_sync<K: Resource + Serialize + Clone>(desired: &K, observed: &K) -> bool {
+    holds(&stamped(desired), observed)
 }
 
 /// Server-side applies `desired` through `api` (namespaced for namespaced
@@ -65,16 +97,17 @@ where
     if observed.is_some_and(|observed| observed.meta().deletion_timestamp.is_some()) {
         return Ok(Outcome::Terminating);
     }
-    if observed.is_some_and(|observed| in_sync(desired, observed)) {
+    let desired = stamped(desired);
+    if observed.is_some_and(|observed| holds(&desired, observed)) {
         return Ok(Outcome::Unchanged);
     }
     api.patch(
         &desired.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(desired),
+        &Patch::Apply(&desired),
     )
     .await
-    .map_err(|e| Error::kube(format!("apply {}", describe(desired)), e))?;
+    .map_err(|e| Error::kube(format!("apply {}", describe(&desired)), e))?;
     Ok(Outcome::Applied)
 }
 
@@ -154,11 +187,7 @@ pub enum PodOutcome {
 
 /// A stable hash of `pod`'s spec (FNV-1a over its canonical JSON).
 pub fn pod_spec_hash(pod: &k8s_openapi::api::core::v1::Pod) -> String {
-    let json = serde_json::to_string(&pod.spec).expect("pod specs serialise");
-    let hash = json.bytes().fold(0xcbf29ce484222325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3)
-    });
-    format!("{hash:016x}")
+    fnv_hex(&serde_json::to_vec(&pod.spec).expect("pod specs serialise"))
 }
 
 /// Makes the agent pod `desired` exist: creates it when absent, replaces it

@@ -4,10 +4,9 @@
 use gastown_api::AgentPoolStatus;
 use gastown_api::agentpool::{AgentPhase, PoolAgent};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 
 use crate::conditions::Transition;
-use crate::conditions::{self, Observed};
+use crate::conditions::{self, Baseline, Observed};
 
 /// Condition types of an AgentPool.
 pub mod condition {
@@ -96,9 +95,7 @@ pub enum BeadsHealth {
 /// Everything the status is computed from.
 #[derive(Clone, Debug)]
 pub struct PoolObservation<'a> {
-    pub previous: Option<&'a AgentPoolStatus>,
-    pub generation: Option<i64>,
-    pub now: Timestamp,
+    pub base: Baseline<'a, AgentPoolStatus>,
     /// Why the pool cannot be reconciled at all (no rig, no town, unsupported role).
     pub unresolved: Option<String>,
     /// Why no new polecats start (rig or pool draining), or teardown progress.
@@ -270,7 +267,7 @@ fn pool_agent(row: &AgentRow) -> PoolAgent {
 /// Without a usable beads answer (or without a rig), the agents and counts
 /// stay as last reported: they are beads' view, and nothing newer is known.
 pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>) {
-    let previous = o.previous.cloned().unwrap_or_default();
+    let previous = o.base.previous.cloned().unwrap_or_default();
     let mut conditions_list = previous.conditions.clone().unwrap_or_default();
     let mut observed = vec![ready_condition(o)];
     if o.unresolved.is_none() {
@@ -285,14 +282,14 @@ pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>
             reason: c.reason.clone(),
             message: c.message.clone(),
         };
-        if conditions::set(&mut conditions_list, c, o.generation, o.now) {
+        if conditions::set(&mut conditions_list, c, o.base.generation, o.base.now) {
             transitions.push(transition);
         }
     }
 
     let known = o.unresolved.is_none() && !matches!(o.beads, BeadsHealth::Unavailable(_));
     let mut status = AgentPoolStatus {
-        observed_generation: o.generation,
+        observed_generation: o.base.generation,
         conditions: Some(conditions_list),
         ..previous
     };
@@ -325,28 +322,10 @@ pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>
     (status, transitions)
 }
 
-/// The status while the pool is being deleted: Ready False with the teardown's progress.
-pub fn draining_status(
-    previous: Option<&AgentPoolStatus>,
-    generation: Option<i64>,
-    now: Timestamp,
-    progress: &str,
-) -> AgentPoolStatus {
-    let mut status = previous.cloned().unwrap_or_default();
-    let mut conditions_list = status.conditions.take().unwrap_or_default();
-    conditions::set(
-        &mut conditions_list,
-        Observed::new(condition::READY, false, "Draining", progress),
-        generation,
-        now,
-    );
-    status.conditions = Some(conditions_list);
-    status
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::jiff::Timestamp;
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(seconds).unwrap()
@@ -385,9 +364,11 @@ mod tests {
         previous: Option<&'a AgentPoolStatus>,
     ) -> PoolObservation<'a> {
         PoolObservation {
-            previous,
-            generation: Some(2),
-            now: at(100),
+            base: Baseline {
+                previous,
+                generation: Some(2),
+                now: at(100),
+            },
             unresolved: None,
             draining: None,
             beads: BeadsHealth::Answered,
@@ -442,7 +423,7 @@ mod tests {
         let agents = vec![running("nux")];
         let (first, _) = pool_status(&observation(agents.clone(), None));
         let mut later = observation(agents, Some(&first));
-        later.now = at(500);
+        later.base.now = at(500);
         let (second, transitions) = pool_status(&later);
         assert_eq!(second, first, "same observations, same status: no write");
         assert!(transitions.is_empty());
@@ -580,7 +561,9 @@ mod tests {
         let (status, _) = pool_status(&o);
         assert_eq!(condition(&status, condition::READY).1, "Draining");
 
-        let teardown = draining_status(Some(&status), Some(2), at(200), "waiting for 1 polecat");
+        let teardown = crate::reconcile::teardown::executor::draining_status::<
+            gastown_api::AgentPool,
+        >(Some(&status), Some(2), at(200), "waiting for 1 polecat");
         let (ready, reason, message) = condition(&teardown, condition::READY);
         assert!(!ready);
         assert_eq!(reason, "Draining");

@@ -3,16 +3,13 @@
 use gastown_api::rig::{MergeQueueStatus, SingletonStatus, condition};
 use gastown_api::{Phase, RigStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
 
-use crate::conditions::{self, Observed, Transition};
+use crate::conditions::{self, Baseline, Observed, Transition};
 use crate::reconcile::agent_slot::AgentObservation;
 
 #[derive(Clone, Debug)]
 pub struct RigObservation<'a> {
-    pub previous: Option<&'a RigStatus>,
-    pub generation: Option<i64>,
-    pub now: Timestamp,
+    pub base: Baseline<'a, RigStatus>,
     /// Teardown progress while the rig drains.
     pub draining: Option<String>,
     /// Why the rig cannot be reconciled at all (no town), if so.
@@ -56,7 +53,7 @@ fn count(n: usize) -> i32 {
 }
 
 pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
-    let previous = o.previous.cloned().unwrap_or_default();
+    let previous = o.base.previous.cloned().unwrap_or_default();
     let mut conditions_list = previous.conditions.clone().unwrap_or_default();
     let crew = match (&o.crew_blocked, o.crew_declared) {
         (Some(reason), _) => Observed::new(condition::CREW_READY, false, "Blocked", reason.clone()),
@@ -154,7 +151,7 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
             reason: c.reason.clone(),
             message: c.message.clone(),
         };
-        if conditions::set(&mut conditions_list, c, o.generation, o.now) {
+        if conditions::set(&mut conditions_list, c, o.base.generation, o.base.now) {
             transitions.push(transition);
         }
     }
@@ -179,7 +176,7 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
 
     let mut status = RigStatus {
         phase: Some(phase),
-        observed_generation: o.generation,
+        observed_generation: o.base.generation,
         conditions: Some(conditions_list),
         witness: o.witness.enabled.then(|| SingletonStatus {
             ready: Some(o.witness.ready),
@@ -216,8 +213,8 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
         // beads unreachable: the last known figures stay.
         Err(_) => {}
     }
-    if o.previous != Some(&status) {
-        status.last_reconciled = Some(Time(o.now));
+    if o.base.previous != Some(&status) {
+        status.last_reconciled = Some(Time(o.base.now));
     }
     (status, transitions)
 }
@@ -225,6 +222,7 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::jiff::Timestamp;
 
     fn ready_singleton() -> AgentObservation {
         AgentObservation {
@@ -240,9 +238,11 @@ mod tests {
         previous: Option<&'a RigStatus>,
     ) -> RigObservation<'a> {
         RigObservation {
-            previous,
-            generation: Some(1),
-            now: Timestamp::from_second(50).unwrap(),
+            base: Baseline {
+                previous,
+                generation: Some(1),
+                now: Timestamp::from_second(50).unwrap(),
+            },
             draining: None,
             unresolved: None,
             beads,
@@ -298,7 +298,7 @@ mod tests {
         let beads = summary();
         let (first, _) = rig_status(&observation(Ok(Some(&beads)), None));
         let mut again = observation(Ok(Some(&beads)), Some(&first));
-        again.now = Timestamp::from_second(999).unwrap();
+        again.base.now = Timestamp::from_second(999).unwrap();
         let (second, transitions) = rig_status(&again);
         assert_eq!(first, second);
         assert!(transitions.is_empty());

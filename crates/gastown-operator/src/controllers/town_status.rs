@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use std::time::Duration;
 
-use crate::conditions::{self, Observed, Transition};
+use crate::conditions::{self, Baseline, Observed, Transition};
 use crate::reconcile::agent_slot::AgentObservation;
 
 /// Condition type of a town that declares external secrets: they are rendered
@@ -38,9 +38,7 @@ pub struct TownRig {
 /// Everything the status is computed from.
 #[derive(Clone, Debug)]
 pub struct TownObservation<'a> {
-    pub previous: Option<&'a GasTownStatus>,
-    pub generation: Option<i64>,
-    pub now: Timestamp,
+    pub base: Baseline<'a, GasTownStatus>,
     pub draining: Option<String>,
     pub dolt: Workload,
     pub daemon: Workload,
@@ -149,7 +147,7 @@ fn rig_summaries(
     observation: &TownObservation<'_>,
     beads: Option<&TownSummary>,
 ) -> Vec<RigSummary> {
-    let previous = observation.previous.and_then(|s| s.rigs.as_ref());
+    let previous = observation.base.previous.and_then(|s| s.rigs.as_ref());
     observation
         .rigs
         .iter()
@@ -198,7 +196,7 @@ fn count(n: u32) -> i32 {
 
 /// The new status and the conditions that changed.
 pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Transition>) {
-    let previous = observation.previous.cloned().unwrap_or_default();
+    let previous = observation.base.previous.cloned().unwrap_or_default();
     let beads = observation.beads.as_ref().ok().copied();
     let mut conditions_list = previous.conditions.clone().unwrap_or_default();
 
@@ -296,8 +294,8 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         if conditions::set(
             &mut conditions_list,
             o,
-            observation.generation,
-            observation.now,
+            observation.base.generation,
+            observation.base.now,
         ) {
             transitions.push(transition);
         }
@@ -320,7 +318,7 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
 
     let mut status = GasTownStatus {
         phase: Some(phase),
-        observed_generation: observation.generation,
+        observed_generation: observation.base.generation,
         conditions: Some(conditions_list),
         rig_count: Some(count(declared as u32)),
         agent_count: Some(observation.running_agent_pods),
@@ -338,8 +336,8 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
     };
     // lastSynced moves only when the projection changed, so that a town at
     // rest costs the API server no writes.
-    if observation.previous != Some(&status) {
-        status.last_synced = Some(Time(observation.now));
+    if observation.base.previous != Some(&status) {
+        status.last_synced = Some(Time(observation.base.now));
     }
     (status, transitions)
 }
@@ -471,9 +469,11 @@ mod tests {
         previous: Option<&'a GasTownStatus>,
     ) -> TownObservation<'a> {
         TownObservation {
-            previous,
-            generation: Some(2),
-            now: at(100),
+            base: Baseline {
+                previous,
+                generation: Some(2),
+                now: at(100),
+            },
             draining: None,
             dolt: Workload::Ready,
             daemon: Workload::Ready,
@@ -540,7 +540,7 @@ mod tests {
         let beads = summary();
         let (first, _) = town_status(&observation(Ok(&beads), None));
         let mut later = observation(Ok(&beads), Some(&first));
-        later.now = at(500);
+        later.base.now = at(500);
         let (second, transitions) = town_status(&later);
         assert_eq!(
             second, first,
@@ -637,7 +637,7 @@ mod tests {
 
         // One more pod runs a second later: progress only.
         let mut later = observation(Ok(&beads), Some(&written));
-        later.now = at(101);
+        later.base.now = at(101);
         later.running_agent_pods = 2;
         later.rigs[0].reconciled = false;
         let (progressed, transitions) = town_status(&later);
@@ -656,7 +656,7 @@ mod tests {
 
         // The rig settles at the same time: the town becomes Ready at once.
         let mut settled = observation(Ok(&beads), Some(&written));
-        settled.now = at(101);
+        settled.base.now = at(101);
         settled.running_agent_pods = 2;
         let (ready, transitions) = town_status(&settled);
         assert!(!transitions.is_empty());
@@ -675,11 +675,11 @@ mod tests {
         let beads = summary();
         let (written, _) = town_status(&observation(Ok(&beads), None));
         let mut blocked = observation(Ok(&beads), Some(&written));
-        blocked.now = at(100);
+        blocked.base.now = at(100);
         blocked.dolt = Workload::NotReady;
         let (not_ready, _) = town_status(&blocked);
         let mut missing = observation(Ok(&beads), Some(&not_ready));
-        missing.now = at(100);
+        missing.base.now = at(100);
         missing.dolt = Workload::Blocked("Secret aws does not exist".into());
         let (failed, transitions) = town_status(&missing);
         assert!(transitions.is_empty(), "DoltReady stays False");
@@ -700,7 +700,7 @@ mod tests {
 
         // Dolt comes up a second later; the mayor still starts.
         let mut dolt_up = observation(Ok(&beads), Some(&written));
-        dolt_up.now = at(101);
+        dolt_up.base.now = at(101);
         dolt_up.mayor = agent(true, false);
         let (step, transitions) = town_status(&dolt_up);
         assert_eq!(step.phase, Some(Phase::Provisioning));
@@ -719,7 +719,7 @@ mod tests {
             StatusWrite::Now
         );
         let mut all_up = observation(Ok(&beads), Some(&written));
-        all_up.now = at(101);
+        all_up.base.now = at(101);
         let (running, _) = town_status(&all_up);
         assert_eq!(running.phase, Some(Phase::Running));
         assert_eq!(
@@ -730,12 +730,12 @@ mod tests {
         // Once up, a condition that changes is news, even with the phase
         // unchanged: the degraded town's mayor stops too.
         let mut dolt_down = observation(Ok(&beads), Some(&running));
-        dolt_down.now = at(102);
+        dolt_down.base.now = at(102);
         dolt_down.dolt = Workload::NotReady;
         let (degraded, _) = town_status(&dolt_down);
         assert_eq!(degraded.phase, Some(Phase::Degraded));
         let mut mayor_down = observation(Ok(&beads), Some(&degraded));
-        mayor_down.now = at(103);
+        mayor_down.base.now = at(103);
         mayor_down.dolt = Workload::NotReady;
         mayor_down.mayor = agent(true, false);
         let (worse, transitions) = town_status(&mayor_down);

@@ -69,7 +69,6 @@ use std::time::Duration;
 
 use beads_client::AgentBead;
 use gastown_api::{AgentPool, AgentRole, labels};
-use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
@@ -85,6 +84,7 @@ use super::pool_status::{
 };
 use super::{pod_finished, pods_of, reconcile_with, write_status};
 use crate::builders::rig::RigRef;
+use crate::conditions::Baseline;
 use crate::context::Context;
 use crate::error::Result;
 use crate::metrics::PoolSample;
@@ -279,9 +279,7 @@ async fn show_agents(
 ) -> Result<()> {
     let previous = ctx.statuses.current(pool, pool.status.as_ref());
     let observation = PoolObservation {
-        previous: previous.as_ref(),
-        generation: pool.metadata.generation,
-        now: Timestamp::now(),
+        base: Baseline::of(pool, previous.as_ref()),
         unresolved: None,
         draining,
         beads,
@@ -317,9 +315,7 @@ async fn write_unresolved(pool: &AgentPool, ctx: &Context, unresolved: Unresolve
     tracing::warn!(reason = %unresolved, "cannot reconcile the pool");
     let previous = ctx.statuses.current(pool, pool.status.as_ref());
     let observation = PoolObservation {
-        previous: previous.as_ref(),
-        generation: pool.metadata.generation,
-        now: Timestamp::now(),
+        base: Baseline::of(pool, previous.as_ref()),
         unresolved: Some(unresolved.to_string()),
         draining: None,
         beads: BeadsHealth::Answered,

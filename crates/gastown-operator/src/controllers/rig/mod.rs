@@ -18,7 +18,6 @@ use std::time::Duration;
 
 use gastown_api::Rig;
 use k8s_openapi::api::core::v1::{Pod, ResourceQuota};
-use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
@@ -27,6 +26,7 @@ use super::agents::RigAgents;
 use super::reconcile_with;
 use super::rig_status::{RigObservation, rig_status};
 use super::write_status;
+use crate::conditions::Baseline;
 use crate::context::Context;
 use crate::error::Result;
 use crate::naming;
@@ -88,9 +88,7 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         .then(|| "the town is being deleted: no new polecats".to_string());
     let previous = ctx.statuses.current(rig.as_ref(), rig.status.as_ref());
     let observation = RigObservation {
-        previous: previous.as_ref(),
-        generation: rig.metadata.generation,
-        now: Timestamp::now(),
+        base: Baseline::of(rig.as_ref(), previous.as_ref()),
         draining,
         unresolved: None,
         beads,
@@ -124,9 +122,7 @@ async fn write_unresolved(rig: &Rig, ctx: &Context, unresolved: Unresolved) -> R
     tracing::warn!(reason = %unresolved, "rig cannot be reconciled yet");
     let previous = ctx.statuses.current(rig, rig.status.as_ref());
     let observation = RigObservation {
-        previous: previous.as_ref(),
-        generation: rig.metadata.generation,
-        now: Timestamp::now(),
+        base: Baseline::of(rig, previous.as_ref()),
         draining: None,
         unresolved: Some(unresolved.to_string()),
         beads: Err("unresolved".into()),

@@ -65,7 +65,7 @@ pub async fn reconcile(
         .await
         .map_err(|e| Error::kube(format!("list ExternalSecrets of town {}", town_ref.name), e))?;
     for spec in declared {
-        let desired = external_secret::external_secret(town_ref, &resource, spec);
+        let desired = write::stamped(&external_secret::external_secret(town_ref, &resource, spec));
         let observed = existing.items.iter().find(|o| o.name_any() == spec.name);
         if observed.is_some_and(|observed| write::in_sync(&desired, observed)) {
             continue;

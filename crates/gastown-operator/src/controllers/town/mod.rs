@@ -18,7 +18,6 @@ use std::sync::Arc;
 use gastown_api::{GasTown, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -30,7 +29,7 @@ use super::town_status::{
 };
 use super::{pods_of, publish_transitions, reconcile_with};
 use crate::beads_view::BeadsView;
-use crate::conditions::Observed;
+use crate::conditions::{Baseline, Observed};
 use crate::context::Context;
 use crate::error::Result;
 use crate::naming;
@@ -156,9 +155,7 @@ async fn write_status(
     let agent_pod = |name: &str| cached::<Pod>(ctx, ns, name);
     let previous = ctx.statuses.current(town, town.status.as_ref());
     let observation = TownObservation {
-        previous: previous.as_ref(),
-        generation: town.metadata.generation,
-        now: Timestamp::now(),
+        base: Baseline::of(town, previous.as_ref()),
         draining: None,
         dolt: workload::<StatefulSet>(ctx, ns, &built.dolt, |s| {
             s.status.as_ref().and_then(|s| s.ready_replicas)
@@ -184,7 +181,7 @@ async fn write_status(
     };
     let (status, transitions) = town_status(&observation);
     let mut next_sync = town.spec.sync_interval();
-    match when_to_write(previous.as_ref(), &status, observation.now) {
+    match when_to_write(previous.as_ref(), &status, observation.base.now) {
         StatusWrite::Unchanged => {}
         StatusWrite::Now => {
             let api: Api<GasTown> = ctx.api(ns);

@@ -176,18 +176,34 @@ async fn mark_draining(ctx: &Context, namespace: &str, mark: &Mark) -> Result<()
     Ok(())
 }
 
-/// Writes the draining phase and conditions to `owner`'s status, if that
-/// changes anything.
-async fn show_draining<K: Drains>(ctx: &Context, owner: &K, progress: &str) -> Result<()> {
-    let previous = ctx.statuses.current(owner, owner.cached_status());
-    let mut status = previous.clone().unwrap_or_default();
+/// `previous` as it shows a teardown: the draining phase (where the kind has
+/// one) and the owner's draining conditions saying `progress`; everything
+/// else is kept.
+pub fn draining_status<K: Drains>(
+    previous: Option<&K::Status>,
+    generation: Option<i64>,
+    now: Timestamp,
+    progress: &str,
+) -> K::Status {
+    let mut status = previous.cloned().unwrap_or_default();
     status.set_draining_phase();
     let mut list = status.conditions_mut().take().unwrap_or_default();
-    let now = Timestamp::now();
     for condition in K::draining_conditions(progress) {
-        conditions::set(&mut list, condition, owner.meta().generation, now);
+        conditions::set(&mut list, condition, generation, now);
     }
     *status.conditions_mut() = Some(list);
+    status
+}
+
+/// Writes the draining status to `owner`, if that changes anything.
+async fn show_draining<K: Drains>(ctx: &Context, owner: &K, progress: &str) -> Result<()> {
+    let previous = ctx.statuses.current(owner, owner.cached_status());
+    let status = draining_status::<K>(
+        previous.as_ref(),
+        owner.meta().generation,
+        Timestamp::now(),
+        progress,
+    );
     let api: Api<K> = ctx.api(&owner.namespace().unwrap_or_default());
     write::patch_status(&api, &ctx.statuses, owner, previous.as_ref(), &status).await?;
     Ok(())

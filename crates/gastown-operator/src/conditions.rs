@@ -101,6 +101,29 @@ pub fn set(
     }
 }
 
+/// Merges each of `observed` into `conditions`, in order; returns the
+/// transitions (conditions whose status changed), for Events.
+pub fn set_all(
+    conditions: &mut Vec<Condition>,
+    observed: impl IntoIterator<Item = Observed>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Transition> {
+    let mut transitions = Vec::new();
+    for c in observed {
+        let transition = Transition {
+            type_: c.type_,
+            status: c.status,
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+        };
+        if set(conditions, c, generation, now) {
+            transitions.push(transition);
+        }
+    }
+    transitions
+}
+
 /// The status of condition `type_`, if present.
 pub fn is_true(conditions: &[Condition], type_: &str) -> Option<bool> {
     conditions

@@ -274,18 +274,8 @@ pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>
         observed.push(beads_condition(&o.beads));
         observed.push(quota_condition(&o.agents));
     }
-    let mut transitions = Vec::new();
-    for c in observed {
-        let transition = Transition {
-            type_: c.type_,
-            status: c.status,
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        };
-        if conditions::set(&mut conditions_list, c, o.base.generation, o.base.now) {
-            transitions.push(transition);
-        }
-    }
+    let transitions =
+        conditions::set_all(&mut conditions_list, observed, o.base.generation, o.base.now);
 
     let known = o.unresolved.is_none() && !matches!(o.beads, BeadsHealth::Unavailable(_));
     let mut status = AgentPoolStatus {

@@ -143,18 +143,12 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
             format!("not ready: {}", not_ready.join(", ")),
         ),
     };
-    let mut transitions = Vec::new();
-    for c in health.into_iter().chain([overtime, draining, ready]) {
-        let transition = Transition {
-            type_: c.type_,
-            status: c.status,
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        };
-        if conditions::set(&mut conditions_list, c, o.base.generation, o.base.now) {
-            transitions.push(transition);
-        }
-    }
+    let transitions = conditions::set_all(
+        &mut conditions_list,
+        health.into_iter().chain([overtime, draining, ready]),
+        o.base.generation,
+        o.base.now,
+    );
 
     let blocked = o.unresolved.is_some()
         || o.witness.blocked.is_some()

@@ -283,23 +283,12 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         },
     );
 
-    let mut transitions = Vec::new();
-    for o in observed.into_iter().chain([ready]) {
-        let transition = Transition {
-            type_: o.type_,
-            status: o.status,
-            reason: o.reason.clone(),
-            message: o.message.clone(),
-        };
-        if conditions::set(
-            &mut conditions_list,
-            o,
-            observation.base.generation,
-            observation.base.now,
-        ) {
-            transitions.push(transition);
-        }
-    }
+    let transitions = conditions::set_all(
+        &mut conditions_list,
+        observed.into_iter().chain([ready]),
+        observation.base.generation,
+        observation.base.now,
+    );
 
     let blocked = matches!(observation.dolt, Workload::Blocked(_))
         || matches!(observation.daemon, Workload::Blocked(_));

@@ -58,9 +58,11 @@ async fn a_polecat_comes_and_goes_as_beads_says() {
     assert_eq!(labels["gastown.io/agent"], "rictus");
     // The pod may come from a town sync already under way (beads is read
     // afresh on each); the stream counts the change within its coalescing window.
-    eventually("the mutation stream counted the change", TRIGGERED, || async {
-        (harness.metrics().beads_events.get() > events_before).then_some(())
-    })
+    eventually(
+        "the mutation stream counted the change",
+        TRIGGERED,
+        || async { (harness.metrics().beads_events.get() > events_before).then_some(()) },
+    )
     .await;
 
     // beads says it is done: the pod goes.

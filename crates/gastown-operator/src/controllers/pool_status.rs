@@ -274,8 +274,12 @@ pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>
         observed.push(beads_condition(&o.beads));
         observed.push(quota_condition(&o.agents));
     }
-    let transitions =
-        conditions::set_all(&mut conditions_list, observed, o.base.generation, o.base.now);
+    let transitions = conditions::set_all(
+        &mut conditions_list,
+        observed,
+        o.base.generation,
+        o.base.now,
+    );
 
     let known = o.unresolved.is_none() && !matches!(o.beads, BeadsHealth::Unavailable(_));
     let mut status = AgentPoolStatus {

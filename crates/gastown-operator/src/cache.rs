@@ -113,7 +113,7 @@ fn forget_managed_fields<K: Resource>(object: &mut K) {
 /// time, the Ready condition and each container's restarts and end. Pods are
 /// most of what the operator watches, and their specs (which the API server
 /// fills with defaults) most of a pod; a pod's drift is told by the spec hash
-/// annotation (`apply::ensure_pod`), never by comparing specs.
+/// annotation (`write::ensure_pod`), never by comparing specs.
 pub fn keep_what_is_read_of_pod(pod: &mut Pod) {
     forget_managed_fields(pod);
     pod.spec = pod.spec.take().map(|spec| PodSpec {

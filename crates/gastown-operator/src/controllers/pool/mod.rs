@@ -30,7 +30,7 @@
 //!   clearing the pod record of a live bead (`agent_pod_deregister`, as a new
 //!   sling does); a polecat pod is created only for a live bead without a pod
 //!   record. Pods of other roles restart in place (`restartPolicy: Always`) and
-//!   a failed or outdated one is replaced ([`apply::ensure_pod`]).
+//!   a failed or outdated one is replaced ([`crate::write::ensure_pod`]).
 //! - **Limits**: at most `min(pool.maxCount, rig polecats.maxCount)` polecat
 //!   pods not yet finished (other roles: `maxCount` when set). An agent over
 //!   the limit, or refused by the ResourceQuota (403 "exceeded quota"), is

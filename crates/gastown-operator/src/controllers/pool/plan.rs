@@ -15,8 +15,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
-#[cfg(doc)]
-use crate::apply;
 use crate::controllers::pod_ready;
 use crate::controllers::pool_status::{AgentRow, BeadsHealth, Disposition, Waiting};
 use crate::naming;

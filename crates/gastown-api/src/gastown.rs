@@ -68,6 +68,10 @@ pub const MAX_RIGS: u32 = 64;
         .message("spec.dolt is required unless spec.daemon.external names a bd daemon that brings its own database")
         .field_path(".dolt")
         .reason(kube::core::Reason::FieldValueRequired),
+    validation = kube::core::Rule::new("!has(self.dolt) || !has(self.dolt.s3)")
+        .message("spec.dolt.s3 is no longer accepted: it only set an environment variable that nothing reads, in a URL form dolt rejects (aws:// needs a DynamoDB table as well as the bucket), so it never backed anything up; remove it (docs/operations.md, Backups)")
+        .field_path(".dolt.s3")
+        .reason(kube::core::Reason::FieldValueForbidden),
     validation = kube::core::Rule::new("!has(self.daemon.external) || !has(self.dolt)")
         .message("spec.dolt must not be set when spec.daemon.external is set: the external bd daemon brings its own database")
         .field_path(".dolt")
@@ -180,10 +184,10 @@ pub struct DoltSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::free_form_object")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
-    /// Backups of the database to S3.
+    /// Refused (deprecated): it never backed anything up. Kept in the schema so that an old manifest gets a message saying so rather than having the field pruned silently.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Backup>,
-    /// Secret key holding the password of dolt's root user, which the bd daemon connects as (dolt's `DOLT_ROOT_PASSWORD`, the daemon's `BEADS_DOLT_SERVER_PASS`). Recommended: without it root has an empty password, and any pod that reaches dolt's Service can connect. Read when dolt first initialises its data volume.
+    /// Secret key holding the password of dolt's root user, which the bd daemon connects as (dolt's `DOLT_ROOT_PASSWORD`, the daemon's `BEADS_DOLT_PASSWORD`). Recommended: without it root has an empty password, and any pod that reaches dolt's Service can connect. Dolt applies it only on its first start, when it creates its privileges on an empty volume: changing it later changes nothing in dolt (docs/operations.md says how to rotate it). Needs dolt 1.46.0 or later; an older image is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_password_secret_ref: Option<SecretKeyRef>,
     /// The NetworkPolicy that lets only the town's bd daemon reach dolt's SQL port.
@@ -299,11 +303,11 @@ pub struct DaemonSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512), regex(pattern = crate::schema::IMAGE_PATTERN))]
     pub image: Option<String>,
-    /// Port of the daemon's newline-delimited JSON listener. Default 9876.
+    /// Unused: the bd daemon stopped serving its newline-delimited JSON listener in February 2026; kept so that old manifests still apply. Default 9876.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535), default = "default_daemon_port")]
     pub port: Option<i32>,
-    /// Port of the daemon's HTTP listener (health, RPC, events). Default 9080.
+    /// Port of the daemon's HTTP listener (health, RPC, events), which agents and the operator use. Default 9080.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535), default = "default_daemon_http_port")]
     pub http_port: Option<i32>,
@@ -385,7 +389,7 @@ impl DaemonSpec {
     }
 }
 
-/// The RPC server (gtmobile), off by default.
+/// The RPC server (gtmobile), off by default. Upstream deleted gtmobile in February 2026 and never published an image: this runs an image of your own, given `--port`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[x_kube(
     validation = kube::core::Rule::new("!has(self.enabled) || !self.enabled || has(self.image)")
@@ -432,9 +436,12 @@ impl RpcServerSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretsSpec {
-    /// Secret key with the Anthropic API key (`ANTHROPIC_API_KEY` in agent pods).
+    /// Secret key with the Anthropic API key (`ANTHROPIC_API_KEY` in agent pods). Upstream Gas Town's agents authenticate with OAuth credentials instead (`claudeCredentialsSecretRef`); the key suits images that read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anthropic_api_key_secret_ref: Option<SecretKeyRef>,
+    /// Secret holding Claude Code's OAuth credentials under the key `credentials.json` (as upstream Gas Town's agents authenticate), mounted into every agent pod at `/tmp/claude-credentials`; a template layer's `claudeCredentialsSecretRef` replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_credentials_secret_ref: Option<SecretRef>,
     /// Secret with git credentials for cloning and pushing, mounted into every rig agent pod: `ssh-privatekey` for ssh URLs, or `password` (a token) and optionally `username` (default `git`) for https URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_credentials_secret_ref: Option<SecretRef>,

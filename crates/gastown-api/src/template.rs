@@ -20,9 +20,11 @@
 //!
 //! The merge is pure: no I/O, no defaults beyond what the layers say.
 
-use crate::common::{AgentRole, AgentSpec, ImagePullPolicy, StorageSpec};
+use crate::common::{AgentRole, AgentSpec, ImagePullPolicy, SecretRef, StorageSpec};
 use k8s_openapi::{
-    api::core::v1::{Affinity, EnvVar, ResourceRequirements, Toleration, Volume, VolumeMount},
+    api::core::v1::{
+        Affinity, EnvVar, Probe, ResourceRequirements, Toleration, Volume, VolumeMount,
+    },
     apimachinery::pkg::api::resource::Quantity,
 };
 use kube::KubeSchema;
@@ -106,6 +108,31 @@ pub struct PodTemplate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("maxProperties" = 32))]
     pub annotations: Option<BTreeMap<String, String>>,
+
+    /// The agent container's startup and liveness probes; each field replaces that of the layers below. By default the operator checks that Claude Code runs (`pgrep -f 'claude|node'`), as upstream Gas Town does: a custom image needs `pgrep`, or other probes here, or `enabled: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<AgentProbes>,
+
+    /// Secret holding Claude Code's OAuth credentials under the key `credentials.json`, mounted at `/tmp/claude-credentials` (upstream's agent image copies it into `~/.claude` unless a newer copy is already on the workspace). Replaces `spec.secrets.claudeCredentialsSecretRef` of the town for the agents of this layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_credentials_secret_ref: Option<SecretRef>,
+}
+
+/// The agent container's probes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentProbes {
+    /// Whether the agent container is probed at all. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Replaces the default startup probe (every 5 s, up to 5 min).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::without_nested_descriptions::<Option<Probe>>")]
+    pub startup: Option<Probe>,
+    /// Replaces the default liveness probe (every 15 s after 30 s; restarted after 3 failures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::schema::without_nested_descriptions::<Option<Probe>>")]
+    pub liveness: Option<Probe>,
 }
 
 impl From<&AgentSpec> for PodTemplate {
@@ -150,6 +177,14 @@ pub struct ResolvedTemplate {
     pub labels: BTreeMap<String, String>,
     /// Extra pod annotations.
     pub annotations: BTreeMap<String, String>,
+    /// Whether the agent container is probed (default true).
+    pub probes_enabled: Option<bool>,
+    /// A startup probe replacing the operator's default.
+    pub startup_probe: Option<Probe>,
+    /// A liveness probe replacing the operator's default.
+    pub liveness_probe: Option<Probe>,
+    /// Secret with Claude Code's `credentials.json`, when a layer names one.
+    pub claude_credentials: Option<SecretRef>,
 }
 
 /// The workspace volume an agent works in, which depends on its role.
@@ -220,6 +255,15 @@ impl ResolvedTemplate {
         replace_list(&mut self.tolerations, &layer.tolerations);
         replace_list(&mut self.volumes, &layer.volumes);
         replace_list(&mut self.volume_mounts, &layer.volume_mounts);
+        if let Some(probes) = &layer.probes {
+            override_scalar(&mut self.probes_enabled, &probes.enabled);
+            override_scalar(&mut self.startup_probe, &probes.startup);
+            override_scalar(&mut self.liveness_probe, &probes.liveness);
+        }
+        override_scalar(
+            &mut self.claude_credentials,
+            &layer.claude_credentials_secret_ref,
+        );
     }
 }
 

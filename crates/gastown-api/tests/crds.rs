@@ -291,8 +291,8 @@ fn validation_rules_are_in_the_schemas() {
     );
     assert_eq!(
         rules_at(&town, "spec").len(),
-        2,
-        "dolt required / forbidden by daemon kind"
+        3,
+        "dolt required / forbidden by daemon kind, no dolt.s3"
     );
     assert_eq!(
         rules_at(&pool, "spec").len(),

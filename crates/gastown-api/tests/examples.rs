@@ -373,6 +373,20 @@ fn bad_objects() -> Vec<BadObject> {
             "spec.dolt must not be set when spec.daemon.external is set",
         ),
         case(
+            "dolt's S3 field, which never backed anything up",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/s3",
+                    json!({"bucket": "backups", "region": "us-east-1",
+                           "credentialsSecretRef": {"name": "aws"}}),
+                )
+            },
+            "spec.dolt.s3",
+            "spec.dolt.s3 is no longer accepted",
+        ),
+        case(
             "token secret ref without key",
             MINIMAL,
             |o| remove(o, "/spec/daemon/tokenSecretRef/key"),

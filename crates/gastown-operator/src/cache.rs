@@ -15,8 +15,9 @@ use futures::{FutureExt, Stream, StreamExt};
 use gastown_api::{AgentPool, GasTown, Rig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ContainerState, ContainerStateTerminated, ContainerStatus, PersistentVolumeClaim,
-    Pod, PodCondition, PodSpec, PodStatus, ResourceQuota, Secret, Service, ServiceAccount,
+    ConfigMap, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    PersistentVolumeClaim, Pod, PodCondition, PodSpec, PodStatus, ResourceQuota, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -110,7 +111,8 @@ fn forget_managed_fields<K: Resource>(object: &mut K) {
 
 /// What the pod cache keeps of a pod: its metadata (but managedFields) and
 /// the few fields the operator reads — the node, the phase, the IP, the start
-/// time, the Ready condition and each container's restarts and end. Pods are
+/// time, the Ready condition and each container's restarts and end (and,
+/// while it crash-loops, what it last said). Pods are
 /// most of what the operator watches, and their specs (which the API server
 /// fills with defaults) most of a pod; a pod's drift is told by the spec hash
 /// annotation (`write::ensure_pod`), never by comparing specs.
@@ -134,29 +136,49 @@ pub fn keep_what_is_read_of_pod(pod: &mut Pod) {
                 })
                 .collect()
         }),
-        container_statuses: status.container_statuses.map(|containers| {
-            containers
-                .into_iter()
-                .map(|c| ContainerStatus {
-                    name: c.name,
-                    ready: c.ready,
-                    restart_count: c.restart_count,
-                    state: c.state.and_then(|state| {
-                        state.terminated.map(|ended| ContainerState {
-                            terminated: Some(ContainerStateTerminated {
-                                exit_code: ended.exit_code,
-                                finished_at: ended.finished_at,
-                                ..ContainerStateTerminated::default()
-                            }),
-                            ..ContainerState::default()
-                        })
-                    }),
-                    ..ContainerStatus::default()
-                })
-                .collect()
-        }),
+        init_container_statuses: status
+            .init_container_statuses
+            .map(|containers| containers.into_iter().map(keep_container).collect()),
+        container_statuses: status
+            .container_statuses
+            .map(|containers| containers.into_iter().map(keep_container).collect()),
         ..PodStatus::default()
     });
+}
+
+/// What is read of a container's status: its restarts, its end, and while it
+/// crash-loops, that and what it said when it last ended.
+fn keep_container(c: ContainerStatus) -> ContainerStatus {
+    let crash_looping = |w: &ContainerStateWaiting| w.reason.as_deref() == Some("CrashLoopBackOff");
+    ContainerStatus {
+        name: c.name,
+        ready: c.ready,
+        restart_count: c.restart_count,
+        state: c.state.and_then(|state| {
+            let waiting = state.waiting.filter(crash_looping);
+            let terminated = state.terminated.map(|ended| ContainerStateTerminated {
+                exit_code: ended.exit_code,
+                finished_at: ended.finished_at,
+                ..ContainerStateTerminated::default()
+            });
+            (terminated.is_some() || waiting.is_some()).then_some(ContainerState {
+                terminated,
+                waiting,
+                ..ContainerState::default()
+            })
+        }),
+        last_state: c.last_state.and_then(|last| {
+            last.terminated.map(|ended| ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: ended.exit_code,
+                    message: ended.message,
+                    ..ContainerStateTerminated::default()
+                }),
+                ..ContainerState::default()
+            })
+        }),
+        ..ContainerStatus::default()
+    }
 }
 
 fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Store<K>

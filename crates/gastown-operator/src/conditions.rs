@@ -101,8 +101,14 @@ pub fn set(
     }
 }
 
+/// The reason of a condition whose workload's container keeps failing. A
+/// condition that turns to it is told as a transition even when it was False
+/// already (not ready yet → crash-looping): someone may need to act.
+pub const CRASH_LOOP_BACK_OFF: &str = "CrashLoopBackOff";
+
 /// Merges each of `observed` into `conditions`, in order; returns the
-/// transitions (conditions whose status changed), for Events.
+/// transitions (conditions whose status changed, or that began to
+/// crash-loop), for Events.
 pub fn set_all(
     conditions: &mut Vec<Condition>,
     observed: impl IntoIterator<Item = Observed>,
@@ -117,7 +123,12 @@ pub fn set_all(
             reason: c.reason.clone(),
             message: c.message.clone(),
         };
-        if set(conditions, c, generation, now) {
+        let began_crashing = c.reason == CRASH_LOOP_BACK_OFF
+            && conditions
+                .iter()
+                .find(|existing| existing.type_ == c.type_)
+                .is_some_and(|existing| existing.reason != CRASH_LOOP_BACK_OFF);
+        if set(conditions, c, generation, now) || began_crashing {
             transitions.push(transition);
         }
     }

@@ -67,7 +67,7 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
         .clone();
     assert_eq!(
         dolt_image.as_deref(),
-        Some("dolthub/dolt-sql-server:1.43.0")
+        Some("dolthub/dolt-sql-server:1.81.6")
     );
     let daemon: Deployment = harness
         .api()
@@ -88,7 +88,7 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
         .clone();
     assert_eq!(
         daemon_image.as_deref(),
-        Some("ghcr.io/gastown/bd-daemon:0.1.0")
+        Some("ghcr.io/groblegark/beads:0.60.0")
     );
     for service in [naming::dolt(TOWN), naming::bd_daemon(TOWN)] {
         let service: Service = harness.api().get(&service).await.expect("service");

@@ -273,14 +273,14 @@ fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Res
         "kind": "GasTown",
         "metadata": {"name": town_name(town), "namespace": NAMESPACE},
         "spec": {
-            "dolt": {"image": "dolthub/dolt-sql-server:1.43.0"},
+            "dolt": {"image": "dolthub/dolt-sql-server:1.81.6"},
             "daemon": {
-                "image": "ghcr.io/gastown/bd-daemon:0.1.0",
+                "image": "ghcr.io/groblegark/beads:0.60.0",
                 "tokenSecretRef": {"name": token_secret_name(town), "key": TOKEN_KEY},
             },
             "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic-api-key", "key": "api-key"}},
             "defaults": {
-                "image": "ghcr.io/gastown/agent:0.1.0",
+                "image": "ghcr.io/groblegark/gastown/gastown-agent:latest",
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "256Mi"},
                     "limits": {"cpu": "1", "memory": "1Gi"},

@@ -25,7 +25,7 @@ pub struct RigAgents {
     pub rig: Arc<Rig>,
     pub rig_ref: RigRef,
     daemon_host: String,
-    daemon_port: u16,
+    daemon_http_port: u16,
     /// The first referenced Secret that does not exist, as a reason.
     missing_secret: Option<String>,
 }
@@ -46,11 +46,12 @@ impl RigAgents {
         let missing_secret = missing.blocking([
             secrets.daemon_token,
             secrets.anthropic_api_key,
+            secrets.claude_credentials,
             secrets.git_credentials,
         ]);
         Self {
             daemon_host: endpoint.host,
-            daemon_port: endpoint.port,
+            daemon_http_port: endpoint.http_port,
             town,
             rig,
             rig_ref,
@@ -140,10 +141,16 @@ impl RigAgents {
             template,
             daemon: DaemonConnection {
                 host: &self.daemon_host,
-                port: self.daemon_port,
+                http_port: self.daemon_http_port,
                 token: self.token(),
             },
             anthropic_api_key: self.anthropic(),
+            claude_credentials: self
+                .town
+                .spec
+                .secrets
+                .as_ref()
+                .and_then(|s| s.claude_credentials_secret_ref.as_ref()),
         };
         agent_pod(&input)
     }

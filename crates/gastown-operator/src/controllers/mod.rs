@@ -171,6 +171,48 @@ pub fn pod_ready(pod: &Pod) -> bool {
         })
 }
 
+/// Why the pod's containers keep failing, when one is in `CrashLoopBackOff`:
+/// the container, its last exit code, and what it said when it ended (its
+/// termination message: the tail of its log under `FallbackToLogsOnError`),
+/// cut to a readable length.
+pub fn pod_crash(pod: &Pod) -> Option<String> {
+    const MAX: usize = 300;
+    let status = pod.status.as_ref()?;
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    containers.into_iter().find_map(|container| {
+        let waiting = container.state.as_ref()?.waiting.as_ref()?;
+        if waiting.reason.as_deref() != Some("CrashLoopBackOff") {
+            return None;
+        }
+        let ended = container
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref());
+        let code = ended.map_or_else(String::new, |t| format!(" (exit code {})", t.exit_code));
+        let said = ended
+            .and_then(|t| t.message.as_deref())
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                let mut end = m.len().min(MAX);
+                while !m.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let cut = if end < m.len() { "…" } else { "" };
+                format!(": {}{cut}", &m[..end])
+            })
+            .unwrap_or_default();
+        Some(format!(
+            "container {} is in CrashLoopBackOff{code}{said}",
+            container.name
+        ))
+    })
+}
+
 /// The pod ended (Succeeded or Failed).
 pub fn pod_finished(pod: &Pod) -> bool {
     matches!(

@@ -31,6 +31,13 @@ fn singleton(type_: &'static str, role: &str, o: &AgentObservation) -> Observed 
         Observed::new(type_, true, "Disabled", format!("the {role} is disabled"))
     } else if let Some(reason) = &o.blocked {
         Observed::new(type_, false, "Blocked", reason.clone())
+    } else if let Some(crash) = &o.crash {
+        Observed::new(
+            type_,
+            false,
+            conditions::CRASH_LOOP_BACK_OFF,
+            format!("the {role}'s pod keeps failing: {crash}"),
+        )
     } else if o.ready {
         Observed::new(
             type_,
@@ -224,6 +231,7 @@ mod tests {
             pod_name: Some("gt-gastown-witness".into()),
             ready: true,
             blocked: None,
+            crash: None,
         }
     }
 

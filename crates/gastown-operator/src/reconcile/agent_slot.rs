@@ -44,6 +44,8 @@ pub struct AgentObservation {
     pub ready: bool,
     /// Why it cannot run now.
     pub blocked: Option<String>,
+    /// Why its pod keeps failing, while a container crash-loops.
+    pub crash: Option<String>,
 }
 
 impl AgentSlot {
@@ -93,12 +95,14 @@ impl AgentSlot {
                 pod_name: None,
                 ready: false,
                 blocked: Some(reason.clone()),
+                crash: None,
             },
             Want::Pod(pod) => AgentObservation {
                 enabled: true,
                 pod_name: Some(self.pod_name.clone()),
                 ready: observed.is_some_and(|observed| runs_ready(pod, observed)),
                 blocked: None,
+                crash: observed.and_then(crate::controllers::pod_crash),
             },
         }
     }
@@ -192,6 +196,55 @@ mod tests {
         assert_eq!(
             AgentSlot::disabled(AgentRole::Deacon, "x".into()).observe(None),
             AgentObservation::default()
+        );
+    }
+
+    #[test]
+    fn a_crash_looping_pod_says_why() {
+        use k8s_openapi::api::core::v1::{
+            ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+        };
+        let slot = AgentSlot::running(AgentRole::Mayor, pod("agent:1"));
+        let mut crashing = slot.pod();
+        crashing.status = Some(PodStatus {
+            phase: Some("Running".into()),
+            container_statuses: Some(vec![ContainerStatus {
+                name: "agent".into(),
+                state: Some(ContainerState {
+                    waiting: Some(ContainerStateWaiting {
+                        reason: Some("CrashLoopBackOff".into()),
+                        message: Some("back-off 10s restarting failed container".into()),
+                    }),
+                    ..Default::default()
+                }),
+                last_state: Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        exit_code: 1,
+                        message: Some("Error: unknown flag: --tcp-addr\n".into()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let observed = slot.observe(Some(&crashing));
+        assert!(!observed.ready);
+        assert_eq!(
+            observed.crash.as_deref(),
+            Some(
+                "container agent is in CrashLoopBackOff (exit code 1): Error: unknown flag: --tcp-addr"
+            )
+        );
+        // The cache keeps what this needs.
+        let mut kept = crashing.clone();
+        crate::cache::keep_what_is_read_of_pod(&mut kept);
+        assert_eq!(slot.observe(Some(&kept)).crash, observed.crash);
+        assert!(
+            slot.observe(Some(&running_ready(slot.pod())))
+                .crash
+                .is_none()
         );
     }
 

@@ -16,9 +16,9 @@ pub struct MissingSecrets {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SecretNames<'a> {
     pub daemon_token: Option<&'a str>,
-    pub dolt_s3: Option<&'a str>,
     pub dolt_root_password: Option<&'a str>,
     pub anthropic_api_key: Option<&'a str>,
+    pub claude_credentials: Option<&'a str>,
     pub git_credentials: Option<&'a str>,
 }
 
@@ -32,14 +32,14 @@ impl<'a> SecretNames<'a> {
                 .token_secret_ref
                 .as_ref()
                 .map(|r| r.name.as_str()),
-            dolt_s3: dolt
-                .and_then(|d| d.s3.as_ref())
-                .map(|s3| s3.credentials_secret_ref.name.as_str()),
             dolt_root_password: dolt
                 .and_then(|d| d.root_password_secret_ref.as_ref())
                 .map(|r| r.name.as_str()),
             anthropic_api_key: secrets
                 .and_then(|s| s.anthropic_api_key_secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            claude_credentials: secrets
+                .and_then(|s| s.claude_credentials_secret_ref.as_ref())
                 .map(|r| r.name.as_str()),
             git_credentials: secrets
                 .and_then(|s| s.git_credentials_secret_ref.as_ref())
@@ -55,8 +55,8 @@ impl<'a> SecretNames<'a> {
                 "the bd daemon token (spec.daemon.tokenSecretRef)",
             ),
             (
-                self.dolt_s3,
-                "dolt's S3 credentials (spec.dolt.s3.credentialsSecretRef)",
+                self.claude_credentials,
+                "Claude Code's credentials (spec.secrets.claudeCredentialsSecretRef)",
             ),
             (
                 self.dolt_root_password,
@@ -114,10 +114,10 @@ mod tests {
     #[test]
     fn missing_secrets_name_what_needs_them() {
         let spec: GasTownSpec = serde_json::from_value(serde_json::json!({
-            "dolt": {"image": "dolt:1", "s3": {"bucket": "b", "region": "r", "credentialsSecretRef": {"name": "aws"}},
-                     "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}},
+            "dolt": {"image": "dolt:1", "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}},
             "daemon": {"image": "bd:1", "tokenSecretRef": {"name": "bd-token", "key": "token"}},
-            "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic", "key": "key"}}
+            "secrets": {"anthropicApiKeySecretRef": {"name": "anthropic", "key": "key"},
+                        "claudeCredentialsSecretRef": {"name": "aws"}}
         }))
         .unwrap();
         let missing = MissingSecrets::of(&spec, |name| name == "aws");

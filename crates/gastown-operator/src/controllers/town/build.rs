@@ -49,7 +49,10 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
                     .want(infra::dolt_network_policy(town_ref));
             }
             let name = naming::dolt(&town_ref.name);
-            match missing.blocking([secrets.dolt_s3, secrets.dolt_root_password]) {
+            let blocked = missing
+                .blocking([secrets.dolt_root_password])
+                .or_else(|| infra::dolt_image_refusal(dolt));
+            match blocked {
                 Some(reason) => {
                     desired.stateful_sets.hold(name);
                     WorkloadPlan::Blocked(reason)
@@ -145,7 +148,11 @@ fn town_agent(
         return AgentSlot::disabled(role, pod_name);
     }
     let secrets = SecretNames::of(&town.spec);
-    if let Some(reason) = missing.blocking([secrets.daemon_token, secrets.anthropic_api_key]) {
+    if let Some(reason) = missing.blocking([
+        secrets.daemon_token,
+        secrets.anthropic_api_key,
+        secrets.claude_credentials,
+    ]) {
         return AgentSlot::blocked(role, pod_name, reason);
     }
     let defaults = town.spec.defaults.clone().unwrap_or_default();
@@ -165,7 +172,7 @@ fn town_agent(
         template: &template,
         daemon: DaemonConnection {
             host: &endpoint.host,
-            port: endpoint.port,
+            http_port: endpoint.http_port,
             token: town.spec.daemon.token_secret_ref.as_ref(),
         },
         anthropic_api_key: town
@@ -173,6 +180,11 @@ fn town_agent(
             .secrets
             .as_ref()
             .and_then(|s| s.anthropic_api_key_secret_ref.as_ref()),
+        claude_credentials: town
+            .spec
+            .secrets
+            .as_ref()
+            .and_then(|s| s.claude_credentials_secret_ref.as_ref()),
     };
     match agent_pod(&input) {
         Ok(pod) => AgentSlot::running(role, pod),

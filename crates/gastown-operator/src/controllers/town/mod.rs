@@ -27,7 +27,7 @@ use self::dereference::Dereferenced;
 use super::town_status::{
     StatusWrite, TownObservation, TownRig, Workload, town_status, when_to_write,
 };
-use super::{pods_of, publish_transitions, reconcile_with};
+use super::{pod_crash, pods_of, publish_transitions, reconcile_with};
 use crate::beads_view::BeadsView;
 use crate::conditions::{Baseline, Observed};
 use crate::context::Context;
@@ -72,26 +72,34 @@ async fn converge(town: &GasTown, ctx: &Context) -> Result<Action> {
     Ok(Action::requeue(next_sync))
 }
 
-/// A workload's readiness: what the build decided, and what the cache shows.
+/// A workload's readiness: what the build decided, and what the cache shows
+/// of it and of its pods (a crash-looping pod says why it is not ready).
 fn workload<K: Managed>(
     ctx: &Context,
     namespace: &str,
     plan: &WorkloadPlan,
     ready_replicas: impl Fn(&K) -> Option<i32>,
+    pod_selector: impl Fn(&K) -> Option<&std::collections::BTreeMap<String, String>>,
 ) -> Workload {
-    match plan {
-        WorkloadPlan::External => Workload::External,
-        WorkloadPlan::Blocked(reason) => Workload::Blocked(reason.clone()),
-        WorkloadPlan::Wanted(name) => {
-            let ready = cached::<K>(ctx, namespace, name)
-                .is_some_and(|object| ready_replicas(&object).unwrap_or(0) >= 1);
-            if ready {
-                Workload::Ready
-            } else {
-                Workload::NotReady
-            }
-        }
+    let name = match plan {
+        WorkloadPlan::External => return Workload::External,
+        WorkloadPlan::Blocked(reason) => return Workload::Blocked(reason.clone()),
+        WorkloadPlan::Wanted(name) => name,
+    };
+    let Some(object) = cached::<K>(ctx, namespace, name) else {
+        return Workload::NotReady;
+    };
+    if ready_replicas(&object).unwrap_or(0) >= 1 {
+        return Workload::Ready;
     }
+    let crash = pod_selector(&object).and_then(|selector| {
+        let selector: Vec<(&str, &str)> = selector
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pods_of(&ctx.cache.pods, namespace, &selector).find_map(|pod| pod_crash(&pod))
+    });
+    crash.map_or(Workload::NotReady, Workload::CrashLooping)
 }
 
 /// Each of the town's Rigs as its status shows it: the declared ones (in
@@ -157,12 +165,20 @@ async fn write_status(
     let observation = TownObservation {
         base: Baseline::of(town, previous.as_ref()),
         draining: None,
-        dolt: workload::<StatefulSet>(ctx, ns, &built.dolt, |s| {
-            s.status.as_ref().and_then(|s| s.ready_replicas)
-        }),
-        daemon: workload::<Deployment>(ctx, ns, &built.daemon, |d| {
-            d.status.as_ref().and_then(|s| s.ready_replicas)
-        }),
+        dolt: workload::<StatefulSet>(
+            ctx,
+            ns,
+            &built.dolt,
+            |s| s.status.as_ref().and_then(|s| s.ready_replicas),
+            |s| s.spec.as_ref()?.selector.match_labels.as_ref(),
+        ),
+        daemon: workload::<Deployment>(
+            ctx,
+            ns,
+            &built.daemon,
+            |d| d.status.as_ref().and_then(|s| s.ready_replicas),
+            |d| d.spec.as_ref()?.selector.match_labels.as_ref(),
+        ),
         daemon_endpoint: dereference::daemon_endpoint(town, ctx),
         beads: beads
             .result

@@ -207,7 +207,7 @@ fn namespace(name: &str) -> Namespace {
     }
 }
 
-fn secret(name: &str, key: &str, value: &str) -> Secret {
+pub fn secret(name: &str, key: &str, value: &str) -> Secret {
     Secret {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -219,7 +219,7 @@ fn secret(name: &str, key: &str, value: &str) -> Secret {
     }
 }
 
-async fn create<K>(api: &Api<K>, object: K)
+pub async fn create<K>(api: &Api<K>, object: K)
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {

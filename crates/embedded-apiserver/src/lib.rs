@@ -31,6 +31,13 @@
 //!   `store` (objects, the global resourceVersion, bounded per-resource
 //!   history, broadcast channels for watch fan-out).
 //!
+//! With `Config::simulate_workloads`, `workloads` plays the kubelet, the
+//! scheduler and the workload controllers ([`simulation`]): pods start,
+//! claims bind, Deployments and StatefulSets report replicas. Containers of
+//! the Dolt, beads and Gas Town agent images are held to those images'
+//! contracts ([`simulation::contracts`]), so a pod built wrong crash-loops
+//! or never becomes ready as it would on a real cluster.
+//!
 //! One lock guards `cluster`: every write is applied, versioned and broadcast
 //! under it, so watchers see changes in resourceVersion order. Nothing on the
 //! write path is O(number of objects) except quota usage, which is

@@ -2,10 +2,36 @@
 //! to pods, StatefulSets, Deployments and PVCs, as pure status transitions.
 //!
 //! [`next_status`] is meant to be applied over and over: it moves an object
-//! one step towards where a healthy cluster would leave it and returns
-//! `None` once it is there, so a steady state causes no writes. The other
+//! one step towards where a real cluster would leave it and returns `None`
+//! once it is there, so a steady state causes no writes. The other
 //! functions are the events tests cause on purpose: a pod finishing, or its
 //! node going away.
+//!
+//! Containers of known images are held to those images' contracts
+//! ([`contracts`]): a pod built wrong fails as it would on a real cluster.
+//! - `dolthub/dolt-sql-server`: the entrypoint's own `--config` and
+//!   `--host/--port` clash with repeated flags; a non-root user without a
+//!   writable home cannot write dolt's global config; the server listens
+//!   on 3306 (MySQL, not HTTP), on `localhost` unless told otherwise.
+//! - `…/beads`: `bd daemon start` (the image's default command, removed
+//!   TCP flags, `--local`, `--foreground`, server-mode env, client env on a
+//!   daemon, its HTTP routes) and `bd serve` (bind address, auth posture,
+//!   token file, routes, bearer-protected readiness).
+//! - `…/gastown-agent`: the entrypoint needs a writable home (uid 1000's)
+//!   and a writable `/home/agent/gt`; it does not run as root.
+//!
+//! Other images run and become Ready, as before.
+//!
+//! What the simulation does not do: it creates no pods for Deployments and
+//! StatefulSets (their status is derived from the pod template); a crashing
+//! container is reported after exactly one restart and stays so (a real
+//! kubelet keeps restarting and counting); a container the entrypoint would
+//! keep alive for a while before giving up (dolt's 300 s start-up wait) is
+//! reported as failed at once; failing liveness and startup probes are
+//! reported as never ready rather than as kill-and-restart cycles; time
+//! limits such as a Deployment's progress deadline never pass; contents of
+//! ConfigMaps and Secrets (dolt's YAML, token files) are not looked at.
+//! Probes run as exec or gRPC commands are assumed to pass.
 
 use serde_json::{Map, Value, json};
 
@@ -129,7 +155,14 @@ fn next_pod_status(pod: &Value, now: &str) -> Option<Value> {
     if !has_true_condition(&status, "PodScheduled") {
         return Some(scheduled_status(status, now));
     }
-    Some(running_status(pod, status, now))
+    // A pod an init container holds in Pending is recomputed on every sweep;
+    // its times are those of its start, so an unchanged pod compares equal.
+    let started = status
+        .get("startTime")
+        .and_then(Value::as_str)
+        .unwrap_or(now)
+        .to_owned();
+    Some(kubelet::started_status(pod, status, &started))
 }
 
 /// Pending, bound to the node: what the scheduler leaves behind.
@@ -140,53 +173,6 @@ fn scheduled_status(mut status: Map<String, Value>, now: &str) -> Value {
         conditions.retain(|c| c["type"] != "PodScheduled");
         conditions.push(condition("PodScheduled", true, None, None, now));
     }
-    Value::Object(status)
-}
-
-/// Running and Ready with every container started: what the kubelet reports.
-fn running_status(pod: &Value, mut status: Map<String, Value>, now: &str) -> Value {
-    let scheduled = status
-        .get("conditions")
-        .and_then(Value::as_array)
-        .and_then(|all| all.iter().find(|c| c["type"] == "PodScheduled"))
-        .cloned()
-        .unwrap_or_else(|| condition("PodScheduled", true, None, None, now));
-    let ip = pod_ip(pod);
-    status.insert("phase".into(), json!("Running"));
-    status.insert("hostIP".into(), json!(HOST_IP));
-    status.insert("hostIPs".into(), json!([{ "ip": HOST_IP }]));
-    status.insert("podIP".into(), json!(ip));
-    status.insert("podIPs".into(), json!([{ "ip": ip }]));
-    status.insert("startTime".into(), json!(now));
-    status.insert(
-        "conditions".into(),
-        json!([
-            condition("PodReadyToStartContainers", true, None, None, now),
-            condition("Initialized", true, None, None, now),
-            condition("Ready", true, None, None, now),
-            condition("ContainersReady", true, None, None, now),
-            scheduled,
-        ]),
-    );
-    let running = json!({ "running": { "startedAt": now } });
-    let init_statuses: Vec<Value> = containers(pod, "initContainers")
-        .map(|c| {
-            if is_sidecar(c) {
-                container_status(pod, c, running.clone(), true)
-            } else {
-                let completed = json!({ "terminated": {
-                    "exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now,
-                }});
-                container_status(pod, c, completed, true)
-            }
-        })
-        .collect();
-    if !init_statuses.is_empty() {
-        status.insert("initContainerStatuses".into(), Value::Array(init_statuses));
-    }
-    let statuses =
-        containers(pod, "containers").map(|c| container_status(pod, c, running.clone(), true));
-    status.insert("containerStatuses".into(), Value::Array(statuses.collect()));
     Value::Object(status)
 }
 
@@ -321,8 +307,19 @@ fn generation(object: &Value) -> i64 {
         .unwrap_or(1)
 }
 
+/// Whether the object's pod template makes pods that become ready.
+fn template_ready(object: &Value) -> bool {
+    object
+        .pointer("/spec/template")
+        .is_none_or(kubelet::template_becomes_ready)
+}
+
 /// Every replica updated, ready and available, as the Deployment controller
-/// reports once its newest ReplicaSet has rolled out.
+/// reports once its newest ReplicaSet has rolled out. When the template's
+/// pods can never become ready, every replica is created and none is
+/// available: the rollout keeps progressing (its deadline never passes
+/// here) and `readyReplicas`/`availableReplicas` are left out, as the
+/// controller leaves out zeros.
 fn deployment_status(deployment: &Value, now: &str) -> Value {
     let replicas = replicas(deployment);
     let name = deployment
@@ -330,32 +327,72 @@ fn deployment_status(deployment: &Value, now: &str) -> Value {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let replica_set = format!("{name}-{}", template_hash(deployment));
+    let ready = template_ready(deployment);
     let mut status = json!({ "observedGeneration": generation(deployment) });
     if replicas > 0 {
-        for field in [
-            "replicas",
-            "updatedReplicas",
-            "readyReplicas",
-            "availableReplicas",
-        ] {
-            status[field] = json!(replicas);
+        let fields: &[&str] = if ready {
+            &[
+                "replicas",
+                "updatedReplicas",
+                "readyReplicas",
+                "availableReplicas",
+            ]
+        } else {
+            &["replicas", "updatedReplicas", "unavailableReplicas"]
+        };
+        for field in fields {
+            status[*field] = json!(replicas);
         }
     }
-    let progressed = format!("ReplicaSet \"{replica_set}\" has successfully progressed.");
-    let mut available = condition(
-        "Available",
-        true,
-        Some("MinimumReplicasAvailable"),
-        Some("Deployment has minimum availability."),
-        now,
-    );
-    let mut progressing = condition(
-        "Progressing",
-        true,
-        Some("NewReplicaSetAvailable"),
-        Some(&progressed),
-        now,
-    );
+    let (mut available, mut progressing) = if ready || replicas == 0 {
+        let progressed = format!("ReplicaSet \"{replica_set}\" has successfully progressed.");
+        (
+            condition(
+                "Available",
+                true,
+                Some("MinimumReplicasAvailable"),
+                Some("Deployment has minimum availability."),
+                now,
+            ),
+            condition(
+                "Progressing",
+                true,
+                Some("NewReplicaSetAvailable"),
+                Some(&progressed),
+                now,
+            ),
+        )
+    } else {
+        // Available once `replicas - maxUnavailable` pods are; none is.
+        let available = if max_unavailable(deployment, replicas) >= replicas {
+            condition(
+                "Available",
+                true,
+                Some("MinimumReplicasAvailable"),
+                Some("Deployment has minimum availability."),
+                now,
+            )
+        } else {
+            condition(
+                "Available",
+                false,
+                Some("MinimumReplicasUnavailable"),
+                Some("Deployment does not have minimum availability."),
+                now,
+            )
+        };
+        let progressing = format!("ReplicaSet \"{replica_set}\" is progressing.");
+        (
+            available,
+            condition(
+                "Progressing",
+                true,
+                Some("ReplicaSetUpdated"),
+                Some(&progressing),
+                now,
+            ),
+        )
+    };
     for deployment_condition in [&mut available, &mut progressing] {
         deployment_condition["lastUpdateTime"] = json!(now);
         deployment_condition
@@ -367,7 +404,46 @@ fn deployment_status(deployment: &Value, now: &str) -> Value {
     status
 }
 
-/// Every replica created from the current revision and ready.
+/// The Deployment controller's `MaxUnavailable`: none for `Recreate`; for a
+/// rolling update `maxUnavailable` (default 25%, rounded down), one when
+/// `maxSurge` resolves to zero too, at most `replicas`.
+fn max_unavailable(deployment: &Value, replicas: i64) -> i64 {
+    let strategy = deployment.pointer("/spec/strategy");
+    if strategy.is_some_and(|s| s["type"] == "Recreate") {
+        return 0;
+    }
+    let resolve = |field: &str, round_up: bool| {
+        let value = strategy.and_then(|s| s.pointer(&format!("/rollingUpdate/{field}")));
+        match value {
+            Some(Value::Number(number)) => number.as_i64().unwrap_or(0),
+            other => {
+                let percent = other
+                    .and_then(Value::as_str)
+                    .unwrap_or("25%")
+                    .trim_end_matches('%')
+                    .parse::<i64>()
+                    .unwrap_or(25);
+                let scaled = replicas * percent;
+                if round_up {
+                    (scaled + 99) / 100
+                } else {
+                    scaled / 100
+                }
+            }
+        }
+    };
+    let surge = resolve("maxSurge", true);
+    let mut unavailable = resolve("maxUnavailable", false);
+    if surge == 0 && unavailable == 0 {
+        unavailable = 1;
+    }
+    unavailable.min(replicas)
+}
+
+/// Every replica created from the current revision and ready. When the
+/// template's pods never become ready, `OrderedReady` (the default) stops
+/// after the first pod and `Parallel` creates them all; none is ready
+/// (`readyReplicas` left out; `availableReplicas` is always reported).
 fn stateful_set_status(stateful_set: &Value) -> Value {
     let replicas = replicas(stateful_set);
     let name = stateful_set
@@ -375,17 +451,31 @@ fn stateful_set_status(stateful_set: &Value) -> Value {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let revision = format!("{name}-{}", template_hash(stateful_set));
+    let ready = template_ready(stateful_set);
+    let parallel = stateful_set
+        .pointer("/spec/podManagementPolicy")
+        .is_some_and(|p| p == "Parallel");
+    let created = if ready || parallel {
+        replicas
+    } else {
+        replicas.min(1)
+    };
     let mut status = json!({
         "observedGeneration": generation(stateful_set),
-        "replicas": replicas,
-        "availableReplicas": replicas,
+        "replicas": created,
+        "availableReplicas": if ready { replicas } else { 0 },
         "currentRevision": revision,
         "updateRevision": revision,
         "collisionCount": 0,
     });
-    if replicas > 0 {
-        for field in ["readyReplicas", "currentReplicas", "updatedReplicas"] {
-            status[field] = json!(replicas);
+    if created > 0 {
+        let fields: &[&str] = if ready {
+            &["readyReplicas", "currentReplicas", "updatedReplicas"]
+        } else {
+            &["currentReplicas", "updatedReplicas"]
+        };
+        for field in fields {
+            status[*field] = json!(created);
         }
     }
     status
@@ -501,6 +591,9 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
         (hash ^ u32::from(*byte)).wrapping_mul(0x0100_0193)
     })
 }
+
+pub mod contracts;
+mod kubelet;
 
 #[cfg(test)]
 mod tests;

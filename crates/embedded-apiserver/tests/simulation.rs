@@ -1,4 +1,5 @@
-//! The workload simulation through the API: pods run and become Ready,
+//! The workload simulation through the API: pods run and become Ready (or,
+//! for known images given a spec their program refuses, crash-loop),
 //! Deployments and StatefulSets report ready replicas, PVCs bind, and once
 //! everything has settled the server writes nothing more.
 
@@ -204,6 +205,90 @@ async fn without_simulation_pods_stay_pending() {
         tokio::time::sleep(MORE_THAN_A_SWEEP).await;
         let pod = pods.get("polecat-a").await.unwrap();
         assert_ne!(pod.status.and_then(|s| s.phase).as_deref(), Some("Running"));
+        server.shutdown().await;
+    })
+    .await;
+}
+
+/// A Dolt pod that keeps the image's entrypoint, mounts a server config
+/// (which the entrypoint turns into `--config=…`) and passes its own
+/// `--config` too.
+fn dolt_with_two_configs(name: &str) -> Value {
+    json!({
+        "metadata": { "name": name },
+        "spec": {
+            "containers": [{
+                "name": "dolt",
+                "image": "dolthub/dolt-sql-server:1.81.6",
+                "args": ["--config=/etc/dolt/servercfg.d/config.yaml"],
+                "volumeMounts": [{ "name": "config", "mountPath": "/etc/dolt/servercfg.d", "readOnly": true }],
+                "terminationMessagePolicy": "FallbackToLogsOnError"
+            }],
+            "volumes": [{ "name": "config", "configMap": { "name": "dolt-config" } }]
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_dolt_pod_given_a_second_config_crash_loops_with_dolts_message() {
+    bounded(async {
+        let (server, client) = simulating_server().await;
+        let pods = create::<Pod>(&client, dolt_with_two_configs("dolt-0")).await;
+        let pod = eventually(&pods, "dolt-0", "in CrashLoopBackOff", |pod| {
+            pod.pointer("/status/containerStatuses/0/state/waiting/reason")
+                == Some(&json!("CrashLoopBackOff"))
+        })
+        .await;
+        assert_eq!(pod["status"]["phase"], "Running");
+        assert_eq!(condition(&pod, "Ready").unwrap()["status"], "False");
+        let dolt = &pod["status"]["containerStatuses"][0];
+        assert_eq!(dolt["restartCount"], 1);
+        let terminated = &dolt["lastState"]["terminated"];
+        assert_eq!(terminated["exitCode"], 1);
+        assert_eq!(terminated["reason"], "Error");
+        let message = terminated["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("error: multiple values provided for `config'"),
+            "{message}"
+        );
+
+        let settled_at = server.resource_version();
+        tokio::time::sleep(MORE_THAN_A_SWEEP).await;
+        assert_eq!(
+            server.resource_version(),
+            settled_at,
+            "a crash-looping pod settles too"
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deployment_of_crashing_pods_is_not_available() {
+    bounded(async {
+        let (server, client) = simulating_server().await;
+        let template = dolt_with_two_configs("ignored");
+        let deployments = create::<Deployment>(
+            &client,
+            json!({
+                "metadata": { "name": "dolt" },
+                "spec": {
+                    "replicas": 1,
+                    "selector": { "matchLabels": { "app": "dolt" } },
+                    "template": { "metadata": { "labels": { "app": "dolt" } }, "spec": template["spec"] }
+                }
+            }),
+        )
+        .await;
+        let dolt = eventually(&deployments, "dolt", "observed", |d| {
+            d["status"]["observedGeneration"] == d["metadata"]["generation"]
+        })
+        .await;
+        assert!(dolt["status"].get("readyReplicas").is_none(), "{:#}", dolt["status"]);
+        let available = condition(&dolt, "Available").unwrap();
+        assert_eq!(available["status"], "False");
+        assert_eq!(available["reason"], "MinimumReplicasUnavailable");
         server.shutdown().await;
     })
     .await;

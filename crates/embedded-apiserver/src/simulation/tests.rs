@@ -1,10 +1,10 @@
 use super::*;
 use serde_json::json;
 
-const T0: &str = "2026-01-01T12:00:00Z";
-const T1: &str = "2026-01-01T12:00:01Z";
-const T2: &str = "2026-01-01T12:00:02Z";
-const T9: &str = "2026-01-01T12:00:09Z";
+pub(super) const T0: &str = "2026-01-01T12:00:00Z";
+pub(super) const T1: &str = "2026-01-01T12:00:01Z";
+pub(super) const T2: &str = "2026-01-01T12:00:02Z";
+pub(super) const T9: &str = "2026-01-01T12:00:09Z";
 
 fn pod() -> Value {
     json!({
@@ -22,7 +22,7 @@ fn pod() -> Value {
 }
 
 /// Applies `next_status` until it returns `None`, returning every status written.
-fn settle(kind: &str, mut object: Value, times: &[&str]) -> (Value, Vec<Value>) {
+pub(super) fn settle(kind: &str, mut object: Value, times: &[&str]) -> (Value, Vec<Value>) {
     let mut written = Vec::new();
     for now in times {
         match next_status(kind, &object, now) {
@@ -39,7 +39,7 @@ fn settle(kind: &str, mut object: Value, times: &[&str]) -> (Value, Vec<Value>) 
     );
 }
 
-fn condition_of<'a>(status: &'a Value, kind: &str) -> &'a Value {
+pub(super) fn condition_of<'a>(status: &'a Value, kind: &str) -> &'a Value {
     status["conditions"]
         .as_array()
         .and_then(|all| all.iter().find(|c| c["type"] == kind))

@@ -175,7 +175,11 @@ async fn every_example_runs_with_every_workload_ready() {
     let managed = ListParams::default().labels(&managed_selector());
     let sets: Api<StatefulSet> = harness.api();
     let deployments: Api<Deployment> = harness.api();
-    assert_eq!(sets.list(&managed).await.unwrap().items.len(), 2, "two dolts");
+    assert_eq!(
+        sets.list(&managed).await.unwrap().items.len(),
+        2,
+        "two dolts"
+    );
     assert_eq!(
         deployments.list(&managed).await.unwrap().items.len(),
         2,

@@ -13,7 +13,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
-use kube::discovery::{ApiResource, Discovery};
+use kube::discovery::Discovery;
 
 /// Each object of every example file, applied as a user would.
 async fn apply_examples(harness: &Harness) -> usize {
@@ -45,7 +45,7 @@ async fn apply_examples(harness: &Harness) -> usize {
             let api: Api<DynamicObject> = Api::namespaced_with(
                 harness.client.clone(),
                 object.namespace().as_deref().unwrap_or(NAMESPACE),
-                &ApiResource::from(resource),
+                &resource,
             );
             api.patch(
                 &object.name_any(),

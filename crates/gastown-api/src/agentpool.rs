@@ -66,6 +66,11 @@ pub struct AgentPoolSpec {
     #[schemars(range(min = 0, max = MAX_COUNT_LIMIT))]
     pub max_count: Option<i32>,
 
+    /// Most pods created in one pass; the rest follow on the next, a fraction of a second later, so that a flood of spawns from beads comes to the API server and the nodes in bursts. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub spawn_burst: Option<i32>,
+
     /// Bead labels (all must match) that select the agent beads of this pool, in addition to rig and role. Default `execution_target:k8s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
@@ -74,6 +79,19 @@ pub struct AgentPoolSpec {
         default = "default_bead_selector"
     )]
     pub bead_selector: Option<Vec<String>>,
+}
+
+/// Default of `spec.spawnBurst`.
+pub const DEFAULT_SPAWN_BURST: usize = 10;
+
+impl AgentPoolSpec {
+    /// Most pods created in one pass (default [`DEFAULT_SPAWN_BURST`]).
+    pub fn spawn_burst(&self) -> usize {
+        self.spawn_burst
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_SPAWN_BURST)
+    }
 }
 
 fn default_bead_selector() -> Option<Vec<String>> {

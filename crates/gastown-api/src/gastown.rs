@@ -55,6 +55,7 @@ pub const MAX_RIGS: u32 = 64;
     printcolumn = r#"{"name": "Agents", "type": "integer", "jsonPath": ".status.agentCount", "description": "Agent pods running"}"#,
     printcolumn = r#"{"name": "Dolt", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DoltReady\")].status", "description": "Whether dolt is ready"}"#,
     printcolumn = r#"{"name": "Daemon", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"DaemonReady\")].status", "description": "Whether the bd daemon is reachable"}"#,
+    printcolumn = r#"{"name": "Updated", "type": "integer", "jsonPath": ".status.updatedAgents", "description": "Persistent agents (town and rigs) running the current spec"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
     // Only size() and contains() on metadata.name: the API server knows no bound on its
     // length, so a regular expression over it could exceed the CEL cost budget.
@@ -124,6 +125,36 @@ pub struct GasTownSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_sync_interval")]
     pub sync_interval: Option<GoDuration>,
+
+    /// How the pods of persistent agents (Mayor, Deacon, Witness, Refinery, crew) are replaced when their spec changes. Polecats are never replaced: a running one keeps its spec until it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
+}
+
+/// Pacing of agent pod replacements.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    /// How many persistent agents of one scope (the town's Mayor and Deacon; one rig's Witness, Refinery and crew) may be missing or not Ready while outdated pods are replaced. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_unavailable: Option<i32>,
+    /// How long the replacement of a busy crew member (work hooked, or `working` in beads) waits for it to go idle before it is replaced anyway. Go duration; unset waits as long as it takes. The annotation `gastown.io/replace-now` on a crew pod replaces it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_for_idle: Option<GoDuration>,
+}
+
+impl RolloutSpec {
+    /// At most this many agents of a scope unavailable (default 1).
+    pub fn max_unavailable(&self) -> usize {
+        usize::try_from(self.max_unavailable.unwrap_or(1))
+            .unwrap_or(1)
+            .max(1)
+    }
+    /// How long a busy crew member is waited for; `None`: until it is idle.
+    pub fn max_wait_for_idle(&self) -> Option<std::time::Duration> {
+        self.max_wait_for_idle.as_ref().map(GoDuration::get)
+    }
 }
 
 fn default_termination_grace_period() -> Option<GoDuration> {
@@ -535,6 +566,12 @@ pub struct GasTownStatus {
     /// Rigs of the town.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rig_count: Option<i32>,
+    /// Persistent agents (Mayor, Deacon, and every rig's Witness, Refinery and crew) the town declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_agents: Option<i32>,
+    /// Of those, the agents whose pod runs the current spec and is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_agents: Option<i32>,
     /// Agent pods running in the town.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_count: Option<i32>,
@@ -568,6 +605,8 @@ pub mod condition {
     pub const MAYOR_HEALTHY: &str = "MayorHealthy";
     /// The deacon is healthy.
     pub const DEACON_HEALTHY: &str = "DeaconHealthy";
+    /// Every persistent agent of the town and its rigs runs the current spec (a rollout gate for `kubectl wait`).
+    pub const AGENTS_UP_TO_DATE: &str = "AgentsUpToDate";
     /// Every declared rig has an up-to-date Rig object.
     pub const RIGS_RECONCILED: &str = "RigsReconciled";
 }

@@ -56,6 +56,7 @@ pub const MAX_CREW: u32 = 32;
     printcolumn = r#"{"name": "Polecats", "type": "integer", "jsonPath": ".status.polecatCount", "description": "Running polecats"}"#,
     printcolumn = r#"{"name": "Crew", "type": "integer", "jsonPath": ".status.crewCount", "description": "Running crew members"}"#,
     printcolumn = r#"{"name": "Queue", "type": "integer", "jsonPath": ".status.mergeQueue.depth", "description": "Merge requests waiting"}"#,
+    printcolumn = r#"{"name": "Updated", "type": "integer", "jsonPath": ".status.updatedAgents", "description": "Persistent agents running the current spec"}"#,
     printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#,
     validation = kube::core::Rule::new(format!("self.metadata.name.size() <= {RIG_OBJECT_NAME_MAX_LENGTH}"))
         .message(format!("metadata.name of a Rig must be at most {RIG_OBJECT_NAME_MAX_LENGTH} characters: its polecat AgentPool is named <rig>-polecats, a label value of at most 63 characters").as_str()),
@@ -386,6 +387,12 @@ pub struct RigStatus {
     /// Crew members running now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crew_count: Option<i32>,
+    /// Persistent agents (Witness, Refinery, crew) the rig declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_agents: Option<i32>,
+    /// Of those, the agents whose pod runs the current spec and is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_agents: Option<i32>,
     /// The witness's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<SingletonStatus>,
@@ -419,6 +426,8 @@ pub mod condition {
     pub const POLECAT_OVERTIME: &str = "PolecatOvertime";
     /// The rig is being deleted and waits for its polecats.
     pub const DRAINING: &str = "Draining";
+    /// Every persistent agent runs the current spec.
+    pub const AGENTS_UP_TO_DATE: &str = "AgentsUpToDate";
 }
 
 /// A singleton agent's pod (witness, refinery).

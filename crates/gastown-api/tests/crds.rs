@@ -185,6 +185,7 @@ fn printer_columns() {
                 "string",
                 r#".status.conditions[?(@.type=="DaemonReady")].status"#
             ),
+            col("Updated", "integer", ".status.updatedAgents"),
             col("Age", "date", ".metadata.creationTimestamp"),
         ]
     );
@@ -196,6 +197,7 @@ fn printer_columns() {
             col("Polecats", "integer", ".status.polecatCount"),
             col("Crew", "integer", ".status.crewCount"),
             col("Queue", "integer", ".status.mergeQueue.depth"),
+            col("Updated", "integer", ".status.updatedAgents"),
             col("Age", "date", ".metadata.creationTimestamp"),
         ]
     );

@@ -48,13 +48,15 @@ async fn kubectl_applies_the_example_shows_beads_values_and_delete_drains() {
     let header: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "PHASE", "RIGS", "AGENTS", "DOLT", "DAEMON", "AGE"],
+        [
+            "NAME", "PHASE", "RIGS", "AGENTS", "DOLT", "DAEMON", "UPDATED", "AGE"
+        ],
         "{table}"
     );
     let row: Vec<&str> = lines.next().expect("a row").split_whitespace().collect();
     assert_eq!(
-        &row[..6],
-        [TOWN, "Running", "0", "2", "True", "True"],
+        &row[..7],
+        [TOWN, "Running", "0", "2", "True", "True", "2"],
         "{table}"
     );
 

@@ -30,6 +30,7 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Patch, PatchParams};
 use tokio::task::JoinHandle;
 
 const RIG_OBJECT: &str = "minimal-gastown";
@@ -605,5 +606,41 @@ async fn deleting_the_pool_drains_its_polecats_then_lets_go() {
     .await;
     assert!(f.pool_pods().await.is_empty());
 
+    f.shutdown().await;
+}
+
+/// A flood of spawns reaches the API server in bursts of `spawnBurst`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_spawns_is_created_in_bursts() {
+    let f = Fixture::start(20).await;
+    f.sync_until("the seeded polecats run", async |f: &Fixture| {
+        (f.pool_pods().await.len() == 2).then_some(())
+    })
+    .await;
+    f.harness
+        .api::<AgentPool>()
+        .patch(
+            POOL,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"spawnBurst": 3}})),
+        )
+        .await
+        .unwrap();
+    for i in 0..7 {
+        f.harness.testd.store().insert(Issue::agent(
+            Some(RIG),
+            "polecat",
+            &format!("flood{i}"),
+            "spawning",
+        ));
+    }
+    let mut seen = vec![f.pool_pods().await.len()];
+    for _ in 0..3 {
+        // Let the cache see the last burst, as the 200 ms requeue does.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        f.sync().await;
+        seen.push(f.pool_pods().await.len());
+    }
+    assert_eq!(seen, [2, 5, 8, 9], "three a pass, then the last");
     f.shutdown().await;
 }

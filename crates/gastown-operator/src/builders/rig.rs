@@ -403,6 +403,7 @@ pub fn polecat_pool(rig: &RigRef, spec: &RigSpec) -> AgentPool {
             template: None,
             max_count: Some(polecats.max_count()),
             bead_selector: None,
+            spawn_burst: None,
         },
     );
     pool.metadata = rig.meta(naming::polecat_pool(&rig.object_name), true);

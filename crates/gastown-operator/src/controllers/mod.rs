@@ -8,6 +8,7 @@ pub mod pool_status;
 pub mod retry;
 pub mod rig;
 pub mod rig_status;
+pub mod rollout_step;
 pub mod town;
 pub mod town_status;
 
@@ -244,8 +245,13 @@ where
     }
 }
 
+/// Reasons of a False condition that are expected progress, told as Normal:
+/// a rollout on its way.
+const PROGRESS_REASONS: [&str; 2] = ["RollingOut", "WaitingForIdle"];
+
 /// Records one Event per condition that changed, as "Type: message" with the
-/// condition's reason (Warning when it turned False).
+/// condition's reason (Warning when it turned False, unless that is mere
+/// progress).
 pub async fn publish_transitions<K>(ctx: &Context, object: &K, transitions: Vec<Transition>)
 where
     K: Resource<DynamicType = ()>,
@@ -255,7 +261,7 @@ where
             ctx,
             object,
             &transition.reason,
-            transition.status,
+            transition.status || PROGRESS_REASONS.contains(&transition.reason.as_str()),
             &format!("{}: {}", transition.type_, transition.message),
         )
         .await;

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::conditions::{self, Baseline, Observed, Transition};
 use crate::reconcile::agent_slot::AgentObservation;
+use crate::reconcile::rollout::Progress;
 
 #[derive(Clone, Debug)]
 pub struct RigObservation<'a> {
@@ -24,6 +25,8 @@ pub struct RigObservation<'a> {
     pub quota_applied: bool,
     /// Polecat pods running past `maxRuntime`.
     pub overtime: Vec<String>,
+    /// The rig's agents on the current spec; `None` when unresolved.
+    pub agents: Option<Progress>,
 }
 
 fn singleton(type_: &'static str, role: &str, o: &AgentObservation) -> Observed {
@@ -150,9 +153,13 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
             format!("not ready: {}", not_ready.join(", ")),
         ),
     };
+    // A rollout is no reason for the rig not to be Ready.
     let transitions = conditions::set_all(
         &mut conditions_list,
-        health.into_iter().chain([overtime, draining, ready]),
+        health
+            .into_iter()
+            .chain([overtime, draining, ready])
+            .chain(o.agents.as_ref().map(|a| a.condition.clone())),
         o.base.generation,
         o.base.now,
     );
@@ -190,6 +197,10 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
         last_reconciled: previous.last_reconciled.clone(),
         ..previous.clone()
     };
+    if let Some(agents) = &o.agents {
+        status.declared_agents = Some(count(agents.declared));
+        status.updated_agents = Some(count(agents.updated));
+    }
     match &o.beads {
         Ok(Some(summary)) => {
             status.polecat_count = Some(count(summary.polecat_count as usize));
@@ -255,6 +266,7 @@ mod tests {
             crew_blocked: None,
             quota_applied: true,
             overtime: vec![],
+            agents: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::conditions::{self, Baseline, CRASH_LOOP_BACK_OFF, Observed, Transition};
 use crate::reconcile::agent_slot::AgentObservation;
+use crate::reconcile::rollout::Progress;
 
 /// Condition type of a town that declares external secrets: they are rendered
 /// as ExternalSecret objects (only where that kind is served).
@@ -55,6 +56,8 @@ pub struct TownObservation<'a> {
     pub running_agent_pods: i32,
     /// The ExternalSecretsReady condition, when the town declares external secrets.
     pub external_secrets: Option<Observed>,
+    /// The town's and its rigs' agents on the current spec.
+    pub agents: Progress,
 }
 
 fn workload_condition(type_: &'static str, what: &str, workload: &Workload) -> Observed {
@@ -299,9 +302,12 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         },
     );
 
+    // A rollout is no reason for the town not to be Ready.
     let transitions = conditions::set_all(
         &mut conditions_list,
-        observed.into_iter().chain([ready]),
+        observed
+            .into_iter()
+            .chain([ready, observation.agents.condition.clone()]),
         observation.base.generation,
         observation.base.now,
     );
@@ -326,6 +332,8 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         observed_generation: observation.base.generation,
         conditions: Some(conditions_list),
         rig_count: Some(count(declared as u32)),
+        declared_agents: Some(count(observation.agents.declared as u32)),
+        updated_agents: Some(count(observation.agents.updated as u32)),
         agent_count: Some(observation.running_agent_pods),
         mayor: agent_status(&observation.mayor, beads.and_then(|b| b.mayor.as_ref())),
         deacon: agent_status(&observation.deacon, beads.and_then(|b| b.deacon.as_ref())),

@@ -15,5 +15,6 @@ pub mod applier;
 pub mod desired;
 pub mod finalizer;
 pub mod kinds;
+pub mod rollout;
 pub mod secrets;
 pub mod teardown;

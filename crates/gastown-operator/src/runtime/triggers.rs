@@ -188,6 +188,7 @@ mod tests {
                 template: None,
                 max_count: None,
                 bead_selector: None,
+                spawn_burst: None,
             },
         );
         pool.metadata.namespace = Some(namespace.into());

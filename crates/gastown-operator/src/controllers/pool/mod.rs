@@ -104,6 +104,8 @@ pub const LIMIT_RETRY: Duration = Duration::from_secs(30);
 /// How soon a pool looks again after one of its pods ended (the seed's
 /// "5 s after an agent pod ends": beads usually updates the agent by then).
 pub const POD_ENDED_RECHECK: Duration = Duration::from_secs(5);
+/// How soon a pool that created a burst of pods creates the next.
+pub const SPAWN_BURST_RECHECK: Duration = Duration::from_millis(200);
 /// How soon a pool that cannot be resolved (no rig, no town) looks again;
 /// the rig and town watches usually trigger it sooner.
 pub const UNRESOLVED_RETRY: Duration = Duration::from_secs(60);
@@ -301,7 +303,9 @@ fn requeue_after(decided: &Plan, acted: &Acted, interval: Duration) -> Duration 
             Disposition::Waiting(Waiting::MaxCount(_) | Waiting::Quota(_))
         )
     });
-    if pod_ended {
+    if acted.deferred_creations > 0 {
+        SPAWN_BURST_RECHECK
+    } else if pod_ended {
         POD_ENDED_RECHECK
     } else if waiting_for_room {
         LIMIT_RETRY.min(interval)

@@ -92,6 +92,8 @@ pub(super) struct Acted {
     pub reports: Vec<Report>,
     /// The plan's rows, with agents whose creation was refused now waiting.
     pub rows: Vec<AgentRow>,
+    /// Creations left for the next pass (`spec.spawnBurst`).
+    pub deferred_creations: usize,
 }
 
 /// Does what `plan` says to the pods of `pool` in the rig of `agents`:
@@ -122,7 +124,10 @@ pub(super) async fn act(
     }
     let mut rows = plan.rows.clone();
     let mut quota_refusal_seen: Option<String> = None;
-    for bead in &plan.create {
+    // At most spawnBurst creations a pass; the rest follow on the next.
+    let burst = pool.spec.spawn_burst();
+    let deferred_creations = plan.create.len().saturating_sub(burst);
+    for bead in plan.create.iter().take(burst) {
         let refused = match &quota_refusal_seen {
             // Once the quota refused one pod, the next would be refused too.
             Some(message) => Some(Waiting::Quota(message.clone())),
@@ -161,7 +166,11 @@ pub(super) async fn act(
             }
         }
     }
-    Ok(Acted { reports, rows })
+    Ok(Acted {
+        reports,
+        rows,
+        deferred_creations,
+    })
 }
 
 #[cfg(test)]

@@ -25,12 +25,12 @@ use self::dereference::Unresolved;
 use super::agents::RigAgents;
 use super::reconcile_with;
 use super::rig_status::{RigObservation, rig_status};
-use super::write_status;
+use super::{rollout_step, write_status};
 use crate::conditions::Baseline;
 use crate::context::Context;
 use crate::error::Result;
 use crate::naming;
-use crate::reconcile::agent_slot::AgentObservation;
+use crate::reconcile::agent_slot::{AgentObservation, AgentSlot};
 use crate::reconcile::applier;
 use crate::reconcile::kinds::cached;
 use crate::reconcile::secrets::MissingSecrets;
@@ -67,21 +67,34 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
     let ns = rig_ref.namespace.clone();
     let missing = MissingSecrets::of(&town.spec, |name| ctx.secret_exists(&ns, name));
     let agents = RigAgents::new(town.clone(), rig.clone(), rig_ref.clone(), &missing);
-    let built = build::build(&rig, &rig_ref, &town, &agents)?;
-    applier::apply(ctx, &dereference::owner(&rig, &rig_ref), &built.desired).await?;
-    let housekeeping = housekeeping::polecats(&rig, &rig_ref, ctx).await?;
-
-    // Status.
-    let observe = |slot: &crate::reconcile::agent_slot::AgentSlot| {
-        slot.observe(cached::<Pod>(ctx, &ns, &slot.pod_name).as_deref())
-    };
-    let crew: Vec<AgentObservation> = built.crew.iter().map(observe).collect();
+    let mut built = build::build(&rig, &rig_ref, &town, &agents)?;
     let view = ctx.beads_views.get(&ns, &rig_ref.town);
     let beads = match view.as_deref().map(|v| &v.result) {
         Some(Ok((_, summary))) => Ok(summary.rig(&rig_ref.name)),
         Some(Err(error)) => Err(error.clone()),
         None => Err("beads has not been read for this town yet".to_string()),
     };
+    // Persistent agents roll one at a time (crew wait for idle).
+    let slots: Vec<&AgentSlot> = [&built.witness, &built.refinery]
+        .into_iter()
+        .chain(&built.crew)
+        .collect();
+    let paced = rollout_step::pace(
+        ctx,
+        &ns,
+        &slots,
+        |slot| rollout_step::crew_busy(slot, &beads),
+        rollout_step::policy(&town),
+        &mut built.desired.pods,
+    );
+    applier::apply(ctx, &dereference::owner(&rig, &rig_ref), &built.desired).await?;
+    rollout_step::tell(ctx, rig.as_ref(), &ns, &paced).await?;
+    let housekeeping = housekeeping::polecats(&rig, &rig_ref, ctx).await?;
+
+    // Status.
+    let observe =
+        |slot: &AgentSlot| slot.observe(cached::<Pod>(ctx, &ns, &slot.pod_name).as_deref());
+    let crew: Vec<AgentObservation> = built.crew.iter().map(observe).collect();
     let draining = rig
         .annotations()
         .contains_key(naming::DRAINING_ANNOTATION)
@@ -108,6 +121,7 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         )
         .is_some(),
         overtime: housekeeping.overtime,
+        agents: Some(paced.progress()),
     };
     let (status, transitions) = rig_status(&observation);
     write_status(ctx, rig.as_ref(), previous.as_ref(), &status, transitions).await?;
@@ -133,6 +147,7 @@ async fn write_unresolved(rig: &Rig, ctx: &Context, unresolved: Unresolved) -> R
         crew_blocked: None,
         quota_applied: false,
         overtime: vec![],
+        agents: None,
     };
     let (status, transitions) = rig_status(&observation);
     write_status(ctx, rig, previous.as_ref(), &status, transitions).await

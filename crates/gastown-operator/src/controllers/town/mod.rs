@@ -15,7 +15,7 @@ pub mod external_secrets;
 
 use std::sync::Arc;
 
-use gastown_api::{GasTown, labels};
+use gastown_api::{GasTown, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
@@ -27,7 +27,7 @@ use self::dereference::Dereferenced;
 use super::town_status::{
     StatusWrite, TownObservation, TownRig, Workload, town_status, when_to_write,
 };
-use super::{pod_crash, pods_of, publish_transitions, reconcile_with};
+use super::{pod_crash, pods_of, publish_transitions, reconcile_with, rollout_step};
 use crate::beads_view::BeadsView;
 use crate::conditions::{Baseline, Observed};
 use crate::context::Context;
@@ -35,6 +35,7 @@ use crate::error::Result;
 use crate::naming;
 use crate::reconcile::applier;
 use crate::reconcile::kinds::{Managed, cached};
+use crate::reconcile::rollout::{self, Progress};
 use crate::relations::town_owns;
 use crate::write;
 
@@ -57,19 +58,62 @@ pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> 
 async fn converge(town: &GasTown, ctx: &Context) -> Result<Action> {
     let found = dereference::dereference(town, ctx)?;
     let beads = dereference::refresh_beads(town, ctx).await;
-    let built = build::build(town, &found.town_ref, &found.missing);
+    let mut built = build::build(town, &found.town_ref, &found.missing);
+    // The Mayor and the Deacon roll one at a time (neither waits for idle).
+    let ns = found.town_ref.namespace.clone();
+    let paced = rollout_step::pace(
+        ctx,
+        &ns,
+        &[&built.mayor, &built.deacon],
+        |_| None,
+        rollout_step::policy(town),
+        &mut built.desired.pods,
+    );
     applier::apply(
         ctx,
         &dereference::owner(town, &found.town_ref),
         &built.desired,
     )
     .await?;
+    rollout_step::tell(ctx, town, &ns, &paced).await?;
     let external_secrets = external_secrets::reconcile(town, &found.town_ref, ctx).await?;
-    let next_sync = write_status(town, ctx, &found, &built, &beads, external_secrets).await?;
+    let agents = paced
+        .progress()
+        .with(found.rigs.iter().map(|rig| rig_progress(rig)));
+    let next_sync =
+        write_status(town, ctx, &found, &built, &beads, external_secrets, agents).await?;
     for (secret, what) in found.missing.iter() {
         tracing::warn!(secret = %secret, "missing Secret needed for {what}");
     }
     Ok(Action::requeue(next_sync))
+}
+
+/// A rig's agents on the current spec, as its status reports them.
+fn rig_progress(rig: &Rig) -> Progress {
+    let status = rig.status.as_ref();
+    let count = |n: Option<i32>| n.and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    let reported = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == rollout::AGENTS_UP_TO_DATE));
+    let condition = match reported {
+        Some(c) => Observed::new(
+            rollout::AGENTS_UP_TO_DATE,
+            c.status == "True",
+            c.reason.clone(),
+            format!("rig {}: {}", rig.spec.name, c.message),
+        ),
+        None => Observed::new(
+            rollout::AGENTS_UP_TO_DATE,
+            false,
+            "RollingOut",
+            format!("rig {} has not reported its agents yet", rig.spec.name),
+        ),
+    };
+    Progress {
+        declared: count(status.and_then(|s| s.declared_agents)),
+        updated: count(status.and_then(|s| s.updated_agents)),
+        condition,
+    }
 }
 
 /// A workload's readiness: what the build decided, and what the cache shows
@@ -154,6 +198,7 @@ async fn write_status(
     built: &TownBuild,
     beads: &BeadsView,
     external_secrets: Option<Observed>,
+    agents: Progress,
 ) -> Result<std::time::Duration> {
     let ns = found.town_ref.namespace.as_str();
     let running_agent_pods = pods_of(&ctx.cache.pods, ns, &[(labels::TOWN, &found.town_ref.name)])
@@ -194,6 +239,7 @@ async fn write_status(
         rigs: observe_rigs(town, found, built),
         running_agent_pods: i32::try_from(running_agent_pods).unwrap_or(i32::MAX),
         external_secrets,
+        agents,
     };
     let (status, transitions) = town_status(&observation);
     let mut next_sync = town.spec.sync_interval();

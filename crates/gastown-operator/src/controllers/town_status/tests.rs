@@ -75,6 +75,7 @@ fn observation<'a>(
         }],
         running_agent_pods: 4,
         external_secrets: None,
+        agents: crate::reconcile::rollout::Progress::none(),
     }
 }
 
@@ -119,7 +120,11 @@ fn healthy_town_is_running_with_counts_from_beads() {
         Some("0.50.0")
     );
     assert_eq!(status.observed_generation, Some(2));
-    assert_eq!(transitions.len(), 6, "every condition is new");
+    assert_eq!(
+        transitions.len(),
+        7,
+        "every condition is new (AgentsUpToDate too)"
+    );
 }
 
 #[test]

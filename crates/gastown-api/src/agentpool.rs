@@ -138,6 +138,9 @@ pub struct AgentPoolStatus {
     /// Agents waiting for their pod to start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending: Option<i32>,
+    /// Polecats running a spec older than the pool's current one (a changed image or template): a running polecat is never replaced; it keeps its spec until it ends, and polecats spawned after the change get the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_spec: Option<i32>,
     /// Each agent of the pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use beads_testd::Issue;
 use common::{CONVERGE, Harness, RIG, TOWN, eventually, minimal_town, running_town};
-use gastown_api::GasTown;
+use gastown_api::{AgentPool, GasTown};
+use gastown_operator::naming;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -195,13 +196,36 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
     );
     assert_eq!(status.updated_agents, Some(7));
 
-    // The polecats that were running keep their pods and their spec.
+    // The polecats that were running keep their pods and their spec, and
+    // their pool says so; the next polecat gets the new spec.
     for (name, (uid, old_image)) in &polecats_before {
         if let Some(pod) = pods.get_opt(name).await.unwrap() {
             assert_eq!(pod.uid().as_ref(), Some(uid), "{name} was not replaced");
             assert_eq!(&image(&pod), old_image, "{name} keeps its spec");
         }
     }
+    let pools: Api<AgentPool> = harness.api();
+    let pool_name = naming::polecat_pool(&naming::rig_object(TOWN, RIG));
+    eventually(
+        "the pool counts its polecats on the older spec",
+        CONVERGE,
+        || async {
+            let pool = pools.get(&pool_name).await.ok()?;
+            (pool.status?.older_spec == Some(polecats_before.len() as i32)).then_some(())
+        },
+    )
+    .await;
+    harness
+        .testd
+        .store()
+        .insert(Issue::agent(Some(RIG), "polecat", "newcomer", "spawning"));
+    let newcomer = eventually("a new polecat starts", CONVERGE, || async {
+        pods.get_opt(&format!("gt-{RIG}-polecat-newcomer"))
+            .await
+            .ok()?
+    })
+    .await;
+    assert_eq!(image(&newcomer).as_deref(), Some(NEW_IMAGE));
     harness.shutdown().await;
 }
 
@@ -291,6 +315,100 @@ async fn busy_crew_go_when_forced_or_after_max_wait_and_a_restart_keeps_the_pace
     assert!(
         forced_at.elapsed() >= Duration::from_secs(3),
         "bob waited for maxWaitForIdle"
+    );
+    harness.shutdown().await;
+}
+
+/// Crew a pool runs for beads roll with the rig's own agents, one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crew_a_pool_runs_roll_one_at_a_time_with_the_rigs_own_agents() {
+    let mut harness = Harness::start().await;
+    harness.start_operator();
+    let towns: Api<GasTown> = harness.api();
+    towns
+        .create(&PostParams::default(), &minimal_town())
+        .await
+        .unwrap();
+    running_town(&harness).await;
+    for name in ["dee", "eve"] {
+        harness
+            .testd
+            .store()
+            .insert(Issue::agent(Some(RIG), "crew", name, "idle"));
+    }
+    let pools: Api<AgentPool> = harness.api();
+    let pool: AgentPool = serde_json::from_value(json!({
+        "apiVersion": "gastown.io/v1alpha1", "kind": "AgentPool",
+        "metadata": {"name": "crew", "namespace": common::NAMESPACE,
+                     "labels": {"gastown.io/town": TOWN}},
+        "spec": {"rig": RIG, "role": "crew"}
+    }))
+    .unwrap();
+    pools.create(&PostParams::default(), &pool).await.unwrap();
+    let pods: Api<Pod> = harness.api();
+    let declared = [
+        format!("gt-{RIG}-witness"),
+        format!("gt-{RIG}-refinery"),
+        format!("gt-{RIG}-crew-dee"),
+        format!("gt-{RIG}-crew-eve"),
+    ];
+    eventually(
+        "the pool's crew and the rig's agents run",
+        CONVERGE,
+        || async {
+            let agents = rig_agents(&pods).await;
+            declared
+                .iter()
+                .all(|name| agents.get(name).is_some_and(ready))
+                .then_some(())
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let worst = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let pods = pods.clone();
+        let worst = worst.clone();
+        let declared = declared.clone();
+        tokio::spawn(async move {
+            loop {
+                let agents = rig_agents(&pods).await;
+                let down = declared
+                    .iter()
+                    .filter(|name| !agents.get(*name).is_some_and(ready))
+                    .count();
+                worst.fetch_max(down, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+    };
+    // Every agent of the town gets the new image.
+    towns
+        .patch(
+            TOWN,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"defaults": {"image": NEW_IMAGE}}})),
+        )
+        .await
+        .unwrap();
+    eventually("all four run the new image", CONVERGE, || async {
+        let agents = rig_agents(&pods).await;
+        declared
+            .iter()
+            .all(|name| {
+                agents
+                    .get(name)
+                    .is_some_and(|p| ready(p) && image(p).as_deref() == Some(NEW_IMAGE))
+            })
+            .then_some(())
+    })
+    .await;
+    sampler.abort();
+    let worst = worst.load(Ordering::Relaxed);
+    assert!(
+        worst <= 1,
+        "at most one of the rig's agents down at a time, saw {worst}"
     );
     harness.shutdown().await;
 }

@@ -102,6 +102,8 @@ pub struct PoolObservation<'a> {
     pub draining: Option<String>,
     pub beads: BeadsHealth,
     pub agents: Vec<AgentRow>,
+    /// Running polecats on an older spec; `None`: not a polecat pool, or unknown.
+    pub older_spec: Option<usize>,
 }
 
 /// At most this many names in a condition message.
@@ -287,6 +289,9 @@ pub fn pool_status(o: &PoolObservation<'_>) -> (AgentPoolStatus, Vec<Transition>
         conditions: Some(conditions_list),
         ..previous
     };
+    if let Some(older) = o.older_spec {
+        status.older_spec = Some(count(older));
+    }
     if known {
         let mut rows: Vec<&AgentRow> = o.agents.iter().collect();
         rows.sort_by(|a, b| a.name.cmp(&b.name));
@@ -367,6 +372,7 @@ mod tests {
             draining: None,
             beads: BeadsHealth::Answered,
             agents,
+            older_spec: None,
         }
     }
 

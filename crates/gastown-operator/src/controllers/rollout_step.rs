@@ -50,11 +50,38 @@ pub fn crew_busy(slot: &AgentSlot, beads: &Result<Option<&RigSummary>, String>) 
     (agent.state == Some(AgentState::Working)).then(|| "it is working".to_string())
 }
 
-/// Paces `slots` and holds the pods whose turn has not come.
+/// The persistent agents' pods of a rig that `runs_them` does not match and
+/// that are missing their Ready condition or going away: they count against
+/// the same `maxUnavailable` as those it runs.
+pub fn down_beside(
+    ctx: &Context,
+    namespace: &str,
+    town: &str,
+    rig: &str,
+    runs_them: impl Fn(&Pod) -> bool,
+) -> Vec<String> {
+    let selector = [(labels::TOWN, town), (labels::RIG, rig)];
+    let mut down: Vec<String> = super::pods_of(&ctx.cache.pods, namespace, &selector)
+        .filter(|pod| {
+            pod.labels()
+                .get(labels::ROLE)
+                .is_some_and(|role| matches!(role.as_str(), "witness" | "refinery" | "crew"))
+        })
+        .filter(|pod| !runs_them(pod))
+        .filter(|pod| pod.metadata.deletion_timestamp.is_some() || !super::pod_ready(pod))
+        .map(|pod| pod.name_any())
+        .collect();
+    down.sort();
+    down
+}
+
+/// Paces `slots` (beside the pods `down_beside` names) and holds the pods
+/// whose turn has not come.
 pub fn pace(
     ctx: &Context,
     namespace: &str,
     slots: &[&AgentSlot],
+    down_beside: &[String],
     busy: impl Fn(&AgentSlot) -> Option<String>,
     policy: Policy,
     pods: &mut Objects<Pod>,
@@ -72,7 +99,7 @@ pub fn pace(
             busy: busy(slot),
         })
         .collect();
-    let paced = rollout::pace(&views, policy, Timestamp::now());
+    let paced = rollout::pace_beside(&views, down_beside, policy, Timestamp::now());
     paced.hold_deferred(pods);
     paced
 }

@@ -160,8 +160,21 @@ fn failed(pod: &Pod) -> bool {
 
 /// Decides the pass for one scope.
 pub fn pace(views: &[SlotView<'_>], policy: Policy, now: Timestamp) -> Pace {
+    pace_beside(views, &[], policy, now)
+}
+
+/// [`pace`] for the agents of a scope one controller runs, beside others of
+/// the same scope it does not (a rig's own agents and those its pools run):
+/// `down_beside` names those others that are missing or not Ready, which
+/// count against the same `maxUnavailable`.
+pub fn pace_beside(
+    views: &[SlotView<'_>],
+    down_beside: &[String],
+    policy: Policy,
+    now: Timestamp,
+) -> Pace {
     let mut decisions = Vec::new();
-    let mut unavailable: Vec<String> = Vec::new();
+    let mut unavailable: Vec<String> = down_beside.to_vec();
     let mut candidates = Vec::new();
     let mut updated = 0;
     let mut declared = 0;

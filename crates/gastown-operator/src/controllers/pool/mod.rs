@@ -206,12 +206,15 @@ async fn converge(pool: &AgentPool, ctx: &Context) -> Result<Action> {
             resolved.rig.name_any()
         )
     });
+    let older = (role == AgentRole::Polecat && beads.known_if_answered().is_some())
+        .then(|| pods::polecats_on_an_older_spec(ctx, &agents, pool, &beads.known));
     show_agents(
         pool,
         ctx,
         draining_reason,
         decided.beads.clone(),
         &acted.rows,
+        older,
     )
     .await?;
     Ok(Action::requeue(requeue_after(
@@ -278,6 +281,7 @@ async fn show_agents(
     draining: Option<String>,
     beads: BeadsHealth,
     rows: &[AgentRow],
+    older_spec: Option<usize>,
 ) -> Result<()> {
     let previous = ctx.statuses.current(pool, pool.status.as_ref());
     let observation = PoolObservation {
@@ -286,6 +290,7 @@ async fn show_agents(
         draining,
         beads,
         agents: rows.to_vec(),
+        older_spec,
     };
     let (status, transitions) = pool_status(&observation);
     write_status(ctx, pool, previous.as_ref(), &status, transitions).await
@@ -324,6 +329,7 @@ async fn write_unresolved(pool: &AgentPool, ctx: &Context, unresolved: Unresolve
         draining: None,
         beads: BeadsHealth::Answered,
         agents: Vec::new(),
+        older_spec: None,
     };
     let (status, transitions) = pool_status(&observation);
     write_status(ctx, pool, previous.as_ref(), &status, transitions).await

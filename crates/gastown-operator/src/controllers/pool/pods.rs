@@ -4,9 +4,9 @@
 //! the decision, which stays pure, and from the reports to beads, which
 //! depend on what was actually deleted here.
 
-use beads_client::AgentBead;
-use gastown_api::AgentPool;
+use beads_client::{AgentBead, AgentState};
 use gastown_api::agentpool::AgentPhase;
+use gastown_api::{AgentPool, AgentRole};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -16,8 +16,10 @@ use super::plan::{Plan, Report};
 use crate::context::Context;
 use crate::controllers::agents::RigAgents;
 use crate::controllers::pool_status::{AgentRow, Disposition, Waiting};
+use crate::controllers::rollout_step;
 use crate::error::{Error, Result};
-use crate::naming;
+use crate::reconcile::agent_slot::{AgentSlot, Want};
+use crate::reconcile::desired::Objects;
 use crate::reconcile::kinds::cached;
 use crate::write;
 
@@ -105,10 +107,6 @@ pub(super) async fn act(
     plan: &Plan,
 ) -> Result<Acted> {
     let namespace = agents.rig_ref.namespace.as_str();
-    let town_name = agents.rig_ref.town.as_str();
-    // The Rig's beads name is the pool's `spec.rig`: resolving matched them.
-    let rig_name = agents.rig_ref.name.as_str();
-    let role = pool.spec.role;
     let api: Api<Pod> = ctx.api(namespace);
     let mut reports = plan.reports.clone();
     for deletion in &plan.delete {
@@ -154,23 +152,141 @@ pub(super) async fn act(
             row.disposition = Disposition::Waiting(waiting);
         }
     }
-    for bead in &plan.keep_current {
-        let pod_name = naming::agent_pod(town_name, Some(rig_name), role, &bead.name);
-        let observed = cached::<Pod>(ctx, namespace, &pod_name);
-        // A pod that can no longer be built (say, its image was removed from
-        // the templates) keeps running rather than being replaced by nothing.
-        if let Ok(desired) = build_pod(agents, pool, bead) {
-            let outcome = write::ensure_pod(&api, observed.as_deref(), desired).await?;
-            if outcome == write::PodOutcome::Replaced {
-                tracing::info!(pod = %pod_name, "replaced a failed or outdated agent pod");
-            }
-        }
-    }
+    keep_current(ctx, agents, pool, plan).await?;
     Ok(Acted {
         reports,
         rows,
         deferred_creations,
     })
+}
+
+/// Keeps the pool's restarting agents (not polecats) on their current spec:
+/// a failed pod is replaced at once, an outdated one as the rollout paces it
+/// — one at a time with the rig's own agents, a busy crew member once idle
+/// ([`crate::reconcile::rollout`]).
+async fn keep_current(
+    ctx: &Context,
+    agents: &RigAgents,
+    pool: &AgentPool,
+    plan: &Plan,
+) -> Result<()> {
+    if plan.keep_current.is_empty() {
+        return Ok(());
+    }
+    let rig_ref = &agents.rig_ref;
+    let namespace = rig_ref.namespace.as_str();
+    let role = pool.spec.role;
+    // A pod that can no longer be built (say, its image was removed from
+    // the templates) keeps running rather than being replaced by nothing.
+    let built: Vec<(&AgentBead, AgentSlot)> = plan
+        .keep_current
+        .iter()
+        .filter_map(|bead| {
+            Some((
+                bead,
+                AgentSlot::running(role, build_pod(agents, pool, bead).ok()?),
+            ))
+        })
+        .collect();
+    let slots: Vec<&AgentSlot> = built.iter().map(|(_, slot)| slot).collect();
+    let pool_name = pool.name_any();
+    let mut beside =
+        rollout_step::down_beside(ctx, namespace, &rig_ref.town, &rig_ref.name, |pod| {
+            pod.labels().get(POOL_LABEL) == Some(&pool_name)
+        });
+    // The rig's own agents roll first: while one of them is outdated, the
+    // Rig controller may be replacing it at this very moment.
+    beside.extend(rig_agents_outdated(ctx, agents));
+    let busy = |slot: &AgentSlot| {
+        let (bead, _) = built.iter().find(|(_, s)| s.pod_name == slot.pod_name)?;
+        if role != AgentRole::Crew {
+            return None;
+        }
+        if let Some(hook) = &bead.hook_bead {
+            return Some(format!("{hook} is on its hook"));
+        }
+        (bead.state == Some(AgentState::Working)).then(|| "it is working".to_string())
+    };
+    let mut pods = Objects::default();
+    for slot in &slots {
+        slot.add_to(&mut pods);
+    }
+    let paced = rollout_step::pace(
+        ctx,
+        namespace,
+        &slots,
+        &beside,
+        busy,
+        rollout_step::policy(&agents.town),
+        &mut pods,
+    );
+    let api: Api<Pod> = ctx.api(namespace);
+    for desired in pods.wanted {
+        let pod_name = desired.name_any();
+        let observed = cached::<Pod>(ctx, namespace, &pod_name);
+        let outcome = write::ensure_pod(&api, observed.as_deref(), desired).await?;
+        if outcome == write::PodOutcome::Replaced {
+            tracing::info!(pod = %pod_name, "replaced a failed or outdated agent pod");
+        }
+    }
+    rollout_step::tell(ctx, pool, namespace, &paced).await
+}
+
+/// The rig's own persistent agents (Witness, Refinery, declared crew) whose
+/// pod runs an older spec than the Rig's pure build wants now.
+fn rig_agents_outdated(ctx: &Context, agents: &RigAgents) -> Vec<String> {
+    let Ok(built) =
+        crate::controllers::rig::build::build(&agents.rig, &agents.rig_ref, &agents.town, agents)
+    else {
+        return Vec::new();
+    };
+    let namespace = agents.rig_ref.namespace.as_str();
+    [&built.witness, &built.refinery]
+        .into_iter()
+        .chain(&built.crew)
+        .filter_map(|slot| {
+            let Want::Pod(wanted) = &slot.want else {
+                return None;
+            };
+            let observed = cached::<Pod>(ctx, namespace, &slot.pod_name)?;
+            let hash = |pod: &Pod| {
+                pod.annotations()
+                    .get(write::POD_SPEC_HASH_ANNOTATION)
+                    .cloned()
+            };
+            (hash(&observed) != hash(wanted)).then(|| slot.pod_name.clone())
+        })
+        .collect()
+}
+
+/// How many of the pool's running polecats run a spec older than the one a
+/// polecat would get now. They are never replaced (they end on their own);
+/// status says so.
+pub(super) fn polecats_on_an_older_spec(
+    ctx: &Context,
+    agents: &RigAgents,
+    pool: &AgentPool,
+    known: &[AgentBead],
+) -> usize {
+    super::dereference::pool_pods(ctx, pool)
+        .iter()
+        .filter(|pod| {
+            pod.metadata.deletion_timestamp.is_none() && !crate::controllers::pod_finished(pod)
+        })
+        .filter(|pod| {
+            let bead_id = pod
+                .annotations()
+                .get(gastown_api::labels::BEAD_ID_ANNOTATION);
+            let Some(bead) = known.iter().find(|b| Some(&b.id) == bead_id) else {
+                return false;
+            };
+            let Ok(now) = build_pod(agents, pool, bead) else {
+                return false;
+            };
+            pod.annotations().get(write::POD_SPEC_HASH_ANNOTATION)
+                != Some(&write::pod_spec_hash(&now))
+        })
+        .count()
 }
 
 #[cfg(test)]

@@ -79,10 +79,15 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         .into_iter()
         .chain(&built.crew)
         .collect();
+    // Agents of the rig its pools run share the budget.
+    let pooled = rollout_step::down_beside(ctx, &ns, &rig_ref.town, &rig_ref.name, |pod| {
+        !pod.labels().contains_key(gastown_api::labels::POOL)
+    });
     let paced = rollout_step::pace(
         ctx,
         &ns,
         &slots,
+        &pooled,
         |slot| rollout_step::crew_busy(slot, &beads),
         rollout_step::policy(&town),
         &mut built.desired.pods,

@@ -65,6 +65,7 @@ async fn converge(town: &GasTown, ctx: &Context) -> Result<Action> {
         ctx,
         &ns,
         &[&built.mayor, &built.deacon],
+        &[],
         |_| None,
         rollout_step::policy(town),
         &mut built.desired.pods,

@@ -259,3 +259,20 @@ fn held_pods_stay_out_of_the_applier() {
     ];
     assert_eq!(pace(&views, POLICY, at(0)).replacing().count(), 0);
 }
+
+#[test]
+fn agents_down_beside_the_scope_count_against_its_budget() {
+    let witness = wanted("gt-r-witness", AgentRole::Witness, "agent:2");
+    let old = running(&witness, "agent:1", true);
+    let views = [view(&witness, Some(&old))];
+    let blocked = pace_beside(&views, &["gt-r-crew-pooled".into()], POLICY, at(0));
+    assert_eq!(blocked.replacing().count(), 0);
+    assert!(matches!(
+        decision(&blocked, "gt-r-witness"),
+        Decision::Defer { why, .. } if why.contains("gt-r-crew-pooled")
+    ));
+    assert_eq!(
+        pace_beside(&views, &[], POLICY, at(0)).replacing().count(),
+        1
+    );
+}

@@ -52,6 +52,15 @@ pub struct Baseline<'a, S> {
 }
 
 impl<'a, S> Baseline<'a, S> {
+    /// A baseline as given (tests fix the time and generation).
+    pub fn new(previous: Option<&'a S>, generation: Option<i64>, now: Timestamp) -> Self {
+        Self {
+            previous,
+            generation,
+            now,
+        }
+    }
+
     /// The baseline of `object`'s status now, against `previous`.
     pub fn of<K: kube::Resource>(object: &K, previous: Option<&'a S>) -> Self {
         Self {

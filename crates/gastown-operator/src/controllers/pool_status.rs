@@ -363,11 +363,7 @@ mod tests {
         previous: Option<&'a AgentPoolStatus>,
     ) -> PoolObservation<'a> {
         PoolObservation {
-            base: Baseline {
-                previous,
-                generation: Some(2),
-                now: at(100),
-            },
+            base: Baseline::new(previous, Some(2), at(100)),
             unresolved: None,
             draining: None,
             beads: BeadsHealth::Answered,

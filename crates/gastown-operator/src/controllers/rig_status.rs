@@ -251,11 +251,7 @@ mod tests {
         previous: Option<&'a RigStatus>,
     ) -> RigObservation<'a> {
         RigObservation {
-            base: Baseline {
-                previous,
-                generation: Some(1),
-                now: Timestamp::from_second(50).unwrap(),
-            },
+            base: Baseline::new(previous, Some(1), Timestamp::from_second(50).unwrap()),
             draining: None,
             unresolved: None,
             beads,

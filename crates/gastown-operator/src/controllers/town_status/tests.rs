@@ -56,11 +56,7 @@ fn observation<'a>(
     previous: Option<&'a GasTownStatus>,
 ) -> TownObservation<'a> {
     TownObservation {
-        base: Baseline {
-            previous,
-            generation: Some(2),
-            now: at(100),
-        },
+        base: Baseline::new(previous, Some(2), at(100)),
         draining: None,
         dolt: Workload::Ready,
         daemon: Workload::Ready,

@@ -409,6 +409,8 @@ pub fn when_to_write(
 fn without_progress(status: &GasTownStatus) -> GasTownStatus {
     let mut essentials = status.clone();
     essentials.agent_count = None;
+    essentials.declared_agents = None;
+    essentials.updated_agents = None;
     essentials.rigs = None;
     essentials.last_synced = None;
     if status.phase == Some(Phase::Provisioning) {

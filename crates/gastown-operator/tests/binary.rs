@@ -36,6 +36,8 @@ fn free_port() -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_runs_a_town_serves_probes_and_metrics_and_stops_on_sigterm() {
+    // From a kubeconfig, with no flag about it: no leader election, so no
+    // Lease in a namespace a fresh cluster may not have.
     let harness = Harness::start().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = dir.path().join("kubeconfig");
@@ -49,7 +51,6 @@ async fn the_binary_runs_a_town_serves_probes_and_metrics_and_stops_on_sigterm()
         .env("KUBECONFIG", &kubeconfig)
         .env("BD_DAEMON_HOST", harness.testd.http_url())
         .env("METRICS_ADDR", metrics_addr.to_string())
-        .env("LEADER_ELECTION", "false")
         .env("WATCH_NAMESPACES", common::NAMESPACE)
         .env("LOG_LEVEL", "warn")
         .stdout(Stdio::null())

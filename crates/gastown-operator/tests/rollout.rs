@@ -188,13 +188,18 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
         "at most one of the rig's agents was down at a time, saw {}",
         worst.load(Ordering::Relaxed)
     );
-    let status = town.status.unwrap();
-    assert_eq!(
-        status.declared_agents,
-        Some(7),
-        "mayor, deacon and the rig's five"
-    );
-    assert_eq!(status.updated_agents, Some(7));
+    drop(town);
+    // The counts are progress, written within a few seconds.
+    eventually(
+        "the town counts 7 of 7 agents updated",
+        CONVERGE,
+        || async {
+            let status = towns.get(TOWN).await.ok()?.status?;
+            // Mayor, deacon and the rig's five.
+            (status.declared_agents == Some(7) && status.updated_agents == Some(7)).then_some(())
+        },
+    )
+    .await;
 
     // The polecats that were running keep their pods and their spec, and
     // their pool says so; the next polecat gets the new spec.

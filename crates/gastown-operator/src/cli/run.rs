@@ -62,9 +62,11 @@ pub struct RunArgs {
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
 
-    /// Run the controllers only while holding the Lease (`--leader-election=false` to turn off).
-    #[arg(long, env = "LEADER_ELECTION", default_value_t = true, action = ArgAction::Set)]
-    pub leader_election: bool,
+    /// Run the controllers only while holding the Lease. Default: on in a cluster (no
+    /// kubeconfig), off when run from a kubeconfig — a developer's machine, where the Lease's
+    /// namespace may not exist; `--leader-election=true` asks for it there too.
+    #[arg(long, env = "LEADER_ELECTION", action = ArgAction::Set)]
+    pub leader_election: Option<bool>,
 
     #[arg(long, env = "LEASE_NAME", default_value = "gastown-operator")]
     pub lease_name: String,
@@ -95,6 +97,11 @@ impl RunArgs {
         }
     }
 
+    /// Whether to elect a leader: as asked, else only in a cluster.
+    pub fn leader_election(&self) -> bool {
+        self.leader_election.unwrap_or(self.kubeconfig.is_none())
+    }
+
     /// One scope per listed namespace, or every namespace.
     pub fn scopes(&self) -> Vec<Scope> {
         let mut namespaces: Vec<&str> = self
@@ -123,7 +130,7 @@ impl RunArgs {
                 ..Settings::default()
             },
             metrics_addr: Some(self.metrics_addr),
-            leader_election: self.leader_election.then(|| LeaderElection {
+            leader_election: self.leader_election().then(|| LeaderElection {
                 identity: self.identity.clone(),
                 ..LeaderElection::new(
                     &self.lease_name,
@@ -276,6 +283,16 @@ mod tests {
         assert_eq!(config.scopes, vec![Scope::All]);
         assert_eq!(config.settings.daemon_override, None);
         assert!(config.leader_election.is_none());
+    }
+
+    #[test]
+    fn leader_election_is_on_in_a_cluster_and_off_from_a_kubeconfig_unless_asked() {
+        // In a cluster there is no kubeconfig (and the chart says it anyway).
+        assert!(parse(&[]).leader_election());
+        let local = ["--kubeconfig", "/tmp/kubeconfig"];
+        assert!(!parse(&local).leader_election());
+        assert!(parse(&[&local[..], &["--leader-election", "true"]].concat()).leader_election());
+        assert!(!parse(&["--leader-election=false"]).leader_election());
     }
 
     #[test]

@@ -308,17 +308,21 @@ fn condition(
         } => Some(why.clone()),
         _ => None,
     });
-    let rolling = decisions
-        .iter()
-        .any(|(_, d)| matches!(d, Decision::Replace | Decision::Defer { .. }))
-        || decisions.iter().any(|(_, d)| *d == Decision::Repair);
+    // Creating missing pods is provisioning, not a rollout: only outdated
+    // or failed pods (or deferred ones) make the scope not up to date.
+    let rolling = decisions.iter().any(|(_, d)| {
+        matches!(
+            d,
+            Decision::Replace | Decision::Repair | Decision::Defer { .. }
+        )
+    });
     if let Some(why) = waiting {
         return Observed::new(AGENTS_UP_TO_DATE, false, "WaitingForIdle", why);
     }
-    if rolling || updated + blocked.len() < declared {
+    if rolling {
         let replacing: Vec<&str> = decisions
             .iter()
-            .filter(|(_, d)| matches!(d, Decision::Replace | Decision::Repair | Decision::Create))
+            .filter(|(_, d)| matches!(d, Decision::Replace | Decision::Repair))
             .map(|(name, _)| name.as_str())
             .collect();
         let detail = if replacing.is_empty() {
@@ -345,7 +349,7 @@ fn condition(
         AGENTS_UP_TO_DATE,
         true,
         "UpToDate",
-        format!("all {declared} agents run the current spec"),
+        "no agent runs an outdated spec",
     )
 }
 

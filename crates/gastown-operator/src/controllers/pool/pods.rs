@@ -194,9 +194,9 @@ async fn keep_current(
         rollout_step::down_beside(ctx, namespace, &rig_ref.town, &rig_ref.name, |pod| {
             pod.labels().get(POOL_LABEL) == Some(&pool_name)
         });
-    // The rig's own agents roll first: while one of them is outdated, the
+    // The rig's own agents roll first: while one of them is not settled, the
     // Rig controller may be replacing it at this very moment.
-    beside.extend(rig_agents_outdated(ctx, agents));
+    beside.extend(rig_agents_unsettled(ctx, agents));
     let busy = |slot: &AgentSlot| {
         let (bead, _) = built.iter().find(|(_, s)| s.pod_name == slot.pod_name)?;
         if role != AgentRole::Crew {
@@ -232,9 +232,11 @@ async fn keep_current(
     rollout_step::tell(ctx, pool, namespace, &paced).await
 }
 
-/// The rig's own persistent agents (Witness, Refinery, declared crew) whose
-/// pod runs an older spec than the Rig's pure build wants now.
-fn rig_agents_outdated(ctx: &Context, agents: &RigAgents) -> Vec<String> {
+/// The rig's own persistent agents (Witness, Refinery, declared crew) that
+/// are not settled on the spec the Rig's pure build wants now: outdated,
+/// missing (being replaced), going away or not Ready. While any is, the Rig
+/// controller may be replacing one, so the pool replaces none of its own.
+fn rig_agents_unsettled(ctx: &Context, agents: &RigAgents) -> Vec<String> {
     let Ok(built) =
         crate::controllers::rig::build::build(&agents.rig, &agents.rig_ref, &agents.town, agents)
     else {
@@ -248,13 +250,17 @@ fn rig_agents_outdated(ctx: &Context, agents: &RigAgents) -> Vec<String> {
             let Want::Pod(wanted) = &slot.want else {
                 return None;
             };
-            let observed = cached::<Pod>(ctx, namespace, &slot.pod_name)?;
             let hash = |pod: &Pod| {
                 pod.annotations()
                     .get(write::POD_SPEC_HASH_ANNOTATION)
                     .cloned()
             };
-            (hash(&observed) != hash(wanted)).then(|| slot.pod_name.clone())
+            let settled = cached::<Pod>(ctx, namespace, &slot.pod_name).is_some_and(|observed| {
+                observed.metadata.deletion_timestamp.is_none()
+                    && crate::controllers::pod_ready(&observed)
+                    && hash(&observed) == hash(wanted)
+            });
+            (!settled).then(|| slot.pod_name.clone())
         })
         .collect()
 }

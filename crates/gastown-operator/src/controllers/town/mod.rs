@@ -103,10 +103,11 @@ fn rig_progress(rig: &Rig) -> Progress {
             c.reason.clone(),
             format!("rig {}: {}", rig.spec.name, c.message),
         ),
+        // A rig that has not reported yet has nothing outdated to roll.
         None => Observed::new(
             rollout::AGENTS_UP_TO_DATE,
-            false,
-            "RollingOut",
+            true,
+            "UpToDate",
             format!("rig {} has not reported its agents yet", rig.spec.name),
         ),
     };

@@ -213,8 +213,38 @@ fn daemon(container: &Container, after: &[&str]) -> Verdict {
     }
     match probes::failing(container, "bd daemon", &listeners) {
         Some(reason) => Verdict::NeverReady { reason },
-        None => Verdict::Runs,
+        None => dolt_unreachable(container).unwrap_or(Verdict::Runs),
     }
+}
+
+/// B6: in server mode the daemon dials Dolt at `BEADS_DOLT_SERVER_HOST`
+/// (default 127.0.0.1) and `BEADS_DOLT_SERVER_PORT` (default 3307), while a
+/// Dolt SQL server listens on 3306 in another pod (D1: the image's
+/// entrypoint waits on 3306). Left to the defaults it reaches nothing, and
+/// `/readyz` answers 503 (B5: readiness needs the database), so a readiness
+/// probe on it never passes.
+fn dolt_unreachable(container: &Container) -> Option<Verdict> {
+    if container.env_literal("BEADS_DOLT_SERVER_MODE") != Some("1") {
+        return None;
+    }
+    let readiness_on_readyz = container
+        .probe("readinessProbe")
+        .and_then(|probe| probe.pointer("/httpGet/path"))
+        .and_then(serde_json::Value::as_str)
+        == Some("/readyz");
+    if !readiness_on_readyz {
+        return None;
+    }
+    let reason = if !container.env_set("BEADS_DOLT_SERVER_HOST") {
+        "bd daemon dials Dolt at 127.0.0.1 (BEADS_DOLT_SERVER_HOST unset), where no Dolt runs: /readyz answers 503"
+    } else if !container.env_set("BEADS_DOLT_SERVER_PORT") {
+        "bd daemon dials Dolt on beads' default port 3307 (BEADS_DOLT_SERVER_PORT unset), where Dolt does not listen: /readyz answers 503"
+    } else {
+        return None;
+    };
+    Some(Verdict::NeverReady {
+        reason: reason.to_owned(),
+    })
 }
 
 fn serve(container: &Container, flags: &[&str]) -> Verdict {

@@ -423,3 +423,12 @@ fn serve_routes_only_its_paths() {
         json!({ "httpGet": { "path": "/readyz", "port": 9080 } });
     assert_never_ready(pod, "serve", "GET /readyz on port 9080 answers 404");
 }
+
+#[test]
+fn a_daemon_left_to_beads_default_dolt_address_is_never_ready() {
+    // B6: defaults 127.0.0.1:3307; Dolt listens on 3306 in its own pod (D1).
+    let no_port = with_env(daemon_pod(), "BEADS_DOLT_SERVER_PORT", Value::Null);
+    assert_never_ready(no_port, "daemon", "3307");
+    let no_host = with_env(daemon_pod(), "BEADS_DOLT_SERVER_HOST", Value::Null);
+    assert_never_ready(no_host, "daemon", "127.0.0.1");
+}

@@ -644,3 +644,35 @@ async fn a_flood_of_spawns_is_created_in_bursts() {
     assert_eq!(seen, [2, 5, 8, 9], "three a pass, then the last");
     f.shutdown().await;
 }
+
+/// A hundred polecats at once (the rig's largest maxCount: two seeded and
+/// 98 spawned together): every pass creates at most `spawnBurst` (the
+/// default, 10) pods, and all of them exist after ten passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_spawns_at_once_come_in_bursts_of_the_default_size() {
+    let f = Fixture::start(100).await;
+    f.sync_until("the seeded polecats run", async |f: &Fixture| {
+        (f.pool_pods().await.len() == 2).then_some(())
+    })
+    .await;
+    for i in 0..98 {
+        f.harness.testd.store().insert(Issue::agent(
+            Some(RIG),
+            "polecat",
+            &format!("swarm{i:03}"),
+            "spawning",
+        ));
+    }
+    let mut counts = vec![f.pool_pods().await.len()];
+    while counts.last() != Some(&100) && counts.len() <= 12 {
+        // The cache sees the last burst, as it does in the 200 ms the pool waits.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        f.sync().await;
+        counts.push(f.pool_pods().await.len());
+    }
+    let bursts: Vec<usize> = counts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(bursts.iter().all(|b| *b <= 10), "bursts {bursts:?}");
+    assert_eq!(counts.last(), Some(&100), "all created: {counts:?}");
+    assert_eq!(bursts.len(), 10, "ten passes of ten: {bursts:?}");
+    f.shutdown().await;
+}

@@ -49,13 +49,14 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 
     /// Use this bd daemon for every town instead of each town's own (an operator
-    /// running outside the cluster): a host (then TCP on --daemon-port) or a URL
-    /// (`http://host:9080`, `tcp://host:9876`).
+    /// running outside the cluster): a host (then HTTP on --daemon-port, the daemon's
+    /// only listener since February 2026) or a URL (`http://host:9080`, or `tcp://host:9876`
+    /// for an older daemon).
     #[arg(long, env = "BD_DAEMON_HOST")]
     pub daemon_host: Option<String>,
 
-    /// TCP port of the --daemon-host daemon.
-    #[arg(long, env = "BD_DAEMON_PORT", default_value_t = 9876)]
+    /// HTTP port of the --daemon-host daemon, when it is a bare host.
+    #[arg(long, env = "BD_DAEMON_PORT", default_value_t = 9080)]
     pub daemon_port: u16,
 
     /// Where /metrics, /healthz and /readyz are served.
@@ -93,7 +94,7 @@ impl RunArgs {
         } else if host.contains("://") {
             Some(host.to_string())
         } else {
-            Some(format!("tcp://{host}:{}", self.daemon_port))
+            Some(format!("http://{host}:{}", self.daemon_port))
         }
     }
 
@@ -263,7 +264,7 @@ mod tests {
         );
         assert_eq!(
             config.settings.daemon_override.as_deref(),
-            Some("tcp://bd.example:7000")
+            Some("http://bd.example:7000")
         );
         let election = config.leader_election.expect("on by default");
         assert_eq!(

@@ -44,10 +44,17 @@ pub fn crew_busy(slot: &AgentSlot, beads: &Result<Option<&RigSummary>, String>) 
         .agents
         .iter()
         .find(|a| &a.name == name && a.role.as_ref().is_some_and(|r| r.as_str() == "crew"))?;
-    if let Some(hook) = &agent.hook_bead {
+    busy_reason(agent.hook_bead.as_deref(), agent.state.as_ref())
+}
+
+/// Why an agent with `hook` and `state` in beads is busy, if it is: work on
+/// its hook, or `working`. One rule for the crew a Rig declares and those a
+/// pool runs.
+pub fn busy_reason(hook: Option<&str>, state: Option<&AgentState>) -> Option<String> {
+    if let Some(hook) = hook {
         return Some(format!("{hook} is on its hook"));
     }
-    (agent.state == Some(AgentState::Working)).then(|| "it is working".to_string())
+    (state == Some(&AgentState::Working)).then(|| "it is working".to_string())
 }
 
 /// The persistent agents' pods of a rig that `runs_them` does not match and

@@ -4,7 +4,7 @@
 //! the decision, which stays pure, and from the reports to beads, which
 //! depend on what was actually deleted here.
 
-use beads_client::{AgentBead, AgentState};
+use beads_client::AgentBead;
 use gastown_api::agentpool::AgentPhase;
 use gastown_api::{AgentPool, AgentRole};
 use k8s_openapi::api::core::v1::Pod;
@@ -202,10 +202,7 @@ async fn keep_current(
         if role != AgentRole::Crew {
             return None;
         }
-        if let Some(hook) = &bead.hook_bead {
-            return Some(format!("{hook} is on its hook"));
-        }
-        (bead.state == Some(AgentState::Working)).then(|| "it is working".to_string())
+        rollout_step::busy_reason(bead.hook_bead.as_deref(), bead.state.as_ref())
     };
     let mut pods = Objects::default();
     for slot in &slots {

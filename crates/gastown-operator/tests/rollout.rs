@@ -17,6 +17,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
+use tokio::task::JoinHandle;
 
 const NEW_IMAGE: &str = "ghcr.io/groblegark/gastown/gastown-agent:2026.1205.1";
 
@@ -40,6 +41,25 @@ async fn rig_agents(pods: &Api<Pod>) -> BTreeMap<String, Pod> {
         .await
         .map(|list| list.items.into_iter().map(|p| (p.name_any(), p)).collect())
         .unwrap_or_default()
+}
+
+/// Samples, every 25 ms until aborted, how many of `declared` are missing
+/// or not Ready; the most seen is in the counter.
+fn sample_down(pods: &Api<Pod>, declared: &[String]) -> (Arc<AtomicUsize>, JoinHandle<()>) {
+    let worst = Arc::new(AtomicUsize::new(0));
+    let (pods, seen, declared) = (pods.clone(), worst.clone(), declared.to_vec());
+    let sampler = tokio::spawn(async move {
+        loop {
+            let agents = rig_agents(&pods).await;
+            let down = declared
+                .iter()
+                .filter(|name| !agents.get(*name).is_some_and(ready))
+                .count();
+            seen.fetch_max(down, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    });
+    (worst, sampler)
 }
 
 fn condition(town: &GasTown, type_: &str) -> Option<(String, String, String)> {
@@ -103,23 +123,7 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Sample, all along, how many of the rig's agents are missing or not Ready.
-    let worst = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let pods = pods.clone();
-        let worst = worst.clone();
-        let declared = declared.clone();
-        tokio::spawn(async move {
-            loop {
-                let agents = rig_agents(&pods).await;
-                let down = declared
-                    .iter()
-                    .filter(|name| !agents.get(*name).is_some_and(ready))
-                    .count();
-                worst.fetch_max(down, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        })
-    };
+    let (worst, sampler) = sample_down(&pods, &declared);
 
     towns
         .patch(
@@ -371,23 +375,7 @@ async fn crew_a_pool_runs_roll_one_at_a_time_with_the_rigs_own_agents() {
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let worst = Arc::new(AtomicUsize::new(0));
-    let sampler = {
-        let pods = pods.clone();
-        let worst = worst.clone();
-        let declared = declared.clone();
-        tokio::spawn(async move {
-            loop {
-                let agents = rig_agents(&pods).await;
-                let down = declared
-                    .iter()
-                    .filter(|name| !agents.get(*name).is_some_and(ready))
-                    .count();
-                worst.fetch_max(down, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        })
-    };
+    let (worst, sampler) = sample_down(&pods, &declared);
     // Every agent of the town gets the new image.
     towns
         .patch(

@@ -22,10 +22,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Default port of the bd daemon's newline-delimited JSON listener.
-pub const DEFAULT_DAEMON_PORT: i32 = 9876;
-/// Default port of the bd daemon's HTTP listener.
-pub const DEFAULT_DAEMON_HTTP_PORT: i32 = 9080;
+pub use crate::daemon::{
+    BeadsProtocol, DEFAULT_DAEMON_HTTP_PORT, DEFAULT_DAEMON_PORT, DaemonEndpoint, DaemonSpec,
+    ExternalDaemon,
+};
 /// Default port of the RPC server (gtmobile).
 pub const DEFAULT_RPC_SERVER_PORT: i32 = 8443;
 /// Default size of dolt's data volume.
@@ -316,108 +316,6 @@ pub struct S3Backup {
     pub region: String,
     /// Secret with the AWS credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
     pub credentials_secret_ref: SecretRef,
-}
-
-/// The bd daemon: run by this operator (`image`) or an existing one (`external`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
-#[x_kube(
-    validation = kube::core::Rule::new("has(self.image) != has(self.external)")
-        .message("set exactly one of daemon.image (run a bd daemon in the cluster) or daemon.external (use an existing bd daemon)"),
-    validation = kube::core::Rule::new("!has(self.external) || !has(self.resources)")
-        .message("spec.daemon.resources applies only to an in-cluster bd daemon, not with daemon.external")
-        .field_path(".resources")
-        .reason(kube::core::Reason::FieldValueForbidden),
-)]
-#[serde(rename_all = "camelCase")]
-pub struct DaemonSpec {
-    /// Container image of the bd daemon run in the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 512), regex(pattern = crate::schema::IMAGE_PATTERN))]
-    pub image: Option<String>,
-    /// Unused: the bd daemon stopped serving its newline-delimited JSON listener in February 2026; kept so that old manifests still apply. Default 9876.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535), default = "default_daemon_port")]
-    pub port: Option<i32>,
-    /// Port of the daemon's HTTP listener (health, RPC, events), which agents and the operator use. Default 9080.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535), default = "default_daemon_http_port")]
-    pub http_port: Option<i32>,
-    /// Compute resources of the in-cluster daemon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "crate::schema::resource_requirements")]
-    pub resources: Option<ResourceRequirements>,
-    /// Secret key holding the daemon's bearer token (`BD_DAEMON_TOKEN`), for either kind of daemon.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_secret_ref: Option<SecretKeyRef>,
-    /// An existing bd daemon this operator does not run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external: Option<ExternalDaemon>,
-}
-
-fn default_daemon_port() -> Option<i32> {
-    Some(DEFAULT_DAEMON_PORT)
-}
-fn default_daemon_http_port() -> Option<i32> {
-    Some(DEFAULT_DAEMON_HTTP_PORT)
-}
-
-/// An existing bd daemon, reached over the network.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExternalDaemon {
-    /// Host name or IP address of the daemon.
-    #[schemars(
-        length(min = 1, max = 253),
-        regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$")
-    )]
-    pub host: String,
-    /// Port of the daemon's newline-delimited JSON listener. Default 9876.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535), default = "default_daemon_port")]
-    pub port: Option<i32>,
-    /// Port of the daemon's HTTP listener. Default 9080.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 65535), default = "default_daemon_http_port")]
-    pub http_port: Option<i32>,
-}
-
-/// Where agents and the operator reach the bd daemon.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DaemonEndpoint {
-    /// Host name (the in-cluster Service name, or the external host).
-    pub host: String,
-    /// Port of the newline-delimited JSON listener.
-    pub port: u16,
-    /// Port of the HTTP listener.
-    pub http_port: u16,
-}
-
-impl DaemonSpec {
-    /// Whether the operator runs the daemon in the cluster.
-    pub fn in_cluster(&self) -> bool {
-        self.external.is_none()
-    }
-
-    /// The daemon's endpoint; `in_cluster_host` is the Service name the operator gives an in-cluster daemon.
-    pub fn endpoint(&self, in_cluster_host: &str) -> DaemonEndpoint {
-        // The schema admits only 1..=65535; a value outside that range (an object that never
-        // met the API server) falls back to the default rather than failing here.
-        let port = |value: Option<i32>, default: i32| {
-            u16::try_from(value.unwrap_or(default)).unwrap_or(default as u16)
-        };
-        match &self.external {
-            Some(external) => DaemonEndpoint {
-                host: external.host.clone(),
-                port: port(external.port, DEFAULT_DAEMON_PORT),
-                http_port: port(external.http_port, DEFAULT_DAEMON_HTTP_PORT),
-            },
-            None => DaemonEndpoint {
-                host: in_cluster_host.into(),
-                port: port(self.port, DEFAULT_DAEMON_PORT),
-                http_port: port(self.http_port, DEFAULT_DAEMON_HTTP_PORT),
-            },
-        }
-    }
 }
 
 /// The RPC server (gtmobile), off by default. Upstream deleted gtmobile in February 2026 and never published an image: this runs an image of your own, given `--port`.

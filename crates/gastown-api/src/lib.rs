@@ -17,6 +17,7 @@
 
 pub mod agentpool;
 pub mod common;
+pub mod daemon;
 pub mod duration;
 pub mod gastown;
 pub mod labels;

@@ -223,8 +223,11 @@ fn defaults_are_in_the_schemas() {
     let cases: &[(&Value, &str, Value)] = &[
         (&town, "spec.daemon.port", json!(9876)),
         (&town, "spec.daemon.httpPort", json!(9080)),
-        (&town, "spec.daemon.external.port", json!(9876)),
-        (&town, "spec.daemon.external.httpPort", json!(9080)),
+        // No defaults under spec.daemon.external: a defaulted port beside
+        // `url` would break the rule that the url carries the port; the
+        // operator resolves them (DaemonSpec::endpoint).
+        (&town, "spec.daemon.external.port", json!(null)),
+        (&town, "spec.daemon.external.httpPort", json!(null)),
         (&town, "spec.dolt.persistence", json!({})),
         (&town, "spec.dolt.persistence.retainOnDelete", json!(true)),
         (&town, "spec.dolt.persistence.size", json!("10Gi")),
@@ -533,9 +536,8 @@ fn typed_objects_round_trip_minimally() {
     let spec = GasTownSpec {
         daemon: DaemonSpec {
             external: Some(gastown_api::gastown::ExternalDaemon {
-                host: "bd.example.com".into(),
-                port: None,
-                http_port: None,
+                host: Some("bd.example.com".into()),
+                ..Default::default()
             }),
             ..DaemonSpec::default()
         },

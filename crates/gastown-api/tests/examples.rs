@@ -345,6 +345,68 @@ fn bad_objects() -> Vec<BadObject> {
             "set exactly one of daemon.image",
         ),
         case(
+            "bd serve in the cluster without a token",
+            MINIMAL,
+            |o| {
+                set(o, "/spec/daemon/protocol", json!("serve"));
+                remove(o, "/spec/daemon/tokenSecretRef");
+            },
+            "spec.daemon.tokenSecretRef",
+            "set spec.daemon.tokenSecretRef",
+        ),
+        case(
+            "unknown beads protocol",
+            MINIMAL,
+            |o| set(o, "/spec/daemon/protocol", json!("grpc")),
+            "spec.daemon.protocol",
+            "Unsupported value",
+        ),
+        case(
+            "external server by host and url at once",
+            MINIMAL,
+            |o| {
+                remove(o, "/spec/daemon/image");
+                remove(o, "/spec/dolt");
+                set(
+                    o,
+                    "/spec/daemon/external",
+                    json!({"host": "bd.example.com", "url": "http://bd.example.com:7777"}),
+                );
+            },
+            "spec.daemon.external",
+            "set exactly one of daemon.external.host",
+        ),
+        case(
+            "external url with a separate port",
+            MINIMAL,
+            |o| {
+                remove(o, "/spec/daemon/image");
+                remove(o, "/spec/dolt");
+                set(
+                    o,
+                    "/spec/daemon/external",
+                    json!({"url": "http://bd.example.com:7777", "httpPort": 7777}),
+                );
+            },
+            "spec.daemon.external",
+            "daemon.external.url carries the port",
+        ),
+        case(
+            "external url with a path",
+            MINIMAL,
+            |o| {
+                remove(o, "/spec/daemon/image");
+                remove(o, "/spec/dolt");
+                set(
+                    o,
+                    "/spec/daemon/external",
+                    json!({"url": "http://bd.example.com:7777/v0"}),
+                );
+            },
+            "spec.daemon.external.url",
+            "should match",
+        ),
+        case(
             "daemon with neither image nor external",
             MINIMAL,
             |o| remove(o, "/spec/daemon/image"),

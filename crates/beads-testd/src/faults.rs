@@ -19,7 +19,18 @@ pub mod endpoint {
     pub const EVENTS: &str = "events";
 
     pub(crate) fn is_rpc(operation: &str) -> bool {
-        ![HEALTHZ, READYZ, METRICS, EVENTS].contains(&operation)
+        use crate::serve::op;
+        ![
+            HEALTHZ,
+            READYZ,
+            METRICS,
+            EVENTS,
+            op::HEALTHZ,
+            op::READY,
+            op::EVENTS,
+            op::WATCH,
+        ]
+        .contains(&operation)
     }
 }
 
@@ -101,6 +112,12 @@ struct FaultState {
     reject_tokens: bool,
     health: HealthFault,
     not_ready: Option<String>,
+    // bd serve personality.
+    journal_disabled: bool,
+    /// (requests left, `Retry-After` seconds).
+    busy: Option<(usize, u64)>,
+    watch_saturated: bool,
+    capabilities_without: Vec<String>,
 }
 
 /// The switchboard of faults of one daemon; cheap to clone, changes apply to the next request.
@@ -174,6 +191,36 @@ impl Faults {
         self.store.broadcast(StreamItem::Disconnect);
     }
 
+    /// bd serve: the events journal is off, so `GET /v0/beads/events` and `events:watch` answer
+    /// 409 `events_journal_disabled` (the store keeps journaling regardless).
+    pub fn journal_disabled(&self, disabled: bool) {
+        self.state().journal_disabled = disabled;
+    }
+
+    /// bd serve: the journal pruner removed every record with `seq <= through` (irreversible, and
+    /// not undone by [`Faults::clear`]). Polls from before the floor get 410
+    /// `events_journal_truncated`; open watches that fall behind get `event: truncated`.
+    pub fn prune_journal_through(&self, through: i64) {
+        self.store.prune_journal_through(through);
+    }
+
+    /// bd serve: the next `n_requests` requests that need the database (every route but
+    /// `/healthz` and `/v0/beads/context`) get 503 `busy` with `Retry-After: retry_after_secs`.
+    pub fn busy(&self, n_requests: usize, retry_after_secs: u64) {
+        self.state().busy = (n_requests > 0).then_some((n_requests, retry_after_secs));
+    }
+
+    /// bd serve: `events:watch` answers 503 `events_watch_saturated` (as with 48 open streams).
+    pub fn watch_saturated(&self, saturated: bool) {
+        self.state().watch_saturated = saturated;
+    }
+
+    /// bd serve: these tokens are left out of `/v0/beads/context` `capabilities` (replaces the
+    /// previous setting; `&[]` restores the full list).
+    pub fn capabilities_without(&self, tokens: &[&str]) {
+        self.state().capabilities_without = tokens.iter().map(|t| (*t).to_owned()).collect();
+    }
+
     /// Back to a healthy, well-behaved daemon.
     pub fn clear(&self) {
         *self.state() = FaultState::default();
@@ -203,6 +250,26 @@ impl Faults {
             state.armed.remove(index);
         }
         Some(action)
+    }
+
+    pub(crate) fn journal_is_disabled(&self) -> bool {
+        self.state().journal_disabled
+    }
+
+    /// Consumes one `busy` request: `Some(retry_after_secs)` while the fault lasts.
+    pub(crate) fn take_busy(&self) -> Option<u64> {
+        let mut state = self.state();
+        let (left, retry_after) = state.busy?;
+        state.busy = (left > 1).then_some((left - 1, retry_after));
+        Some(retry_after)
+    }
+
+    pub(crate) fn watch_is_saturated(&self) -> bool {
+        self.state().watch_saturated
+    }
+
+    pub(crate) fn removed_capabilities(&self) -> Vec<String> {
+        self.state().capabilities_without.clone()
     }
 
     pub(crate) fn rejects_tokens(&self) -> bool {

@@ -2,7 +2,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::issue::{Issue, status};
+use crate::agent::AgentStyle;
+use crate::issue::{Issue, gastown, status};
 use crate::store::BeadStore;
 
 const POLECAT_NAMES: [&str; 8] = [
@@ -25,6 +26,8 @@ pub struct TownShape {
     pub processing_merge_requests: usize,
     /// Closed beads per rig (merged merge requests and finished tasks), which a projection must skip.
     pub closed_beads: usize,
+    /// How agents, hooks and merge requests are written (default: the daemon era's columns).
+    pub style: AgentStyle,
 }
 
 impl Default for TownShape {
@@ -35,6 +38,7 @@ impl Default for TownShape {
             queued_merge_requests: 2,
             processing_merge_requests: 1,
             closed_beads: 2,
+            style: AgentStyle::Columns,
         }
     }
 }
@@ -42,7 +46,14 @@ impl Default for TownShape {
 /// Seeds a town: the mayor and deacon, and for every rig a rig bead, a witness (working), a refinery
 /// (idle, its `last_activity` an hour old), polecats with hooked work, crew, merge requests and closed
 /// beads. Ids follow Gas Town's conventions, so tests can name them (`gt-<rig>-polecat-nux`).
+///
+/// With [`AgentStyle::GasTownToday`] the same town is written as current Gas Town writes it: see
+/// [`seed_town_today`].
 pub fn seed_town(store: &BeadStore, rigs: &[&str], shape: &TownShape) {
+    if shape.style == AgentStyle::GasTownToday {
+        seed_town_today(store, rigs, shape);
+        return;
+    }
     store.insert(Issue::agent(None, "mayor", "mayor", "working"));
     store.insert(Issue::agent(None, "deacon", "deacon", "idle"));
     let an_hour_ago = Timestamp::now() - SignedDuration::from_hours(1);
@@ -127,6 +138,98 @@ pub fn seed_town(store: &BeadStore, rigs: &[&str], shape: &TownShape) {
     }
 }
 
+/// The name of the `n`th member cycling through `names` (suffixed once they repeat).
+fn nth_name(names: &[&str], n: usize) -> String {
+    let name = names[n % names.len()];
+    if n < names.len() {
+        name.to_owned()
+    } else {
+        format!("{name}{n}")
+    }
+}
+
+/// [`seed_town`] in [`AgentStyle::GasTownToday`]: agents `hq-mayor`, `hq-deacon`,
+/// `gt-<rig>-witness`, `gt-<rig>-refinery` (its `updated_at` an hour old), `gt-<rig>-polecat-<name>`
+/// and `gt-<rig>-crew-<name>`, as `task` beads labelled `gt:agent` with description lines; working
+/// and stuck polecats have a `<rig>-task-<n>` bead with `status=hooked` assigned to
+/// `<rig>/polecats/<name>`; merge requests `<rig>-mr-<n>` are ephemeral `gt:merge-request` beads
+/// titled `Merge: <rig>-task-<n>`; closed work `<rig>-done-<n>`. No `rig:`/`role:` labels anywhere.
+// bd-serve-v0.md §4
+pub fn seed_town_today(store: &BeadStore, rigs: &[&str], shape: &TownShape) {
+    store.insert(Issue::gastown_agent(None, "mayor", "mayor", "working"));
+    store.insert(Issue::gastown_agent(None, "deacon", "deacon", "idle"));
+    let an_hour_ago = Timestamp::now() - SignedDuration::from_hours(1);
+
+    for rig in rigs {
+        store.insert(Issue::rig(
+            rig,
+            &format!("{rig}-"),
+            &format!("https://git.example.com/{rig}.git"),
+            "main",
+        ));
+        store.insert(Issue::gastown_agent(
+            Some(rig),
+            "witness",
+            "witness",
+            "working",
+        ));
+        store.insert(
+            Issue::gastown_agent(Some(rig), "refinery", "refinery", "idle")
+                .with_created_at(an_hour_ago)
+                .with_updated_at(an_hour_ago),
+        );
+        for n in 0..shape.polecats_per_rig {
+            let name = nth_name(&POLECAT_NAMES, n);
+            let state = POLECAT_STATES[n % POLECAT_STATES.len()];
+            store.insert(Issue::gastown_agent(Some(rig), "polecat", &name, state));
+            if state == "working" || state == "stuck" {
+                store.insert(
+                    Issue::new(format!("{rig}-task-{n}"), format!("Work item {n} of {rig}"))
+                        .with_status(status::HOOKED)
+                        .with_assignee(&format!("{rig}/polecats/{name}")),
+                );
+            }
+        }
+        for n in 0..shape.crew_per_rig {
+            let name = nth_name(&CREW_NAMES, n);
+            store.insert(Issue::gastown_agent(Some(rig), "crew", &name, "idle"));
+        }
+
+        let merge_requests = (0..shape.queued_merge_requests)
+            .map(|_| status::OPEN)
+            .chain((0..shape.processing_merge_requests).map(|_| status::IN_PROGRESS))
+            .chain((0..shape.closed_beads.div_ceil(2)).map(|_| status::CLOSED));
+        for (n, mr_status) in merge_requests.enumerate() {
+            let source = format!("{rig}-task-{n}");
+            let description = [
+                format!("branch: polecat/{source}"),
+                "target: main".to_owned(),
+                format!("source_issue: {source}"),
+                format!("rig: {rig}"),
+                "retry_count: 0".to_owned(),
+            ]
+            .join("\n");
+            store.insert(
+                Issue::new(format!("{rig}-mr-{n}"), format!("Merge: {source}"))
+                    .with_type(gastown::MERGE_REQUEST_TYPE)
+                    .with_labels([gastown::MERGE_REQUEST_LABEL])
+                    .with_description(&description)
+                    .with_ephemeral(true)
+                    .with_status(mr_status),
+            );
+        }
+        for n in 0..shape.closed_beads / 2 {
+            store.insert(
+                Issue::new(
+                    format!("{rig}-done-{n}"),
+                    format!("Finished work {n} of {rig}"),
+                )
+                .with_status(status::CLOSED),
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +289,59 @@ mod tests {
             .filter(|i| i.has_label("role:crew"))
             .count();
         assert_eq!((polecats, crew), (20, 9));
+    }
+
+    #[test]
+    fn gas_town_today_writes_agents_hooks_and_wisp_merge_requests() {
+        let store = BeadStore::default();
+        let shape = TownShape {
+            style: AgentStyle::GasTownToday,
+            ..TownShape::default()
+        };
+        seed_town(&store, &["gastown"], &shape);
+        let agents: Vec<Issue> = store
+            .all()
+            .into_iter()
+            .filter(|i| i.has_label("gt:agent"))
+            .collect();
+        assert_eq!(agents.len(), 2 + 2 + 3 + 2);
+        assert!(
+            agents
+                .iter()
+                .all(|a| a.issue_type == "task" && a.labels == ["gt:agent"])
+        );
+        assert!(agents.iter().all(|a| a.agent_state.is_none()));
+        for id in [
+            "hq-mayor",
+            "hq-deacon",
+            "gt-gastown-witness",
+            "gt-gastown-refinery",
+        ] {
+            assert!(store.get(id).is_some(), "{id}");
+        }
+        let nux = store.get("gt-gastown-polecat-nux").unwrap();
+        assert!(
+            nux.description
+                .contains("agent_state: working\nhook_bead: null")
+        );
+        let hooked = store.hooked_work("gt-gastown-polecat-nux");
+        assert_eq!(hooked.len(), 1);
+        assert_eq!(hooked[0].assignee.as_deref(), Some("gastown/polecats/nux"));
+        let mrs: Vec<Issue> = store
+            .all()
+            .into_iter()
+            .filter(|i| i.has_label("gt:merge-request"))
+            .collect();
+        assert_eq!(mrs.len(), 4);
+        assert!(
+            mrs.iter()
+                .all(|m| m.ephemeral && m.title.starts_with("Merge: "))
+        );
+        assert!(
+            store
+                .all()
+                .iter()
+                .all(|i| !i.labels.iter().any(|l| l.starts_with("rig:")))
+        );
     }
 }

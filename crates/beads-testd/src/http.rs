@@ -28,7 +28,7 @@ use tower::ServiceExt;
 use crate::auth::check_bearer;
 use crate::faults::{FaultAction, endpoint};
 use crate::mutation::EventFilter;
-use crate::ops::{Backend, Call, Operation};
+use crate::ops::{Backend, Call, Connections, Operation};
 use crate::requests::Transport;
 use crate::sse::Stream;
 use crate::tenant::Tenants;
@@ -48,7 +48,7 @@ struct HttpState {
 
 /// Lets a handler close its own connection without answering.
 #[derive(Clone)]
-struct Hangup(CancellationToken);
+pub(crate) struct Hangup(pub(crate) CancellationToken);
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -64,6 +64,19 @@ pub(crate) async fn serve(
         tracker: tracker.clone(),
     });
     let router = router(Arc::clone(&state));
+    let connections = Arc::clone(&state.tenants.default_backend().connections);
+    accept(listener, router, connections, shutdown, tracker).await;
+}
+
+/// Serves `router` on every connection `listener` accepts, each connection as its own task that
+/// a [`Hangup`] (in the request extensions) can close without answering.
+pub(crate) async fn accept(
+    listener: TcpListener,
+    router: Router,
+    connections: Arc<Connections>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
     loop {
         let (stream, _) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -76,7 +89,7 @@ pub(crate) async fn serve(
             },
         };
         let router = router.clone();
-        let connection_guard = state.tenants.default_backend().connections.open();
+        let connection_guard = connections.open();
         let hangup = shutdown.child_token();
         tracker.spawn(async move {
             let _connection_guard = connection_guard;

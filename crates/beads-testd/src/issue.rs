@@ -5,6 +5,7 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Issue statuses in use by beads.
 pub mod status {
@@ -80,6 +81,21 @@ pub struct Issue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screen_session: Option<String>,
 
+    /// Free JSON (bd serve v0: an object whose values may be any JSON type; the store tolerates a
+    /// non-object too). An empty object is not sent on the daemon wire.
+    // bd-serve-v0.md §3 (`metadata`)
+    #[serde(default = "empty_object", skip_serializing_if = "is_empty_object")]
+    pub metadata: Value,
+    /// A wisp: listed by bd serve only with `include_infra`/`include_ephemeral`.
+    // bd-serve-v0.md §3.4, §4 (merge requests are created ephemeral)
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ephemeral: bool,
+    /// The bead's write revision, reminted by the store on every write; bd serve sends it as a
+    /// decimal string (`revision`). Never on the daemon wire.
+    // bd-serve-v0.md §3.5
+    #[serde(skip)]
+    pub revision: i64,
+
     #[serde(default)]
     pub dependency_count: u32,
     #[serde(default)]
@@ -126,6 +142,9 @@ impl Issue {
             pod_node: None,
             pod_status: None,
             screen_session: None,
+            metadata: empty_object(),
+            ephemeral: false,
+            revision: 0,
             dependency_count: 0,
             dependent_count: 0,
             comment_count: 0,
@@ -244,6 +263,18 @@ impl Issue {
         self
     }
 
+    /// Replaces the bead's metadata (any JSON; bd serve expects an object).
+    pub fn with_metadata(mut self, metadata: Value) -> Issue {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Makes the bead a wisp (ephemeral tier) or a durable bead.
+    pub fn with_ephemeral(mut self, ephemeral: bool) -> Issue {
+        self.ephemeral = ephemeral;
+        self
+    }
+
     /// Sets the bead hooked on an agent (agent beads).
     pub fn with_hook(mut self, bead_id: &str) -> Issue {
         self.hook_bead = Some(bead_id.to_owned());
@@ -288,6 +319,14 @@ impl Issue {
     pub fn has_label(&self, label: &str) -> bool {
         self.labels.iter().any(|l| l == label)
     }
+}
+
+pub(crate) fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn is_empty_object(value: &Value) -> bool {
+    value.as_object().is_some_and(serde_json::Map::is_empty)
 }
 
 #[cfg(test)]

@@ -35,21 +35,24 @@
 //! One deliberate difference: event ids (unix ms) are unique and increasing, so resuming from an id
 //! never skips an event that happened in the same millisecond.
 
+mod agent;
 mod auth;
 mod faults;
 mod fixtures;
 mod http;
 mod issue;
+mod journal;
 mod mutation;
 mod ops;
 mod query;
 mod requests;
+mod serve;
 mod sse;
 mod store;
 mod tcp;
 mod tenant;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,12 +60,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use agent::{AgentStyle, description_field};
 pub use faults::{Faults, HealthFault, Scope, endpoint};
-pub use fixtures::{TownShape, seed_town};
+pub use fixtures::{TownShape, seed_town, seed_town_today};
 pub use issue::{Dependency, Issue, PARENT_CHILD, gastown, status};
+pub use journal::{EventRecord, JOURNAL_RETAIN_ROWS, journal_op};
 pub use mutation::{EventFilter, MutationEvent, kind};
 pub use query::MAX_IDS;
 pub use requests::{RequestLog, Tally, Transport};
+pub use serve::{CAPABILITIES, MAX_WATCH_STREAMS, Personality, SCHEMA_VERSION, op as serve_op};
 pub use store::{BeadStore, DEFAULT_HISTORY_CAPACITY};
 pub use tcp::MAX_LINE_BYTES;
 pub use tenant::{Tenant, TenantError};
@@ -82,6 +88,22 @@ pub struct TestDaemonConfig {
     pub keepalive_interval: Duration,
     /// How many mutation events are kept for `get_mutations` and `since` replays.
     pub history_capacity: usize,
+    /// Which server the HTTP listener plays (default: the bd daemon).
+    pub personality: Personality,
+    /// The IP both listeners bind (port 0). A wildcard (`0.0.0.0`, `::`) makes bd serve accept any
+    /// IP-literal `Host`; [`TestDaemon::http_url`] then names loopback.
+    pub bind_ip: IpAddr,
+    /// bd serve: acts as started with `--allow-non-loopback` (as pods binding `0.0.0.0` are), so
+    /// `limit=0` on list reads is a 400. Default true.
+    pub allow_non_loopback: bool,
+    /// bd serve: extra `Host` names allowed (`--allowed-host`), bare hosts.
+    pub allowed_hosts: Vec<String>,
+    /// bd serve: how long an idle `events:watch` stream waits before `: heartbeat` (bd: ~20 s).
+    pub heartbeat_interval: Duration,
+    /// bd serve: `database` in `/v0/beads/context` (every tenant reports the same).
+    pub database: String,
+    /// bd serve: `project_id` in `/v0/beads/context`, checked against `Bd-Project-Id`.
+    pub project_id: String,
 }
 
 impl Default for TestDaemonConfig {
@@ -91,6 +113,13 @@ impl Default for TestDaemonConfig {
             version: "0.60.0".to_owned(),
             keepalive_interval: Duration::from_secs(15),
             history_capacity: DEFAULT_HISTORY_CAPACITY,
+            personality: Personality::Daemon,
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            allow_non_loopback: true,
+            allowed_hosts: Vec::new(),
+            heartbeat_interval: Duration::from_secs(20),
+            database: "beads".to_owned(),
+            project_id: "testd-project".to_owned(),
         }
     }
 }
@@ -98,6 +127,7 @@ impl Default for TestDaemonConfig {
 /// A running test daemon with an HTTP and a TCP listener on loopback. Dropping it stops the listeners;
 /// [`TestDaemon::shutdown`] also waits for every connection task to end.
 pub struct TestDaemon {
+    personality: Personality,
     tenants: Arc<Tenants>,
     http_addr: SocketAddr,
     tcp_addr: SocketAddr,
@@ -115,13 +145,31 @@ impl std::fmt::Debug for TestDaemon {
 }
 
 impl TestDaemon {
-    /// Binds both listeners on `127.0.0.1:0` and starts serving an empty store.
+    /// Binds both listeners on `config.bind_ip` (default `127.0.0.1`), port 0, and starts serving
+    /// an empty store.
     pub async fn start(config: TestDaemonConfig) -> std::io::Result<TestDaemon> {
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let http_listener = TcpListener::bind(loopback).await?;
-        let tcp_listener = TcpListener::bind(loopback).await?;
-        let http_addr = http_listener.local_addr()?;
-        let tcp_addr = tcp_listener.local_addr()?;
+        let bind = SocketAddr::from((config.bind_ip, 0));
+        let http_listener = TcpListener::bind(bind).await?;
+        let tcp_listener = TcpListener::bind(bind).await?;
+        let http_bound = http_listener.local_addr()?;
+        let reachable = |addr: SocketAddr| {
+            if addr.ip().is_unspecified() {
+                SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+            } else {
+                addr
+            }
+        };
+        let http_addr = reachable(http_bound);
+        let tcp_addr = reachable(tcp_listener.local_addr()?);
+        let serve_settings = serve::ServeSettings {
+            version: config.version.clone(),
+            bind: http_bound,
+            allowed_hosts: config.allowed_hosts.clone(),
+            allow_non_loopback: config.allow_non_loopback,
+            heartbeat: config.heartbeat_interval,
+            database: config.database.clone(),
+            project_id: config.project_id.clone(),
+        };
 
         let store = BeadStore::new(config.history_capacity);
         let backend = Backend {
@@ -137,13 +185,26 @@ impl TestDaemon {
         let tenants = Arc::new(Tenants::new(backend, config.history_capacity));
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        tracker.spawn(http::serve(
-            http_listener,
-            Arc::clone(&tenants),
-            config.keepalive_interval,
-            shutdown.clone(),
-            tracker.clone(),
-        ));
+        match config.personality {
+            Personality::Daemon => {
+                tracker.spawn(http::serve(
+                    http_listener,
+                    Arc::clone(&tenants),
+                    config.keepalive_interval,
+                    shutdown.clone(),
+                    tracker.clone(),
+                ));
+            }
+            Personality::Serve => {
+                tracker.spawn(serve::serve(
+                    http_listener,
+                    Arc::clone(&tenants),
+                    serve_settings,
+                    shutdown.clone(),
+                    tracker.clone(),
+                ));
+            }
+        }
         tracker.spawn(tcp::serve(
             tcp_listener,
             Arc::clone(&tenants),
@@ -151,6 +212,7 @@ impl TestDaemon {
             tracker.clone(),
         ));
         Ok(TestDaemon {
+            personality: config.personality,
             tenants,
             http_addr,
             tcp_addr,
@@ -159,7 +221,12 @@ impl TestDaemon {
         })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// Which server the HTTP listener plays.
+    pub fn personality(&self) -> Personality {
+        self.personality
+    }
+
+    /// `http://127.0.0.1:PORT`: the daemon's base URL, or bd serve's (routes under `/v0/beads/`).
     pub fn http_url(&self) -> String {
         format!("http://{}", self.http_addr)
     }

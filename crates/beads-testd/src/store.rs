@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use jiff::Timestamp;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::issue::{Issue, status};
+use crate::journal::{EventRecord, Journal, Position, journal_op};
 use crate::mutation::{MutationEvent, kind};
 
 /// How many live items an event stream may fall behind before it is cut (the client then resumes
@@ -44,6 +45,18 @@ struct State {
     history: VecDeque<MutationEvent>,
     history_capacity: usize,
     last_event_ms: i64,
+    /// bd serve's events journal (every write, gapless seqs).
+    journal: Journal,
+    /// Mints bead revisions.
+    revisions: u64,
+}
+
+/// The outcome of [`BeadStore::write_if`]'s change.
+pub(crate) enum Draft<E> {
+    /// Leave the bead alone and answer this.
+    Refuse(E),
+    /// Write the draft (unless it equals the stored bead).
+    Keep,
 }
 
 impl Default for BeadStore {
@@ -71,6 +84,8 @@ impl BeadStore {
                     history: VecDeque::new(),
                     history_capacity: history_capacity.max(1),
                     last_event_ms: 0,
+                    journal: Journal::default(),
+                    revisions: 0,
                 }),
                 streams,
             }),
@@ -100,6 +115,8 @@ impl BeadStore {
             return false;
         };
         self.emit(&mut state, event_for(kind::DELETE, &issue, ""));
+        // bd-serve-v0.md §3.9: a delete record carries `issue: null`.
+        state.journal.append(journal_op::DELETE, id, None, None);
         true
     }
 
@@ -131,16 +148,89 @@ impl BeadStore {
             .collect()
     }
 
-    pub(crate) fn insert_as(&self, actor: &str, issue: Issue) {
+    /// The events journal after `since` (at most `limit` records, ascending).
+    pub fn journal_since(&self, since: i64, limit: usize) -> Vec<EventRecord> {
+        self.state().journal.since(since, limit)
+    }
+
+    /// The last journal `seq` written (0 before the first write).
+    pub fn journal_head(&self) -> i64 {
+        self.state().journal.position().head
+    }
+
+    /// The oldest journal `seq` still kept (`head + 1` when none is kept).
+    pub fn journal_floor(&self) -> i64 {
+        self.state().journal.position().floor
+    }
+
+    /// Forgets the journal records with `seq <= through`, as bd's pruner does.
+    pub fn prune_journal_through(&self, through: i64) {
+        self.state().journal.prune_through(through);
+    }
+
+    pub(crate) fn insert_as(&self, actor: &str, mut issue: Issue) {
         let mut state = self.state();
         let kind = if state.issues.contains_key(&issue.id) {
             kind::UPDATE
         } else {
             kind::CREATE
         };
+        issue.revision = next_revision(&mut state);
         let event = event_for(kind, &issue, actor);
+        let op = if kind == kind::CREATE {
+            journal_op::CREATE
+        } else {
+            journal_op::UPDATE
+        };
+        state
+            .journal
+            .append(op, &issue.id, Some(actor), Some(issue.clone()));
         state.issues.insert(issue.id.clone(), issue);
         self.emit(&mut state, event);
+    }
+
+    /// A conditional write for bd serve: `change` edits a draft of the bead under the store lock and
+    /// may refuse; an unchanged draft writes nothing. `None` if there is no such bead, else the bead
+    /// as stored afterwards and whether it was written.
+    pub(crate) fn write_if<E>(
+        &self,
+        actor: &str,
+        id: &str,
+        change: impl FnOnce(&mut Issue) -> Draft<E>,
+    ) -> Option<Result<(Issue, bool), E>> {
+        let mut state = self.state();
+        let before = state.issues.get(id)?.clone();
+        let mut draft = before.clone();
+        if let Draft::Refuse(refusal) = change(&mut draft) {
+            return Some(Err(refusal));
+        }
+        if draft == before {
+            return Some(Ok((before, false)));
+        }
+        state.issues.insert(id.to_owned(), draft);
+        let after = self.commit_update(&mut state, actor, id, before);
+        Some(Ok((after, true)))
+    }
+
+    /// Under one lock: the records after `since` and the position, or `Err(position)` when records
+    /// after `since` were pruned (`since < floor - 1`).
+    pub(crate) fn journal_page(
+        &self,
+        since: i64,
+        limit: usize,
+    ) -> Result<(Vec<EventRecord>, Position), Position> {
+        let state = self.state();
+        let position = state.journal.position();
+        if since < position.floor - 1 {
+            return Err(position);
+        }
+        Ok((state.journal.since(since, limit), position))
+    }
+
+    /// The journal position and a receiver of its changes, for `events:watch`.
+    pub(crate) fn watch_journal(&self) -> (Position, watch::Receiver<Position>) {
+        let state = self.state();
+        (state.journal.position(), state.journal.subscribe())
     }
 
     /// [`BeadStore::update`] on behalf of `actor`, returning the bead as changed.
@@ -154,6 +244,17 @@ impl BeadStore {
         let issue = state.issues.get_mut(id)?;
         let before = issue.clone();
         change(issue);
+        Some(self.commit_update(&mut state, actor, id, before))
+    }
+
+    /// Finishes an update of bead `id` (already changed in `state`): timestamps, revision, the
+    /// mutation event and the journal record.
+    fn commit_update(&self, state: &mut State, actor: &str, id: &str, before: Issue) -> Issue {
+        let revision = next_revision(state);
+        let Some(issue) = state.issues.get_mut(id) else {
+            return before;
+        };
+        issue.revision = revision;
         let now = Timestamp::now();
         if issue.updated_at == before.updated_at {
             issue.updated_at = now;
@@ -171,8 +272,17 @@ impl BeadStore {
         } else {
             event_for(kind::UPDATE, &after, actor)
         };
-        self.emit(&mut state, event);
-        Some(after)
+        // bd-serve-v0.md §3.9: a write that closes the bead is a `close` record.
+        let op = if status_changed && after.status == status::CLOSED {
+            journal_op::CLOSE
+        } else {
+            journal_op::UPDATE
+        };
+        state
+            .journal
+            .append(op, &after.id, Some(actor), Some(after.clone()));
+        self.emit(state, event);
+        after
     }
 
     /// Runs `read` over the beads (ordered by id) without cloning them.
@@ -229,6 +339,14 @@ impl BeadStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A fresh revision: distinct for every write of the store; signed and unordered on purpose, so a
+/// client can only compare it for equality.
+// bd-serve-v0.md §3.5: a signed 64-bit decimal, compare for equality only.
+fn next_revision(state: &mut State) -> i64 {
+    state.revisions += 1;
+    (state.revisions as i64).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 as i64)
 }
 
 /// An event describing `issue`, enriched with its type and labels as the daemon does.

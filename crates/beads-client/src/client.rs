@@ -46,8 +46,11 @@ pub struct MutationStreamConfig {
     /// Interval of `get_mutations` polls where SSE is not available.
     pub poll_interval: Duration,
     /// Reconnect when the SSE stream is silent this long; the daemon sends a
-    /// keepalive every 15 s.
+    /// keepalive every 15 s, `bd serve` a heartbeat after ~20 s idle.
     pub idle_timeout: Duration,
+    /// Interval of [`crate::Change::Relist`] ticks while the change feed cannot be
+    /// had (e.g. `bd serve` with its events journal off).
+    pub relist_interval: Duration,
 }
 
 impl Default for ClientConfig {
@@ -72,6 +75,7 @@ impl Default for MutationStreamConfig {
             reconnect_max_delay: Duration::from_secs(30),
             poll_interval: Duration::from_secs(2),
             idle_timeout: Duration::from_secs(45),
+            relist_interval: Duration::from_secs(30),
         }
     }
 }

@@ -130,7 +130,7 @@ mod tests {
             ("ftp://x:1", "unknown scheme"),
             ("tcp://x", "needs a port"),
             ("http://user:pw@x:1", "credentials"),
-            ("not a url", "invalid bd daemon endpoint"),
+            ("not a url", "invalid beads server endpoint"),
         ] {
             let error = text.parse::<Endpoint>().unwrap_err();
             assert!(error.to_string().contains(needle), "{text}: {error}");

@@ -1,20 +1,20 @@
-//! Typed failures of a call to the bd daemon.
+//! Typed failures of a call to a beads server: the bd daemon or `bd serve`.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
-/// Everything that can go wrong when talking to the daemon. Each message names the
-/// endpoint (as written by [`crate::Endpoint`]'s `Display`) and the operation; none
-/// ever contains the token.
+/// Everything that can go wrong when talking to a beads server. Each message names
+/// the endpoint (as written by [`crate::Endpoint`]'s `Display`, or the `bd serve` base
+/// URL) and the operation; none ever contains the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BeadsError {
     /// The endpoint string cannot be used.
-    #[error("invalid bd daemon endpoint {endpoint:?}: {reason}")]
+    #[error("invalid beads server endpoint {endpoint:?}: {reason}")]
     InvalidEndpoint { endpoint: String, reason: String },
 
     /// No connection could be made, or it broke before an answer arrived.
-    #[error("bd daemon at {endpoint} is unreachable ({operation}): {reason}")]
+    #[error("beads server at {endpoint} is unreachable ({operation}): {reason}")]
     Unreachable {
         endpoint: Arc<str>,
         operation: &'static str,
@@ -22,15 +22,15 @@ pub enum BeadsError {
     },
 
     /// No answer within the request timeout.
-    #[error("bd daemon at {endpoint} did not answer {operation} within {timeout:?}")]
+    #[error("beads server at {endpoint} did not answer {operation} within {timeout:?}")]
     TimedOut {
         endpoint: Arc<str>,
         operation: &'static str,
         timeout: Duration,
     },
 
-    /// The daemon refused the token (HTTP 401, or an auth error on TCP).
-    #[error("bd daemon at {endpoint} refused the token for {operation}: {message}")]
+    /// The server refused the token (HTTP 401, or an auth error on TCP).
+    #[error("beads server at {endpoint} refused the token for {operation}: {message}")]
     Unauthorized {
         endpoint: Arc<str>,
         operation: &'static str,
@@ -38,7 +38,7 @@ pub enum BeadsError {
     },
 
     /// The answer broke the wire protocol: not JSON, wrong shape, oversize line.
-    #[error("bd daemon at {endpoint} broke the protocol in {operation}: {detail}")]
+    #[error("beads server at {endpoint} broke the protocol in {operation}: {detail}")]
     Protocol {
         endpoint: Arc<str>,
         operation: &'static str,
@@ -47,6 +47,7 @@ pub enum BeadsError {
 
     /// The daemon answered with its own error (HTTP 4xx/5xx `{"error": ...}` or
     /// `{"success": false, "error": ...}` on TCP).
+    /// (`bd serve` answers with [`BeadsError::Problem`] instead.)
     #[error("bd daemon at {endpoint} failed {operation}{}: {message}", http_status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
     Daemon {
         endpoint: Arc<str>,
@@ -54,17 +55,69 @@ pub enum BeadsError {
         http_status: Option<u16>,
         message: String,
     },
+
+    /// `bd serve` answered with an `application/problem+json` error (bd-serve-v0.md §2):
+    /// `code` is its stable code (`busy`, `not_found`, `invalid_argument`, … or
+    /// `unknown` when the body was not a problem), `retry_after` its `Retry-After`.
+    #[error("bd serve at {endpoint} failed {operation} (HTTP {status} {code}): {detail}")]
+    Problem {
+        endpoint: Arc<str>,
+        operation: &'static str,
+        status: u16,
+        code: String,
+        detail: String,
+        retry_after: Option<Duration>,
+        /// The whole problem body (`param`, `reason`, `floor`, …), when it was one.
+        body: Option<Box<crate::serve::Problem>>,
+    },
+
+    /// `bd serve` does not list a capability an operation needs (bd-serve-v0.md §3.3).
+    #[error("bd serve at {endpoint} lacks the capability {capability:?} that {operation} needs")]
+    MissingCapability {
+        endpoint: Arc<str>,
+        operation: &'static str,
+        capability: String,
+    },
 }
 
 impl BeadsError {
     /// Whether a read may be retried after this error. Authorization and protocol
     /// failures will not go away by asking again; the daemon's own errors might
     /// (it answers 500 for a busy or failing-over database as well).
+    ///
+    /// `bd serve` problems (bd-serve-v0.md §2 "Client fallback"): 5xx is transient
+    /// (503 after its `Retry-After`); 4xx, 401 included, is not (an unknown 4xx is a
+    /// client bug and asking again gives the same answer).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Unreachable { .. } | Self::TimedOut { .. } | Self::Daemon { .. }
-        )
+        match self {
+            Self::Unreachable { .. } | Self::TimedOut { .. } | Self::Daemon { .. } => true,
+            Self::Problem { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// How long the server asked to wait before asking again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Problem { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The `bd serve` problem body, if this is a problem answer with one.
+    pub fn problem(&self) -> Option<&crate::serve::Problem> {
+        match self {
+            Self::Problem { body, .. } => body.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `bd serve` problem code, if this is a problem answer.
+    pub fn problem_code(&self) -> Option<&str> {
+        match self {
+            Self::Problem { code, .. } => Some(code),
+            _ => None,
+        }
     }
 }
 

@@ -1,4 +1,12 @@
-//! Client for the beads daemon (`bd daemon`), the store of Gas Town's state.
+//! Client for the beads server, the store of Gas Town's state: the bd daemon
+//! (`bd daemon`) or `bd serve` (the beads HTTP API v0), behind one interface,
+//! [`Beads`].
+//!
+//! - [`Beads`] picks the protocol ([`Protocol`], or [`Beads::detect`]) and offers
+//!   what the operator needs: [`Beads::snapshot`], the pod records, and
+//!   [`Beads::changes`].
+//! - [`ServeClient`] speaks `bd serve` (`/v0/beads/…`, problem+json errors,
+//!   capabilities, the events journal); see the `serve` module.
 //!
 //! - [`BeadsClient`] speaks both wire protocols — HTTP (`POST /bd.v1.BeadsService/<Method>`,
 //!   `/healthz`, `/readyz`, SSE `/events`) and newline-delimited JSON over TCP — chosen by
@@ -17,6 +25,7 @@
 //! is reached over the cluster network on its plain HTTP or TCP listener; TLS would
 //! need a rustls crypto provider wired through reqwest, which this crate avoids.
 
+mod backend;
 mod client;
 mod endpoint;
 mod error;
@@ -24,9 +33,11 @@ mod lenient;
 pub mod model;
 mod mutations;
 pub mod projection;
+pub mod serve;
 mod token;
 mod transport;
 
+pub use backend::{Beads, Change, Protocol, ServerInfo, UnknownProtocol};
 pub use client::{BeadsClient, ClientConfig, MutationStreamConfig};
 pub use endpoint::Endpoint;
 pub use error::BeadsError;
@@ -37,6 +48,7 @@ pub use projection::{
     AgentSummary, DaemonSummary, HookedWork, RigSummary, TownSnapshot, TownSummary, desired_agents,
     fetch_snapshot, project,
 };
+pub use serve::ServeClient;
 pub use token::{REDACTED, Token};
 
 pub type Result<T, E = BeadsError> = std::result::Result<T, E>;

@@ -141,7 +141,7 @@ fn admit_frame(
 
 /// Ends the byte stream with an error when nothing (not even a keepalive) arrives
 /// for `idle`, so a half-dead connection is replaced.
-fn with_idle_timeout<S, E>(
+pub(crate) fn with_idle_timeout<S, E>(
     bytes: S,
     idle: Duration,
 ) -> impl Stream<Item = Result<bytes::Bytes, IdleOrTransport<E>>>
@@ -160,7 +160,7 @@ where
 }
 
 #[derive(Debug, thiserror::Error)]
-enum IdleOrTransport<E> {
+pub(crate) enum IdleOrTransport<E> {
     #[error("no data for {0:?}")]
     Idle(Duration),
     #[error("{0}")]
@@ -168,14 +168,14 @@ enum IdleOrTransport<E> {
 }
 
 /// Exponential reconnect delays with jitter, restartable.
-struct Backoff {
+pub(crate) struct Backoff {
     builder: ExponentialBuilder,
     delays: backon::ExponentialBackoff,
     max: Duration,
 }
 
 impl Backoff {
-    fn new(config: &MutationStreamConfig) -> Self {
+    pub(crate) fn new(config: &MutationStreamConfig) -> Self {
         let builder = ExponentialBuilder::default()
             .with_min_delay(config.reconnect_min_delay)
             .with_max_delay(config.reconnect_max_delay)
@@ -188,11 +188,11 @@ impl Backoff {
         }
     }
 
-    fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         self.delays.next().unwrap_or(self.max)
     }
 
-    fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.delays = self.builder.build();
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::{Protocol, ServerInfo};
 use crate::client::BeadsClient;
 use crate::error::BeadsError;
 use crate::model::{
@@ -22,8 +23,13 @@ pub struct TownSnapshot {
     pub health: HealthReport,
     /// Non-closed agent beads (`issue_type: agent` or label `gt:agent`).
     pub agents: Vec<Issue>,
-    /// Non-closed merge-request beads (label `gt:merge-request`).
-    pub merge_requests: Vec<Issue>,
+    /// Non-closed merge-request beads (label `gt:merge-request`); `None` when the
+    /// server cannot tell. With `bd serve`, Gas Town keeps merge requests as wisps in
+    /// each rig's own database, which a town's serve does not hold
+    /// (bd-serve-v0.md §4, §1 "one serve per database").
+    pub merge_requests: Option<Vec<Issue>>,
+    /// Who answered: protocol, version, capabilities.
+    pub server: ServerInfo,
 }
 
 impl TownSnapshot {
@@ -62,10 +68,16 @@ pub async fn fetch_snapshot(client: &BeadsClient) -> Result<TownSnapshot, BeadsE
         .chain(labelled_agents)
         .filter(|issue| seen.insert(issue.id.clone()))
         .collect();
+    let server = ServerInfo {
+        protocol: Protocol::Daemon,
+        version: health.version.clone(),
+        capabilities: Vec::new(),
+    };
     Ok(TownSnapshot {
         health,
         agents,
-        merge_requests,
+        merge_requests: Some(merge_requests),
+        server,
     })
 }
 
@@ -128,10 +140,12 @@ pub struct RigSummary {
     pub witness_alive: bool,
     /// A refinery is in the live family and active within the staleness threshold.
     pub refinery_alive: bool,
-    /// Non-closed merge requests: queued plus in processing.
-    pub merge_queue_depth: u32,
-    /// Merge requests `in_progress` (being processed by the refinery).
-    pub merge_queue_in_processing: u32,
+    /// Non-closed merge requests: queued plus in processing; `None` when the
+    /// snapshot does not know the merge requests (never 0 for unknown).
+    pub merge_queue_depth: Option<u32>,
+    /// Merge requests `in_progress` (being processed by the refinery); `None` when
+    /// unknown.
+    pub merge_queue_in_processing: Option<u32>,
     /// Work on the hooks of the rig's agents.
     pub hooked_work: Vec<HookedWork>,
     /// Every non-closed agent bead of the rig, sorted by id.
@@ -206,19 +220,22 @@ pub fn project(snapshot: &TownSnapshot, now: Timestamp, staleness: Duration) -> 
             None => town_agents.push(agent),
         }
     }
-    for request in snapshot
-        .merge_requests
-        .iter()
-        .filter(|issue| !issue.is_closed())
-    {
-        let Some(rig) = request.rig() else { continue };
-        let summary = rig_entry(&mut rigs, rig);
-        summary.merge_queue_depth += 1;
-        if request.status == IssueStatus::InProgress {
-            summary.merge_queue_in_processing += 1;
+    if let Some(merge_requests) = &snapshot.merge_requests {
+        for request in merge_requests.iter().filter(|issue| !issue.is_closed()) {
+            let Some(rig) = request.rig() else { continue };
+            let summary = rig_entry(&mut rigs, rig);
+            *summary.merge_queue_depth.get_or_insert(0) += 1;
+            if request.status == IssueStatus::InProgress {
+                *summary.merge_queue_in_processing.get_or_insert(0) += 1;
+            }
         }
     }
+    let merge_requests_known = snapshot.merge_requests.is_some();
     for summary in rigs.values_mut() {
+        if merge_requests_known {
+            summary.merge_queue_depth.get_or_insert(0);
+            summary.merge_queue_in_processing.get_or_insert(0);
+        }
         summarise_agents(summary);
     }
     town_agents.sort_by(|a, b| a.id.cmp(&b.id));

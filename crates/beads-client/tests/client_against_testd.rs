@@ -461,7 +461,7 @@ async fn one_snapshot_is_four_requests_whatever_the_town_size() {
             assert!(!rig.refinery_alive, "{transport} {}", rig.name);
             assert_eq!(
                 (rig.merge_queue_depth, rig.merge_queue_in_processing),
-                (3, 1),
+                (Some(3), Some(1)),
                 "{transport}"
             );
             assert_eq!(rig.hooked_work.len(), 2, "{transport} {}", rig.name);

@@ -21,10 +21,11 @@ fn town() -> TownSnapshot {
     TownSnapshot {
         health: decode("town/health", include_str!("fixtures/town/health.json")),
         agents: decode("town/agents", include_str!("fixtures/town/agents.json")),
-        merge_requests: decode(
+        merge_requests: Some(decode(
             "town/merge_requests",
             include_str!("fixtures/town/merge_requests.json"),
-        ),
+        )),
+        ..TownSnapshot::default()
     }
 }
 
@@ -105,7 +106,7 @@ fn mutation_fixture_decodes_with_unknown_types_kept() {
 fn town_fixtures_decode() {
     let town = town();
     assert_eq!(town.agents.len(), 22);
-    assert_eq!(town.merge_requests.len(), 6);
+    assert_eq!(town.merge_requests.as_ref().map(Vec::len), Some(6));
     let agents: Vec<_> = town.agent_beads().collect();
     assert_eq!(agents.len(), 21, "the task bead is not an agent");
     let rictus = agents.iter().find(|a| a.name == "rictus").expect("rictus");
@@ -153,10 +154,11 @@ fn town_projection() {
         "idle but last active 70 minutes ago"
     );
     assert_eq!(
-        gastown.merge_queue_depth, 3,
+        gastown.merge_queue_depth,
+        Some(3),
         "closed merge request left out"
     );
-    assert_eq!(gastown.merge_queue_in_processing, 1);
+    assert_eq!(gastown.merge_queue_in_processing, Some(1));
     let hooked: Vec<_> = gastown
         .hooked_work
         .iter()
@@ -187,14 +189,18 @@ fn town_projection() {
     );
     assert_eq!(
         (beads.merge_queue_depth, beads.merge_queue_in_processing),
-        (1, 1)
+        (Some(1), Some(1))
     );
     assert!(beads.hooked_work.is_empty());
     assert_eq!(beads.agents.len(), 6);
 
     let wyvern = summary.rig("wyvern").expect("wyvern");
     assert_eq!(wyvern.polecats, ["ace"]);
-    assert_eq!((wyvern.crew_count, wyvern.merge_queue_depth), (0, 0));
+    assert_eq!(
+        (wyvern.crew_count, wyvern.merge_queue_depth),
+        (0, Some(0)),
+        "known merge requests: none is zero, not unknown"
+    );
     assert!(!wyvern.witness_alive && !wyvern.refinery_alive);
 
     let town_ids: Vec<_> = summary.town_agents.iter().map(|a| a.id.as_str()).collect();
@@ -292,6 +298,7 @@ fn a_large_town_projects_correctly() {
     let fresh = "2026-02-06T22:09:00Z";
     let mut snapshot = TownSnapshot {
         health: decode("town/health", include_str!("fixtures/town/health.json")),
+        merge_requests: Some(Vec::new()),
         ..TownSnapshot::default()
     };
     let agent = |id: String, rig: &str, role: &str, state: &str, description: bool| {
@@ -350,7 +357,7 @@ fn a_large_town_projects_correctly() {
             ));
         }
         for m in 0..MERGE_REQUESTS_PER_RIG {
-            snapshot.merge_requests.push(Issue {
+            snapshot.merge_requests.get_or_insert_default().push(Issue {
                 id: format!("{rig}-mr-{m}"),
                 labels: vec!["gt:merge-request".into(), format!("rig:{rig}")],
                 status: if m % 4 == 0 {
@@ -363,7 +370,7 @@ fn a_large_town_projects_correctly() {
         }
     }
     assert_eq!(
-        snapshot.agents.len() + snapshot.merge_requests.len(),
+        snapshot.agents.len() + snapshot.merge_requests.as_ref().map_or(0, Vec::len),
         10_000
     );
 
@@ -384,12 +391,40 @@ fn a_large_town_projects_correctly() {
             rig.name
         );
         assert!(rig.witness_alive && rig.refinery_alive, "{}", rig.name);
-        assert_eq!(rig.merge_queue_depth as usize, MERGE_REQUESTS_PER_RIG);
+        assert_eq!(rig.merge_queue_depth, Some(MERGE_REQUESTS_PER_RIG as u32));
         assert_eq!(
-            rig.merge_queue_in_processing as usize,
-            MERGE_REQUESTS_PER_RIG / 4
+            rig.merge_queue_in_processing,
+            Some(MERGE_REQUESTS_PER_RIG as u32 / 4)
         );
         assert_eq!(rig.hooked_work.len(), POLECATS_PER_RIG / 10);
         assert_eq!(rig.agents.len(), 2 + POLECATS_PER_RIG + CREW_PER_RIG);
     }
+}
+
+#[test]
+fn unknown_merge_requests_project_to_unknown_queue_depths() {
+    let snapshot = TownSnapshot {
+        merge_requests: None,
+        ..town()
+    };
+    let summary = project(&snapshot, now(), STALENESS);
+    assert!(!summary.rigs.is_empty());
+    for rig in &summary.rigs {
+        assert_eq!(
+            (rig.merge_queue_depth, rig.merge_queue_in_processing),
+            (None, None),
+            "{}: unknown is never 0",
+            rig.name
+        );
+    }
+    // Everything else projects as with merge requests known.
+    let known = project(&town(), now(), STALENESS);
+    let polecats = |summary: &beads_client::TownSummary| {
+        summary
+            .rigs
+            .iter()
+            .map(|rig| (rig.name.clone(), rig.polecats.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(polecats(&summary), polecats(&known));
 }

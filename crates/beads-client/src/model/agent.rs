@@ -175,24 +175,74 @@ impl AgentBead {
     pub fn has_labels(&self, labels: &[String]) -> bool {
         labels.iter().all(|wanted| self.labels.contains(wanted))
     }
-}
 
-/// `gt-mayor` → mayor; `gt-<rig>-<role>-<name>` → role.
-fn role_from_id(id: &str) -> Option<Role> {
-    let rest = id.strip_prefix("gt-")?;
-    Role::KNOWN
-        .into_iter()
-        .find(|role| rest == role.as_str() || rest.contains(&format!("-{}-", role.as_str())))
-}
-
-/// Splits `gt-<rig>-<role>-<name>` into (rig, name); `gt-<role>` into (None, role).
-fn split_agent_id(id: &str, role: &Role) -> Option<(Option<String>, String)> {
-    let rest = id.strip_prefix("gt-")?;
-    if rest == role.as_str() {
-        return Some((None, role.as_str().to_owned()));
+    /// Gas Town's identity path of this agent, which is what `assignee` holds on
+    /// work hooked to it (bd-serve-v0.md §4): `mayor/`, `deacon/`, `deacon/boot`,
+    /// `<rig>/witness`, `<rig>/refinery`, `<rig>/polecats/<name>`,
+    /// `<rig>/crew/<name>`, `deacon/dogs/<name>`. `None` when the role is unknown
+    /// or a rig agent has no rig.
+    pub fn identity(&self) -> Option<String> {
+        let rig = self.rig.as_deref();
+        let name = &self.name;
+        match (self.role.as_ref()?, rig) {
+            (Role::Mayor, _) => Some("mayor/".to_owned()),
+            (Role::Deacon, _) => Some("deacon/".to_owned()),
+            (Role::Witness, Some(rig)) => Some(format!("{rig}/witness")),
+            (Role::Refinery, Some(rig)) => Some(format!("{rig}/refinery")),
+            (Role::Polecat, Some(rig)) => Some(format!("{rig}/polecats/{name}")),
+            (Role::Crew, Some(rig)) => Some(format!("{rig}/crew/{name}")),
+            (Role::Other(role), _) if role == "dog" => Some(format!("deacon/dogs/{name}")),
+            (Role::Other(role), _) if role == "boot" => Some("deacon/boot".to_owned()),
+            _ => None,
+        }
     }
-    let (rig, name) = rest.split_once(&format!("-{}-", role.as_str()))?;
-    (!rig.is_empty() && !name.is_empty()).then(|| (Some(rig.to_owned()), name.to_owned()))
+}
+
+/// The id after its prefix: `gt-…`, `hq-…`, `<rig prefix>-…` (bd-serve-v0.md §4).
+fn id_rest(id: &str) -> Option<&str> {
+    id.split_once('-')
+        .map(|(_, rest)| rest)
+        .filter(|rest| !rest.is_empty())
+}
+
+/// `gt-mayor` → mayor; `gt-<rig>-<role>-<name>` → role; and, failing those, the
+/// forms of bd-serve-v0.md §4: `<prefix>-<role>-<name>` (prefix == rig) and
+/// `<prefix>-<rig>-<role>` (witness, refinery).
+fn role_from_id(id: &str) -> Option<Role> {
+    let rest = id_rest(id)?;
+    let find = |matches: &dyn Fn(&str) -> bool| {
+        Role::KNOWN.into_iter().find(|role| matches(role.as_str()))
+    };
+    find(&|role| rest == role || rest.contains(&format!("-{role}-")))
+        .or_else(|| find(&|role| rest.starts_with(&format!("{role}-"))))
+        .or_else(|| find(&|role| rest.ends_with(&format!("-{role}"))))
+}
+
+/// Splits `gt-<rig>-<role>-<name>` into (rig, name); `gt-<role>` into (None, role);
+/// failing those, `<prefix>-<role>-<name>` into (None, name) and
+/// `<prefix>-<rig>-<role>` into (rig, role) (bd-serve-v0.md §4; any prefix).
+fn split_agent_id(id: &str, role: &Role) -> Option<(Option<String>, String)> {
+    let rest = id_rest(id)?;
+    let role = role.as_str();
+    if rest == role {
+        return Some((None, role.to_owned()));
+    }
+    if let Some((rig, name)) = rest.split_once(&format!("-{role}-"))
+        && !rig.is_empty()
+        && !name.is_empty()
+    {
+        return Some((Some(rig.to_owned()), name.to_owned()));
+    }
+    if let Some(name) = rest
+        .strip_prefix(&format!("{role}-"))
+        .filter(|n| !n.is_empty())
+    {
+        return Some((None, name.to_owned()));
+    }
+    let rig = rest
+        .strip_suffix(&format!("-{role}"))
+        .filter(|r| !r.is_empty())?;
+    Some((Some(rig.to_owned()), role.to_owned()))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod mutation;
 mod wire;
 
 pub use agent::{AgentBead, AgentState, PodFields, Role};
+pub(crate) use issue::marks;
 pub use issue::{Issue, IssueStatus, description_field};
 pub(crate) use mutation::{MutationCursor, Positioned};
 pub use mutation::{MutationEvent, MutationKind};

@@ -32,6 +32,7 @@ pub fn fast_config() -> ClientConfig {
             reconnect_max_delay: Duration::from_millis(50),
             poll_interval: Duration::from_millis(20),
             idle_timeout: Duration::from_secs(2),
+            relist_interval: Duration::from_millis(100),
         },
         ..ClientConfig::default()
     }

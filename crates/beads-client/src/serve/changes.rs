@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::http::Failure;
 use super::wire::{EventRecord, Problem};
-use super::{ServeClient, capability};
+use super::{ServeClient, capability, suggests_a_changed_server};
 use crate::backend::Change;
 use crate::error::BeadsError;
 use crate::mutations::{Backoff, with_idle_timeout};
@@ -251,6 +251,11 @@ pub(crate) fn stream(
                         continue;
                     }
                     Err(failure) => match Refusal::from_failure(failure) {
+                        Refusal::Other(error) if suggests_a_changed_server(&error) => {
+                            // e.g. 404 on the route: ask for the capabilities again.
+                            client.forget_context();
+                            refusal = Some(Refusal::Other(error));
+                        }
                         Refusal::Saturated if can_poll => {
                             tracing::info!(%endpoint, "journal watch saturated; polling");
                             poll_until = Some(Instant::now() + relist);

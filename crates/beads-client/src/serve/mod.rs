@@ -472,7 +472,7 @@ impl ServeClient {
 
 /// 404 on a route, 400 for an unknown parameter, or no connection at all: the
 /// server may have been replaced by another version (bd-serve-v0.md §2).
-fn suggests_a_changed_server(error: &BeadsError) -> bool {
+pub(crate) fn suggests_a_changed_server(error: &BeadsError) -> bool {
     match error {
         BeadsError::Problem { status: 404, .. } | BeadsError::Unreachable { .. } => true,
         BeadsError::Problem {

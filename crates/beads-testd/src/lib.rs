@@ -1,18 +1,42 @@
-//! A faithful test bd daemon: an in-memory bead store served over the daemon's two real wire protocols.
+//! A faithful test beads server: an in-memory bead store served with one of two personalities
+//! ([`Personality`], chosen by [`TestDaemonConfig::personality`]).
 //!
+//! **Daemon** (the default, the bd daemon):
 //! - HTTP (the Kubernetes-era daemon): `GET /healthz` (`/health`), `GET /readyz`, `GET /metrics`,
 //!   `POST /bd.v1.BeadsService/<Method>` with a bearer token, and the SSE stream `GET /events`.
 //! - TCP, newline-delimited JSON (the legacy listener): `{"operation","args","token",…}` per line,
 //!   `{"success","data","error"}` back.
 //!
-//! Tests seed and change beads through [`BeadStore`] (every change is a mutation event on both
-//! `get_mutations` and `/events`), switch faults through [`Faults`], and count what clients asked for
-//! through [`RequestLog`].
+//! **Serve** (`bd serve`, beads HTTP API v0, see `bd-serve-v0.md`): the HTTP listener serves
+//! `GET /healthz`, `GET /v0/beads/ready`, `GET /v0/beads/context`, `GET /v0/beads/issues`,
+//! `GET /v0/beads/issues:count`, `GET|PATCH /v0/beads/issues/{id}`,
+//! `POST /v0/beads/issues/{id}:casMetadata`, `GET /v0/beads/events` and
+//! `GET /v0/beads/events:watch`, with the Host allowlist, `application/problem+json` errors,
+//! `Cache-Control: no-store`, unknown-parameter refusals and bearer auth of the real server. The
+//! TCP listener stays up with the daemon protocol (a real serve has none; nothing needs to use it).
+//! Other v0 routes (create, claim, dependencies, …) are not served: 404, although `capabilities`
+//! lists their tokens as bd does. Requests are counted in the [`RequestLog`] under the
+//! [`serve_op`] names (`"GET /v0/beads/issues"`, …).
 //!
-//! One daemon can stand in for several: [`TestDaemon::add_tenant`] adds a [`Tenant`] reached with
-//! its own token (HTTP bearer, `/events`, TCP `token`), with its own store, faults, request log and
-//! mutation stream. Requests without a tenant's token go to the default tenant (`config.token`),
-//! which `store()`, `faults()` and `requests()` address.
+//! Tests seed and change beads through [`BeadStore`]. Every change is a mutation event on both
+//! `get_mutations` and `/events`, reminted [`Issue::revision`], and an [`EventRecord`] in the
+//! store's events journal (gapless `seq` from 1; store writes have no actor, API writes carry the
+//! body's `actor`). Faults are switched through [`Faults`] (the serve ones: `journal_disabled`,
+//! `prune_journal_through`, `busy`, `watch_saturated`, `capabilities_without`; the one-shot
+//! `fail_next`/`drop_next`/`malform_next` and `set_latency` work on both personalities), and
+//! requests are counted through [`RequestLog`].
+//!
+//! Agent beads come in two shapes ([`AgentStyle`] in [`TownShape::style`]): the daemon era's
+//! columns, and current Gas Town's (`task` beads labelled `gt:agent` with `key: value` description
+//! lines, work hooked by `status=hooked` + `assignee=<identity path>`, merge requests as wisps).
+//! [`BeadStore::set_agent_state`] and [`BeadStore::set_hook`] write whichever shape a bead has;
+//! [`BeadStore::hook_work`]/[`BeadStore::unhook_work`] hook work the current way.
+//!
+//! One server can stand in for several: [`TestDaemon::add_tenant`] adds a [`Tenant`] reached with
+//! its own token (HTTP bearer, `/events`, TCP `token`), with its own store, journal, faults, request
+//! log and mutation stream — with bd serve, one tenant is one `bd serve` of one database. Requests
+//! without a tenant's token go to the default tenant (`config.token`; empty = no auth, never
+//! 401), which `store()`, `faults()` and `requests()` address.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -26,6 +50,29 @@
 //! // ... point a client at daemon.http_url() or daemon.tcp_url() with daemon.token() ...
 //! assert_eq!(daemon.requests().count("list"), 0);
 //! daemon.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A bd serve example:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use beads_testd::{AgentStyle, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town};
+//!
+//! let serve = TestDaemon::start(TestDaemonConfig {
+//!     personality: Personality::Serve,
+//!     ..TestDaemonConfig::default()
+//! })
+//! .await?;
+//! let shape = TownShape { style: AgentStyle::GasTownToday, ..TownShape::default() };
+//! seed_town(serve.store(), &["gastown"], &shape);
+//! serve.store().set_agent_state("gt-gastown-polecat-nux", "stuck");
+//! serve.faults().journal_disabled(true);
+//! // ... GET {serve.http_url()}/v0/beads/issues?label=gt:agent&include_infra=true ...
+//! assert_eq!(serve.store().journal_head() as usize, serve.store().len() + 1);
+//! serve.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```

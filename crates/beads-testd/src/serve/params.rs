@@ -128,7 +128,7 @@ pub(crate) fn valid_metadata_key(key: &str) -> bool {
 pub(crate) fn metadata_matches(stored: Option<&Value>, wanted: &str) -> bool {
     match stored {
         Some(Value::String(s)) => s == wanted,
-        Some(other) => other.to_string() == wanted,
+        Some(other) => serde_json::to_string(other).is_ok_and(|text| text == wanted),
         None => false,
     }
 }

@@ -36,6 +36,16 @@ pub fn run() -> anyhow::Result<()> {
             .env("HELM_SDK_PYTHON", &helm_python)
             .args(["test", "--workspace", "--locked", "--no-fail-fast"]),
     )?;
+    // The operator's beads-facing end-to-end tests once more, against the
+    // test server's `bd serve` personality (the run above used the daemon).
+    step(
+        "cargo test (end-to-end, against bd serve)",
+        Command::new(&cargo)
+            .current_dir(&root)
+            .env("GASTOWN_E2E_BEADS", "serve")
+            .args(["test", "--locked", "--no-fail-fast", "-p", "gastown-operator"])
+            .args(SERVE_E2E.iter().flat_map(|test| ["--test", test])),
+    )?;
     // The quick benchmark in this (debug) build: it checks that the harness
     // works end to end, operator child process included (the tests built
     // target/debug/gastown-operator); its figures are not the documented ones.
@@ -46,6 +56,15 @@ pub fn run() -> anyhow::Result<()> {
     })?;
     Ok(())
 }
+
+/// The end-to-end suites that talk to beads, run against both servers.
+const SERVE_E2E: &[&str] = &[
+    "town_lifecycle",
+    "beads_triggers",
+    "pool",
+    "rollout",
+    "teardown",
+];
 
 /// Helm's own Go library, as bundled by the PyPI package `helm-sdkpy`, in a
 /// virtualenv under `target/`. The package declares Python >= 3.12 but works

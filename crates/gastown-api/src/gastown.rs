@@ -537,6 +537,12 @@ pub struct DaemonStatus {
     /// The daemon's version, as its health check reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The protocol the operator speaks with it: `daemon` or `serve`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// How the operator learns of changes in beads: `stream` (the server's change stream), or why it cannot (e.g. the events journal is off) and what it does instead (relisting periodically). Absent until known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_feed: Option<String>,
 }
 
 /// A rig's summary in the town's status.

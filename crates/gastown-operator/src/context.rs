@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use beads_client::{BeadsClient, ClientConfig, Token};
+use beads_client::{Beads, ClientConfig, Protocol, Token};
 use gastown_api::GasTown;
+use gastown_api::gastown::BeadsProtocol;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ApiResource;
 use kube::runtime::events::Recorder;
@@ -14,6 +15,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
 use crate::beads_view::BeadsViews;
+use crate::runtime::beads_events::BeadsFeeds;
 use crate::cache::Cache;
 use crate::controllers::retry::FailureCounts;
 use crate::error::{Error, Result};
@@ -52,6 +54,8 @@ pub struct Context {
     pub settings: Settings,
     pub beads: BeadsConnections,
     pub beads_views: BeadsViews,
+    /// How each town's changes reach the operator (stream or relisting).
+    pub beads_feeds: BeadsFeeds,
     /// The status last written to each resource, ahead of the cache.
     pub statuses: StatusLedger,
     /// Consecutive failed reconciles per object, for the retry delay.
@@ -70,6 +74,7 @@ impl Context {
             settings,
             beads: BeadsConnections::default(),
             beads_views: BeadsViews::default(),
+            beads_feeds: BeadsFeeds::default(),
             statuses: StatusLedger::default(),
             failures: FailureCounts::default(),
             external_secrets: ExternalSecretsDiscovery::default(),
@@ -97,16 +102,18 @@ impl Context {
         self.external_secrets.resource(&self.client).await
     }
 
-    /// The bd daemon client of `town`.
-    pub async fn beads_for(&self, town: &GasTown) -> Result<BeadsClient> {
+    /// The beads server client of `town`, speaking the town's protocol.
+    pub async fn beads_for(&self, town: &GasTown) -> Result<Beads> {
         let namespace = town.namespace().unwrap_or_default();
         let daemon = &town.spec.daemon;
+        let protocol = beads_protocol(daemon.protocol());
+        // bd serve answers only Host names on its allowlist; the builder
+        // lists this spelling of the Service (builders::town::allowed_hosts).
         let endpoint = match &self.settings.daemon_override {
             Some(url) => url.clone(),
             None => {
                 let service = format!("{}.{namespace}.svc", naming::bd_daemon(&town.name_any()));
-                let endpoint = daemon.endpoint(&service);
-                format!("http://{}:{}", endpoint.host, endpoint.http_port)
+                daemon.endpoint(&service).url()
             }
         };
         let secret = daemon
@@ -122,18 +129,31 @@ impl Context {
                 .and_then(|s| s.metadata.resource_version.clone())
         });
         let key = (namespace.clone(), town.name_any());
-        if let Some(cached) = self.beads.get(&key, &endpoint, &secret_version) {
+        let identity = format!("{protocol}|{endpoint}");
+        if let Some(cached) = self.beads.get(&key, &identity, &secret_version) {
             return Ok(cached);
         }
         let token = match &secret {
             None => None,
             Some((name, key)) => Some(read_token(&self.client, &namespace, name, key).await?),
         };
-        let client =
-            BeadsClient::with_config(endpoint.parse()?, token, self.settings.beads_client.clone())?;
+        let client = Beads::connect(
+            protocol,
+            &endpoint,
+            token,
+            self.settings.beads_client.clone(),
+        )?;
         self.beads
-            .put(key, endpoint, secret_version, client.clone());
+            .put(key, identity, secret_version, client.clone());
         Ok(client)
+    }
+}
+
+/// The client's name for the spec's protocol.
+pub fn beads_protocol(protocol: BeadsProtocol) -> Protocol {
+    match protocol {
+        BeadsProtocol::Daemon => Protocol::Daemon,
+        BeadsProtocol::Serve => Protocol::Serve,
     }
 }
 
@@ -165,7 +185,7 @@ pub struct BeadsConnections {
 struct CachedClient {
     endpoint: String,
     secret_version: Option<String>,
-    client: BeadsClient,
+    client: Beads,
 }
 
 impl BeadsConnections {
@@ -174,7 +194,7 @@ impl BeadsConnections {
         key: &(String, String),
         endpoint: &str,
         secret_version: &Option<String>,
-    ) -> Option<BeadsClient> {
+    ) -> Option<Beads> {
         let clients = self
             .clients
             .lock()
@@ -190,7 +210,7 @@ impl BeadsConnections {
         key: (String, String),
         endpoint: String,
         secret_version: Option<String>,
-        client: BeadsClient,
+        client: Beads,
     ) {
         let mut clients = self
             .clients

@@ -6,7 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use beads_testd::Issue;
 use common::{Harness, RIG, TOWN, eventually, minimal_town, running_town};
 use gastown_api::GasTown;
 use k8s_openapi::api::core::v1::Pod;
@@ -47,7 +46,7 @@ async fn a_polecat_comes_and_goes_as_beads_says() {
     harness
         .testd
         .store()
-        .insert(Issue::agent(Some(RIG), "polecat", "rictus", "spawning"));
+        .insert(common::agent_bead(Some(RIG), "polecat", "rictus", "spawning"));
     let pod = eventually("rictus's pod exists", TRIGGERED, || async {
         live_pod(&pods, &pod_name("rictus")).await
     })
@@ -69,9 +68,7 @@ async fn a_polecat_comes_and_goes_as_beads_says() {
     harness
         .testd
         .store()
-        .update(&format!("gt-{RIG}-polecat-rictus"), |issue| {
-            issue.agent_state = Some("done".into())
-        });
+        .set_agent_state(&format!("gt-{RIG}-polecat-rictus"), "done");
     eventually("rictus's pod is gone", TRIGGERED, || async {
         live_pod(&pods, &pod_name("rictus"))
             .await

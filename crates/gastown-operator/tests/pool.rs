@@ -11,8 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beads_client::{fetch_snapshot, project};
-use beads_testd::Issue;
+use beads_client::project;
 use beads_testd::Scope as FaultScope;
 use common::{CONVERGE, Harness, NAMESPACE, RIG, TOWN, eventually, minimal_town};
 use embedded_apiserver::simulation::PodOutcome;
@@ -135,7 +134,7 @@ impl Fixture {
         let town = self.harness.api::<GasTown>().get(TOWN).await.unwrap();
         let fetched = async {
             let client = self.ctx.beads_for(&town).await.map_err(|e| e.to_string())?;
-            fetch_snapshot(&client).await.map_err(|e| e.to_string())
+            client.snapshot().await.map_err(|e| e.to_string())
         }
         .await;
         let now = Timestamp::now();
@@ -317,7 +316,7 @@ async fn beads_decides_which_polecats_run() {
     f.harness
         .testd
         .store()
-        .insert(Issue::agent(Some(RIG), "polecat", "rictus", "spawning"));
+        .insert(common::agent_bead(Some(RIG), "polecat", "rictus", "spawning"));
     let (_, reason, message) = f
         .sync_until("rictus waits for room", async |f: &Fixture| {
             f.condition(condition::QUOTA_EXHAUSTED)
@@ -341,9 +340,7 @@ async fn beads_decides_which_polecats_run() {
     assert_eq!(rictus.phase, Some(AgentPhase::Pending));
 
     // beads says nux is done: its pod goes, beads forgets it, rictus gets the room.
-    f.harness.testd.store().update(&bead_id("nux"), |issue| {
-        issue.agent_state = Some("done".into())
-    });
+    f.harness.testd.store().set_agent_state(&bead_id("nux"), "done");
     f.sync_until("nux's pod is replaced by rictus's", async |f: &Fixture| {
         (f.pool_pods().await == [pod_name("rictus"), pod_name("toast")]).then_some(())
     })
@@ -491,7 +488,7 @@ async fn an_agent_name_that_makes_no_valid_pod_blocks_only_that_agent() {
     f.harness
         .testd
         .store()
-        .insert(Issue::agent(Some(RIG), "polecat", "Bad_Name", "spawning"));
+        .insert(common::agent_bead(Some(RIG), "polecat", "Bad_Name", "spawning"));
 
     let (_, reason, message) = f
         .sync_until("the refusal shows", async |f: &Fixture| {
@@ -627,7 +624,7 @@ async fn a_flood_of_spawns_is_created_in_bursts() {
         .await
         .unwrap();
     for i in 0..7 {
-        f.harness.testd.store().insert(Issue::agent(
+        f.harness.testd.store().insert(common::agent_bead(
             Some(RIG),
             "polecat",
             &format!("flood{i}"),
@@ -656,7 +653,7 @@ async fn a_hundred_spawns_at_once_come_in_bursts_of_the_default_size() {
     })
     .await;
     for i in 0..98 {
-        f.harness.testd.store().insert(Issue::agent(
+        f.harness.testd.store().insert(common::agent_bead(
             Some(RIG),
             "polecat",
             &format!("swarm{i:03}"),

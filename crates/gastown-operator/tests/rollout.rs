@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use beads_testd::Issue;
 use common::{CONVERGE, Harness, RIG, TOWN, eventually, minimal_town, running_town};
 use gastown_api::{AgentPool, GasTown};
 use gastown_operator::naming;
@@ -108,7 +107,7 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
     harness
         .testd
         .store()
-        .insert(Issue::agent(Some(RIG), "crew", "bob", "working"));
+        .insert(common::agent_bead(Some(RIG), "crew", "bob", "working"));
     let polecats = ListParams::default().labels("gastown.io/role=polecat");
     let polecats_before: BTreeMap<String, (String, Option<String>)> = pods
         .list(&polecats)
@@ -170,9 +169,7 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
     harness
         .testd
         .store()
-        .update(&format!("gt-{RIG}-crew-bob"), |issue| {
-            issue.agent_state = Some("idle".into())
-        });
+        .set_agent_state(&format!("gt-{RIG}-crew-bob"), "idle");
     let town = eventually("every agent runs the new spec", CONVERGE, || async {
         let agents = rig_agents(&pods).await;
         let all_new = declared.iter().all(|name| {
@@ -227,7 +224,7 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
     harness
         .testd
         .store()
-        .insert(Issue::agent(Some(RIG), "polecat", "newcomer", "spawning"));
+        .insert(common::agent_bead(Some(RIG), "polecat", "newcomer", "spawning"));
     let newcomer = eventually("a new polecat starts", CONVERGE, || async {
         pods.get_opt(&format!("gt-{RIG}-polecat-newcomer"))
             .await
@@ -269,7 +266,7 @@ async fn busy_crew_go_when_forced_or_after_max_wait_and_a_restart_keeps_the_pace
         harness
             .testd
             .store()
-            .insert(Issue::agent(Some(RIG), "crew", name, "working"));
+            .insert(common::agent_bead(Some(RIG), "crew", name, "working"));
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     towns
@@ -343,7 +340,7 @@ async fn crew_a_pool_runs_roll_one_at_a_time_with_the_rigs_own_agents() {
         harness
             .testd
             .store()
-            .insert(Issue::agent(Some(RIG), "crew", name, "idle"));
+            .insert(common::agent_bead(Some(RIG), "crew", name, "idle"));
     }
     let pools: Api<AgentPool> = harness.api();
     let pool: AgentPool = serde_json::from_value(json!({

@@ -146,7 +146,7 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
     assert_eq!(summary.crew_count, Some(from_beads.crew_count as i32));
     assert_eq!(
         summary.merge_queue_depth,
-        Some(from_beads.merge_queue_depth as i32)
+        from_beads.merge_queue_depth.map(|n| n as i32)
     );
     assert!(
         summary.merge_queue_depth.unwrap() > 0,

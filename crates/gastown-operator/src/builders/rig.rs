@@ -256,28 +256,55 @@ fn port(protocol: &str, port: i32) -> NetworkPolicyPort {
     }
 }
 
+/// Where a rig's agents reach beads: the town's bd daemon, or with `bd
+/// serve` (agents use Dolt directly) the town's Dolt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BeadsPeer {
+    /// `app.kubernetes.io/component` of the town's pods to reach; `None`
+    /// when the server is not in the cluster (the ports are then allowed to
+    /// any address).
+    pub component: Option<&'static str>,
+    pub ports: Vec<u16>,
+}
+
+impl BeadsPeer {
+    pub fn of(town: &gastown_api::GasTown) -> Self {
+        let spec = &town.spec;
+        let in_cluster = spec.daemon.in_cluster();
+        match spec.daemon.protocol() {
+            gastown_api::gastown::BeadsProtocol::Daemon => {
+                let endpoint = spec
+                    .daemon
+                    .endpoint(&naming::bd_daemon(&town.metadata.name.clone().unwrap_or_default()));
+                Self {
+                    component: in_cluster.then_some("bd-daemon"),
+                    ports: vec![endpoint.port, endpoint.http_port],
+                }
+            }
+            gastown_api::gastown::BeadsProtocol::Serve => Self {
+                component: (in_cluster && spec.dolt.is_some()).then_some("dolt"),
+                ports: vec![crate::builders::town::DOLT_PORT as u16],
+            },
+        }
+    }
+}
+
 /// Confines the rig's agent pods: nothing may connect to them; they may reach
-/// the town's bd daemon, cluster DNS, git and HTTPS anywhere, plus the extra
-/// egress of the spec. `daemon_ports` are the daemon's two listeners; with an
-/// external daemon (`in_cluster_daemon` false) they are allowed to any address.
-pub fn network_policy(
-    rig: &RigRef,
-    spec: &RigSpec,
-    daemon_ports: [u16; 2],
-    in_cluster_daemon: bool,
-) -> Option<NetworkPolicy> {
+/// beads (`beads`), cluster DNS, git and HTTPS anywhere, plus the extra
+/// egress of the spec.
+pub fn network_policy(rig: &RigRef, spec: &RigSpec, beads: &BeadsPeer) -> Option<NetworkPolicy> {
     let policy = spec.network_policy();
     if !policy.enabled() {
         return None;
     }
-    let daemon_peer = in_cluster_daemon.then(|| {
+    let beads_peer = beads.component.map(|component| {
         vec![NetworkPolicyPeer {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(BTreeMap::from([
                     (labels::TOWN.to_string(), rig.town.clone()),
                     (
                         "app.kubernetes.io/component".to_string(),
-                        "bd-daemon".to_string(),
+                        component.to_string(),
                     ),
                 ])),
                 match_expressions: None,
@@ -287,9 +314,10 @@ pub fn network_policy(
     });
     let mut egress = vec![
         NetworkPolicyEgressRule {
-            to: daemon_peer,
+            to: beads_peer,
             ports: Some(
-                daemon_ports
+                beads
+                    .ports
                     .iter()
                     .map(|p| port("TCP", i32::from(*p)))
                     .collect(),
@@ -528,8 +556,7 @@ mod tests {
         let policy = network_policy(
             &rig_ref(),
             &spec(serde_json::json!({"name": "gastown"})),
-            [9876, 9080],
-            true,
+            &daemon_peer(),
         )
         .unwrap();
         let spec = policy.spec.unwrap();
@@ -557,8 +584,7 @@ mod tests {
             let policy = network_policy(
                 &rig_ref(),
                 &super::tests::spec(serde_json::json!({"name": "gastown", "gitURL": url})),
-                [9876, 9080],
-                true,
+                &daemon_peer(),
             )
             .unwrap();
             assert_eq!(
@@ -584,11 +610,52 @@ mod tests {
                 &super::tests::spec(
                     serde_json::json!({"name": "gastown", "networkPolicy": {"enabled": false}})
                 ),
-                [1, 2],
-                true
+                &daemon_peer(),
             )
             .is_none()
         );
+    }
+
+    fn daemon_peer() -> BeadsPeer {
+        BeadsPeer {
+            component: Some("bd-daemon"),
+            ports: vec![9876, 9080],
+        }
+    }
+
+    #[test]
+    fn with_bd_serve_agents_reach_the_towns_dolt_instead_of_the_daemon() {
+        let town: gastown_api::GasTown = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gastown.io/v1alpha1", "kind": "GasTown",
+            "metadata": {"name": "prod", "namespace": "ns"},
+            "spec": {
+                "dolt": {"image": "dolthub/dolt-sql-server:1.81.6"},
+                "daemon": {"protocol": "serve", "image": "ghcr.io/x/beads:1",
+                           "tokenSecretRef": {"name": "t", "key": "token"}},
+            }
+        }))
+        .unwrap();
+        let peer = BeadsPeer::of(&town);
+        assert_eq!(peer, BeadsPeer { component: Some("dolt"), ports: vec![3306] });
+        let policy = network_policy(
+            &rig_ref(),
+            &spec(serde_json::json!({"name": "gastown"})),
+            &peer,
+        )
+        .unwrap();
+        let egress = policy.spec.unwrap().egress.unwrap();
+        let to = egress[0].to.as_ref().unwrap()[0].pod_selector.as_ref().unwrap();
+        assert_eq!(
+            to.match_labels.as_ref().unwrap()["app.kubernetes.io/component"],
+            "dolt"
+        );
+        assert_eq!(
+            egress[0].ports.as_ref().unwrap()[0].port,
+            Some(IntOrString::Int(3306))
+        );
+        let mut daemon_town = town.clone();
+        daemon_town.spec.daemon.protocol = None;
+        assert_eq!(BeadsPeer::of(&daemon_town).component, Some("bd-daemon"));
     }
 
     #[test]

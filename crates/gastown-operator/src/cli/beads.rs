@@ -7,8 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use beads_client::jiff::{SignedDuration, Timestamp};
 use beads_client::{
-    AgentSummary, BeadsClient, ClientConfig, Endpoint, RigSummary, Token, TownSummary,
-    fetch_snapshot, project,
+    AgentSummary, Beads, ClientConfig, Protocol, RigSummary, Token, TownSummary, project,
 };
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -20,9 +19,12 @@ const TOKEN_ENV: &str = "BD_DAEMON_TOKEN";
 
 #[derive(Debug, Args)]
 pub struct SummaryArgs {
-    /// The bd daemon: `http://host:port` (HTTP listener) or `tcp://host:port`.
+    /// The beads server: `http://host:port` (the bd daemon's HTTP listener, or `bd serve`), or a bd daemon's `tcp://host:port`.
     #[arg(long, env = "BD_DAEMON_URL")]
     pub daemon: String,
+    /// Which server it is; by default, asked (`bd serve` answers `/v0/beads/context`).
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
     /// File holding the daemon token; without it, BD_DAEMON_TOKEN is read.
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
@@ -37,6 +39,14 @@ pub struct SummaryArgs {
     /// Timeout of each request to the daemon.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    /// The bd daemon's RPC.
+    Daemon,
+    /// `bd serve`, HTTP API v0.
+    Serve,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,24 +65,28 @@ struct Report<'a> {
 
 /// Fetches one snapshot, projects it, and writes it to `out`.
 pub async fn summary(args: &SummaryArgs, out: &mut impl Write) -> anyhow::Result<()> {
-    let endpoint: Endpoint = args.daemon.parse()?;
-    let client = BeadsClient::with_config(
-        endpoint,
-        load_token(args)?,
-        ClientConfig {
-            request_timeout: args.timeout,
-            actor: "gastown-operator-cli".to_owned(),
-            ..ClientConfig::default()
-        },
-    )?;
-    let snapshot = fetch_snapshot(&client).await?;
+    let config = ClientConfig {
+        request_timeout: args.timeout,
+        actor: "gastown-operator-cli".to_owned(),
+        ..ClientConfig::default()
+    };
+    let token = load_token(args)?;
+    let client = match args.protocol {
+        Some(ProtocolArg::Daemon) => Beads::connect(Protocol::Daemon, &args.daemon, token, config)?,
+        Some(ProtocolArg::Serve) => Beads::connect(Protocol::Serve, &args.daemon, token, config)?,
+        None => Beads::detect(&args.daemon, token, config).await?,
+    };
+    let snapshot = client.snapshot().await?;
     let now = Timestamp::now();
     let mut summary = project(&snapshot, now, args.staleness);
     if let Some(rig) = &args.rig {
         // A rig beads knows nothing about is shown empty rather than as an error:
         // "no agents, no merge requests" is itself the answer.
+        let known = snapshot.merge_requests.is_some().then_some(0);
         let only = summary.rig(rig).cloned().unwrap_or_else(|| RigSummary {
             name: rig.clone(),
+            merge_queue_depth: known,
+            merge_queue_in_processing: known,
             ..RigSummary::default()
         });
         summary.rigs = vec![only];
@@ -109,6 +123,12 @@ fn load_token(args: &SummaryArgs) -> anyhow::Result<Option<Token>> {
             Err(error) => Err(error).with_context(|| format!("cannot read {TOKEN_ENV}")),
         },
     }
+}
+
+/// A figure beads may not have given (`bd serve` of a town's database holds
+/// no rig's merge requests): unknown is `?`, never 0.
+fn known(figure: Option<u32>) -> String {
+    figure.map_or_else(|| "?".into(), |n| n.to_string())
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -173,8 +193,8 @@ fn render_table(endpoint: &str, summary: &TownSummary, with_town: bool, now: Tim
             rig.crew_count.to_string(),
             up_down(rig.witness_alive),
             up_down(rig.refinery_alive),
-            rig.merge_queue_depth.to_string(),
-            rig.merge_queue_in_processing.to_string(),
+            known(rig.merge_queue_depth),
+            known(rig.merge_queue_in_processing),
             rig.hooked_work.len().to_string(),
         ]);
     }
@@ -302,6 +322,7 @@ mod tests {
     ) -> SummaryArgs {
         SummaryArgs {
             daemon: url,
+            protocol: None,
             token_file: Some(fixture.token_file.path().to_owned()),
             rig: rig.map(str::to_owned),
             output,
@@ -357,6 +378,47 @@ mod tests {
         let slit = row(&output, "gt-gastown-polecat-slit");
         assert_eq!(slit[3..5], ["done", "no"]);
         assert!(!output.contains(SECRET));
+    }
+
+    /// `bd serve` is recognised without `--protocol`; its town database
+    /// holds no rig's merge requests, so the queue shows `?`, not 0.
+    #[tokio::test]
+    async fn bd_serve_is_detected_and_its_unknowns_shown_as_unknown() {
+        let daemon = TestDaemon::start(TestDaemonConfig {
+            token: SECRET.to_owned(),
+            personality: beads_testd::Personality::Serve,
+            ..TestDaemonConfig::default()
+        })
+        .await
+        .expect("test daemon");
+        seed_town(
+            daemon.store(),
+            &["gastown"],
+            &TownShape {
+                style: beads_testd::AgentStyle::GasTownToday,
+                ..TownShape::default()
+            },
+        );
+        let token_file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(token_file.path(), format!("{SECRET}\n")).expect("token written");
+        let fixture = Fixture { daemon, token_file };
+        let url = fixture.daemon.http_url();
+        let output = run(&args(&fixture, url.clone(), OutputFormat::Table, None))
+            .await
+            .expect("summary");
+        let endpoint = output.lines().nth(1).expect("the server's row");
+        assert!(endpoint.starts_with(&url), "{output}");
+        assert_eq!(row(&output, "hq-mayor")[1..3], ["mayor", "working"]);
+        assert!(endpoint.contains("healthy"), "{output}");
+        assert_eq!(row(&output, "hq-mayor")[1..3], ["mayor", "working"]);
+        let rig = row(&output, "gastown");
+        assert_eq!(rig[1..3], ["2", "(nux,toast)"], "{output}");
+        assert_eq!(rig[6..8], ["?", "?"], "{output}");
+        assert!(!output.contains(SECRET));
+        // Told it is a daemon, the same server is not understood.
+        let mut as_daemon = args(&fixture, url, OutputFormat::Table, None);
+        as_daemon.protocol = Some(ProtocolArg::Daemon);
+        assert!(run(&as_daemon).await.is_err());
     }
 
     #[tokio::test]

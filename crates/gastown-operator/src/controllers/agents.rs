@@ -16,7 +16,6 @@ use crate::builders::agent_pod::{
     AgentPodError, AgentPodInput, DaemonConnection, RigContext, agent_pod,
 };
 use crate::builders::rig::RigRef;
-use crate::naming;
 use crate::reconcile::secrets::{MissingSecrets, SecretNames};
 
 /// Everything a rig's agent pods are made from, resolved once per reconcile.
@@ -24,8 +23,7 @@ pub struct RigAgents {
     pub town: Arc<GasTown>,
     pub rig: Arc<Rig>,
     pub rig_ref: RigRef,
-    daemon_host: String,
-    daemon_http_port: u16,
+    connection: DaemonConnection,
     /// The first referenced Secret that does not exist, as a reason.
     missing_secret: Option<String>,
 }
@@ -38,20 +36,16 @@ impl RigAgents {
         rig_ref: RigRef,
         missing: &MissingSecrets,
     ) -> Self {
-        let endpoint = town
-            .spec
-            .daemon
-            .endpoint(&naming::bd_daemon(&town.name_any()));
+        let connection = DaemonConnection::of(&town.spec, &town.name_any());
         let secrets = SecretNames::of(&town.spec);
         let missing_secret = missing.blocking([
-            secrets.daemon_token,
+            secrets.agents_beads,
             secrets.anthropic_api_key,
             secrets.claude_credentials,
             secrets.git_credentials,
         ]);
         Self {
-            daemon_host: endpoint.host,
-            daemon_http_port: endpoint.http_port,
+            connection,
             town,
             rig,
             rig_ref,
@@ -95,10 +89,6 @@ impl RigAgents {
         ])
     }
 
-    fn token(&self) -> Option<&SecretKeyRef> {
-        self.town.spec.daemon.token_secret_ref.as_ref()
-    }
-
     fn anthropic(&self) -> Option<&SecretKeyRef> {
         self.town
             .spec
@@ -139,11 +129,7 @@ impl RigAgents {
                 polecat_priority_class: &priority_class,
             }),
             template,
-            daemon: DaemonConnection {
-                host: &self.daemon_host,
-                http_port: self.daemon_http_port,
-                token: self.token(),
-            },
+            daemon: self.connection.clone(),
             anthropic_api_key: self.anthropic(),
             claude_credentials: self
                 .town

@@ -17,6 +17,9 @@ pub struct RigObservation<'a> {
     pub unresolved: Option<String>,
     /// beads' summary of the rig; `Err` when beads could not be read.
     pub beads: Result<Option<&'a beads_client::RigSummary>, String>,
+    /// Whether beads' server gives merge requests at all (a town's `bd
+    /// serve` does not hold its rigs' merge requests): unknown is not 0.
+    pub merge_requests_known: bool,
     pub witness: AgentObservation,
     pub refinery: AgentObservation,
     pub crew_declared: usize,
@@ -206,17 +209,21 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
             status.polecat_count = Some(count(summary.polecat_count as usize));
             status.active_polecats = Some(summary.polecats.clone());
             status.crew_count = Some(count(summary.crew_count as usize));
-            status.merge_queue = Some(MergeQueueStatus {
-                depth: Some(count(summary.merge_queue_depth as usize)),
-                processing: Some(count(summary.merge_queue_in_processing as usize)),
-            });
+            status.merge_queue = summary
+                .merge_queue_depth
+                .map(|depth| MergeQueueStatus {
+                    depth: Some(count(depth as usize)),
+                    processing: summary
+                        .merge_queue_in_processing
+                        .map(|n| count(n as usize)),
+                });
             status.active_work = Some(count(summary.hooked_work.len()));
         }
         Ok(None) => {
             status.polecat_count = Some(0);
             status.active_polecats = Some(Vec::new());
             status.crew_count = Some(0);
-            status.merge_queue = Some(MergeQueueStatus {
+            status.merge_queue = o.merge_requests_known.then_some(MergeQueueStatus {
                 depth: Some(0),
                 processing: Some(0),
             });
@@ -255,6 +262,7 @@ mod tests {
             draining: None,
             unresolved: None,
             beads,
+            merge_requests_known: true,
             witness: ready_singleton(),
             refinery: ready_singleton(),
             crew_declared: 2,
@@ -272,8 +280,8 @@ mod tests {
             polecat_count: 2,
             polecats: vec!["furiosa".into(), "nux".into()],
             crew_count: 2,
-            merge_queue_depth: 3,
-            merge_queue_in_processing: 1,
+            merge_queue_depth: Some(3),
+            merge_queue_in_processing: Some(1),
             ..Default::default()
         }
     }
@@ -301,6 +309,31 @@ mod tests {
         );
         assert_eq!(condition(&status, condition::READY), Some(true));
         assert_eq!(condition(&status, condition::POLECAT_OVERTIME), Some(false));
+    }
+
+    /// A town on `bd serve` reads its own database, which holds none of its
+    /// rigs' merge requests: the queue is unknown, never 0.
+    #[test]
+    fn unknown_merge_requests_are_not_zero() {
+        let beads = beads_client::RigSummary {
+            merge_queue_depth: None,
+            merge_queue_in_processing: None,
+            ..summary()
+        };
+        let mut o = observation(Ok(Some(&beads)), None);
+        o.merge_requests_known = false;
+        assert_eq!(rig_status(&o).0.merge_queue, None);
+        let mut unknown_rig = observation(Ok(None), None);
+        unknown_rig.merge_requests_known = false;
+        assert_eq!(rig_status(&unknown_rig).0.merge_queue, None);
+        unknown_rig.merge_requests_known = true;
+        assert_eq!(
+            rig_status(&unknown_rig).0.merge_queue,
+            Some(MergeQueueStatus {
+                depth: Some(0),
+                processing: Some(0)
+            })
+        );
     }
 
     #[test]

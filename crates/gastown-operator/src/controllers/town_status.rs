@@ -1,7 +1,7 @@
 //! The GasTown status, derived purely from what a reconcile observed.
 
 use beads_client::TownSummary;
-use gastown_api::gastown::{DaemonStatus, RigSummary, TownAgentStatus, condition};
+use gastown_api::gastown::{BeadsProtocol, DaemonStatus, RigSummary, TownAgentStatus, condition};
 use gastown_api::{GasTownStatus, Phase};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -47,6 +47,13 @@ pub struct TownObservation<'a> {
     pub daemon: Workload,
     /// The endpoint the operator reads beads from.
     pub daemon_endpoint: String,
+    /// The protocol it speaks there.
+    pub beads_protocol: BeadsProtocol,
+    /// How changes reach the operator, when known.
+    pub change_feed: Option<String>,
+    /// Whether the server gives merge requests (a town's `bd serve` holds
+    /// none of its rigs'): unknown is not 0.
+    pub merge_requests_known: bool,
     /// beads' view, or why it could not be had.
     pub beads: Result<&'a TownSummary, String>,
     pub mayor: AgentObservation,
@@ -180,7 +187,7 @@ fn rig_summaries(
                     crew_count: Some(count(b.crew_count)),
                     witness_healthy: Some(b.witness_alive),
                     refinery_healthy: Some(b.refinery_alive),
-                    merge_queue_depth: Some(count(b.merge_queue_depth)),
+                    merge_queue_depth: b.merge_queue_depth.map(count),
                     active_work: Some(count(b.hooked_work.len() as u32)),
                 },
                 // beads knows nothing of the rig yet: nothing runs there.
@@ -190,7 +197,7 @@ fn rig_summaries(
                     crew_count: Some(0),
                     witness_healthy: Some(false),
                     refinery_healthy: Some(false),
-                    merge_queue_depth: Some(0),
+                    merge_queue_depth: observation.merge_requests_known.then_some(0),
                     active_work: Some(0),
                     ..Default::default()
                 },
@@ -219,10 +226,17 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
     let beads = observation.beads.as_ref().ok().copied();
     let mut conditions_list = previous.conditions.clone().unwrap_or_default();
 
+    let server = match observation.beads_protocol {
+        BeadsProtocol::Daemon => "bd daemon",
+        BeadsProtocol::Serve => "bd serve",
+    };
     let daemon_condition = match (&observation.daemon, &observation.beads) {
         (Workload::Blocked(_) | Workload::NotReady, _) => workload_condition(
             condition::DAEMON_READY,
-            "the bd daemon",
+            match observation.beads_protocol {
+                BeadsProtocol::Daemon => "the bd daemon",
+                BeadsProtocol::Serve => "bd serve",
+            },
             &observation.daemon,
         ),
         (_, Err(error)) => {
@@ -236,14 +250,14 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
                 .daemon
                 .error
                 .clone()
-                .unwrap_or_else(|| "the bd daemon reports itself unhealthy".into()),
+                .unwrap_or_else(|| format!("{server} reports itself unhealthy")),
         ),
         (_, Ok(summary)) => Observed::new(
             condition::DAEMON_READY,
             true,
             "Healthy",
             format!(
-                "bd daemon {} is {}",
+                "{server} {} is {}",
                 summary.daemon.version, summary.daemon.status
             ),
         ),
@@ -340,6 +354,8 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         daemon: Some(DaemonStatus {
             connected: Some(beads.is_some()),
             endpoint: Some(observation.daemon_endpoint.clone()),
+            protocol: Some(observation.beads_protocol.to_string()),
+            change_feed: observation.change_feed.clone(),
             version: beads
                 .map(|b| b.daemon.version.clone())
                 .or_else(|| previous.daemon.as_ref().and_then(|d| d.version.clone())),

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use gastown_api::gastown::GasTownSpec;
+use gastown_api::gastown::{BeadsProtocol, GasTownSpec};
 
 /// Referenced Secrets that are missing, by name, each with what needs it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -20,21 +20,30 @@ pub struct SecretNames<'a> {
     pub anthropic_api_key: Option<&'a str>,
     pub claude_credentials: Option<&'a str>,
     pub git_credentials: Option<&'a str>,
+    /// What agents need to reach beads: the daemon's token, or with
+    /// `bd serve` (agents use Dolt directly) dolt's root password.
+    pub agents_beads: Option<&'a str>,
 }
 
 impl<'a> SecretNames<'a> {
     pub fn of(spec: &'a GasTownSpec) -> Self {
         let dolt = spec.dolt.as_ref();
         let secrets = spec.secrets.as_ref();
+        let daemon_token = spec
+            .daemon
+            .token_secret_ref
+            .as_ref()
+            .map(|r| r.name.as_str());
+        let dolt_root_password = dolt
+            .and_then(|d| d.root_password_secret_ref.as_ref())
+            .map(|r| r.name.as_str());
         Self {
-            daemon_token: spec
-                .daemon
-                .token_secret_ref
-                .as_ref()
-                .map(|r| r.name.as_str()),
-            dolt_root_password: dolt
-                .and_then(|d| d.root_password_secret_ref.as_ref())
-                .map(|r| r.name.as_str()),
+            daemon_token,
+            dolt_root_password,
+            agents_beads: match spec.daemon.protocol() {
+                BeadsProtocol::Daemon => daemon_token,
+                BeadsProtocol::Serve => dolt_root_password,
+            },
             anthropic_api_key: secrets
                 .and_then(|s| s.anthropic_api_key_secret_ref.as_ref())
                 .map(|r| r.name.as_str()),

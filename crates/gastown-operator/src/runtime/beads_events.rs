@@ -1,5 +1,6 @@
-//! beads as a trigger: one mutation stream per town, each burst of events
-//! turned into one reconcile of that town.
+//! beads as a trigger: one change stream per town (the daemon's mutations,
+//! or `bd serve`'s event journal), each burst of changes turned into one
+//! reconcile of that town.
 //!
 //! The GasTown reconcile refreshes the town's beads view; a changed view is
 //! announced to the town's rigs and pools (see [`crate::beads_view`]), so a
@@ -12,7 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use beads_client::Change;
 use futures::{Stream, StreamExt};
+use k8s_openapi::jiff::Timestamp;
 use gastown_api::GasTown;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -164,7 +167,15 @@ fn key_of(ctx: &Context, town: &GasTown) -> String {
     )
 }
 
-/// Follows one town's mutation stream, triggering the town once per burst.
+/// What the town's status says of a working change stream.
+pub const FEED_STREAMING: &str = "stream";
+
+/// Follows one town's change stream, triggering the town once per burst.
+///
+/// `position` is the checkpoint a restarted stream resumes from. It moves to
+/// a change only once the town has fetched beads again after the trigger
+/// that change caused: a change is never skipped because the operator went
+/// away between receiving it and acting on it.
 async fn follow(
     ctx: Arc<Context>,
     town: Arc<GasTown>,
@@ -172,6 +183,7 @@ async fn follow(
     position: Arc<AtomicU64>,
 ) {
     let town_ref = ObjectRef::from_obj(town.as_ref());
+    let key: TownKey = (town.namespace().unwrap_or_default(), town.name_any());
     let client = loop {
         match ctx.beads_for(&town).await {
             Ok(client) => break client,
@@ -185,32 +197,94 @@ async fn follow(
         0 => None,
         id => Some(id),
     };
-    tracing::debug!(town = %town_ref, endpoint = %client.endpoint(), ?since, "following beads mutations");
-    let bursts = tokio_stream::StreamExt::chunks_timeout(
-        client.mutations(since),
-        MAX_BURST,
-        COALESCE_WINDOW,
-    );
+    tracing::debug!(town = %town_ref, endpoint = %client.endpoint(), ?since, "following beads changes");
+    let bursts =
+        tokio_stream::StreamExt::chunks_timeout(client.changes(since), MAX_BURST, COALESCE_WINDOW);
     let mut bursts = std::pin::pin!(bursts);
+    // The newest change handed to a reconcile, and when it was handed over.
+    let mut pending: Option<(u64, Timestamp)> = None;
     while let Some(burst) = bursts.next().await {
+        if let Some((at, sent)) = pending
+            && ctx
+                .beads_views
+                .get(&key.0, &key.1)
+                .is_some_and(|view| view.fetched_at >= sent)
+        {
+            position.fetch_max(at, Ordering::Relaxed);
+            pending = None;
+        }
         let mut received = 0;
+        let mut relist = false;
+        let mut newest = None;
         for item in burst {
             match item {
-                Ok(event) => {
+                Ok(Change::At { position: at }) => {
                     received += 1;
-                    position.fetch_max(event.id, Ordering::Relaxed);
+                    newest = newest.max(Some(at));
+                }
+                Ok(Change::Relist) => relist = true,
+                Ok(Change::Degraded { reason }) => {
+                    tracing::warn!(town = %town_ref, %reason, "no change stream from beads");
+                    relist |= ctx.beads_feeds.set(&key, reason);
+                }
+                Ok(Change::Restored) => {
+                    relist |= ctx.beads_feeds.set(&key, FEED_STREAMING.into());
                 }
                 // The stream retries by itself; the town's periodic sync
                 // covers what is missed meanwhile.
-                Err(error) => tracing::debug!(town = %town_ref, %error, "beads mutation stream"),
+                Err(error) => tracing::debug!(town = %town_ref, %error, "beads change stream"),
             }
         }
         if received > 0 {
             ctx.metrics.beads_events.inc_by(received);
+            ctx.beads_feeds.set(&key, FEED_STREAMING.into());
+        }
+        if received > 0 || relist {
+            let sent = Timestamp::now();
             if trigger.send(town_ref.clone()).await.is_err() {
                 return;
             }
+            if let Some(at) = newest {
+                let at = pending.map_or(at, |(older, _)| older.max(at));
+                pending = Some((at, sent));
+            }
         }
+    }
+}
+
+/// How each town learns of changes in beads, for its status: a stream, or
+/// why not. Absent until known.
+#[derive(Default)]
+pub struct BeadsFeeds {
+    feeds: std::sync::Mutex<BTreeMap<TownKey, String>>,
+}
+
+impl BeadsFeeds {
+    /// Records a town's feed; whether it changed.
+    pub fn set(&self, town: &TownKey, feed: String) -> bool {
+        let mut feeds = self
+            .feeds
+            .lock()
+            .expect("the lock is never held across a panic");
+        feeds.insert(town.clone(), feed.clone()).as_ref() != Some(&feed)
+    }
+
+    pub fn get(&self, namespace: &str, town: &str) -> Option<String> {
+        let feeds = self
+            .feeds
+            .lock()
+            .expect("the lock is never held across a panic");
+        feeds
+            .get(&(namespace.to_string(), town.to_string()))
+            .cloned()
+    }
+
+    pub fn forget(&self, namespace: &str, town: &str) {
+        let mut feeds = self
+            .feeds
+            .lock()
+            .expect("the lock is never held across a panic");
+        feeds.remove(&(namespace.to_string(), town.to_string()));
     }
 }
 

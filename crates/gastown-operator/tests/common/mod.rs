@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::{AgentStyle, Issue, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer, RequestCounts};
 use gastown_api::{GasTown, Phase};
 use gastown_operator::context::Settings;
@@ -158,13 +158,62 @@ impl Harness {
     }
 }
 
-/// The test daemon, seeded with a town that has the rig [`RIG`].
+/// Which beads server the end-to-end tests run against: the bd daemon, or
+/// with `GASTOWN_E2E_BEADS=serve` `bd serve` (`cargo xtask ci` runs the
+/// suite's beads tests against both).
+pub fn beads_personality() -> Personality {
+    match std::env::var("GASTOWN_E2E_BEADS").as_deref() {
+        Ok("serve") => Personality::Serve,
+        Ok("daemon") | Err(_) => Personality::Daemon,
+        Ok(other) => panic!("GASTOWN_E2E_BEADS={other}: expected daemon or serve"),
+    }
+}
+
+/// The test daemon, seeded with a town that has the rig [`RIG`], its agents
+/// written as the server's era writes them.
 pub async fn seeded_daemon() -> TestDaemon {
-    let testd = TestDaemon::start(TestDaemonConfig::default())
-        .await
-        .expect("the test daemon starts");
-    seed_town(testd.store(), &[RIG], &TownShape::default());
+    let personality = beads_personality();
+    let testd = TestDaemon::start(TestDaemonConfig {
+        personality,
+        ..TestDaemonConfig::default()
+    })
+    .await
+    .expect("the test daemon starts");
+    let style = match personality {
+        Personality::Daemon => AgentStyle::Columns,
+        Personality::Serve => AgentStyle::GasTownToday,
+    };
+    seed_town(
+        testd.store(),
+        &[RIG],
+        &TownShape {
+            style,
+            ..TownShape::default()
+        },
+    );
+    if personality == Personality::Serve {
+        // Current Gas Town marks agents with `gt:agent` only; which of them
+        // run in Kubernetes is the pool's beadSelector (default
+        // `execution_target:k8s`), so the town's agents carry that label.
+        for agent in testd.store().all() {
+            if agent.has_label("gt:agent") {
+                testd.store().update(&agent.id, |bead| {
+                    bead.labels.push("execution_target:k8s".into())
+                });
+            }
+        }
+    }
     testd
+}
+
+/// An agent bead as the harness's beads server era writes it, selected by
+/// the default pool.
+pub fn agent_bead(rig: Option<&str>, role: &str, name: &str, state: &str) -> Issue {
+    match beads_personality() {
+        Personality::Daemon => Issue::agent(rig, role, name, state),
+        Personality::Serve => Issue::gastown_agent(rig, role, name, state)
+            .with_labels(["gt:agent", "execution_target:k8s"]),
+    }
 }
 
 /// An API server that authorizes by RBAC and, as OpenShift does, runs the
@@ -263,6 +312,9 @@ pub fn minimal_town() -> GasTown {
         .expect("a rig entry"),
     ]);
     town.spec.sync_interval = Some("2s".parse().expect("a Go duration"));
+    if beads_personality() == Personality::Serve {
+        town.spec.daemon.protocol = Some(gastown_api::gastown::BeadsProtocol::Serve);
+    }
     // Beads' working polecats keep running until beads says otherwise; a
     // short grace period keeps teardowns within the tests' time limits.
     town.spec.termination_grace_period = Some("3s".parse().expect("a Go duration"));

@@ -8,7 +8,7 @@ use gastown_api::template::WorkspaceVolume;
 use gastown_api::{AgentRole, SecretKeyRef};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};
 
-use super::{AgentPodInput, HOME, WORKSPACE_MOUNT, git_credentials_env};
+use super::{AgentPodInput, DaemonConnection, HOME, WORKSPACE_MOUNT, git_credentials_env};
 
 fn plain(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
@@ -37,7 +37,6 @@ fn from_secret(name: &str, secret: &SecretKeyRef) -> EnvVar {
 /// the same name is replaced, since agents depend on these.
 pub(super) fn agent_env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
     let role = input.role;
-    let daemon = &input.daemon;
     let town_scoped = matches!(role, AgentRole::Mayor | AgentRole::Deacon);
     let mut operator_env = vec![
         plain("GT_ROLE", role.as_str()),
@@ -63,17 +62,6 @@ pub(super) fn agent_env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
                 ..Default::default()
             }),
         },
-        // bd takes BD_DAEMON_HTTP_URL first; a bare BD_DAEMON_HOST gets
-        // http:// prepended and no port, so port 80 (B6). The entrypoint
-        // connects to $BD_DAEMON_HOST:${BD_DAEMON_HTTP_PORT:-9080} (G4).
-        plain("BD_DAEMON_HOST", daemon.host),
-        plain("BD_DAEMON_HTTP_PORT", daemon.http_port.to_string()),
-        plain(
-            "BD_DAEMON_HTTP_URL",
-            format!("http://{}:{}", daemon.host, daemon.http_port),
-        ),
-        plain("BEADS_AUTO_START_DAEMON", "false"),
-        plain("BEADS_DOLT_SERVER_MODE", "1"),
     ];
     if let Some(rig) = &input.rig {
         operator_env.push(plain("GT_RIG", rig.name));
@@ -94,9 +82,7 @@ pub(super) fn agent_env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
         // Its workspace outlives the pod: resume the last session (G1).
         operator_env.push(plain("GT_SESSION_RESUME", "1"));
     }
-    if let Some(token) = daemon.token {
-        operator_env.push(from_secret("BD_DAEMON_TOKEN", token));
-    }
+    operator_env.extend(beads_env(&input.daemon));
     if let Some(key) = input.anthropic_api_key {
         operator_env.push(from_secret("ANTHROPIC_API_KEY", key));
     }
@@ -125,4 +111,50 @@ pub(super) fn agent_env(input: &AgentPodInput<'_>) -> Vec<EnvVar> {
             .filter(|e| by_name.contains_key(&e.name)),
     );
     env
+}
+
+/// How `bd` and `gt` in the agent reach beads.
+fn beads_env(connection: &DaemonConnection) -> Vec<EnvVar> {
+    match connection {
+        DaemonConnection::Daemon {
+            host,
+            http_port,
+            token,
+        } => {
+            let mut env = vec![
+                // bd takes BD_DAEMON_HTTP_URL first; a bare BD_DAEMON_HOST gets
+                // http:// prepended and no port, so port 80 (B6). The entrypoint
+                // connects to $BD_DAEMON_HOST:${BD_DAEMON_HTTP_PORT:-9080} (G4).
+                plain("BD_DAEMON_HOST", host.clone()),
+                plain("BD_DAEMON_HTTP_PORT", http_port.to_string()),
+                plain("BD_DAEMON_HTTP_URL", format!("http://{host}:{http_port}")),
+                plain("BEADS_AUTO_START_DAEMON", "false"),
+                plain("BEADS_DOLT_SERVER_MODE", "1"),
+            ];
+            if let Some(token) = token {
+                env.push(from_secret("BD_DAEMON_TOKEN", token));
+            }
+            env
+        }
+        // bd-serve-v0.md §1 "What it needs from Dolt": the same variables
+        // bd serve reads, which beat metadata.json; beads' defaults would be
+        // 127.0.0.1:3307. The journal is activated per writing store, so the
+        // agents' writes reach the operator's event stream only with it on.
+        DaemonConnection::Dolt(dolt) => {
+            let mut env = vec![
+                plain("BEADS_DOLT_SERVER_MODE", "1"),
+                plain("BEADS_DOLT_AUTO_START", "0"),
+                plain("BEADS_DOLT_SERVER_PORT", dolt.port.to_string()),
+                plain("BEADS_DOLT_SERVER_USER", "root"),
+                plain("BD_EVENTS_JOURNAL", "1"),
+            ];
+            if let Some(host) = &dolt.host {
+                env.push(plain("BEADS_DOLT_SERVER_HOST", host.clone()));
+            }
+            if let Some(password) = &dolt.password {
+                env.push(from_secret("BEADS_DOLT_PASSWORD", password));
+            }
+            env
+        }
+    }
 }

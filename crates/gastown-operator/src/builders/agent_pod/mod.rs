@@ -3,7 +3,8 @@
 //! Every agent pod gets the same shape, that of upstream Gas Town's agent
 //! image and controller (container-contracts.md §4, sources G1–G6): the
 //! identity env Gas Town expects (`GT_ROLE`, `GT_RIG`, `GT_AGENT`,
-//! `GT_SCOPE`, `BD_ACTOR`, ...), the bd daemon's HTTP address and token, the
+//! `GT_SCOPE`, `BD_ACTOR`, ...), the bd daemon's HTTP address and token (or,
+//! with `bd serve`, the town's Dolt server), the
 //! Claude credentials or Anthropic key from their Secrets, a workspace at
 //! `/home/agent/gt` (an `emptyDir`, the rig's shared claim, or the crew
 //! member's own claim by role), an `emptyDir` at `/tmp`, startup and liveness
@@ -14,6 +15,7 @@ mod env;
 
 use std::collections::BTreeMap;
 
+use gastown_api::gastown::{BeadsProtocol, GasTownSpec};
 use gastown_api::template::{ResolvedTemplate, WorkspaceVolume};
 use gastown_api::{AgentRole, SecretKeyRef, SecretRef, labels};
 use k8s_openapi::api::core::v1::{
@@ -24,6 +26,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::security::{container_security_context, pod_security_context};
+use super::town::DOLT_PORT;
 use crate::naming;
 
 pub const HOME: &str = "/home/agent";
@@ -52,7 +55,7 @@ pub struct AgentPodInput<'a> {
     /// `None` for the town's mayor and deacon.
     pub rig: Option<RigContext<'a>>,
     pub template: &'a ResolvedTemplate,
-    pub daemon: DaemonConnection<'a>,
+    pub daemon: DaemonConnection,
     pub anthropic_api_key: Option<&'a SecretKeyRef>,
     /// The town's Claude credentials Secret; a template layer's replaces it.
     pub claude_credentials: Option<&'a SecretRef>,
@@ -72,13 +75,62 @@ pub struct RigContext<'a> {
     pub polecat_priority_class: &'a str,
 }
 
-/// How agents reach the bd daemon: over HTTP, its only listener since
-/// February 2026 (B7).
-#[derive(Clone, Debug)]
-pub struct DaemonConnection<'a> {
-    pub host: &'a str,
-    pub http_port: u16,
-    pub token: Option<&'a SecretKeyRef>,
+/// How agents reach beads.
+///
+/// With the bd daemon, over its HTTP listener, its only one since February
+/// 2026 (B7). With `bd serve`, which serves automation clients only, agents'
+/// `bd` and `gt` use the town's Dolt server directly (bd-serve-v0.md §1,
+/// "What it needs from Dolt").
+#[derive(Clone, Debug, PartialEq)]
+pub enum DaemonConnection {
+    Daemon {
+        host: String,
+        http_port: u16,
+        token: Option<SecretKeyRef>,
+    },
+    Dolt(DoltConnection),
+}
+
+/// The town's Dolt server, for agents of a town on `bd serve`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DoltConnection {
+    /// `None` when the town runs no Dolt (`spec.dolt` unset): the agents'
+    /// template has to say where Dolt is.
+    pub host: Option<String>,
+    pub port: u16,
+    pub password: Option<SecretKeyRef>,
+}
+
+impl DaemonConnection {
+    /// How the agents of `town` reach beads.
+    pub fn of(town: &GasTownSpec, town_name: &str) -> Self {
+        match town.daemon.protocol() {
+            BeadsProtocol::Daemon => {
+                let endpoint = town.daemon.endpoint(&naming::bd_daemon(town_name));
+                Self::Daemon {
+                    host: endpoint.host,
+                    http_port: endpoint.http_port,
+                    token: town.daemon.token_secret_ref.clone(),
+                }
+            }
+            BeadsProtocol::Serve => Self::Dolt(DoltConnection {
+                host: town.dolt.as_ref().map(|_| naming::dolt(town_name)),
+                port: DOLT_PORT as u16,
+                password: town
+                    .dolt
+                    .as_ref()
+                    .and_then(|dolt| dolt.root_password_secret_ref.clone()),
+            }),
+        }
+    }
+
+    /// The Secret the agents need to reach beads, if any.
+    pub fn secret(&self) -> Option<&SecretKeyRef> {
+        match self {
+            Self::Daemon { token, .. } => token.as_ref(),
+            Self::Dolt(dolt) => dolt.password.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

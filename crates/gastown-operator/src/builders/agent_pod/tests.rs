@@ -55,10 +55,10 @@ fn input<'a>(
         bead_id: "gt-gastown-polecat-nux",
         rig,
         template,
-        daemon: DaemonConnection {
-            host: "prod-bd-daemon",
+        daemon: DaemonConnection::Daemon {
+            host: "prod-bd-daemon".into(),
             http_port: 9080,
-            token: Some(token),
+            token: Some(token.clone()),
         },
         anthropic_api_key: None,
         claude_credentials: None,

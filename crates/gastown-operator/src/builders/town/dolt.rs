@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use gastown_api::SecretKeyRef;
-use gastown_api::gastown::DoltSpec;
+use gastown_api::gastown::{BeadsProtocol, DoltSpec};
+use gastown_api::{SecretKeyRef, labels};
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
@@ -18,7 +18,9 @@ use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
     NetworkPolicySpec,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+    LabelSelector, LabelSelectorRequirement, ObjectMeta,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
@@ -85,20 +87,38 @@ pub fn dolt_service(town: &TownRef) -> Service {
     }
 }
 
-/// Lets only the town's bd daemon reach dolt's SQL port: agents and every
-/// other pod go through the daemon. Owned by the town: its early removal
-/// only opens dolt up.
-pub fn dolt_network_policy(town: &TownRef) -> NetworkPolicy {
+/// Lets only the town's beads server reach dolt's SQL port — and with `bd
+/// serve`, the town's agents: every other pod goes through them. Owned by
+/// the town: its early removal only opens dolt up.
+pub fn dolt_network_policy(town: &TownRef, protocol: BeadsProtocol) -> NetworkPolicy {
+    let mut from = vec![NetworkPolicyPeer {
+        pod_selector: Some(selector(&town.component_labels("bd-daemon"))),
+        ..Default::default()
+    }];
+    if protocol == BeadsProtocol::Serve {
+        // With bd serve, agents' bd and gt use Dolt directly (bd-serve-v0.md
+        // §1): the town's agent pods, and no one else's.
+        from.push(NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(
+                    [(labels::TOWN.to_string(), town.name.clone())].into(),
+                ),
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: labels::ROLE.into(),
+                    operator: "Exists".into(),
+                    values: None,
+                }]),
+            }),
+            ..Default::default()
+        });
+    }
     NetworkPolicy {
         metadata: town.meta(naming::dolt(&town.name), "dolt", true),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(&town.component_labels("dolt"))),
             policy_types: Some(vec!["Ingress".into()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(selector(&town.component_labels("bd-daemon"))),
-                    ..Default::default()
-                }]),
+                from: Some(from),
                 ports: Some(vec![NetworkPolicyPort {
                     protocol: Some("TCP".into()),
                     port: Some(IntOrString::Int(DOLT_PORT)),

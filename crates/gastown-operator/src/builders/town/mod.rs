@@ -1,6 +1,7 @@
 //! The town's infrastructure: dolt (StatefulSet, headless Service, config,
 //! NetworkPolicy, in [`dolt`]), the bd daemon (Deployment, Service) and the
-//! optional RPC server (in [`daemon`]), and what they share.
+//! optional RPC server (in [`daemon`]), or `bd serve` in the daemon's place
+//! (in [`serve`]), and what they share.
 //!
 //! Workloads carry no owner reference (see docs/architecture.md: a foreground
 //! cascade must not stop them before the town has drained); Services and the
@@ -14,6 +15,7 @@
 
 mod daemon;
 mod dolt;
+mod serve;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +34,7 @@ use super::security::pod_security_context;
 use crate::naming;
 
 pub use self::daemon::{bd_daemon_deployment, bd_daemon_service, rpc_server};
+pub use self::serve::{allowed_hosts, bd_serve_config, bd_serve_deployment, serve_config_name};
 pub use self::dolt::{
     DOLT_PORT, dolt_config, dolt_image_refusal, dolt_network_policy, dolt_service, dolt_statefulset,
 };

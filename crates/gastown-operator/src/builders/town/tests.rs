@@ -2,7 +2,7 @@
 
 use super::*;
 use gastown_api::SecretKeyRef;
-use gastown_api::gastown::{DaemonSpec, DoltSpec, RpcServerSpec};
+use gastown_api::gastown::{BeadsProtocol, DaemonSpec, DoltSpec, RpcServerSpec};
 use k8s_openapi::api::core::v1::Container;
 
 fn town() -> TownRef {
@@ -152,7 +152,7 @@ fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
 
 #[test]
 fn only_the_daemon_reaches_dolt() {
-    let policy = dolt_network_policy(&town());
+    let policy = dolt_network_policy(&town(), BeadsProtocol::Daemon);
     assert_eq!(policy.metadata.name.as_deref(), Some("prod-dolt"));
     assert!(
         policy.metadata.owner_references.is_some(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use beads_client::{
-    AgentBead, AgentPodRegistration, AgentState, HealthStatus, PodStatus, TownSnapshot,
+    AgentBead, AgentPodRegistration, AgentState, HealthStatus, PodFields, PodStatus, TownSnapshot,
 };
 use gastown_api::agentpool::AgentPhase;
 use gastown_api::{AgentRole, labels};
@@ -147,7 +147,13 @@ pub struct Deletion {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Report {
     Register(AgentPodRegistration),
-    Status { agent_id: String, status: PodStatus },
+    Status {
+        agent_id: String,
+        status: PodStatus,
+        /// What beads holds now: `bd serve` keeps the pod record as one
+        /// metadata value, rewritten whole.
+        current: PodFields,
+    },
     Deregister { agent_id: String },
 }
 
@@ -242,6 +248,7 @@ fn pod_report(bead: &AgentBead, pod: &ObservedPod) -> Option<Report> {
     (record.status.as_deref() != Some(status.as_str())).then(|| Report::Status {
         agent_id: bead.id.clone(),
         status,
+        current: record.clone(),
     })
 }
 
@@ -405,6 +412,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     plan.reports.push(Report::Status {
                         agent_id: bead.id.clone(),
                         status: PodStatus::Terminated,
+                        current: bead.pod.clone(),
                     });
                 }
                 Disposition::Ended

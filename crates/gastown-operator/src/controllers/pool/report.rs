@@ -1,5 +1,6 @@
 //! Reporting pod states to beads: the plan's registers, status changes and
-//! deregisters, sent to the town's bd daemon. The only writes to beads the
+//! deregisters, sent to the town's beads server (the daemon's
+//! `agent_pod_*` operations, or with `bd serve` the agent bead's metadata). The only writes to beads the
 //! pool makes; never fatal, so they sit apart from the pod writes, which are.
 
 use std::time::Instant;
@@ -26,19 +27,20 @@ pub(super) async fn send_reports(ctx: &Context, town: &GasTown, reports: &[Repor
         let started = Instant::now();
         let (operation, result) = match report {
             Report::Register(registration) => (
-                "agent_pod_register",
-                client.agent_pod_register(registration).await.map(drop),
+                "register_pod",
+                client.register_pod(registration).await,
             ),
-            Report::Status { agent_id, status } => (
-                "agent_pod_status",
-                client
-                    .agent_pod_status(agent_id, status.clone())
-                    .await
-                    .map(drop),
+            Report::Status {
+                agent_id,
+                status,
+                current,
+            } => (
+                "pod_status",
+                client.pod_status(agent_id, status.clone(), current).await,
             ),
             Report::Deregister { agent_id } => (
-                "agent_pod_deregister",
-                client.agent_pod_deregister(agent_id).await.map(drop),
+                "deregister_pod",
+                client.deregister_pod(agent_id).await,
             ),
         };
         ctx.metrics

@@ -4,9 +4,8 @@
 
 use gastown_api::template::PodTemplate;
 use gastown_api::{AgentRole, GasTown, Rig};
-use kube::ResourceExt;
 
-use crate::builders::rig::{self as build, RigRef};
+use crate::builders::rig::{self as build, BeadsPeer, RigRef};
 use crate::controllers::agents::{RigAgents, bead_id};
 use crate::error::{Error, Result};
 use crate::naming;
@@ -30,16 +29,7 @@ pub fn build(rig: &Rig, rig_ref: &RigRef, town: &GasTown, agents: &RigAgents) ->
     desired.service_accounts.want(account);
     desired.roles.want(role);
     desired.role_bindings.want(binding);
-    let endpoint = town
-        .spec
-        .daemon
-        .endpoint(&naming::bd_daemon(&town.name_any()));
-    if let Some(policy) = build::network_policy(
-        rig_ref,
-        &rig.spec,
-        [endpoint.port, endpoint.http_port],
-        town.spec.daemon.in_cluster(),
-    ) {
+    if let Some(policy) = build::network_policy(rig_ref, &rig.spec, &BeadsPeer::of(town)) {
         desired.network_policies.want(policy);
     }
     desired

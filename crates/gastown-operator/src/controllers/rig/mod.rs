@@ -24,6 +24,7 @@ use kube::runtime::controller::Action;
 use self::dereference::Unresolved;
 use super::agents::RigAgents;
 use super::reconcile_with;
+use crate::beads_view::BeadsView;
 use super::rig_status::{RigObservation, rig_status};
 use super::{rollout_step, write_status};
 use crate::conditions::Baseline;
@@ -74,6 +75,10 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         Some(Err(error)) => Err(error.clone()),
         None => Err("beads has not been read for this town yet".to_string()),
     };
+    let merge_requests_known = view
+        .as_deref()
+        .and_then(BeadsView::snapshot)
+        .is_some_and(|snapshot| snapshot.merge_requests.is_some());
     // Persistent agents roll one at a time (crew wait for idle).
     let slots: Vec<&AgentSlot> = [&built.witness, &built.refinery]
         .into_iter()
@@ -110,6 +115,7 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
         draining,
         unresolved: None,
         beads,
+        merge_requests_known,
         witness: observe(&built.witness),
         refinery: observe(&built.refinery),
         crew_declared: crew.len(),
@@ -145,6 +151,7 @@ async fn write_unresolved(rig: &Rig, ctx: &Context, unresolved: Unresolved) -> R
         draining: None,
         unresolved: Some(unresolved.to_string()),
         beads: Err("unresolved".into()),
+        merge_requests_known: false,
         witness: AgentObservation::default(),
         refinery: AgentObservation::default(),
         crew_declared: 0,

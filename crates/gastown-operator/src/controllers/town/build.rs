@@ -3,6 +3,7 @@
 //! Deacon), and what each workload is waiting for.
 
 use gastown_api::template::{PodTemplate, merge};
+use gastown_api::gastown::BeadsProtocol;
 use gastown_api::{AgentRole, GasTown};
 
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -44,9 +45,10 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
             desired.config_maps.want(infra::dolt_config(town_ref, dolt));
             desired.services.want(infra::dolt_service(town_ref));
             if dolt.network_policy_enabled() {
-                desired
-                    .network_policies
-                    .want(infra::dolt_network_policy(town_ref));
+                desired.network_policies.want(infra::dolt_network_policy(
+                    town_ref,
+                    spec.daemon.protocol(),
+                ));
             }
             let name = naming::dolt(&town_ref.name);
             let blocked = missing
@@ -68,9 +70,22 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
         _ => WorkloadPlan::External,
     };
 
-    // The bd daemon.
+    // The beads server: the bd daemon, or bd serve with its workspace.
+    let deployment = match spec.daemon.protocol() {
+        BeadsProtocol::Daemon => {
+            infra::bd_daemon_deployment(town_ref, &spec.daemon, spec.dolt.as_ref())
+        }
+        BeadsProtocol::Serve => {
+            let deployment =
+                infra::bd_serve_deployment(town_ref, &spec.daemon, spec.dolt.as_ref());
+            if deployment.is_some() {
+                desired.config_maps.want(infra::bd_serve_config(town_ref));
+            }
+            deployment
+        }
+    };
     let daemon = match (
-        infra::bd_daemon_deployment(town_ref, &spec.daemon, spec.dolt.as_ref()),
+        deployment,
         infra::bd_daemon_service(town_ref, &spec.daemon),
     ) {
         (Some(deployment), Some(service)) => {
@@ -149,7 +164,7 @@ fn town_agent(
     }
     let secrets = SecretNames::of(&town.spec);
     if let Some(reason) = missing.blocking([
-        secrets.daemon_token,
+        secrets.agents_beads,
         secrets.anthropic_api_key,
         secrets.claude_credentials,
     ]) {
@@ -157,10 +172,6 @@ fn town_agent(
     }
     let defaults = town.spec.defaults.clone().unwrap_or_default();
     let template = merge([&defaults, &PodTemplate::from(&spec)]);
-    let endpoint = town
-        .spec
-        .daemon
-        .endpoint(&naming::bd_daemon(&town_ref.name));
     let bead_id = format!("gt-{}", role.as_str());
     let input = AgentPodInput {
         namespace: &town_ref.namespace,
@@ -170,11 +181,7 @@ fn town_agent(
         bead_id: &bead_id,
         rig: None,
         template: &template,
-        daemon: DaemonConnection {
-            host: &endpoint.host,
-            http_port: endpoint.http_port,
-            token: town.spec.daemon.token_secret_ref.as_ref(),
-        },
+        daemon: DaemonConnection::of(&town.spec, &town_ref.name),
         anthropic_api_key: town
             .spec
             .secrets

@@ -33,6 +33,7 @@ pub async fn cleanup(town: &GasTown, ctx: &Context) -> Result<Teardown> {
         // references; claims follow dolt's retention policy.
         ctx.beads.forget(&town_ref.namespace, &town_ref.name);
         ctx.beads_views.forget(&town_ref.namespace, &town_ref.name);
+        ctx.beads_feeds.forget(&town_ref.namespace, &town_ref.name);
     }
     Ok(step)
 }

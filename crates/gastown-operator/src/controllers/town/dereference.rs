@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use beads_client::{fetch_snapshot, project};
+use beads_client::project;
 use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -97,7 +97,7 @@ pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
     let started = std::time::Instant::now();
     let fetched = async {
         let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
-        fetch_snapshot(&client).await.map_err(|e| e.to_string())
+        client.snapshot().await.map_err(|e| e.to_string())
     }
     .await;
     ctx.metrics

@@ -227,6 +227,11 @@ async fn write_status(
             |d| d.spec.as_ref()?.selector.match_labels.as_ref(),
         ),
         daemon_endpoint: dereference::daemon_endpoint(town, ctx),
+        beads_protocol: town.spec.daemon.protocol(),
+        change_feed: ctx.beads_feeds.get(ns, &town.name_any()),
+        merge_requests_known: beads
+            .snapshot()
+            .is_some_and(|snapshot| snapshot.merge_requests.is_some()),
         beads: beads
             .result
             .as_ref()

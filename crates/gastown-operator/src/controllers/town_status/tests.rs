@@ -36,7 +36,7 @@ fn summary() -> TownSummary {
         ..Default::default()
     };
     rig.witness_alive = true;
-    rig.merge_queue_depth = 3;
+    rig.merge_queue_depth = Some(3);
     TownSummary {
         daemon: DaemonSummary {
             status: HealthStatus::Healthy,
@@ -61,6 +61,9 @@ fn observation<'a>(
         dolt: Workload::Ready,
         daemon: Workload::Ready,
         daemon_endpoint: "prod-bd-daemon:9080".into(),
+        beads_protocol: BeadsProtocol::Daemon,
+        change_feed: None,
+        merge_requests_known: true,
         beads,
         mayor: agent(true, true),
         deacon: agent(true, true),

@@ -1,0 +1,371 @@
+//! `bd serve` (beads' HTTP API v0) in the cluster, in place of the bd daemon:
+//! the same Deployment and Service names, so a town can switch protocol.
+//!
+//! Facts from `shared/reference/bd-serve-v0.md` (§1 sources S2 `serve.go`,
+//! S3 `server.go`, S4 `SERVE_RUNBOOK.md`, S6 journal activation) and
+//! container-contracts.md §3.
+
+use gastown_api::SecretKeyRef;
+use gastown_api::gastown::{DaemonSpec, DoltSpec};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, Probe,
+    SecretVolumeSource, Volume, VolumeMount,
+};
+
+use super::{
+    DOLT_PORT, TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, http_probe, pod_template,
+    port, selector, tcp_probe,
+};
+use crate::builders::security::container_security_context;
+use crate::naming;
+
+const SERVE_HOME: &str = "/home/beads";
+/// The workspace bd serve answers for: it reads `.beads/metadata.json` from
+/// `BEADS_DIR` (§1 "What it needs from Dolt").
+const BEADS_DIR: &str = "/home/beads/.beads";
+/// The token file, one token per line (§1 "Token file").
+const TOKEN_DIR: &str = "/etc/beads-serve";
+const TOKEN_FILE: &str = "tokens";
+/// The database beads uses by default (§1: `BEADS_DOLT_SERVER_DATABASE`,
+/// default `beads`), the one the bd daemon creates.
+const DATABASE: &str = "beads";
+/// SIGTERM drains for up to 20 s (§1 "Streams, signals, limits"); the
+/// runbook asks for at least 25 s of grace.
+const GRACE_SECONDS: i64 = 30;
+
+/// The name of the ConfigMap holding the workspace's `metadata.json`.
+pub fn serve_config_name(town: &str) -> String {
+    format!("{}-workspace", naming::bd_daemon(town))
+}
+
+/// `metadata.json` of the serve workspace: server-mode Dolt at the town's
+/// Dolt. unconfirmed: the minimal set of fields bd needs (these are the
+/// ones seen in upstream's configfile, §7); the env below wins over it.
+pub fn bd_serve_config(town: &TownRef) -> ConfigMap {
+    let metadata = serde_json::json!({
+        "backend": "dolt",
+        "dolt_mode": "server",
+        "database": DATABASE,
+        "dolt_database": DATABASE,
+        "dolt_server_host": naming::dolt(&town.name),
+        "dolt_server_port": DOLT_PORT,
+        "dolt_server_user": "root",
+    });
+    ConfigMap {
+        metadata: town.meta(serve_config_name(&town.name), "bd-daemon", true),
+        data: Some(
+            [(
+                "metadata.json".to_string(),
+                serde_json::to_string_pretty(&metadata).unwrap_or_default(),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// The names clients may send as `Host`: the Service in each spelling a pod
+/// resolves. bd serve refuses any DNS name not listed (§1 "Host allowlist");
+/// IP literals pass on a wildcard bind.
+pub fn allowed_hosts(town: &TownRef) -> Vec<String> {
+    let service = naming::bd_daemon(&town.name);
+    let namespace = &town.namespace;
+    vec![
+        service.clone(),
+        format!("{service}.{namespace}"),
+        format!("{service}.{namespace}.svc"),
+        format!("{service}.{namespace}.svc.cluster.local"),
+    ]
+}
+
+/// The in-cluster `bd serve`. `None` unless the spec runs one (`image`).
+pub fn bd_serve_deployment(
+    town: &TownRef,
+    daemon: &DaemonSpec,
+    dolt: Option<&DoltSpec>,
+) -> Option<Deployment> {
+    let image = daemon.image.clone()?;
+    let endpoint = daemon.endpoint(&naming::bd_daemon(&town.name));
+    let labels = town.component_labels("bd-daemon");
+    // §1: `--addr` takes a numeric IP (no default port: name one); beyond
+    // loopback it needs `--allow-non-loopback` and a token file; each
+    // Service name needs `--allowed-host`.
+    let mut command = vec![
+        "bd".to_string(),
+        "serve".into(),
+        format!("--addr=0.0.0.0:{}", endpoint.http_port),
+        "--allow-non-loopback".into(),
+        format!("--auth-token-file={TOKEN_DIR}/{TOKEN_FILE}"),
+    ];
+    command.extend(
+        allowed_hosts(town)
+            .into_iter()
+            .map(|host| format!("--allowed-host={host}")),
+    );
+    let mut container_env = vec![
+        env("HOME", SERVE_HOME),
+        env("BEADS_DIR", BEADS_DIR),
+        // §1: env beats metadata.json; beads' defaults are 127.0.0.1:3307.
+        env("BEADS_DOLT_SERVER_MODE", "1"),
+        env("BEADS_DOLT_SERVER_HOST", naming::dolt(&town.name)),
+        env("BEADS_DOLT_SERVER_PORT", DOLT_PORT.to_string()),
+        env("BEADS_DOLT_SERVER_USER", "root"),
+        env("BEADS_DOLT_SERVER_DATABASE", DATABASE),
+        // bd must never start a Dolt of its own here.
+        env("BEADS_DOLT_AUTO_START", "0"),
+        // §1: the events journal is off by default; the operator follows
+        // the town through it (events:watch).
+        env("BD_EVENTS_JOURNAL", "1"),
+    ];
+    if let Some(SecretKeyRef { name, key }) = dolt.and_then(|d| d.root_password_secret_ref.as_ref())
+    {
+        container_env.push(env_from_secret("BEADS_DOLT_PASSWORD", name, key));
+    }
+    let token = daemon.token_secret_ref.as_ref()?;
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    };
+    let container = Container {
+        name: "bd-serve".into(),
+        image: Some(image),
+        command: Some(command),
+        ports: Some(vec![port("http", endpoint.http_port.into())]),
+        env: Some(container_env),
+        resources: daemon.resources.clone(),
+        volume_mounts: Some(vec![
+            mount("home", SERVE_HOME, false),
+            mount("beads-data", BEADS_DIR, false),
+            VolumeMount {
+                sub_path: Some("metadata.json".into()),
+                ..mount("workspace", &format!("{BEADS_DIR}/metadata.json"), true)
+            },
+            mount("token", TOKEN_DIR, true),
+        ]),
+        // §3.1: /healthz is the one route without auth and never touches the
+        // database. Readiness is also /healthz: the runbook's readiness,
+        // `/v0/beads/ready?limit=1`, needs the bearer token, and a probe
+        // header would put it in the pod spec for anyone who can read pods.
+        // Whether beads answers is the operator's own check (the town's
+        // DaemonReady condition asks /v0/beads/ready with the token).
+        startup_probe: Some(Probe {
+            failure_threshold: Some(30),
+            timeout_seconds: Some(3),
+            ..http_probe("/healthz", "http", 5)
+        }),
+        readiness_probe: Some(Probe {
+            timeout_seconds: Some(5),
+            ..http_probe("/healthz", "http", 10)
+        }),
+        liveness_probe: Some(Probe {
+            timeout_seconds: Some(5),
+            ..tcp_probe("http", 30)
+        }),
+        termination_message_policy: Some(TERMINATION_MESSAGE_POLICY.into()),
+        security_context: Some(container_security_context()),
+        ..Default::default()
+    };
+    let volumes = vec![
+        Volume {
+            name: "home".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
+        Volume {
+            name: "beads-data".into(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        },
+        Volume {
+            name: "workspace".into(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: serve_config_name(&town.name),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        // The token Secret's key as the file `tokens`; bd serve re-reads it
+        // within a second (§1), and the kubelet refreshes a Secret volume
+        // (no subPath) when the Secret changes: rotation needs no restart.
+        Volume {
+            name: "token".into(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(token.name.clone()),
+                items: Some(vec![KeyToPath {
+                    key: token.key.clone(),
+                    path: TOKEN_FILE.into(),
+                    mode: None,
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ];
+    let mut template = pod_template(labels.clone(), vec![container], Some(volumes));
+    if let Some(spec) = template.spec.as_mut() {
+        spec.termination_grace_period_seconds = Some(GRACE_SECONDS);
+    }
+    Some(Deployment {
+        metadata: town.meta(naming::bd_daemon(&town.name), "bd-daemon", false),
+        spec: Some(DeploymentSpec {
+            replicas: Some(1),
+            selector: selector(&labels),
+            template,
+            // A fixed port is bd serve's only single-instance guard (§1).
+            strategy: Some(DeploymentStrategy {
+                type_: Some("Recreate".into()),
+                rolling_update: None,
+            }),
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn town() -> TownRef {
+        TownRef {
+            name: "prod".into(),
+            namespace: "gastown".into(),
+            owner: OwnerReference {
+                api_version: "gastown.io/v1alpha1".into(),
+                kind: "GasTown".into(),
+                name: "prod".into(),
+                uid: "uid-1".into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            },
+        }
+    }
+
+    fn serve_spec(token: bool) -> DaemonSpec {
+        let mut daemon = serde_json::json!({
+            "protocol": "serve", "image": "ghcr.io/gastownhall/beads:1.3.0", "httpPort": 7777
+        });
+        if token {
+            daemon["tokenSecretRef"] = serde_json::json!({"name": "beads-token", "key": "token"});
+        }
+        serde_json::from_value(daemon).unwrap()
+    }
+
+    /// §1: an explicit non-loopback `--addr` with `--allow-non-loopback`, the
+    /// token file from the Secret, every Service name allowed as Host.
+    #[test]
+    fn bd_serve_runs_as_its_runbook_says() {
+        let dolt: DoltSpec = serde_json::from_value(serde_json::json!({
+            "image": "dolthub/dolt-sql-server:1.81.6",
+            "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}
+        }))
+        .unwrap();
+        let deployment = bd_serve_deployment(&town(), &serve_spec(true), Some(&dolt)).unwrap();
+        let spec = deployment.spec.unwrap();
+        assert_eq!(spec.strategy.unwrap().type_.as_deref(), Some("Recreate"));
+        let pod = spec.template.spec.unwrap();
+        assert!(pod.termination_grace_period_seconds.unwrap() >= 25);
+        let container = &pod.containers[0];
+        let command = container.command.clone().unwrap();
+        assert_eq!(command[..2], ["bd", "serve"]);
+        for flag in [
+            "--addr=0.0.0.0:7777",
+            "--allow-non-loopback",
+            "--auth-token-file=/etc/beads-serve/tokens",
+            "--allowed-host=prod-bd-daemon",
+            "--allowed-host=prod-bd-daemon.gastown.svc",
+            "--allowed-host=prod-bd-daemon.gastown.svc.cluster.local",
+        ] {
+            assert!(command.iter().any(|a| a == flag), "{flag} in {command:?}");
+        }
+        let env = |name: &str| {
+            container
+                .env
+                .iter()
+                .flatten()
+                .find(|e| e.name == name)
+                .cloned()
+        };
+        assert_eq!(
+            env("BEADS_DOLT_SERVER_PORT").and_then(|e| e.value).as_deref(),
+            Some("3306")
+        );
+        assert_eq!(
+            env("BD_EVENTS_JOURNAL").and_then(|e| e.value).as_deref(),
+            Some("1")
+        );
+        let password = env("BEADS_DOLT_PASSWORD").unwrap().value_from.unwrap();
+        assert_eq!(password.secret_key_ref.unwrap().name, "dolt-root");
+        let token = pod
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == "token")
+            .and_then(|v| v.secret.clone())
+            .unwrap();
+        assert_eq!(token.secret_name.as_deref(), Some("beads-token"));
+        assert_eq!(token.items.unwrap()[0].path, "tokens");
+        // Probes use the one route without auth: no token in the pod spec.
+        let path = |probe: &Option<Probe>| {
+            probe
+                .as_ref()
+                .and_then(|p| p.http_get.as_ref())
+                .and_then(|h| h.path.clone())
+        };
+        assert_eq!(path(&container.readiness_probe).as_deref(), Some("/healthz"));
+        assert_eq!(path(&container.startup_probe).as_deref(), Some("/healthz"));
+        assert!(
+            container
+                .readiness_probe
+                .as_ref()
+                .and_then(|p| p.http_get.as_ref())
+                .and_then(|h| h.http_headers.as_ref())
+                .is_none()
+        );
+    }
+
+    /// The simulation's model of the image (contracts/beads.rs) accepts it:
+    /// the bind, the auth posture, the mounted token file, the probes.
+    #[test]
+    fn the_simulated_image_runs_it() {
+        use embedded_apiserver::simulation::contracts::{Verdict, verdict};
+        let deployment = bd_serve_deployment(&town(), &serve_spec(true), None).unwrap();
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        let pod_json = serde_json::to_value(&pod).unwrap();
+        let container = serde_json::to_value(&pod.containers[0]).unwrap();
+        assert_eq!(verdict(&container, &pod_json), Verdict::Runs);
+        // And would not without the token file mounted.
+        let mut unmounted = pod.clone();
+        unmounted.containers[0]
+            .volume_mounts
+            .as_mut()
+            .unwrap()
+            .retain(|m| m.name != "token");
+        let container = serde_json::to_value(&unmounted.containers[0]).unwrap();
+        assert!(matches!(
+            verdict(&container, &serde_json::to_value(&unmounted).unwrap()),
+            Verdict::Crashes { .. }
+        ));
+    }
+
+    #[test]
+    fn bd_serve_without_a_token_is_not_built() {
+        // The schema refuses it; an object that never met the API server
+        // still gets no serve that would refuse to start.
+        assert!(bd_serve_deployment(&town(), &serve_spec(false), None).is_none());
+    }
+
+    #[test]
+    fn the_workspace_points_at_the_towns_dolt() {
+        let config = bd_serve_config(&town());
+        let metadata: serde_json::Value =
+            serde_json::from_str(&config.data.unwrap()["metadata.json"]).unwrap();
+        assert_eq!(metadata["dolt_server_host"], "prod-dolt");
+        assert_eq!(metadata["dolt_server_port"], 3306);
+        assert_eq!(metadata["dolt_mode"], "server");
+    }
+}

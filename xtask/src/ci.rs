@@ -43,7 +43,13 @@ pub fn run() -> anyhow::Result<()> {
         Command::new(&cargo)
             .current_dir(&root)
             .env("GASTOWN_E2E_BEADS", "serve")
-            .args(["test", "--locked", "--no-fail-fast", "-p", "gastown-operator"])
+            .args([
+                "test",
+                "--locked",
+                "--no-fail-fast",
+                "-p",
+                "gastown-operator",
+            ])
             .args(SERVE_E2E.iter().flat_map(|test| ["--test", test])),
     )?;
     // The quick benchmark in this (debug) build: it checks that the harness

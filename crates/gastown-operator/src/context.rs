@@ -15,12 +15,12 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, ResourceExt};
 
 use crate::beads_view::BeadsViews;
-use crate::runtime::beads_events::BeadsFeeds;
 use crate::cache::Cache;
 use crate::controllers::retry::FailureCounts;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::naming;
+use crate::runtime::beads_events::BeadsFeeds;
 use crate::status_ledger::StatusLedger;
 
 /// Operator-wide settings (flags and environment).

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use beads_client::project;
+use beads_testd::Personality;
 use beads_testd::Scope as FaultScope;
 use common::{CONVERGE, Harness, NAMESPACE, RIG, TOWN, eventually, minimal_town};
 use embedded_apiserver::simulation::PodOutcome;
@@ -206,33 +207,40 @@ impl Fixture {
             .unwrap()
     }
 
+    /// The pod field `field` (`name`, `status`) beads holds for the agent:
+    /// the daemon's `pod_*` columns, or `bd serve`'s `k8s_pod` metadata.
+    fn bead_pod_field(&self, name: &str, field: &str) -> Option<String> {
+        let issue = self.harness.testd.store().get(&bead_id(name))?;
+        match common::beads_personality() {
+            Personality::Daemon => match field {
+                "name" => issue.pod_name,
+                _ => issue.pod_status,
+            },
+            Personality::Serve => issue.metadata["k8s_pod"][field].as_str().map(str::to_owned),
+        }
+    }
+
     fn bead_pod_status(&self, name: &str) -> Option<String> {
-        self.harness
-            .testd
-            .store()
-            .get(&bead_id(name))
-            .and_then(|issue| issue.pod_status)
+        self.bead_pod_field(name, "status")
     }
 
     fn bead_pod_name(&self, name: &str) -> Option<String> {
-        self.harness
-            .testd
-            .store()
-            .get(&bead_id(name))
-            .and_then(|issue| issue.pod_name)
+        self.bead_pod_field(name, "name")
     }
 
-    /// `agent_pod_*` requests the daemon received.
+    /// Pod reports beads received: `agent_pod_*` requests, or agent bead
+    /// patches.
     fn pod_reports(&self) -> u64 {
         let log = self.harness.testd.requests();
-        [
-            "agent_pod_register",
-            "agent_pod_status",
-            "agent_pod_deregister",
-        ]
-        .iter()
-        .map(|op| log.count(op))
-        .sum()
+        let operations: &[&str] = match common::beads_personality() {
+            Personality::Daemon => &[
+                "agent_pod_register",
+                "agent_pod_status",
+                "agent_pod_deregister",
+            ],
+            Personality::Serve => &[beads_testd::serve_op::PATCH],
+        };
+        operations.iter().map(|op| log.count(op)).sum()
     }
 
     /// Syncs until a sync writes nothing to the API server and reports
@@ -313,10 +321,12 @@ async fn beads_decides_which_polecats_run() {
     assert!(f.condition(condition::READY).await.unwrap().0);
 
     // A third polecat is over the rig's maxCount of 2: Pending with the reason.
-    f.harness
-        .testd
-        .store()
-        .insert(common::agent_bead(Some(RIG), "polecat", "rictus", "spawning"));
+    f.harness.testd.store().insert(common::agent_bead(
+        Some(RIG),
+        "polecat",
+        "rictus",
+        "spawning",
+    ));
     let (_, reason, message) = f
         .sync_until("rictus waits for room", async |f: &Fixture| {
             f.condition(condition::QUOTA_EXHAUSTED)
@@ -340,7 +350,10 @@ async fn beads_decides_which_polecats_run() {
     assert_eq!(rictus.phase, Some(AgentPhase::Pending));
 
     // beads says nux is done: its pod goes, beads forgets it, rictus gets the room.
-    f.harness.testd.store().set_agent_state(&bead_id("nux"), "done");
+    f.harness
+        .testd
+        .store()
+        .set_agent_state(&bead_id("nux"), "done");
     f.sync_until("nux's pod is replaced by rictus's", async |f: &Fixture| {
         (f.pool_pods().await == [pod_name("rictus"), pod_name("toast")]).then_some(())
     })
@@ -413,7 +426,7 @@ async fn an_unreachable_or_empty_beads_deletes_nothing() {
     f.harness.testd.faults().clear();
     let store = f.harness.testd.store();
     for issue in store.all() {
-        if issue.issue_type == "agent" {
+        if issue.issue_type == "agent" || issue.has_label("gt:agent") {
             store.delete(&issue.id);
         }
     }
@@ -485,10 +498,12 @@ async fn a_pod_refused_by_the_quota_is_pending_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_name_that_makes_no_valid_pod_blocks_only_that_agent() {
     let f = Fixture::start(5).await;
-    f.harness
-        .testd
-        .store()
-        .insert(common::agent_bead(Some(RIG), "polecat", "Bad_Name", "spawning"));
+    f.harness.testd.store().insert(common::agent_bead(
+        Some(RIG),
+        "polecat",
+        "Bad_Name",
+        "spawning",
+    ));
 
     let (_, reason, message) = f
         .sync_until("the refusal shows", async |f: &Fixture| {

@@ -221,10 +221,12 @@ async fn a_new_agent_image_rolls_one_agent_at_a_time_and_waits_for_busy_crew() {
         },
     )
     .await;
-    harness
-        .testd
-        .store()
-        .insert(common::agent_bead(Some(RIG), "polecat", "newcomer", "spawning"));
+    harness.testd.store().insert(common::agent_bead(
+        Some(RIG),
+        "polecat",
+        "newcomer",
+        "spawning",
+    ));
     let newcomer = eventually("a new polecat starts", CONVERGE, || async {
         pods.get_opt(&format!("gt-{RIG}-polecat-newcomer"))
             .await

@@ -5,7 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use beads_client::{BeadsClient, fetch_snapshot, project};
+use beads_client::{Beads, project};
+use beads_testd::Personality;
 use beads_testd::Scope as BeadsScope;
 use common::{
     CONVERGE, Harness, RIG, TOWN, condition, controller_owner, eventually, minimal_town,
@@ -127,12 +128,14 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
     }
 
     // Status from beads: the operator's numbers are beads' numbers.
-    let beads = BeadsClient::connect(
+    let beads = Beads::detect(
         &harness.testd.http_url(),
         Some(beads_client::Token::new(harness.testd.token()).unwrap()),
+        beads_client::ClientConfig::default(),
     )
+    .await
     .expect("a beads client");
-    let snapshot = fetch_snapshot(&beads).await.expect("a snapshot");
+    let snapshot = beads.snapshot().await.expect("a snapshot");
     let expected = project(
         &snapshot,
         beads_client::jiff::Timestamp::now(),
@@ -148,9 +151,15 @@ async fn a_full_town_converges_with_beads_counts_and_then_writes_nothing() {
         summary.merge_queue_depth,
         from_beads.merge_queue_depth.map(|n| n as i32)
     );
-    assert!(
-        summary.merge_queue_depth.unwrap() > 0,
-        "the seed queues merge requests"
+    match common::beads_personality() {
+        // The seed queues merge requests.
+        Personality::Daemon => assert!(summary.merge_queue_depth.unwrap() > 0),
+        // A town's bd serve holds none of its rigs' merge requests.
+        Personality::Serve => assert_eq!(summary.merge_queue_depth, None),
+    }
+    assert_eq!(
+        status.daemon.as_ref().and_then(|d| d.protocol.as_deref()),
+        Some(beads.protocol().as_str())
     );
     assert_eq!(
         status.mayor.as_ref().and_then(|m| m.state.as_deref()),

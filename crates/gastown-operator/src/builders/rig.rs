@@ -273,9 +273,9 @@ impl BeadsPeer {
         let in_cluster = spec.daemon.in_cluster();
         match spec.daemon.protocol() {
             gastown_api::gastown::BeadsProtocol::Daemon => {
-                let endpoint = spec
-                    .daemon
-                    .endpoint(&naming::bd_daemon(&town.metadata.name.clone().unwrap_or_default()));
+                let endpoint = spec.daemon.endpoint(&naming::bd_daemon(
+                    &town.metadata.name.clone().unwrap_or_default(),
+                ));
                 Self {
                     component: in_cluster.then_some("bd-daemon"),
                     ports: vec![endpoint.port, endpoint.http_port],
@@ -636,7 +636,13 @@ mod tests {
         }))
         .unwrap();
         let peer = BeadsPeer::of(&town);
-        assert_eq!(peer, BeadsPeer { component: Some("dolt"), ports: vec![3306] });
+        assert_eq!(
+            peer,
+            BeadsPeer {
+                component: Some("dolt"),
+                ports: vec![3306]
+            }
+        );
         let policy = network_policy(
             &rig_ref(),
             &spec(serde_json::json!({"name": "gastown"})),
@@ -644,7 +650,10 @@ mod tests {
         )
         .unwrap();
         let egress = policy.spec.unwrap().egress.unwrap();
-        let to = egress[0].to.as_ref().unwrap()[0].pod_selector.as_ref().unwrap();
+        let to = egress[0].to.as_ref().unwrap()[0]
+            .pod_selector
+            .as_ref()
+            .unwrap();
         assert_eq!(
             to.match_labels.as_ref().unwrap()["app.kubernetes.io/component"],
             "dolt"

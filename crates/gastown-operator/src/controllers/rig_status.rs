@@ -209,14 +209,10 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
             status.polecat_count = Some(count(summary.polecat_count as usize));
             status.active_polecats = Some(summary.polecats.clone());
             status.crew_count = Some(count(summary.crew_count as usize));
-            status.merge_queue = summary
-                .merge_queue_depth
-                .map(|depth| MergeQueueStatus {
-                    depth: Some(count(depth as usize)),
-                    processing: summary
-                        .merge_queue_in_processing
-                        .map(|n| count(n as usize)),
-                });
+            status.merge_queue = summary.merge_queue_depth.map(|depth| MergeQueueStatus {
+                depth: Some(count(depth as usize)),
+                processing: summary.merge_queue_in_processing.map(|n| count(n as usize)),
+            });
             status.active_work = Some(count(summary.hooked_work.len()));
         }
         Ok(None) => {

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use beads_client::Change;
 use futures::{Stream, StreamExt};
-use k8s_openapi::jiff::Timestamp;
 use gastown_api::GasTown;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::mpsc;
@@ -222,7 +222,10 @@ async fn follow(
                     received += 1;
                     newest = newest.max(Some(at));
                 }
-                Ok(Change::Relist) => relist = true,
+                Ok(Change::Relist) => {
+                    tracing::debug!(town = %town_ref, "relisting beads");
+                    relist = true;
+                }
                 Ok(Change::Degraded { reason }) => {
                     tracing::warn!(town = %town_ref, %reason, "no change stream from beads");
                     relist |= ctx.beads_feeds.set(&key, reason);

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use beads_testd::{AgentStyle, Issue, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::{
+    AgentStyle, Issue, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town,
+};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer, RequestCounts};
 use gastown_api::{GasTown, Phase};
 use gastown_operator::context::Settings;
@@ -50,6 +52,12 @@ pub struct Harness {
 impl Harness {
     /// Server, daemon (seeded with one rig), CRDs, namespace and Secrets; no operator yet.
     pub async fn start() -> Harness {
+        Self::start_as(beads_personality()).await
+    }
+
+    /// [`Harness::start`] with the beads server `personality`, whatever the
+    /// environment says.
+    pub async fn start_as(personality: Personality) -> Harness {
         // RUST_LOG=gastown_operator=debug shows what the operator did.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
@@ -64,7 +72,7 @@ impl Harness {
         })
         .await
         .expect("the embedded API server starts");
-        let testd = seeded_daemon().await;
+        let testd = seeded_daemon_as(personality).await;
         let client = server.client().expect("a client");
         install_crds(&client).await;
         create(&Api::<Namespace>::all(client.clone()), namespace(NAMESPACE)).await;
@@ -85,12 +93,19 @@ impl Harness {
 
     /// Starts the operator in-process, reading every town's beads from the test daemon.
     pub fn start_operator(&mut self) {
+        self.start_operator_with(|_| {});
+    }
+
+    /// [`Harness::start_operator`] with `adjust` applied to its settings.
+    pub fn start_operator_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
         assert!(self.operator.is_none(), "the operator runs already");
+        let mut settings = Settings {
+            daemon_override: Some(self.testd.http_url()),
+            ..Settings::default()
+        };
+        adjust(&mut settings);
         let runtime = Runtime::new(RuntimeConfig {
-            settings: Settings {
-                daemon_override: Some(self.testd.http_url()),
-                ..Settings::default()
-            },
+            settings,
             ..RuntimeConfig::default()
         });
         let metrics = runtime.metrics();
@@ -172,7 +187,10 @@ pub fn beads_personality() -> Personality {
 /// The test daemon, seeded with a town that has the rig [`RIG`], its agents
 /// written as the server's era writes them.
 pub async fn seeded_daemon() -> TestDaemon {
-    let personality = beads_personality();
+    seeded_daemon_as(beads_personality()).await
+}
+
+pub async fn seeded_daemon_as(personality: Personality) -> TestDaemon {
     let testd = TestDaemon::start(TestDaemonConfig {
         personality,
         ..TestDaemonConfig::default()
@@ -209,7 +227,18 @@ pub async fn seeded_daemon() -> TestDaemon {
 /// An agent bead as the harness's beads server era writes it, selected by
 /// the default pool.
 pub fn agent_bead(rig: Option<&str>, role: &str, name: &str, state: &str) -> Issue {
-    match beads_personality() {
+    agent_bead_as(beads_personality(), rig, role, name, state)
+}
+
+/// [`agent_bead`] for the server `personality`.
+pub fn agent_bead_as(
+    personality: Personality,
+    rig: Option<&str>,
+    role: &str,
+    name: &str,
+    state: &str,
+) -> Issue {
+    match personality {
         Personality::Daemon => Issue::agent(rig, role, name, state),
         Personality::Serve => Issue::gastown_agent(rig, role, name, state)
             .with_labels(["gt:agent", "execution_target:k8s"]),

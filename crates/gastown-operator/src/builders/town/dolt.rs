@@ -100,9 +100,7 @@ pub fn dolt_network_policy(town: &TownRef, protocol: BeadsProtocol) -> NetworkPo
         // §1): the town's agent pods, and no one else's.
         from.push(NetworkPolicyPeer {
             pod_selector: Some(LabelSelector {
-                match_labels: Some(
-                    [(labels::TOWN.to_string(), town.name.clone())].into(),
-                ),
+                match_labels: Some([(labels::TOWN.to_string(), town.name.clone())].into()),
                 match_expressions: Some(vec![LabelSelectorRequirement {
                     key: labels::ROLE.into(),
                     operator: "Exists".into(),

@@ -34,10 +34,10 @@ use super::security::pod_security_context;
 use crate::naming;
 
 pub use self::daemon::{bd_daemon_deployment, bd_daemon_service, rpc_server};
-pub use self::serve::{allowed_hosts, bd_serve_config, bd_serve_deployment, serve_config_name};
 pub use self::dolt::{
     DOLT_PORT, dolt_config, dolt_image_refusal, dolt_network_policy, dolt_service, dolt_statefulset,
 };
+pub use self::serve::{allowed_hosts, bd_serve_config, bd_serve_deployment, serve_config_name};
 
 /// Containers report why they ended in their termination message: the tail
 /// of their log, since none of these programs writes /dev/termination-log.

@@ -291,7 +291,9 @@ mod tests {
                 .cloned()
         };
         assert_eq!(
-            env("BEADS_DOLT_SERVER_PORT").and_then(|e| e.value).as_deref(),
+            env("BEADS_DOLT_SERVER_PORT")
+                .and_then(|e| e.value)
+                .as_deref(),
             Some("3306")
         );
         assert_eq!(
@@ -316,7 +318,10 @@ mod tests {
                 .and_then(|p| p.http_get.as_ref())
                 .and_then(|h| h.path.clone())
         };
-        assert_eq!(path(&container.readiness_probe).as_deref(), Some("/healthz"));
+        assert_eq!(
+            path(&container.readiness_probe).as_deref(),
+            Some("/healthz")
+        );
         assert_eq!(path(&container.startup_probe).as_deref(), Some("/healthz"));
         assert!(
             container

@@ -154,7 +154,9 @@ pub enum Report {
         /// metadata value, rewritten whole.
         current: PodFields,
     },
-    Deregister { agent_id: String },
+    Deregister {
+        agent_id: String,
+    },
 }
 
 impl Report {

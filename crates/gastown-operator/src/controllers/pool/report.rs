@@ -26,10 +26,9 @@ pub(super) async fn send_reports(ctx: &Context, town: &GasTown, reports: &[Repor
     for report in reports {
         let started = Instant::now();
         let (operation, result) = match report {
-            Report::Register(registration) => (
-                "register_pod",
-                client.register_pod(registration).await,
-            ),
+            Report::Register(registration) => {
+                ("register_pod", client.register_pod(registration).await)
+            }
             Report::Status {
                 agent_id,
                 status,
@@ -38,10 +37,9 @@ pub(super) async fn send_reports(ctx: &Context, town: &GasTown, reports: &[Repor
                 "pod_status",
                 client.pod_status(agent_id, status.clone(), current).await,
             ),
-            Report::Deregister { agent_id } => (
-                "deregister_pod",
-                client.deregister_pod(agent_id).await,
-            ),
+            Report::Deregister { agent_id } => {
+                ("deregister_pod", client.deregister_pod(agent_id).await)
+            }
         };
         ctx.metrics
             .beads_request(operation, started.elapsed(), result.is_err());

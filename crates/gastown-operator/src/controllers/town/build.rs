@@ -2,8 +2,8 @@
 //! object the town wants (its infrastructure, its Rigs, its Mayor and
 //! Deacon), and what each workload is waiting for.
 
-use gastown_api::template::{PodTemplate, merge};
 use gastown_api::gastown::BeadsProtocol;
+use gastown_api::template::{PodTemplate, merge};
 use gastown_api::{AgentRole, GasTown};
 
 use crate::builders::agent_pod::{AgentPodInput, DaemonConnection, agent_pod};
@@ -45,10 +45,9 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
             desired.config_maps.want(infra::dolt_config(town_ref, dolt));
             desired.services.want(infra::dolt_service(town_ref));
             if dolt.network_policy_enabled() {
-                desired.network_policies.want(infra::dolt_network_policy(
-                    town_ref,
-                    spec.daemon.protocol(),
-                ));
+                desired
+                    .network_policies
+                    .want(infra::dolt_network_policy(town_ref, spec.daemon.protocol()));
             }
             let name = naming::dolt(&town_ref.name);
             let blocked = missing
@@ -76,18 +75,14 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
             infra::bd_daemon_deployment(town_ref, &spec.daemon, spec.dolt.as_ref())
         }
         BeadsProtocol::Serve => {
-            let deployment =
-                infra::bd_serve_deployment(town_ref, &spec.daemon, spec.dolt.as_ref());
+            let deployment = infra::bd_serve_deployment(town_ref, &spec.daemon, spec.dolt.as_ref());
             if deployment.is_some() {
                 desired.config_maps.want(infra::bd_serve_config(town_ref));
             }
             deployment
         }
     };
-    let daemon = match (
-        deployment,
-        infra::bd_daemon_service(town_ref, &spec.daemon),
-    ) {
+    let daemon = match (deployment, infra::bd_daemon_service(town_ref, &spec.daemon)) {
         (Some(deployment), Some(service)) => {
             desired.services.want(service);
             let name = naming::bd_daemon(&town_ref.name);

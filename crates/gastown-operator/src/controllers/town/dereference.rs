@@ -107,8 +107,9 @@ pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
         let summary = project(&snapshot, now, ctx.settings.agent_staleness);
         (snapshot, summary)
     });
-    if let Err(error) = &result {
-        tracing::warn!(%error, "cannot read beads");
+    match &result {
+        Ok((snapshot, _)) => tracing::debug!(agents = snapshot.agents.len(), "read beads"),
+        Err(error) => tracing::warn!(%error, "cannot read beads"),
     }
     let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
     ctx.beads_views.publish(

@@ -15,9 +15,7 @@ pub const DEFAULT_DAEMON_PORT: i32 = 9876;
 pub const DEFAULT_DAEMON_HTTP_PORT: i32 = 9080;
 
 /// Which beads server a town uses.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[schemars(transform = crate::schema::drop_type_description)]
 pub enum BeadsProtocol {

@@ -73,6 +73,9 @@ enum Command {
         /// Stop after this many seconds instead of waiting for Ctrl-C.
         #[arg(long = "for", value_name = "SECS")]
         for_secs: Option<u64>,
+        /// Which beads server the town uses: the bd daemon, or `bd serve` (HTTP API v0).
+        #[arg(long, value_enum, default_value_t = playground::BeadsServer::Daemon)]
+        beads: playground::BeadsServer,
     },
 }
 
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             port,
             once,
             for_secs,
+            beads,
         } => {
             let run = match (once, for_secs) {
                 (true, _) => playground::RunFor::Once,
@@ -122,6 +126,7 @@ fn main() -> anyhow::Result<()> {
                 kubeconfig,
                 port,
                 run,
+                beads,
             })
         }
     }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use beads_testd::{TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::{AgentStyle, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::{GasTown, Phase, Rig};
 use gastown_operator::context::Settings;
@@ -41,10 +41,20 @@ pub enum RunFor {
     For(Duration),
 }
 
+/// Which beads server the playground's test server plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BeadsServer {
+    /// The bd daemon (its RPC).
+    Daemon,
+    /// `bd serve`, beads' HTTP API v0.
+    Serve,
+}
+
 pub struct Options {
     pub kubeconfig: Option<PathBuf>,
     pub port: Option<u16>,
     pub run: RunFor,
+    pub beads: BeadsServer,
 }
 
 pub fn run(options: Options) -> anyhow::Result<()> {
@@ -78,12 +88,41 @@ async fn playground(options: Options) -> anyhow::Result<()> {
         .write_kubeconfig(&kubeconfig)
         .with_context(|| format!("cannot write the kubeconfig to {}", kubeconfig.display()))?;
 
-    let testd = TestDaemon::start(TestDaemonConfig::default()).await?;
-    seed_town(testd.store(), &RIGS, &TownShape::default());
+    let (personality, style, server_name) = match options.beads {
+        BeadsServer::Daemon => (Personality::Daemon, AgentStyle::Columns, "bd daemon"),
+        BeadsServer::Serve => (Personality::Serve, AgentStyle::GasTownToday, "bd serve"),
+    };
+    let testd = TestDaemon::start(TestDaemonConfig {
+        personality,
+        ..TestDaemonConfig::default()
+    })
+    .await?;
+    seed_town(
+        testd.store(),
+        &RIGS,
+        &TownShape {
+            style,
+            ..TownShape::default()
+        },
+    );
+    if personality == Personality::Serve {
+        // Which of Gas Town's agents run in Kubernetes is the pool's
+        // beadSelector (default `execution_target:k8s`).
+        for agent in testd.store().all() {
+            if agent.has_label("gt:agent") {
+                testd.store().update(&agent.id, |bead| {
+                    bead.labels.push("execution_target:k8s".into())
+                });
+            }
+        }
+    }
 
     let client = server.client()?;
     install(&client, testd.token()).await?;
-    let town = example_town(&crate::repo_root().join("examples/gastown-minimal.yaml"))?;
+    let mut town = example_town(&crate::repo_root().join("examples/gastown-minimal.yaml"))?;
+    if personality == Personality::Serve {
+        town.spec.daemon.protocol = Some(gastown_api::gastown::BeadsProtocol::Serve);
+    }
     let namespace = town.namespace().unwrap_or_default();
     apply(
         &Api::<GasTown>::namespaced(client.clone(), &namespace),
@@ -104,7 +143,8 @@ async fn playground(options: Options) -> anyhow::Result<()> {
     println!("Gas Town playground");
     println!("  API server:  {}", server.url());
     println!(
-        "  bd daemon:   {} (seeded with rig(s) {})",
+        "  {:<12} {} (seeded with rig(s) {})",
+        format!("{server_name}:"),
         testd.http_url(),
         RIGS.join(", ")
     );
@@ -387,18 +427,22 @@ mod tests {
         assert_eq!(town.spec.sync_interval(), Duration::from_secs(10));
     }
 
-    /// The whole playground, non-interactively: it must get the town Running.
+    /// The whole playground, non-interactively: it must get the town Running,
+    /// on either beads server.
     #[test]
     fn the_playground_runs_the_town() {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        run(Options {
-            kubeconfig: Some(kubeconfig.clone()),
-            port: None,
-            run: RunFor::Once,
-        })
-        .expect("the playground gets the town Running");
-        let written = std::fs::read_to_string(kubeconfig).unwrap();
-        assert!(written.contains("server: http://127.0.0.1:"), "{written}");
+        for beads in [BeadsServer::Daemon, BeadsServer::Serve] {
+            let dir = tempfile::tempdir().unwrap();
+            let kubeconfig = dir.path().join("kubeconfig");
+            run(Options {
+                kubeconfig: Some(kubeconfig.clone()),
+                port: None,
+                run: RunFor::Once,
+                beads,
+            })
+            .unwrap_or_else(|e| panic!("the playground gets the town Running on {beads:?}: {e}"));
+            let written = std::fs::read_to_string(kubeconfig).unwrap();
+            assert!(written.contains("server: http://127.0.0.1:"), "{written}");
+        }
     }
 }

@@ -84,7 +84,7 @@ pub struct GasTownSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dolt: Option<DoltSpec>,
 
-    /// The bd daemon every agent talks to: run in the cluster (`image`) or an existing one (`external`), exactly one of the two.
+    /// The beads server the operator (and, with the bd daemon, every agent) talks to: run in the cluster (`image`) or an existing one (`external`), exactly one of the two. `protocol` chooses the server: `daemon` (default) for the bd daemon of the groblegark fork, `serve` for current beads' `bd serve` (HTTP API v0), whose agents use Dolt directly. A town on `serve` shows its rigs' merge queues as unknown (absent): Gas Town keeps them in each rig's own database, which the town's server does not answer for.
     pub daemon: DaemonSpec,
 
     /// The optional RPC server (gtmobile).
@@ -566,7 +566,7 @@ pub struct RigSummary {
     /// Whether the refinery is healthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinery_healthy: Option<bool>,
-    /// Merge requests waiting.
+    /// Merge requests waiting; absent when beads' server cannot tell (a town on `bd serve`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_queue_depth: Option<i32>,
     /// Beads hooked to the rig's agents (work in progress).

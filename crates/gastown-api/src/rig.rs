@@ -399,7 +399,7 @@ pub struct RigStatus {
     /// The refinery's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinery: Option<SingletonStatus>,
-    /// The rig's merge queue.
+    /// The rig's merge queue; absent when beads' server cannot tell (a town on `bd serve` reads the town's database, and Gas Town keeps merge requests in the rig's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_queue: Option<MergeQueueStatus>,
     /// Beads hooked to the rig's agents (work in progress).

@@ -445,6 +445,55 @@ fn env_of(pod: &Pod) -> Vec<EnvVar> {
         .unwrap()
 }
 
+/// bd-serve-v0.md §1: with bd serve, agents' bd and gt use the town's Dolt
+/// (beads' defaults would be 127.0.0.1:3307), the password from dolt's
+/// Secret, the events journal on; nothing points them at a daemon.
+#[test]
+fn with_bd_serve_agents_reach_the_towns_dolt() {
+    let template = template(Some("agent:1"));
+    let token = SecretKeyRef {
+        name: "unused".into(),
+        key: "token".into(),
+    };
+    let mut polecat_input = input(
+        AgentRole::Polecat,
+        "nux",
+        Some(rig(None)),
+        &template,
+        &token,
+    );
+    let town: gastown_api::GasTownSpec = serde_json::from_value(serde_json::json!({
+        "dolt": {"image": "dolthub/dolt-sql-server:1.81.6",
+                 "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}},
+        "daemon": {"protocol": "serve", "image": "beads:1",
+                   "tokenSecretRef": {"name": "serve-token", "key": "token"}}
+    }))
+    .unwrap();
+    polecat_input.daemon = DaemonConnection::of(&town, "prod");
+    let polecat = agent_pod(&polecat_input).unwrap();
+    for (name, value) in [
+        ("BEADS_DOLT_SERVER_HOST", "prod-dolt"),
+        ("BEADS_DOLT_SERVER_PORT", "3306"),
+        ("BEADS_DOLT_SERVER_MODE", "1"),
+        ("BD_EVENTS_JOURNAL", "1"),
+    ] {
+        assert_eq!(env_value(&polecat, name).as_deref(), Some(value), "{name}");
+    }
+    let password = env_of(&polecat)
+        .into_iter()
+        .find(|e| e.name == "BEADS_DOLT_PASSWORD")
+        .and_then(|e| e.value_from)
+        .and_then(|v| v.secret_key_ref)
+        .expect("the password from dolt's Secret");
+    assert_eq!(password.name, "dolt-root");
+    for daemon in ["BD_DAEMON_HOST", "BD_DAEMON_HTTP_URL", "BD_DAEMON_TOKEN"] {
+        assert!(
+            env_of(&polecat).iter().all(|e| e.name != daemon),
+            "{daemon}"
+        );
+    }
+}
+
 /// G1, G2, B6: the identity, scope and beads address upstream's controller
 /// gives every agent; bd reads BD_DAEMON_HTTP_URL before a bare host.
 #[test]

@@ -194,6 +194,33 @@ fn only_the_daemon_reaches_dolt() {
     }
 }
 
+/// With bd serve, agents use Dolt directly: the town's agent pods (and the
+/// server) are admitted, no other pod, and no other town's agents.
+#[test]
+fn with_bd_serve_the_towns_agents_reach_dolt_too() {
+    let policy = dolt_network_policy(&town(), BeadsProtocol::Serve);
+    let from = policy.spec.unwrap().ingress.unwrap()[0]
+        .from
+        .clone()
+        .unwrap();
+    assert_eq!(from.len(), 2);
+    let agents = from[1].pod_selector.as_ref().unwrap();
+    assert_eq!(
+        agents.match_labels,
+        Some([("gastown.io/town".to_string(), "prod".to_string())].into())
+    );
+    let role = &agents.match_expressions.as_ref().unwrap()[0];
+    assert_eq!(
+        (role.key.as_str(), role.operator.as_str()),
+        ("gastown.io/role", "Exists")
+    );
+    assert!(from[1].namespace_selector.is_none(), "this namespace only");
+    // An agent pod of the town carries what the policy admits.
+    let labels = naming::agent_labels("prod", Some("gastown"), gastown_api::AgentRole::Crew, "max");
+    assert_eq!(labels["gastown.io/town"], "prod");
+    assert!(labels.contains_key("gastown.io/role"));
+}
+
 #[test]
 fn daemon_is_wired_to_dolt_and_its_token_secret() {
     let daemon: DaemonSpec = serde_json::from_value(serde_json::json!({

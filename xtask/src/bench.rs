@@ -1,9 +1,11 @@
 //! `cargo xtask bench`: convergence, API cost at rest, churn and footprint of
-//! the operator against the embedded API server and the test bd daemon.
+//! the operator against the embedded API server and the test beads server
+//! (the bd daemon; the smallest fleet also against `bd serve`).
 //!
 //! ```text
 //! bench ── (debug build?) cargo build --release, re-exec target/release/xtask bench
-//!        └─ fleet::run per fleet   (in-process operator: convergence, idle cost)
+//!        └─ fleet::run per fleet   (in-process operator, bd daemon: convergence, idle cost)
+//!           fleet::run smallest    (the same, bd serve: beads requests per town per sync)
 //!           churn::run             (polecat spawns/completions from beads)
 //!           fleet::run largest     (operator binary as a child: footprint)
 //!           report → table, JSON, SVG
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use beads_testd::Personality;
 
 pub use plan::Size;
 
@@ -110,9 +113,30 @@ async fn measure(plan: Plan) -> anyhow::Result<Report> {
     let mut fleets = Vec::new();
     for shape in &plan.fleets {
         eprintln!("fleet {}: convergence and idle cost", shape.label());
-        match fleet::run(&plan, *shape, OperatorKind::InProcess).await {
+        match fleet::run(&plan, *shape, Personality::Daemon, OperatorKind::InProcess).await {
             Ok(result) => fleets.push(result),
             Err(error) => failures.push(format!("fleet {}: {error:#}", shape.label())),
+        }
+    }
+    // The smallest fleet again with its towns on `bd serve`: what a sync
+    // costs the beads server under either protocol.
+    if let Some(smallest) = plan.fleets.first() {
+        eprintln!(
+            "fleet {} (bd serve): convergence and idle cost",
+            smallest.label()
+        );
+        match fleet::run(
+            &plan,
+            *smallest,
+            Personality::Serve,
+            OperatorKind::InProcess,
+        )
+        .await
+        {
+            Ok(result) => fleets.push(result),
+            Err(error) => {
+                failures.push(format!("fleet {} (bd serve): {error:#}", smallest.label()))
+            }
         }
     }
     eprintln!("churn: {} polecats", plan.churn.spawns);
@@ -129,7 +153,14 @@ async fn measure(plan: Plan) -> anyhow::Result<Report> {
             largest.label(),
             binary.display()
         );
-        match fleet::run(&plan, largest, OperatorKind::Child(&binary)).await {
+        match fleet::run(
+            &plan,
+            largest,
+            Personality::Daemon,
+            OperatorKind::Child(&binary),
+        )
+        .await
+        {
             Ok(result) => footprint = Some(result),
             Err(error) => failures.push(format!("footprint {}: {error:#}", largest.label())),
         }
@@ -210,6 +241,7 @@ mod tests {
             .block_on(measure(Plan::new(Size::Smoke)))
             .expect("the smoke benchmark runs");
         let fleet = report.fleets.first().expect("the fleet ran");
+        assert_eq!(fleet.protocol, gastown_api::gastown::BeadsProtocol::Daemon);
         assert!(fleet.convergence.converged, "{:?}", fleet.convergence);
         assert!(fleet.convergence.minimum.total() > 0);
         assert!(fleet.convergence.writes.objects >= fleet.convergence.minimum.objects_created);
@@ -222,11 +254,45 @@ mod tests {
             fleet.idle.beads_by_operation
         );
         assert!(report.failures.is_empty(), "{:?}", report.failures);
+        // The smallest fleet again on bd serve: it converges, and its syncs
+        // ask bd serve's routes, not the daemon's.
+        let serve = report
+            .fleets
+            .iter()
+            .find(|f| f.protocol == gastown_api::gastown::BeadsProtocol::Serve)
+            .expect("the bd serve fleet ran");
+        assert_eq!(serve.shape, Plan::new(Size::Smoke).fleets[0]);
+        assert!(serve.convergence.converged, "{:?}", serve.convergence);
+        assert!(
+            serve.idle.beads_per_town_per_sync > 0.0,
+            "{:?}",
+            serve.idle.beads_by_operation
+        );
+        assert!(
+            serve
+                .idle
+                .beads_by_operation
+                .keys()
+                .all(|op| op.starts_with("GET ")
+                    || op.starts_with("POST ")
+                    || op.starts_with("PATCH ")),
+            "{:?}",
+            serve.idle.beads_by_operation
+        );
+        assert!(
+            serve
+                .idle
+                .beads_by_operation
+                .contains_key(beads_testd::serve_op::LIST),
+            "{:?}",
+            serve.idle.beads_by_operation
+        );
         // Churn runs; whether every polecat got its pod is a figure of the
         // operator (see docs/benchmarks.md), not of the harness.
         let churn = report.churn.as_ref().expect("churn ran");
         assert!(churn.pods_deleted <= churn.pods_created);
         assert!(report.table().contains("1×1×0"));
+        assert!(report.table().contains("1×1×0 (bd serve)"));
         assert!(report.svg().starts_with("<svg"));
     }
 }

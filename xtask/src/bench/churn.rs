@@ -68,7 +68,8 @@ impl Polecat {
 pub async fn run(plan: &Plan) -> anyhow::Result<ChurnResult> {
     let churn = plan.churn;
     let shape = FleetShape::new(1, churn.rigs, 0);
-    let env = Env::start().await?;
+    // Churn drives agent beads in the daemon era's columns: the bd daemon.
+    let env = Env::start(beads_testd::Personality::Daemon).await?;
     if let Err(error) = env.seed(shape).await {
         env.shutdown().await;
         return Err(error);

@@ -1,13 +1,18 @@
 //! The world a benchmark runs in: the embedded API server (workload
-//! simulation on), one test bd daemon with a tenant per town (each town sees
-//! only its own beads, as with a daemon per town in production), the CRDs, a
-//! namespace with the Secrets the towns name, and the fleet's towns and beads.
+//! simulation on), one test beads server — the bd daemon, or `bd serve` —
+//! with a tenant per town (each town sees only its own beads, as with a
+//! server per town in production), the CRDs, a namespace with the Secrets
+//! the towns name, and the fleet's towns and beads.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use beads_testd::{BeadStore, RequestLog, TestDaemon, TestDaemonConfig, TownShape, seed_town};
+use beads_testd::{
+    AgentStyle, BeadStore, Personality, RequestLog, TestDaemon, TestDaemonConfig, TownShape,
+    seed_town,
+};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
+use gastown_api::gastown::BeadsProtocol;
 use gastown_api::{AgentPool, GasTown, Phase, Rig};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -38,15 +43,28 @@ pub struct Env {
     pub client: Client,
 }
 
+/// The towns' `spec.daemon.protocol` for a test server `personality`.
+pub fn protocol_of(personality: Personality) -> BeadsProtocol {
+    match personality {
+        Personality::Daemon => BeadsProtocol::Daemon,
+        Personality::Serve => BeadsProtocol::Serve,
+    }
+}
+
 impl Env {
-    /// Server, daemon, CRDs, the namespace and its Secrets; no towns yet.
-    pub async fn start() -> anyhow::Result<Env> {
+    /// Server, beads server (the bd daemon or `bd serve`, as `personality`
+    /// says), CRDs, the namespace and its Secrets; no towns yet.
+    pub async fn start(personality: Personality) -> anyhow::Result<Env> {
         let server = EmbeddedApiServer::start(ServerConfig {
             simulate_workloads: true,
             ..ServerConfig::default()
         })
         .await?;
-        let testd = TestDaemon::start(TestDaemonConfig::default()).await?;
+        let testd = TestDaemon::start(TestDaemonConfig {
+            personality,
+            ..TestDaemonConfig::default()
+        })
+        .await?;
         let client = server.client()?;
         let env = Env {
             server,
@@ -55,6 +73,11 @@ impl Env {
         };
         env.install().await?;
         Ok(env)
+    }
+
+    /// The protocol the towns speak: the test server's personality.
+    pub fn protocol(&self) -> BeadsProtocol {
+        protocol_of(self.testd.personality())
     }
 
     pub async fn shutdown(self) {
@@ -96,11 +119,18 @@ impl Env {
 
     /// Gives every town of `fleet` its own daemon tenant and token Secret,
     /// and seeds the beads of its rigs there (witness, refinery, crew, merge
-    /// requests; no polecats, so that convergence is deterministic).
+    /// requests; no polecats, so that convergence is deterministic), written
+    /// as the server's era writes them: the daemon era's columns, or current
+    /// Gas Town's (`AgentStyle::GasTownToday`) for `bd serve`.
     pub async fn seed(&self, fleet: FleetShape) -> anyhow::Result<()> {
+        let personality = self.testd.personality();
         let shape = TownShape {
             polecats_per_rig: 0,
             crew_per_rig: fleet.crew,
+            style: match personality {
+                Personality::Daemon => AgentStyle::Columns,
+                Personality::Serve => AgentStyle::GasTownToday,
+            },
             ..TownShape::default()
         };
         for town in 0..fleet.towns {
@@ -113,6 +143,18 @@ impl Env {
             let rigs: Vec<String> = (0..fleet.rigs).map(|r| rig_name(town, r)).collect();
             let rigs: Vec<&str> = rigs.iter().map(String::as_str).collect();
             seed_town(tenant.store(), &rigs, &shape);
+            if personality == Personality::Serve {
+                // Current Gas Town marks agents with `gt:agent` only; which of
+                // them run in Kubernetes is the pool's beadSelector (default
+                // `execution_target:k8s`), which the daemon era's agents carry.
+                for agent in tenant.store().all() {
+                    if agent.has_label("gt:agent") {
+                        tenant.store().update(&agent.id, |bead| {
+                            bead.labels.push("execution_target:k8s".into())
+                        });
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -126,19 +168,20 @@ impl Env {
         Ok(tenant.store().clone())
     }
 
-    /// The bd daemon requests of every town so far.
+    /// The beads server requests of every town so far.
     pub fn bead_requests(&self) -> RequestLog {
         self.testd.tenants().iter().map(|t| t.requests()).sum()
     }
 
-    /// Forgets the bd daemon requests of every town.
+    /// Forgets the beads server requests of every town.
     pub fn reset_bead_requests(&self) {
         for tenant in self.testd.tenants() {
             tenant.reset_requests();
         }
     }
 
-    /// Creates every town of `fleet`; the benchmark's own writes, by request.
+    /// Creates every town of `fleet`, speaking the test server's protocol;
+    /// the benchmark's own writes, by request.
     pub async fn apply_towns(
         &self,
         fleet: FleetShape,
@@ -146,7 +189,7 @@ impl Env {
     ) -> anyhow::Result<Requests> {
         let api: Api<GasTown> = Api::namespaced(self.client.clone(), NAMESPACE);
         for town in 0..fleet.towns {
-            create(&api, &town_manifest(town, fleet, spec)?).await?;
+            create(&api, &town_manifest(town, fleet, spec, self.protocol())?).await?;
         }
         Ok([(("create".into(), "gastowns".into()), fleet.towns as u64)].into())
     }
@@ -213,7 +256,7 @@ impl Env {
     }
 }
 
-/// The key of the bd daemon token in each town's token Secret.
+/// The key of the beads server token in each town's token Secret.
 const TOKEN_KEY: &str = "token";
 
 /// `t007-r3`: rig names are unique across towns, so that pods and beads of
@@ -249,8 +292,15 @@ pub struct TownSpec {
 
 /// The minimal example's town with `fleet.rigs` rigs of `fleet.crew` crew
 /// each; agents request and are limited to a small share of a node, as the
-/// rigs' polecat quota demands.
-fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Result<GasTown> {
+/// rigs' polecat quota demands. A `serve` town names `protocol: serve` (its
+/// token Secret, which bd serve in the cluster requires, every town has);
+/// a `daemon` town leaves the protocol to its default.
+fn town_manifest(
+    town: usize,
+    fleet: FleetShape,
+    spec: &TownSpec,
+    protocol: BeadsProtocol,
+) -> anyhow::Result<GasTown> {
     let rigs: Vec<_> = (0..fleet.rigs)
         .map(|r| {
             let name = rig_name(town, r);
@@ -268,7 +318,7 @@ fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Res
             rig
         })
         .collect();
-    let manifest = json!({
+    let mut manifest = json!({
         "apiVersion": "gastown.io/v1alpha1",
         "kind": "GasTown",
         "metadata": {"name": town_name(town), "namespace": NAMESPACE},
@@ -290,6 +340,9 @@ fn town_manifest(town: usize, fleet: FleetShape, spec: &TownSpec) -> anyhow::Res
             "rigs": rigs,
         },
     });
+    if protocol != BeadsProtocol::Daemon {
+        manifest["spec"]["daemon"]["protocol"] = protocol.as_str().into();
+    }
     serde_json::from_value(manifest).context("the benchmark's town is not a GasTown")
 }
 
@@ -358,7 +411,8 @@ mod tests {
             max_polecats: 20,
             git_url: true,
         };
-        let town = town_manifest(7, FleetShape::new(1, 3, 2), &spec).unwrap();
+        let town =
+            town_manifest(7, FleetShape::new(1, 3, 2), &spec, BeadsProtocol::Daemon).unwrap();
         assert_eq!(town.name_any(), "t007");
         let rigs = town.spec.rigs();
         assert_eq!(rigs.len(), 3);
@@ -370,6 +424,10 @@ mod tests {
         assert_eq!(token.name, "bd-daemon-token-t007");
         assert_eq!(token.key, TOKEN_KEY);
         assert_ne!(town_token(7), town_token(8), "every town has its own token");
+        assert_eq!(
+            town.spec.daemon.protocol, None,
+            "daemon towns keep the default"
+        );
         let without = town_manifest(
             0,
             FleetShape::new(1, 1, 0),
@@ -377,7 +435,28 @@ mod tests {
                 git_url: false,
                 ..spec
             },
+            BeadsProtocol::Daemon,
         );
         assert!(without.unwrap().spec.rigs()[0].git_url.is_none());
+    }
+
+    #[test]
+    fn a_serve_town_names_its_protocol_and_token() {
+        let spec = TownSpec {
+            sync_interval: Duration::from_secs(2),
+            max_polecats: 4,
+            git_url: true,
+        };
+        let town = town_manifest(3, FleetShape::new(4, 1, 0), &spec, BeadsProtocol::Serve).unwrap();
+        let daemon = &town.spec.daemon;
+        assert_eq!(daemon.protocol(), BeadsProtocol::Serve);
+        // bd serve in the cluster needs a token (the CRD's CEL rule).
+        assert!(daemon.external.is_none());
+        assert_eq!(
+            daemon.token_secret_ref.as_ref().map(|r| r.name.as_str()),
+            Some("bd-daemon-token-t003")
+        );
+        assert_eq!(protocol_of(Personality::Serve), BeadsProtocol::Serve);
+        assert_eq!(protocol_of(Personality::Daemon), BeadsProtocol::Daemon);
     }
 }

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use beads_testd::Personality;
+use gastown_api::gastown::BeadsProtocol;
 use serde::Serialize;
 
-use super::env::{Env, TownSpec};
+use super::env::{Env, TownSpec, protocol_of};
 use super::operator::{Footprint, Operator};
 use super::plan::{FleetShape, Plan};
 use super::stats::{self, MinimumWrites, Requests, Writes};
@@ -27,6 +29,8 @@ pub enum OperatorKind<'a> {
 #[derive(Clone, Debug, Serialize)]
 pub struct FleetResult {
     pub shape: FleetShape,
+    /// The beads server the towns spoke to: `daemon` or `serve`.
+    pub protocol: BeadsProtocol,
     pub operator_in_child: bool,
     pub convergence: Convergence,
     pub idle: IdleCost,
@@ -58,18 +62,24 @@ pub struct IdleCost {
     pub api_writes: u64,
     /// GETs, and LISTs beyond one per WATCH.
     pub api_extra_reads: u64,
-    /// bd daemon requests by operation over the window.
+    /// Beads server requests by operation over the window (bd daemon
+    /// operations such as `list`, or bd serve routes such as
+    /// `GET /v0/beads/issues`).
     pub beads_by_operation: BTreeMap<String, u64>,
-    /// bd daemon requests (the event stream excluded) per town per sync.
+    /// Beads server requests (the event streams excluded, see
+    /// [`stats::is_beads_stream`]) per town per sync.
     pub beads_per_town_per_sync: f64,
 }
 
+/// Convergence and idle cost of `shape`, its towns reading beads from a test
+/// server of `personality` (the bd daemon or `bd serve`).
 pub async fn run(
     plan: &Plan,
     shape: FleetShape,
+    personality: Personality,
     kind: OperatorKind<'_>,
 ) -> anyhow::Result<FleetResult> {
-    let env = Env::start().await?;
+    let env = Env::start(personality).await?;
     if let Err(error) = env.seed(shape).await {
         env.shutdown().await;
         return Err(error);
@@ -93,6 +103,7 @@ pub async fn run(
     stopped?;
     Ok(FleetResult {
         shape,
+        protocol: protocol_of(personality),
         operator_in_child,
         convergence,
         idle,
@@ -141,11 +152,6 @@ async fn measure(
     let beads = env.bead_requests().by_operation();
     let beads_by_operation: BTreeMap<String, u64> =
         beads.into_iter().map(|(op, t)| (op, t.requests)).collect();
-    let beads_requests: u64 = beads_by_operation
-        .iter()
-        .filter(|(op, _)| op.as_str() != "events")
-        .map(|(_, n)| n)
-        .sum();
     let idle = IdleCost {
         window_seconds: plan.idle_window().as_secs_f64(),
         syncs: plan.idle_syncs,
@@ -157,8 +163,11 @@ async fn measure(
         api_writes: Writes::of(&api, &Requests::new()).objects
             + Writes::of(&api, &Requests::new()).events,
         api_extra_reads: stats::extra_reads(&api),
-        beads_per_town_per_sync: beads_requests as f64
-            / (shape.towns as f64 * f64::from(plan.idle_syncs.max(1))),
+        beads_per_town_per_sync: stats::beads_per_town_per_sync(
+            &beads_by_operation,
+            shape.towns,
+            plan.idle_syncs,
+        ),
         beads_by_operation,
     };
     Ok((convergence, idle, operator.footprint()?))

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use gastown_api::gastown::BeadsProtocol;
 use serde::Serialize;
 
 use super::churn::ChurnResult;
@@ -82,6 +83,9 @@ impl Report {
         for fleet in fleets {
             let c = &fleet.convergence;
             let mut label = fleet.shape.label();
+            if fleet.protocol == BeadsProtocol::Serve {
+                label.push_str(" (bd serve)");
+            }
             if fleet.operator_in_child {
                 label.push_str(" (child)");
             }
@@ -112,12 +116,14 @@ impl Report {
         }
         out
     }
-    /// Two bar charts side by side: convergence seconds per fleet, and churn
-    /// latency percentiles.
+    /// Two bar charts side by side: convergence seconds per fleet (the bd
+    /// daemon's, the growth series; the bd serve row is in the table), and
+    /// churn latency percentiles.
     pub fn svg(&self) -> String {
         let convergence: Vec<(String, f64)> = self
             .fleets
             .iter()
+            .filter(|f| f.protocol == BeadsProtocol::Daemon)
             .map(|f| (f.shape.label(), f.convergence.seconds))
             .collect();
         let churn: Vec<(String, f64)> = self
@@ -282,6 +288,9 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::fleet::{Convergence, IdleCost};
+    use crate::bench::plan::{FleetShape, Size};
+    use crate::bench::stats::{MinimumWrites, Writes};
 
     #[test]
     fn tables_are_markdown_with_aligned_columns() {
@@ -299,6 +308,63 @@ mod tests {
         assert!(chart.contains(r#"height="200.0""#), "{chart}");
         assert!(chart.contains(r#"height="50.0""#), "{chart}");
         assert_eq!(chart.matches("<rect").count(), 2);
+    }
+
+    fn fleet(shape: FleetShape, protocol: BeadsProtocol, seconds: f64) -> FleetResult {
+        FleetResult {
+            shape,
+            protocol,
+            operator_in_child: false,
+            convergence: Convergence {
+                seconds,
+                converged: true,
+                running: shape.towns,
+                writes: Writes::default(),
+                minimum: MinimumWrites::default(),
+                write_ratio: None,
+            },
+            idle: IdleCost {
+                window_seconds: 1.0,
+                syncs: 1,
+                api_by_verb: Default::default(),
+                api_by_request: Default::default(),
+                api_writes: 0,
+                api_extra_reads: 0,
+                beads_by_operation: Default::default(),
+                beads_per_town_per_sync: 0.0,
+            },
+            footprint: Footprint {
+                peak_rss_mib: 1.0,
+                cpu_seconds: 1.0,
+                operator_only: false,
+            },
+        }
+    }
+
+    #[test]
+    fn the_serve_row_is_labelled_and_kept_out_of_the_growth_series() {
+        let small = FleetShape::new(1, 1, 0);
+        let report = Report {
+            plan: Plan::new(Size::Smoke),
+            machine: Machine::current(),
+            fleets: vec![
+                fleet(small, BeadsProtocol::Daemon, 1.0),
+                fleet(FleetShape::new(2, 1, 0), BeadsProtocol::Daemon, 2.0),
+                fleet(small, BeadsProtocol::Serve, 3.0),
+            ],
+            churn: None,
+            footprint: None,
+            failures: Vec::new(),
+        };
+        let table = report.table();
+        assert!(table.contains("| 1×1×0 (bd serve) "), "{table}");
+        assert_eq!(table.matches("(bd serve)").count(), 1, "{table}");
+        let svg = report.svg();
+        assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
+        assert!(!svg.contains(">3.0<"), "{svg}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["fleets"][0]["protocol"], "daemon");
+        assert_eq!(json["fleets"][2]["protocol"], "serve");
     }
 
     #[test]

@@ -93,6 +93,31 @@ pub fn extra_reads(requests: &Requests) -> u64 {
     get("get") + get("list").saturating_sub(get("watch"))
 }
 
+/// Whether a beads server operation is a long-lived change stream (or, for
+/// `bd serve`, a read of its event journal, which a follower polls when it
+/// cannot watch) rather than a request a sync makes: the bd daemon's
+/// `events`, bd serve's `GET /v0/beads/events:watch` and `GET /v0/beads/events`.
+pub fn is_beads_stream(operation: &str) -> bool {
+    operation == "events"
+        || operation == beads_testd::serve_op::WATCH
+        || operation == beads_testd::serve_op::EVENTS
+}
+
+/// Beads server requests, the streams excluded ([`is_beads_stream`]), per
+/// town per sync (`syncs` of 0 counts as 1).
+pub fn beads_per_town_per_sync(
+    by_operation: &BTreeMap<String, u64>,
+    towns: usize,
+    syncs: u32,
+) -> f64 {
+    let requests: u64 = by_operation
+        .iter()
+        .filter(|(op, _)| !is_beads_stream(op))
+        .map(|(_, n)| n)
+        .sum();
+    requests as f64 / (towns as f64 * f64::from(syncs.max(1)))
+}
+
 /// The `q`-quantile (0 ≤ q ≤ 1) of `samples` by the nearest-rank method.
 pub fn percentile(samples: &[Duration], q: f64) -> Option<Duration> {
     if samples.is_empty() {
@@ -159,6 +184,29 @@ mod tests {
         assert_eq!(extra_reads(&idle), 5);
         assert_eq!(by_verb(&idle)["list"], 3);
         assert_eq!(extra_reads(&requests(&[("watch", "pods", 7)])), 0);
+    }
+
+    #[test]
+    fn beads_requests_per_town_per_sync_leave_out_the_streams_of_both_servers() {
+        let daemon: BTreeMap<String, u64> = [("health", 20), ("list", 60), ("events", 7)]
+            .into_iter()
+            .map(|(op, n)| (op.to_string(), n))
+            .collect();
+        assert_eq!(beads_per_town_per_sync(&daemon, 2, 10), 4.0);
+        let serve: BTreeMap<String, u64> = [
+            ("GET /v0/beads/ready", 10),
+            ("GET /v0/beads/issues", 30),
+            ("GET /v0/beads/context", 1),
+            ("GET /v0/beads/events:watch", 3),
+            ("GET /v0/beads/events", 9),
+        ]
+        .into_iter()
+        .map(|(op, n)| (op.to_string(), n))
+        .collect();
+        assert_eq!(beads_per_town_per_sync(&serve, 1, 10), 4.1);
+        assert!(!is_beads_stream("GET /v0/beads/issues"));
+        assert!(!is_beads_stream("list"));
+        assert_eq!(beads_per_town_per_sync(&BTreeMap::new(), 1, 0), 0.0);
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub struct StorageSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentSpec {
-    /// Whether the agent runs. Default true.
+    /// Whether the agent runs. Default true (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_true")]
     pub enabled: Option<bool>,

@@ -110,9 +110,12 @@ pub struct GasTownSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<PodTemplate>,
 
-    /// The town's rigs; the operator keeps one Rig object per entry. Names are unique.
+    /// The town's rigs; the operator keeps one Rig object per entry. Names are unique. The entries carry no schema defaults, so that the API server stores them as written and re-applying an unchanged manifest changes nothing (a merge patch replaces a list whole); the operator resolves the defaults that Rig.spec lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = MAX_RIGS))]
+    #[schemars(
+        length(max = MAX_RIGS),
+        schema_with = "crate::schema::without_defaults::<Option<Vec<RigSpec>>>"
+    )]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub rigs: Option<Vec<RigSpec>>,
 
@@ -390,9 +393,8 @@ pub struct ExternalSecretSpec {
     pub name: String,
     /// The SecretStore or ClusterSecretStore to read from.
     pub secret_store_ref: SecretStoreRef,
-    /// How often the secret is refreshed from the store. Go duration, default 1h.
+    /// How often the secret is refreshed from the store. Go duration. Default 1h (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(default = "default_refresh_interval")]
     pub refresh_interval: Option<GoDuration>,
     /// The keys of the Secret and where each comes from. Secret keys are unique.
     #[schemars(length(min = 1, max = 32))]
@@ -400,8 +402,19 @@ pub struct ExternalSecretSpec {
     pub data: Vec<ExternalSecretData>,
 }
 
-fn default_refresh_interval() -> Option<GoDuration> {
-    Some(known_valid("1h"))
+/// Default refresh interval of an external secret.
+pub const DEFAULT_EXTERNAL_SECRET_REFRESH_INTERVAL: &str = "1h";
+
+// No schema defaults in ExternalSecretSpec and SecretStoreRef: they are items of the
+// `externalSecrets` list, where a default would make every client-side apply see drift
+// (see `crate::schema::without_defaults`). These accessors resolve them.
+impl ExternalSecretSpec {
+    /// How often the secret is refreshed (default 1h).
+    pub fn refresh_interval(&self) -> GoDuration {
+        self.refresh_interval
+            .clone()
+            .unwrap_or_else(|| known_valid(DEFAULT_EXTERNAL_SECRET_REFRESH_INTERVAL))
+    }
 }
 
 /// A secret store of the external-secrets operator.
@@ -411,24 +424,37 @@ pub struct SecretStoreRef {
     /// Name of the store.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Kind of the store: SecretStore (namespaced, default) or ClusterSecretStore.
+    /// Kind of the store: SecretStore (namespaced) or ClusterSecretStore. Default SecretStore (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(default = "default_secret_store_kind")]
     pub kind: Option<SecretStoreKind>,
 }
 
-fn default_secret_store_kind() -> Option<SecretStoreKind> {
-    Some(SecretStoreKind::SecretStore)
+impl SecretStoreRef {
+    /// Kind of the store (default SecretStore).
+    pub fn kind(&self) -> SecretStoreKind {
+        self.kind.unwrap_or_default()
+    }
 }
 
 /// Kind of an external-secrets store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[schemars(transform = crate::schema::drop_type_description)]
 pub enum SecretStoreKind {
     /// A store in the same namespace.
+    #[default]
     SecretStore,
     /// A cluster-wide store.
     ClusterSecretStore,
+}
+
+impl SecretStoreKind {
+    /// The kind as external-secrets spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretStoreKind::SecretStore => "SecretStore",
+            SecretStoreKind::ClusterSecretStore => "ClusterSecretStore",
+        }
+    }
 }
 
 /// One key of an external secret.

@@ -136,6 +136,8 @@ impl Rig {
     }
 }
 
+// The accessors below resolve every default: a Rig's schema fills them in, but the same
+// spec inside `GasTown.spec.rigs[]` has no schema defaults (see `schema::without_defaults`).
 impl RigSpec {
     /// The role override layer for `role`, if any.
     pub fn role_override(&self, role: AgentRole) -> Option<&PodTemplate> {
@@ -188,7 +190,7 @@ pub enum ReclaimPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceSpec {
-    /// Size of the volume. Default 10Gi.
+    /// Size of the volume. Default 10Gi (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         schema_with = "crate::schema::quantity",
@@ -199,7 +201,7 @@ pub struct WorkspaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub storage_class_name: Option<String>,
-    /// Whether the workspace (and crew volumes) are kept (Retain) or deleted (Delete) with the rig. Default Retain.
+    /// Whether the workspace (and crew volumes) are kept (Retain) or deleted (Delete) with the rig. Default Retain (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_reclaim_policy")]
     pub reclaim_policy: Option<ReclaimPolicy>,
@@ -263,29 +265,29 @@ impl CrewMember {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolecatPolicy {
-    /// Most polecats that may run at once (enforced by a ResourceQuota). Default 5, at most 100.
+    /// Most polecats that may run at once (enforced by a ResourceQuota), at most 100. Default 5 (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = POLECAT_MAX_COUNT_LIMIT), default = "default_polecat_max_count")]
     pub max_count: Option<i32>,
-    /// CPU request of each polecat (the quota is maxCount times this). Default 500m.
+    /// CPU request of each polecat (the quota is maxCount times this). Default 500m (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         schema_with = "crate::schema::quantity",
         default = "default_polecat_cpu"
     )]
     pub cpu: Option<Quantity>,
-    /// Memory request of each polecat (the quota is maxCount times this). Default 1Gi.
+    /// Memory request of each polecat (the quota is maxCount times this). Default 1Gi (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         schema_with = "crate::schema::quantity",
         default = "default_polecat_memory"
     )]
     pub memory: Option<Quantity>,
-    /// Runtime after which a polecat is reported as overtime (its witness decides what to do). Go duration, default 2h.
+    /// Runtime after which a polecat is reported as overtime (its witness decides what to do). Go duration. Default 2h (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_polecat_max_runtime")]
     pub max_runtime: Option<GoDuration>,
-    /// How long a finished polecat pod is kept for log collection. Go duration, default 5m.
+    /// How long a finished polecat pod is kept for log collection. Go duration. Default 5m (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_polecat_cleanup_after")]
     pub cleanup_after: Option<GoDuration>,
@@ -344,7 +346,7 @@ impl PolecatPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicySpec {
-    /// Whether the operator creates the NetworkPolicy. Default true.
+    /// Whether the operator creates the NetworkPolicy. Default true (resolved by the operator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(default = "default_true")]
     pub enabled: Option<bool>,

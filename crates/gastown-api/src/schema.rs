@@ -114,6 +114,43 @@ pub fn without_nested_descriptions<T: JsonSchema>(generator: &mut SchemaGenerato
     schema
 }
 
+/// Schema of `T` with no `default` anywhere in it, for the items of a list.
+///
+/// CRDs take JSON merge patches, which replace a list whole. A default inside a list item is
+/// filled into the stored list but is absent from the manifest's, so a client-side
+/// `kubectl apply` (and Argo CD) sees the list as changed on every run. Inside lists the
+/// operator resolves those defaults itself, through the typed accessors.
+pub fn without_defaults<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = generator.subschema_for::<T>();
+    if let Some(object) = schema.as_object_mut() {
+        strip_defaults(object);
+    }
+    schema
+}
+
+pub(crate) fn strip_defaults(object: &mut serde_json::Map<String, serde_json::Value>) {
+    object.remove("default");
+    for (key, value) in object.iter_mut() {
+        // `properties` maps field names to schemas; everything else nests schemas directly.
+        let nested = if key == "properties" {
+            value
+                .as_object_mut()
+                .map(|props| props.values_mut().collect::<Vec<_>>())
+        } else {
+            match value {
+                serde_json::Value::Object(_) => Some(vec![value]),
+                serde_json::Value::Array(items) => Some(items.iter_mut().collect()),
+                _ => None,
+            }
+        };
+        for schema in nested.into_iter().flatten() {
+            if let Some(schema) = schema.as_object_mut() {
+                strip_defaults(schema);
+            }
+        }
+    }
+}
+
 /// Volume and mount names the agent pod already uses for its workspace and scratch space.
 pub const RESERVED_VOLUME_NAMES: [&str; 2] = ["workspace", "tmp"];
 

@@ -236,7 +236,36 @@ fn defaults_are_in_the_schemas() {
         (&town, "spec.deacon.enabled", json!(true)),
         (&town, "spec.terminationGracePeriod", json!("10m")),
         (&town, "spec.syncInterval", json!("60s")),
-        (&town, "spec.rigs[].polecats.maxCount", json!(5)),
+        // No defaults inside list items: a merge patch (client-side apply) replaces a list
+        // whole, so a default the server fills into a stored item makes every re-apply of an
+        // unchanged manifest a change. The operator resolves these through the accessors
+        // (RigSpec::polecats().max_count(), ExternalSecretSpec::refresh_interval(), ...);
+        // the same fields of a Rig, outside any list, keep their defaults (below).
+        (&town, "spec.rigs[].polecats", json!(null)),
+        (&town, "spec.rigs[].polecats.maxCount", json!(null)),
+        (&town, "spec.rigs[].polecats.cpu", json!(null)),
+        (&town, "spec.rigs[].polecats.memory", json!(null)),
+        (&town, "spec.rigs[].polecats.maxRuntime", json!(null)),
+        (&town, "spec.rigs[].polecats.cleanupAfter", json!(null)),
+        (&town, "spec.rigs[].workspace", json!(null)),
+        (&town, "spec.rigs[].workspace.size", json!(null)),
+        (&town, "spec.rigs[].workspace.reclaimPolicy", json!(null)),
+        (&town, "spec.rigs[].witness", json!(null)),
+        (&town, "spec.rigs[].witness.enabled", json!(null)),
+        (&town, "spec.rigs[].refinery", json!(null)),
+        (&town, "spec.rigs[].refinery.enabled", json!(null)),
+        (&town, "spec.rigs[].networkPolicy", json!(null)),
+        (&town, "spec.rigs[].networkPolicy.enabled", json!(null)),
+        (
+            &town,
+            "spec.secrets.externalSecrets[].refreshInterval",
+            json!(null),
+        ),
+        (
+            &town,
+            "spec.secrets.externalSecrets[].secretStoreRef.kind",
+            json!(null),
+        ),
         (&rig, "spec.workspace", json!({})),
         (&rig, "spec.workspace.size", json!("10Gi")),
         (&rig, "spec.workspace.reclaimPolicy", json!("Retain")),
@@ -255,6 +284,39 @@ fn defaults_are_in_the_schemas() {
             &node(schema, path)["default"],
             expected,
             "default of {path}"
+        );
+    }
+}
+
+/// No schema default anywhere inside a list item, in any CRD: CRDs take JSON merge patches,
+/// which replace lists whole, so a default the server fills into a stored item makes the live
+/// list differ from the manifest's for ever (client-side `kubectl apply` says `configured`
+/// each time; Argo CD shows drift). Defaults on the list field itself are fine.
+#[test]
+fn no_defaults_inside_list_items() {
+    fn walk(path: &str, node: &Value, in_list: bool, found: &mut Vec<String>) {
+        if in_list && node.get("default").is_some() {
+            found.push(format!("{path}: {}", node["default"]));
+        }
+        if let Some(properties) = node.get("properties").and_then(Value::as_object) {
+            for (name, child) in properties {
+                walk(&format!("{path}.{name}"), child, in_list, found);
+            }
+        }
+        if let Some(items) = node.get("items").filter(|c| c.is_object()) {
+            walk(&format!("{path}[]"), items, true, found);
+        }
+        if let Some(values) = node.get("additionalProperties").filter(|c| c.is_object()) {
+            walk(&format!("{path}{{}}"), values, in_list, found);
+        }
+    }
+    for crd in gastown_api::crds() {
+        let mut found = Vec::new();
+        walk("", &schema_of(&crd), false, &mut found);
+        assert!(
+            found.is_empty(),
+            "{}: defaults inside list items: {found:#?}",
+            crd.spec.names.kind
         );
     }
 }

@@ -112,6 +112,91 @@ fn every_example_is_admitted_and_round_trips_through_the_rust_types() {
     }
 }
 
+/// The API server stores every list of every example exactly as written: defaulting adds
+/// nothing inside list items. A client-side `kubectl apply` (a JSON merge patch, which
+/// replaces lists whole) of an unchanged example therefore finds nothing to send.
+#[test]
+fn admission_leaves_every_list_as_written() {
+    fn lists_as_written(path: &str, written: &Value, admitted: &Value, changed: &mut Vec<String>) {
+        match written {
+            Value::Array(_) if admitted != written => {
+                changed.push(format!("{path}: {written} became {admitted}"));
+            }
+            Value::Object(fields) => {
+                for (name, value) in fields {
+                    lists_as_written(
+                        &format!("{path}.{name}"),
+                        value,
+                        admitted.get(name).unwrap_or(&Value::Null),
+                        changed,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    for file in example_files() {
+        let written = example(&file);
+        let admitted = admit(&written, None).unwrap_or_else(|e| panic!("{file}: {e:#?}"));
+        let mut changed = Vec::new();
+        lists_as_written("", &written, &admitted, &mut changed);
+        assert!(changed.is_empty(), "{file}: {changed:#?}");
+    }
+}
+
+/// The defaults the schema leaves out of list items are resolved by the accessors.
+#[test]
+fn accessors_resolve_the_defaults_of_list_items() {
+    let town: GasTown = serde_json::from_value(json!({
+        "apiVersion": "gastown.io/v1alpha1",
+        "kind": "GasTown",
+        "metadata": {"name": "t"},
+        "spec": {
+            "daemon": {"external": {"host": "bd"}},
+            "rigs": [{"name": "r"}],
+            "secrets": {"externalSecrets": [{
+                "name": "s",
+                "secretStoreRef": {"name": "store"},
+                "data": [{"secretKey": "k", "remoteKey": "rk"}]
+            }]}
+        }
+    }))
+    .unwrap();
+    let rig = &town.spec.rigs()[0];
+    let polecats = rig.polecats();
+    assert_eq!(polecats.max_count(), 5);
+    assert_eq!(polecats.cpu().0, "500m");
+    assert_eq!(polecats.memory().0, "1Gi");
+    assert_eq!(
+        polecats.max_runtime(),
+        std::time::Duration::from_secs(2 * 3600)
+    );
+    assert_eq!(
+        polecats.cleanup_after(),
+        std::time::Duration::from_secs(300)
+    );
+    assert_eq!(rig.workspace().size().0, "10Gi");
+    assert_eq!(
+        rig.workspace().reclaim_policy(),
+        gastown_api::rig::ReclaimPolicy::Retain
+    );
+    assert!(rig.witness().enabled() && rig.refinery().enabled());
+    assert!(rig.network_policy().enabled());
+    let secret = &town
+        .spec
+        .secrets
+        .as_ref()
+        .unwrap()
+        .external_secrets
+        .as_ref()
+        .unwrap()[0];
+    assert_eq!(secret.refresh_interval().as_str(), "1h");
+    assert_eq!(
+        secret.secret_store_ref.kind(),
+        gastown_api::gastown::SecretStoreKind::SecretStore
+    );
+}
+
 #[test]
 fn admitted_examples_still_parse_and_carry_the_schema_defaults() {
     let admitted = admit(&example("gastown-minimal.yaml"), None).unwrap();

@@ -2,7 +2,7 @@
 //! The kind is not part of Kubernetes, so it is built as a dynamic object for
 //! whichever served version discovery found.
 
-use gastown_api::gastown::{ExternalSecretSpec, SecretStoreKind};
+use gastown_api::gastown::ExternalSecretSpec;
 use kube::api::{ApiResource, DynamicObject};
 use serde_json::json;
 
@@ -22,10 +22,9 @@ pub fn external_secret(
     let mut object = DynamicObject::new(&spec.name, resource).within(&town.namespace);
     object.metadata.labels = Some(town.component_labels("external-secrets"));
     object.metadata.owner_references = Some(vec![town.owner.clone()]);
-    let store_kind = match spec.secret_store_ref.kind {
-        Some(SecretStoreKind::ClusterSecretStore) => "ClusterSecretStore",
-        _ => "SecretStore",
-    };
+    // Through the accessors: the schema has no defaults inside `externalSecrets[]`.
+    let store_kind = spec.secret_store_ref.kind().as_str();
+    let refresh_interval = spec.refresh_interval();
     let data: Vec<serde_json::Value> = spec
         .data
         .iter()
@@ -39,7 +38,7 @@ pub fn external_secret(
         .collect();
     object.data = json!({
         "spec": {
-            "refreshInterval": spec.refresh_interval.as_ref().map_or("1h", |d| d.as_str()),
+            "refreshInterval": refresh_interval.as_str(),
             "secretStoreRef": { "name": spec.secret_store_ref.name, "kind": store_kind },
             "target": { "name": spec.name, "creationPolicy": "Owner" },
             "data": data,

@@ -31,7 +31,20 @@ impl Kubectl {
 
     /// Runs kubectl; panics with its stderr when it fails.
     pub async fn run(&self, args: &[&str]) -> String {
-        let output = tokio::time::timeout(
+        let output = self.output(args).await;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Runs kubectl and returns its output whatever its exit status (for
+    /// commands whose status is the answer, such as `kubectl diff`).
+    pub async fn output(&self, args: &[&str]) -> std::process::Output {
+        tokio::time::timeout(
             Duration::from_secs(90),
             tokio::process::Command::new(&self.binary)
                 .arg("--kubeconfig")
@@ -44,13 +57,6 @@ impl Kubectl {
         )
         .await
         .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 90 s"))
-        .expect("kubectl runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}{stdout}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+        .expect("kubectl runs")
     }
 }

@@ -15,10 +15,13 @@ pub mod town_status;
 use std::sync::Arc;
 use std::time::Instant;
 
+use gastown_api::labels;
+use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::Instrument;
 
+use crate::cache::Indexed;
 use crate::conditions::Transition;
 use crate::context::Context;
 use crate::error::Error;
@@ -143,16 +146,19 @@ where
     result
 }
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::runtime::reflector::Store;
-
 /// Cached pods in `namespace` carrying every label in `selector`.
 pub fn pods_of<'a>(
-    pods: &Store<Pod>,
+    pods: &Indexed<Pod>,
     namespace: &'a str,
     selector: &'a [(&'a str, &'a str)],
 ) -> impl Iterator<Item = Arc<Pod>> + 'a {
-    pods.state().into_iter().filter(move |pod| {
+    // A selector naming the town reads the town's pods only (the index);
+    // any other scans the store.
+    let candidates = match selector.iter().find(|(key, _)| *key == labels::TOWN) {
+        Some((_, town)) => pods.of_town(namespace, town),
+        None => pods.state(),
+    };
+    candidates.into_iter().filter(move |pod| {
         pod.namespace().as_deref() == Some(namespace)
             && selector
                 .iter()

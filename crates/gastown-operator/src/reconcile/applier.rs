@@ -6,6 +6,7 @@
 //! compares with the cache; [`write::ensure_pod`] compares spec hashes), so a
 //! reconcile that finds everything right sends no write.
 
+use gastown_api::labels;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::ResourceExt;
 
@@ -112,7 +113,13 @@ async fn apply_pods(ctx: &Context, ns: &str, objects: &Objects<Pod>) -> Result<(
 }
 
 async fn prune<K: Managed>(ctx: &Context, owner: &Owner, objects: &Objects<K>) -> Result<()> {
-    let cached = K::store(&ctx.cache).state();
+    // Only the owner's town's objects can be the owner's (both owners are
+    // labelled with their town): the index finds them without a scan.
+    let indexed = K::indexed(&ctx.cache);
+    let cached = match owner.labels.get(labels::TOWN) {
+        Some(town) => indexed.of_town(&owner.namespace, town),
+        None => indexed.state(),
+    };
     for name in owner.unwanted(K::KIND, objects, cached.iter().map(|o| o.as_ref())) {
         if kinds::delete_cached::<K>(ctx, &owner.namespace, &name).await? {
             tracing::info!(kind = %K::KIND, %name, "pruned an object no longer desired");

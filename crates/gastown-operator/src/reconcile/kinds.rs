@@ -22,7 +22,7 @@ use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Indexed};
 use crate::context::Context;
 use crate::error::Result;
 use crate::write;
@@ -78,6 +78,9 @@ pub trait Cached:
 pub trait Managed: Cached {
     const KIND: ObjectKind;
 
+    /// Its store with the town index.
+    fn indexed(cache: &Cache) -> &Indexed<Self>;
+
     /// The API of this kind in `namespace` (cluster-scoped kinds ignore it).
     fn api(client: &Client, namespace: &str) -> Api<Self>;
 }
@@ -92,11 +95,14 @@ macro_rules! namespaced {
     ($($kind:ident => $field:ident),* $(,)?) => {$(
         impl Cached for $kind {
             fn store(cache: &Cache) -> &Store<Self> {
-                &cache.$field
+                &cache.$field.store
             }
         }
         impl Managed for $kind {
             const KIND: ObjectKind = ObjectKind::$kind;
+            fn indexed(cache: &Cache) -> &Indexed<Self> {
+                &cache.$field
+            }
             fn api(client: &Client, namespace: &str) -> Api<Self> {
                 Api::namespaced(client.clone(), namespace)
             }
@@ -123,12 +129,15 @@ namespaced! {
 impl Cached for PriorityClass {
     const NAMESPACED: bool = false;
     fn store(cache: &Cache) -> &Store<Self> {
-        &cache.priority_classes
+        &cache.priority_classes.store
     }
 }
 
 impl Managed for PriorityClass {
     const KIND: ObjectKind = ObjectKind::PriorityClass;
+    fn indexed(cache: &Cache) -> &Indexed<Self> {
+        &cache.priority_classes
+    }
     fn api(client: &Client, _namespace: &str) -> Api<Self> {
         Api::all(client.clone())
     }

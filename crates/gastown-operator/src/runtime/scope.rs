@@ -153,7 +153,7 @@ fn rig_controller(
     // Claims are not a shared stream of the cache: their own watch, by label.
     let claims = scope.api::<PersistentVolumeClaim>(client);
     let managed = watcher::Config::default().labels(&managed_selector());
-    let results = Controller::for_shared_stream(subscriptions.rigs.clone(), rigs.clone())
+    let results = Controller::for_shared_stream(subscriptions.rigs.clone(), rigs.store.clone())
         .with_config(config)
         .owns_shared_stream(subscriptions.pools.clone())
         .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
@@ -188,7 +188,7 @@ fn pool_controller(
     let pools = ctx.cache.pools.clone();
     let rigs = ctx.cache.rigs.clone();
     let (by_pod, by_rig) = (pools.clone(), pools.clone());
-    let results = Controller::for_shared_stream(subscriptions.pools.clone(), pools.clone())
+    let results = Controller::for_shared_stream(subscriptions.pools.clone(), pools.store.clone())
         .with_config(config)
         .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
             triggers::pools_of_pod(&*pod, &by_pod.state())

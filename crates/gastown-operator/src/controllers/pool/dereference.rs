@@ -152,15 +152,16 @@ fn runs_elsewhere(
 pub(super) fn pool_pods(ctx: &Context, pool: &AgentPool) -> Vec<Arc<Pod>> {
     let namespace = pool.namespace().unwrap_or_default();
     let name = pool.name_any();
-    pods_of(
-        &ctx.cache.pods,
-        &namespace,
-        &[
-            (POOL_LABEL, name.as_str()),
-            (labels::ROLE, pool.spec.role.as_str()),
-        ],
-    )
-    .collect()
+    let mut selector = vec![
+        (POOL_LABEL, name.as_str()),
+        (labels::ROLE, pool.spec.role.as_str()),
+    ];
+    // Its pods carry the town of its rig, which a rig's pool is labelled
+    // with too: then only that town's pods are looked at.
+    if let Some(town) = pool.labels().get(labels::TOWN) {
+        selector.push((labels::TOWN, town.as_str()));
+    }
+    pods_of(&ctx.cache.pods, &namespace, &selector).collect()
 }
 
 /// The pool's own pods of its rig, as the decision sees them.

@@ -31,6 +31,10 @@ use serde::de::DeserializeOwned;
 
 use crate::naming::MANAGED_BY;
 
+mod town_index;
+
+pub use town_index::{Indexed, TownIndex};
+
 /// Which namespaces the operator serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -55,24 +59,25 @@ pub fn managed_selector() -> String {
     format!("app.kubernetes.io/managed-by={MANAGED_BY}")
 }
 
-/// Read-only stores of every kind the operator reads.
+/// Read-only stores of every kind the operator reads; those of the kinds it
+/// writes are indexed by town.
 #[derive(Clone)]
 pub struct Cache {
     pub towns: Store<GasTown>,
-    pub rigs: Store<Rig>,
-    pub pools: Store<AgentPool>,
-    pub pods: Store<Pod>,
-    pub stateful_sets: Store<StatefulSet>,
-    pub deployments: Store<Deployment>,
-    pub services: Store<Service>,
-    pub config_maps: Store<ConfigMap>,
-    pub claims: Store<PersistentVolumeClaim>,
-    pub service_accounts: Store<ServiceAccount>,
-    pub roles: Store<Role>,
-    pub role_bindings: Store<RoleBinding>,
-    pub network_policies: Store<NetworkPolicy>,
-    pub quotas: Store<ResourceQuota>,
-    pub priority_classes: Store<PriorityClass>,
+    pub rigs: Indexed<Rig>,
+    pub pools: Indexed<AgentPool>,
+    pub pods: Indexed<Pod>,
+    pub stateful_sets: Indexed<StatefulSet>,
+    pub deployments: Indexed<Deployment>,
+    pub services: Indexed<Service>,
+    pub config_maps: Indexed<ConfigMap>,
+    pub claims: Indexed<PersistentVolumeClaim>,
+    pub service_accounts: Indexed<ServiceAccount>,
+    pub roles: Indexed<Role>,
+    pub role_bindings: Indexed<RoleBinding>,
+    pub network_policies: Indexed<NetworkPolicy>,
+    pub quotas: Indexed<ResourceQuota>,
+    pub priority_classes: Indexed<PriorityClass>,
     pub secrets: Store<PartialObjectMeta<Secret>>,
 }
 
@@ -181,18 +186,30 @@ fn keep_container(c: ContainerStatus) -> ContainerStatus {
     }
 }
 
-fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Store<K>
+fn plain<K>(api: Api<K>, config: watcher::Config, drivers: &mut Drivers) -> Indexed<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (store, writer) = reflector::store();
+    let by_town = TownIndex::default();
+    let index = by_town.clone();
     drivers.push(drive(
         watcher(api, config)
             .default_backoff()
             .modify(forget_managed_fields)
+            .inspect(move |event| index_event(&index, event))
             .reflect(writer),
     ));
-    store
+    Indexed { store, by_town }
+}
+
+fn index_event<K: Resource>(
+    index: &TownIndex<K>,
+    event: &Result<watcher::Event<K>, watcher::Error>,
+) {
+    if let Ok(event) = event {
+        index.observe(event);
+    }
 }
 
 /// A store whose changes controllers subscribe to, keeping no managedFields.
@@ -200,7 +217,7 @@ fn shared<K>(
     api: Api<K>,
     config: watcher::Config,
     drivers: &mut Drivers,
-) -> (Store<K>, ReflectHandle<K>)
+) -> (Indexed<K>, ReflectHandle<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone,
@@ -215,7 +232,7 @@ fn shared_trimmed<K>(
     config: watcher::Config,
     keep: fn(&mut K),
     drivers: &mut Drivers,
-) -> (Store<K>, ReflectHandle<K>)
+) -> (Indexed<K>, ReflectHandle<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone,
@@ -224,13 +241,16 @@ where
     let subscriber = writer
         .subscribe()
         .expect("a shared store always has a subscriber");
+    let by_town = TownIndex::default();
+    let index = by_town.clone();
     drivers.push(drive(
         watcher(api, config)
             .default_backoff()
             .modify(keep)
+            .inspect(move |event| index_event(&index, event))
             .reflect_shared(writer),
     ));
-    (store, subscriber)
+    (Indexed { store, by_town }, subscriber)
 }
 
 impl Cache {
@@ -241,6 +261,7 @@ impl Cache {
         let managed = watcher::Config::default().labels(&managed_selector());
 
         let (towns, towns_sub) = shared(scope.api::<GasTown>(client), all.clone(), &mut drivers);
+        let towns = towns.store;
         let (rigs, rigs_sub) = shared(scope.api::<Rig>(client), all.clone(), &mut drivers);
         let (pools, pools_sub) = shared(scope.api::<AgentPool>(client), all.clone(), &mut drivers);
         let (pods, pods_sub) = shared_trimmed(
@@ -266,6 +287,7 @@ impl Cache {
             all.clone(),
             &mut drivers,
         );
+        let secrets = secrets.store;
 
         let cache = Cache {
             towns,

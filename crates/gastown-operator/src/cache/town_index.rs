@@ -1,0 +1,228 @@
+//! Each cached kind's objects by the town they belong to (the
+//! `gastown.io/town` label every object of a town carries), kept from the
+//! watch that fills the kind's store.
+//!
+//! A reconcile asks for its own town's objects — what to prune, a rig's or a
+//! pool's pods — instead of scanning the whole store: a scan costs as much
+//! as the fleet, so every town's reconcile scanning made the fleet's cost
+//! grow with its square (the profile in docs/benchmarks.md). Like the
+//! reflector it sits beside, the index rebuilds itself on every relist.
+
+use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use gastown_api::labels;
+use kube::Resource;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+/// A town: its namespace and name.
+type TownKey = (String, String);
+/// An object: its namespace and name.
+type ObjectKey = (String, String);
+
+#[derive(Default)]
+struct Placement {
+    /// Each town's objects, by name.
+    towns: HashMap<TownKey, BTreeSet<String>>,
+    /// The town each object is in, to move it when its label changes.
+    towns_of: HashMap<ObjectKey, String>,
+}
+
+impl Placement {
+    fn place(&mut self, object: ObjectKey, town: Option<&str>) {
+        let previous = self.towns_of.get(&object).map(String::as_str);
+        if previous == town {
+            return;
+        }
+        if let Some(previous) = self.towns_of.remove(&object) {
+            let key = (object.0.clone(), previous);
+            if let Some(names) = self.towns.get_mut(&key) {
+                names.remove(&object.1);
+                if names.is_empty() {
+                    self.towns.remove(&key);
+                }
+            }
+        }
+        if let Some(town) = town {
+            self.towns
+                .entry((object.0.clone(), town.to_owned()))
+                .or_default()
+                .insert(object.1.clone());
+            self.towns_of.insert(object, town.to_owned());
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    current: Placement,
+    /// The placement being rebuilt by a relist, swapped in when it is done.
+    relisting: Option<Placement>,
+}
+
+/// The names of one kind's objects by town.
+pub struct TownIndex<K> {
+    inner: Arc<RwLock<Inner>>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for TownIndex<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Default for TownIndex<K> {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            kind: PhantomData,
+        }
+    }
+}
+
+fn key_and_town<K: Resource>(object: &K) -> (ObjectKey, Option<&str>) {
+    let meta = object.meta();
+    let key = (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    );
+    let town = meta
+        .labels
+        .as_ref()
+        .and_then(|labels| labels.get(labels::TOWN))
+        .map(String::as_str);
+    (key, town)
+}
+
+impl<K: Resource> TownIndex<K> {
+    /// Follows one event of the kind's watch.
+    pub fn observe(&self, event: &watcher::Event<K>) {
+        let mut inner = self
+            .inner
+            .write()
+            .expect("the lock is never held across a panic");
+        match event {
+            watcher::Event::Apply(object) => {
+                let (key, town) = key_and_town(object);
+                inner.current.place(key, town);
+            }
+            watcher::Event::Delete(object) => {
+                let (key, _) = key_and_town(object);
+                inner.current.place(key, None);
+            }
+            watcher::Event::Init => inner.relisting = Some(Placement::default()),
+            watcher::Event::InitApply(object) => {
+                let (key, town) = key_and_town(object);
+                inner
+                    .relisting
+                    .get_or_insert_with(Placement::default)
+                    .place(key, town);
+            }
+            watcher::Event::InitDone => {
+                if let Some(relisted) = inner.relisting.take() {
+                    inner.current = relisted;
+                }
+            }
+        }
+    }
+
+    /// The names of `town`'s objects in `namespace`, sorted.
+    pub fn names(&self, namespace: &str, town: &str) -> Vec<String> {
+        let inner = self
+            .inner
+            .read()
+            .expect("the lock is never held across a panic");
+        inner
+            .current
+            .towns
+            .get(&(namespace.to_owned(), town.to_owned()))
+            .map(|names| names.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A reflector store with its town index; reads as the store.
+pub struct Indexed<K: Resource<DynamicType = ()> + 'static> {
+    pub store: Store<K>,
+    pub by_town: TownIndex<K>,
+}
+
+impl<K: Resource<DynamicType = ()> + 'static> Clone for Indexed<K> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            by_town: self.by_town.clone(),
+        }
+    }
+}
+
+impl<K: Resource<DynamicType = ()> + 'static> Deref for Indexed<K> {
+    type Target = Store<K>;
+    fn deref(&self) -> &Store<K> {
+        &self.store
+    }
+}
+
+impl<K> Indexed<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    /// The cached objects of `town` in `namespace`.
+    pub fn of_town(&self, namespace: &str, town: &str) -> Vec<Arc<K>> {
+        self.by_town
+            .names(namespace, town)
+            .into_iter()
+            .filter_map(|name| self.store.get(&ObjectRef::new(&name).within(namespace)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+
+    fn object(name: &str, town: Option<&str>) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                labels: town.map(|town| [(labels::TOWN.to_string(), town.to_string())].into()),
+                ..ObjectMeta::default()
+            },
+            ..ConfigMap::default()
+        }
+    }
+
+    #[test]
+    fn objects_follow_their_town_label_through_changes_deletes_and_relists() {
+        let index = TownIndex::<ConfigMap>::default();
+        index.observe(&watcher::Event::Apply(object("a", Some("prod"))));
+        index.observe(&watcher::Event::Apply(object("b", Some("prod"))));
+        index.observe(&watcher::Event::Apply(object("c", Some("dev"))));
+        index.observe(&watcher::Event::Apply(object("loose", None)));
+        assert_eq!(index.names("ns", "prod"), ["a", "b"]);
+        assert_eq!(index.names("other-ns", "prod"), Vec::<String>::new());
+
+        // Relabelled: it moves; deleted: it goes.
+        index.observe(&watcher::Event::Apply(object("b", Some("dev"))));
+        index.observe(&watcher::Event::Delete(object("a", Some("prod"))));
+        assert_eq!(index.names("ns", "prod"), Vec::<String>::new());
+        assert_eq!(index.names("ns", "dev"), ["b", "c"]);
+
+        // A relist replaces what was known only once it is complete.
+        index.observe(&watcher::Event::Init);
+        index.observe(&watcher::Event::InitApply(object("d", Some("dev"))));
+        assert_eq!(index.names("ns", "dev"), ["b", "c"], "until InitDone");
+        index.observe(&watcher::Event::InitDone);
+        assert_eq!(index.names("ns", "dev"), ["d"]);
+    }
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
-use gastown_api::GasTown;
+use gastown_api::{GasTown, Rig};
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::Health;
 use super::{RuntimeError, Shared, beads_events, triggers};
-use crate::cache::{Cache, Scope, Subscriptions, managed_selector};
+use crate::cache::{Cache, Indexed, Scope, Subscriptions, managed_selector};
 use crate::context::Context;
 use crate::controllers::{self, pool, rig, town};
 
@@ -157,7 +157,7 @@ fn rig_controller(
         .with_config(config)
         .owns_shared_stream(subscriptions.pools.clone())
         .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
-            triggers::rigs_of_labelled(&*pod, &by_pod.state())
+            triggers::rigs_of_labelled(&*pod, &town_rigs_of(&by_pod, &*pod))
         })
         .watches_shared_stream(subscriptions.towns.clone(), move |town| {
             let namespace = town.namespace().unwrap_or_default();
@@ -169,7 +169,7 @@ fn rig_controller(
             )
         })
         .watches(claims, managed, move |claim| {
-            triggers::rigs_of_labelled(&claim, &by_claim.state())
+            triggers::rigs_of_labelled(&claim, &town_rigs_of(&by_claim, &claim))
         })
         .reconcile_on(on_beads_views(ctx, move |namespace, town| {
             triggers::rigs_of_town(namespace, town, None, &rigs.state())
@@ -177,6 +177,22 @@ fn rig_controller(
         .graceful_shutdown_on(stopped(stop))
         .run(rig::reconcile, controllers::error_policy, ctx.clone());
     drain(rig::CONTROLLER, results)
+}
+
+/// The rigs of the town `object` is labelled with (all a pod's or a claim's
+/// event can concern), from the town index rather than a scan per event.
+fn town_rigs_of<K: Resource>(rigs: &Indexed<Rig>, object: &K) -> Vec<Arc<Rig>> {
+    match (
+        object.meta().namespace.as_deref(),
+        object
+            .meta()
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(gastown_api::labels::TOWN)),
+    ) {
+        (Some(namespace), Some(town)) => rigs.of_town(namespace, town),
+        _ => Vec::new(),
+    }
 }
 
 fn pool_controller(

@@ -106,15 +106,7 @@ async fn playground(options: Options) -> anyhow::Result<()> {
         },
     );
     if personality == Personality::Serve {
-        // Which of Gas Town's agents run in Kubernetes is the pool's
-        // beadSelector (default `execution_target:k8s`).
-        for agent in testd.store().all() {
-            if agent.has_label("gt:agent") {
-                testd.store().update(&agent.id, |bead| {
-                    bead.labels.push("execution_target:k8s".into())
-                });
-            }
-        }
+        testd.store().mark_agents_for_kubernetes();
     }
 
     let client = server.client()?;

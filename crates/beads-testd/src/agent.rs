@@ -134,6 +134,20 @@ impl Issue {
 }
 
 impl BeadStore {
+    /// Labels every agent bead `execution_target:k8s`, the mark by which an AgentPool (its default
+    /// `beadSelector`) takes an agent to run in Kubernetes. Current Gas Town marks agents with
+    /// `gt:agent` only; a town run on Kubernetes adds the mark (the daemon era's agents carry it).
+    pub fn mark_agents_for_kubernetes(&self) {
+        for agent in self.all() {
+            if agent.has_label(gastown::AGENT_LABEL) && !agent.has_label(gastown::K8S_TARGET_LABEL)
+            {
+                self.update(&agent.id, |bead| {
+                    bead.labels.push(gastown::K8S_TARGET_LABEL.to_owned())
+                });
+            }
+        }
+    }
+
     /// Sets an agent's state: the `agent_state` column if the bead keeps its fields in columns,
     /// else its `agent_state:` description line. False if there is no such bead.
     pub fn set_agent_state(&self, id: &str, state: &str) -> bool {
@@ -285,5 +299,30 @@ mod tests {
         assert!(store.unhook_work("gastown-task-1"));
         assert!(store.hooked_work("gt-gastown-polecat-nux").is_empty());
         assert!(!store.hook_work("gastown-task-1", "gastown-task-1"));
+    }
+}
+
+#[cfg(test)]
+mod kubernetes_mark_tests {
+    use super::*;
+
+    #[test]
+    fn only_agents_get_the_kubernetes_mark_once() {
+        let store = BeadStore::new(16);
+        store.insert(Issue::gastown_agent(
+            Some("r"),
+            "polecat",
+            "nux",
+            "spawning",
+        ));
+        store.insert(Issue::new("gt-1", "a task"));
+        store.mark_agents_for_kubernetes();
+        store.mark_agents_for_kubernetes();
+        let nux = store.get("gt-r-polecat-nux").unwrap();
+        assert_eq!(
+            nux.labels,
+            [gastown::AGENT_LABEL, gastown::K8S_TARGET_LABEL]
+        );
+        assert!(store.get("gt-1").unwrap().labels.is_empty());
     }
 }

@@ -34,9 +34,13 @@ async fn kubectl_applies_the_example_shows_beads_values_and_delete_drains() {
     assert!(applied.contains("gastown.gastown.io/minimal"), "{applied}");
 
     let towns: Api<GasTown> = harness.api();
-    let town = eventually("the town is Running", CONVERGE, || async {
+    // Running is written at once; progress figures (updatedAgents) at most
+    // every few seconds, so the table is read once both are there.
+    let town = eventually("the town is Running and up to date", CONVERGE, || async {
         let town = towns.get(TOWN).await.ok()?;
-        (town.status.as_ref()?.phase == Some(gastown_api::Phase::Running)).then_some(town)
+        let status = town.status.as_ref()?;
+        (status.phase == Some(gastown_api::Phase::Running) && status.updated_agents == Some(2))
+            .then_some(town)
     })
     .await;
     let status = town.status.expect("status");

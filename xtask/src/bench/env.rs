@@ -144,16 +144,7 @@ impl Env {
             let rigs: Vec<&str> = rigs.iter().map(String::as_str).collect();
             seed_town(tenant.store(), &rigs, &shape);
             if personality == Personality::Serve {
-                // Current Gas Town marks agents with `gt:agent` only; which of
-                // them run in Kubernetes is the pool's beadSelector (default
-                // `execution_target:k8s`), which the daemon era's agents carry.
-                for agent in tenant.store().all() {
-                    if agent.has_label("gt:agent") {
-                        tenant.store().update(&agent.id, |bead| {
-                            bead.labels.push("execution_target:k8s".into())
-                        });
-                    }
-                }
+                tenant.store().mark_agents_for_kubernetes();
             }
         }
         Ok(())

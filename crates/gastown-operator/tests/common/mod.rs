@@ -210,16 +210,7 @@ pub async fn seeded_daemon_as(personality: Personality) -> TestDaemon {
         },
     );
     if personality == Personality::Serve {
-        // Current Gas Town marks agents with `gt:agent` only; which of them
-        // run in Kubernetes is the pool's beadSelector (default
-        // `execution_target:k8s`), so the town's agents carry that label.
-        for agent in testd.store().all() {
-            if agent.has_label("gt:agent") {
-                testd.store().update(&agent.id, |bead| {
-                    bead.labels.push("execution_target:k8s".into())
-                });
-            }
-        }
+        testd.store().mark_agents_for_kubernetes();
     }
     testd
 }

@@ -438,3 +438,134 @@ fn the_daemon_obeys_its_images_contract() {
         "a dolt outage must not restart the daemon"
     );
 }
+
+// bd serve in the daemon's place (serve.rs).
+
+fn serve_spec(token: bool) -> DaemonSpec {
+    let mut daemon = serde_json::json!({
+        "protocol": "serve", "image": "ghcr.io/gastownhall/beads:1.3.0", "httpPort": 7777
+    });
+    if token {
+        daemon["tokenSecretRef"] = serde_json::json!({"name": "beads-token", "key": "token"});
+    }
+    serde_json::from_value(daemon).unwrap()
+}
+
+/// §1: an explicit non-loopback `--addr` with `--allow-non-loopback`, the
+/// token file from the Secret, every Service name allowed as Host.
+#[test]
+fn bd_serve_runs_as_its_runbook_says() {
+    let dolt: DoltSpec = serde_json::from_value(serde_json::json!({
+        "image": "dolthub/dolt-sql-server:1.81.6",
+        "rootPasswordSecretRef": {"name": "dolt-root", "key": "password"}
+    }))
+    .unwrap();
+    let deployment = bd_serve_deployment(&town(), &serve_spec(true), Some(&dolt)).unwrap();
+    let spec = deployment.spec.unwrap();
+    assert_eq!(spec.strategy.unwrap().type_.as_deref(), Some("Recreate"));
+    let pod = spec.template.spec.unwrap();
+    assert!(pod.termination_grace_period_seconds.unwrap() >= 25);
+    let container = &pod.containers[0];
+    let command = container.command.clone().unwrap();
+    assert_eq!(command[..2], ["bd", "serve"]);
+    for flag in [
+        "--addr=0.0.0.0:7777",
+        "--allow-non-loopback",
+        "--auth-token-file=/etc/beads-serve/tokens",
+        "--allowed-host=prod-bd-daemon",
+        "--allowed-host=prod-bd-daemon.gastown.svc",
+        "--allowed-host=prod-bd-daemon.gastown.svc.cluster.local",
+    ] {
+        assert!(command.iter().any(|a| a == flag), "{flag} in {command:?}");
+    }
+    let env = |name: &str| {
+        container
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == name)
+            .cloned()
+    };
+    assert_eq!(
+        env("BEADS_DOLT_SERVER_PORT")
+            .and_then(|e| e.value)
+            .as_deref(),
+        Some("3306")
+    );
+    assert_eq!(
+        env("BD_EVENTS_JOURNAL").and_then(|e| e.value).as_deref(),
+        Some("1")
+    );
+    let password = env("BEADS_DOLT_PASSWORD").unwrap().value_from.unwrap();
+    assert_eq!(password.secret_key_ref.unwrap().name, "dolt-root");
+    let token = pod
+        .volumes
+        .iter()
+        .flatten()
+        .find(|v| v.name == "token")
+        .and_then(|v| v.secret.clone())
+        .unwrap();
+    assert_eq!(token.secret_name.as_deref(), Some("beads-token"));
+    assert_eq!(token.items.unwrap()[0].path, "tokens");
+    // Probes use the one route without auth: no token in the pod spec.
+    let path = |probe: &Option<Probe>| {
+        probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.path.clone())
+    };
+    assert_eq!(
+        path(&container.readiness_probe).as_deref(),
+        Some("/healthz")
+    );
+    assert_eq!(path(&container.startup_probe).as_deref(), Some("/healthz"));
+    assert!(
+        container
+            .readiness_probe
+            .as_ref()
+            .and_then(|p| p.http_get.as_ref())
+            .and_then(|h| h.http_headers.as_ref())
+            .is_none()
+    );
+}
+
+/// The simulation's model of the image (contracts/beads.rs) accepts it:
+/// the bind, the auth posture, the mounted token file, the probes.
+#[test]
+fn the_simulated_image_runs_it() {
+    use embedded_apiserver::simulation::contracts::{Verdict, verdict};
+    let deployment = bd_serve_deployment(&town(), &serve_spec(true), None).unwrap();
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let pod_json = serde_json::to_value(&pod).unwrap();
+    let container = serde_json::to_value(&pod.containers[0]).unwrap();
+    assert_eq!(verdict(&container, &pod_json), Verdict::Runs);
+    // And would not without the token file mounted.
+    let mut unmounted = pod.clone();
+    unmounted.containers[0]
+        .volume_mounts
+        .as_mut()
+        .unwrap()
+        .retain(|m| m.name != "token");
+    let container = serde_json::to_value(&unmounted.containers[0]).unwrap();
+    assert!(matches!(
+        verdict(&container, &serde_json::to_value(&unmounted).unwrap()),
+        Verdict::Crashes { .. }
+    ));
+}
+
+#[test]
+fn bd_serve_without_a_token_is_not_built() {
+    // The schema refuses it; an object that never met the API server
+    // still gets no serve that would refuse to start.
+    assert!(bd_serve_deployment(&town(), &serve_spec(false), None).is_none());
+}
+
+#[test]
+fn the_workspace_points_at_the_towns_dolt() {
+    let config = bd_serve_config(&town());
+    let metadata: serde_json::Value =
+        serde_json::from_str(&config.data.unwrap()["metadata.json"]).unwrap();
+    assert_eq!(metadata["dolt_server_host"], "prod-dolt");
+    assert_eq!(metadata["dolt_server_port"], 3306);
+    assert_eq!(metadata["dolt_mode"], "server");
+}

@@ -156,3 +156,61 @@ async fn without_an_events_journal_bd_serve_towns_say_so_and_still_follow() {
     .await;
     harness.shutdown().await;
 }
+
+/// A town that names an existing `bd serve` by URL (no override, no Dolt of
+/// its own): it converges to Running from beads as current Gas Town writes
+/// them, says which server it reads, and beads drives its polecats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_town_on_an_external_bd_serve_url_runs_from_beads() {
+    let mut harness = Harness::start_as(Personality::Serve).await;
+    harness.start_operator_with(|settings| settings.daemon_override = None);
+    let url = harness.testd.http_url();
+    let mut town = minimal_town();
+    town.spec.dolt = None;
+    town.spec.daemon = serde_json::from_value(serde_json::json!({
+        "protocol": "serve",
+        "external": {"url": url},
+        "tokenSecretRef": {"name": "bd-daemon-token", "key": "token"},
+    }))
+    .expect("a daemon spec");
+    town.spec.sync_interval = Some("5m".parse().expect("a Go duration"));
+    harness
+        .api::<GasTown>()
+        .create(&PostParams::default(), &town)
+        .await
+        .expect("the town is created");
+    let town = running_town(&harness).await;
+    let daemon = town
+        .status
+        .and_then(|s| s.daemon)
+        .expect("the daemon's status");
+    assert_eq!(daemon.protocol.as_deref(), Some("serve"));
+    assert_eq!(
+        daemon.endpoint.as_deref(),
+        Some(url.trim_start_matches("http://"))
+    );
+    assert_eq!(daemon.connected, Some(true));
+
+    harness.testd.store().insert(common::agent_bead_as(
+        Personality::Serve,
+        Some(RIG),
+        "polecat",
+        "rictus",
+        "spawning",
+    ));
+    let pods: Api<Pod> = harness.api();
+    eventually("rictus's pod exists", TRIGGERED, || async {
+        live_pod(&pods, &pod_name("rictus")).await
+    })
+    .await;
+    // Its pod is recorded on its bead, in the metadata key of ours.
+    eventually("the pod is recorded on the bead", TRIGGERED, || async {
+        let bead = harness
+            .testd
+            .store()
+            .get(&format!("gt-{RIG}-polecat-rictus"))?;
+        (bead.metadata["k8s_pod"]["name"] == pod_name("rictus")).then_some(())
+    })
+    .await;
+    harness.shutdown().await;
+}

@@ -28,6 +28,11 @@ pub struct TownSnapshot {
     /// each rig's own database, which a town's serve does not hold
     /// (bd-serve-v0.md §4, §1 "one serve per database").
     pub merge_requests: Option<Vec<Issue>>,
+    /// Merge requests read from a rig's own server (`bd serve` of the rig's
+    /// database), by beads rig name: these rigs' queues are known even when
+    /// `merge_requests` is `None`.
+    #[serde(default)]
+    pub rig_merge_requests: BTreeMap<String, Vec<Issue>>,
     /// Who answered: protocol, version, capabilities.
     pub server: ServerInfo,
 }
@@ -77,6 +82,7 @@ pub async fn fetch_snapshot(client: &BeadsClient) -> Result<TownSnapshot, BeadsE
         health,
         agents,
         merge_requests: Some(merge_requests),
+        rig_merge_requests: BTreeMap::new(),
         server,
     })
 }
@@ -229,6 +235,20 @@ pub fn project(snapshot: &TownSnapshot, now: Timestamp, staleness: Duration) -> 
                 *summary.merge_queue_in_processing.get_or_insert(0) += 1;
             }
         }
+    }
+    // A rig's own server answers for all of its merge requests.
+    for (rig, requests) in &snapshot.rig_merge_requests {
+        let summary = rig_entry(&mut rigs, rig);
+        let open = requests.iter().filter(|issue| !issue.is_closed());
+        let (mut depth, mut processing) = (0, 0);
+        for request in open {
+            depth += 1;
+            if request.status == IssueStatus::InProgress {
+                processing += 1;
+            }
+        }
+        summary.merge_queue_depth = Some(depth);
+        summary.merge_queue_in_processing = Some(processing);
     }
     let merge_requests_known = snapshot.merge_requests.is_some();
     for summary in rigs.values_mut() {

@@ -403,11 +403,34 @@ fn a_large_town_projects_correctly() {
 
 #[test]
 fn unknown_merge_requests_project_to_unknown_queue_depths() {
-    let snapshot = TownSnapshot {
+    let mut snapshot = TownSnapshot {
         merge_requests: None,
         ..town()
     };
+    // A rig's own server gives that rig's queue (and only that rig's).
+    let from_rig_server = Issue {
+        id: "gt-mr-1".into(),
+        status: beads_client::IssueStatus::InProgress,
+        labels: vec!["gt:merge-request".into()],
+        ..Issue::default()
+    };
+    snapshot
+        .rig_merge_requests
+        .insert("own-server".into(), vec![from_rig_server]);
     let summary = project(&snapshot, now(), STALENESS);
+    let own = summary.rig("own-server").expect("the rig of the server");
+    assert_eq!(
+        (own.merge_queue_depth, own.merge_queue_in_processing),
+        (Some(1), Some(1))
+    );
+    let summary = project(
+        &TownSnapshot {
+            rig_merge_requests: Default::default(),
+            ..snapshot
+        },
+        now(),
+        STALENESS,
+    );
     assert!(!summary.rigs.is_empty());
     for rig in &summary.rigs {
         assert_eq!(

@@ -53,6 +53,10 @@ impl std::fmt::Display for BeadsProtocol {
         .reason(kube::core::Reason::FieldValueForbidden),
     // bd serve refuses a non-loopback bind without a token file (bd-serve-v0.md §1), and a
     // pod must bind beyond loopback to be reached.
+    validation = kube::core::Rule::new("!has(self.rigServers) || (has(self.protocol) && self.protocol == 'serve')")
+        .message("spec.daemon.rigServers names bd serve servers: it needs spec.daemon.protocol: serve")
+        .field_path(".rigServers")
+        .reason(kube::core::Reason::FieldValueForbidden),
     validation = kube::core::Rule::new("!has(self.protocol) || self.protocol != 'serve' || has(self.external) || has(self.tokenSecretRef)")
         .message("bd serve in the cluster listens beyond loopback, which it allows only with a token: set spec.daemon.tokenSecretRef")
         .field_path(".tokenSecretRef")
@@ -85,6 +89,26 @@ pub struct DaemonSpec {
     /// An existing beads server this operator does not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalDaemon>,
+    /// With `serve`: the `bd serve` of a rig's own database, by rig. Gas Town keeps a rig's merge requests there (as wisps), not in the town's database: without an entry, that rig's merge queue shows as unknown. Each is asked with the town's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["rig".into()]))]
+    pub rig_servers: Option<Vec<RigServer>>,
+}
+
+/// The `bd serve` of one rig's database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RigServer {
+    /// The rig's name in beads (`spec.rigs[].name`).
+    #[schemars(length(min = 1, max = 63))]
+    pub rig: String,
+    /// Its base URL, `http://host:port`.
+    #[schemars(
+        length(min = 8, max = 300),
+        regex(pattern = r"^http://[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?/?$")
+    )]
+    pub url: String,
 }
 
 pub(crate) fn default_daemon_port() -> Option<i32> {

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 pub use crate::daemon::{
     BeadsProtocol, DEFAULT_DAEMON_HTTP_PORT, DEFAULT_DAEMON_PORT, DaemonEndpoint, DaemonSpec,
-    ExternalDaemon,
+    ExternalDaemon, RigServer,
 };
 /// Default port of the RPC server (gtmobile).
 pub const DEFAULT_RPC_SERVER_PORT: i32 = 8443;
@@ -84,7 +84,7 @@ pub struct GasTownSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dolt: Option<DoltSpec>,
 
-    /// The beads server the operator (and, with the bd daemon, every agent) talks to: run in the cluster (`image`) or an existing one (`external`), exactly one of the two. `protocol` chooses the server: `daemon` (default) for the bd daemon of the groblegark fork, `serve` for current beads' `bd serve` (HTTP API v0), whose agents use Dolt directly. A town on `serve` shows its rigs' merge queues as unknown (absent): Gas Town keeps them in each rig's own database, which the town's server does not answer for.
+    /// The beads server the operator (and, with the bd daemon, every agent) talks to: run in the cluster (`image`) or an existing one (`external`), exactly one of the two. `protocol` chooses the server: `daemon` (default) for the bd daemon of the groblegark fork, `serve` for current beads' `bd serve` (HTTP API v0), whose agents use Dolt directly. A town on `serve` shows a rig's merge queue as unknown (absent) unless `rigServers` names the `bd serve` of that rig's own database, where Gas Town keeps it.
     pub daemon: DaemonSpec,
 
     /// The optional RPC server (gtmobile).

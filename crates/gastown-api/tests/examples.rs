@@ -440,6 +440,19 @@ fn bad_objects() -> Vec<BadObject> {
             "set spec.daemon.tokenSecretRef",
         ),
         case(
+            "rig servers without bd serve",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/daemon/rigServers",
+                    json!([{"rig": "gastown", "url": "http://beads-gastown:7777"}]),
+                )
+            },
+            "spec.daemon.rigServers",
+            "it needs spec.daemon.protocol: serve",
+        ),
+        case(
             "unknown beads protocol",
             MINIMAL,
             |o| set(o, "/spec/daemon/protocol", json!("grpc")),

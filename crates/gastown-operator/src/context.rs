@@ -106,7 +106,6 @@ impl Context {
     pub async fn beads_for(&self, town: &GasTown) -> Result<Beads> {
         let namespace = town.namespace().unwrap_or_default();
         let daemon = &town.spec.daemon;
-        let protocol = beads_protocol(daemon.protocol());
         // bd serve answers only Host names on its allowlist; the builder
         // lists this spelling of the Service (builders::town::allowed_hosts).
         let endpoint = match &self.settings.daemon_override {
@@ -116,7 +115,34 @@ impl Context {
                 daemon.endpoint(&service).url()
             }
         };
-        let secret = daemon
+        let key = (namespace, town.name_any());
+        self.connect(town, key, beads_protocol(daemon.protocol()), &endpoint)
+            .await
+    }
+
+    /// The `bd serve` of one of `town`'s rigs (`spec.daemon.rigServers`),
+    /// asked with the town's token.
+    pub async fn rig_server_for(&self, town: &GasTown, rig: &str, url: &str) -> Result<Beads> {
+        let key = (
+            town.namespace().unwrap_or_default(),
+            format!("{}/rig/{rig}", town.name_any()),
+        );
+        self.connect(town, key, Protocol::Serve, url).await
+    }
+
+    /// A client of `endpoint` with the town's token, cached under `key`
+    /// until the endpoint or the token Secret changes.
+    async fn connect(
+        &self,
+        town: &GasTown,
+        key: (String, String),
+        protocol: Protocol,
+        endpoint: &str,
+    ) -> Result<Beads> {
+        let namespace = key.0.clone();
+        let secret = town
+            .spec
+            .daemon
             .token_secret_ref
             .as_ref()
             .map(|r| (r.name.clone(), r.key.clone()));
@@ -128,7 +154,6 @@ impl Context {
                 .get(&ObjectRef::new(name).within(&namespace))
                 .and_then(|s| s.metadata.resource_version.clone())
         });
-        let key = (namespace.clone(), town.name_any());
         let identity = format!("{protocol}|{endpoint}");
         if let Some(cached) = self.beads.get(&key, &identity, &secret_version) {
             return Ok(cached);
@@ -139,7 +164,7 @@ impl Context {
         };
         let client = Beads::connect(
             protocol,
-            &endpoint,
+            endpoint,
             token,
             self.settings.beads_client.clone(),
         )?;
@@ -232,7 +257,10 @@ impl BeadsConnections {
             .clients
             .lock()
             .expect("the lock is never held across a panic");
-        clients.remove(&(namespace.to_string(), town.to_string()));
+        // The town's own, and its rigs' servers (`<town>/rig/<rig>`).
+        let rigs = format!("{town}/rig/");
+        clients
+            .retain(|(ns, name), _| ns != namespace || (name != town && !name.starts_with(&rigs)));
     }
 }
 

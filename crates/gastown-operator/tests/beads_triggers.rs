@@ -159,7 +159,8 @@ async fn without_an_events_journal_bd_serve_towns_say_so_and_still_follow() {
 
 /// A town that names an existing `bd serve` by URL (no override, no Dolt of
 /// its own): it converges to Running from beads as current Gas Town writes
-/// them, says which server it reads, and beads drives its polecats.
+/// them, says which server it reads, reads its rig's merge queue from the
+/// rig's own server, and beads drives its polecats.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_town_on_an_external_bd_serve_url_runs_from_beads() {
     let mut harness = Harness::start_as(Personality::Serve).await;
@@ -171,6 +172,9 @@ async fn a_town_on_an_external_bd_serve_url_runs_from_beads() {
         "protocol": "serve",
         "external": {"url": url},
         "tokenSecretRef": {"name": "bd-daemon-token", "key": "token"},
+        // The rig's own database holds its merge requests; here the same
+        // test server plays it.
+        "rigServers": [{"rig": RIG, "url": url}],
     }))
     .expect("a daemon spec");
     town.spec.sync_interval = Some("5m".parse().expect("a Go duration"));
@@ -190,6 +194,15 @@ async fn a_town_on_an_external_bd_serve_url_runs_from_beads() {
         Some(url.trim_start_matches("http://"))
     );
     assert_eq!(daemon.connected, Some(true));
+    // The rig's queue comes from its own server: the seed's two queued and
+    // one processing merge requests (unknown without `rigServers`).
+    let towns: Api<GasTown> = harness.api();
+    eventually("the rig's merge queue is known", TRIGGERED, || async {
+        let town = towns.get(TOWN).await.ok()?;
+        let rig = town.status?.rigs?.into_iter().find(|r| r.name == RIG)?;
+        (rig.merge_queue_depth == Some(3)).then_some(())
+    })
+    .await;
 
     harness.testd.store().insert(common::agent_bead_as(
         Personality::Serve,

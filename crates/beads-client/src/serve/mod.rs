@@ -50,6 +50,9 @@ pub mod capability {
 /// `limit=0` is refused on non-loopback binds, §1).
 pub const PAGE_SIZE: u32 = 200;
 
+/// The label of Gas Town's merge requests (bd-serve-v0.md §4).
+const MERGE_REQUEST_LABEL: &str = "gt:merge-request";
+
 /// Filters of `GET /v0/beads/issues` (bd-serve-v0.md §3.4), limited to the ones this
 /// client needs. Empty filters are not sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -250,6 +253,20 @@ impl ServeClient {
                 None => return Ok(issues),
             }
         }
+    }
+
+    /// The merge requests not yet closed: Gas Town keeps them as ephemeral
+    /// `gt:merge-request` beads in each rig's own database, so this is asked
+    /// of a rig's server (bd-serve-v0.md §4, §5 "MRs waiting in a rig";
+    /// `include_infra` admits the wisp tier).
+    pub async fn open_merge_requests(&self) -> Result<Vec<Issue>, BeadsError> {
+        self.list_issues(&IssueQuery {
+            label: vec![MERGE_REQUEST_LABEL.to_owned()],
+            status: vec!["open".to_owned(), "in_progress".to_owned()],
+            include_infra: true,
+            ..IssueQuery::default()
+        })
+        .await
     }
 
     /// `GET /v0/beads/events?since=…[&limit=…]` (bd-serve-v0.md §3.9).

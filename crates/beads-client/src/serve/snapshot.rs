@@ -1,7 +1,7 @@
 //! A town's snapshot from `bd serve` (bd-serve-v0.md §4, §5 "agents of a town",
 //! "hooked work of an agent").
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{IssueQuery, ServeClient, ServerContext, capability};
 use crate::backend::{Protocol, ServerInfo};
@@ -49,6 +49,7 @@ pub(crate) async fn snapshot(client: &ServeClient) -> Result<TownSnapshot, Beads
         health,
         agents,
         merge_requests: None,
+        rig_merge_requests: BTreeMap::new(),
         server: ServerInfo {
             protocol: Protocol::Serve,
             version: context.bd_version.clone(),

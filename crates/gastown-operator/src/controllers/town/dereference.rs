@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use beads_client::project;
+use beads_client::{Beads, project};
 use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -93,13 +93,46 @@ pub fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
     })
 }
 
+/// The merge requests of each rig whose own `bd serve` the town names
+/// (`spec.daemon.rigServers`). A server that cannot be read leaves its rig's
+/// queue unknown, and is said in the log; the town's own view still counts.
+async fn rig_merge_requests(
+    town: &GasTown,
+    ctx: &Context,
+) -> std::collections::BTreeMap<String, Vec<beads_client::Issue>> {
+    let mut queues = std::collections::BTreeMap::new();
+    for server in town.spec.daemon.rig_servers.iter().flatten() {
+        let read = async {
+            match ctx.rig_server_for(town, &server.rig, &server.url).await {
+                Ok(Beads::Serve(client)) => client
+                    .open_merge_requests()
+                    .await
+                    .map_err(|e| e.to_string()),
+                Ok(Beads::Daemon(_)) => Err("not a bd serve client".to_string()),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        match read.await {
+            Ok(requests) => {
+                queues.insert(server.rig.clone(), requests);
+            }
+            Err(error) => {
+                tracing::warn!(rig = %server.rig, url = %server.url, %error, "cannot read the rig's merge queue")
+            }
+        }
+    }
+    queues
+}
+
 /// Fetches beads' view of the town (one batched set of queries) and publishes
 /// it for the town's rigs and pools.
 pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
     let started = std::time::Instant::now();
     let fetched = async {
         let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
-        client.snapshot().await.map_err(|e| e.to_string())
+        let mut snapshot = client.snapshot().await.map_err(|e| e.to_string())?;
+        snapshot.rig_merge_requests = rig_merge_requests(town, ctx).await;
+        Ok::<_, String>(snapshot)
     }
     .await;
     ctx.metrics

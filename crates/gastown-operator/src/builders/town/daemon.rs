@@ -5,13 +5,11 @@
 use gastown_api::SecretKeyRef;
 use gastown_api::gastown::{DaemonSpec, DoltSpec, RpcServerSpec};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
-use k8s_openapi::api::core::v1::{
-    Container, EmptyDirVolumeSource, Probe, Service, ServiceSpec, Volume, VolumeMount,
-};
+use k8s_openapi::api::core::v1::{Container, EmptyDirVolumeSource, Service, ServiceSpec, Volume};
 
 use super::{
-    DOLT_PORT, TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, http_probe, pod_template,
-    port, selector, service_port, tcp_probe,
+    DOLT_PORT, TERMINATION_MESSAGE_POLICY, TownRef, beads_server_probes, env, env_from_secret,
+    pod_template, port, selector, service_port, tcp_probe, volume_mount,
 };
 use crate::builders::security::container_security_context;
 use crate::naming;
@@ -53,16 +51,13 @@ pub fn bd_daemon_deployment(
     if let Some(SecretKeyRef { name, key }) = &daemon.token_secret_ref {
         container_env.push(env_from_secret("BD_DAEMON_TOKEN", name, key));
     }
-    let mount = |name: &str, path: &str| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        ..Default::default()
-    };
+    let mount = |name: &str, path: &str| volume_mount(name, path, false);
     let empty_dir = |name: &str| Volume {
         name: name.into(),
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     };
+    let (startup, readiness, liveness) = beads_server_probes("/readyz");
     let container = Container {
         name: "bd-daemon".into(),
         image: Some(image),
@@ -86,23 +81,11 @@ pub fn bd_daemon_deployment(
             mount("home", DAEMON_HOME),
             mount("beads-data", BEADS_DIR),
         ]),
-        // The chart's probes and timings (B1, B2), but liveness on the
-        // listener only: /healthz fails while dolt is down, and restarting
-        // the daemon cannot bring dolt back (/livez exists only in later
-        // daemons, B5).
-        startup_probe: Some(Probe {
-            failure_threshold: Some(30),
-            timeout_seconds: Some(3),
-            ..http_probe("/healthz", "http", 5)
-        }),
-        readiness_probe: Some(Probe {
-            timeout_seconds: Some(5),
-            ..http_probe("/readyz", "http", 10)
-        }),
-        liveness_probe: Some(Probe {
-            timeout_seconds: Some(5),
-            ..tcp_probe("http", 30)
-        }),
+        // The chart's probes (B1, B2), liveness on the listener only
+        // (/livez exists only in later daemons, B5).
+        startup_probe: Some(startup),
+        readiness_probe: Some(readiness),
+        liveness_probe: Some(liveness),
         termination_message_policy: Some(TERMINATION_MESSAGE_POLICY.into()),
         security_context: Some(container_security_context()),
         ..Default::default()

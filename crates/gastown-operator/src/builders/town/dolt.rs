@@ -11,8 +11,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, Probe, Service, ServiceSpec, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    PersistentVolumeClaimSpec, Probe, Service, ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -25,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::{
     TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, pod_template, port, selector,
-    service_port, tcp_probe,
+    service_port, tcp_probe, volume_mount,
 };
 use crate::builders::security::container_security_context;
 use crate::naming;
@@ -185,12 +184,7 @@ pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
     if let Some(SecretKeyRef { name, key }) = &dolt.root_password_secret_ref {
         container_env.push(env_from_secret("DOLT_ROOT_PASSWORD", name, key));
     }
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    };
+    let mount = volume_mount;
     let container = Container {
         name: "dolt".into(),
         image: Some(dolt.image.clone()),

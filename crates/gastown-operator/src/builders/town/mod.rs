@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use gastown_api::GasTown;
 use k8s_openapi::api::core::v1::{
     Container, ContainerPort, EnvVar, EnvVarSource, HTTPGetAction, PodSpec, PodTemplateSpec, Probe,
-    SecretKeySelector, ServicePort, TCPSocketAction, Volume,
+    SecretKeySelector, ServicePort, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -168,4 +168,36 @@ pub(super) fn http_probe(path: &str, port: &str, period_seconds: i32) -> Probe {
         period_seconds: Some(period_seconds),
         ..Default::default()
     }
+}
+
+pub(super) fn volume_mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+/// The probes of a beads server's container (the bd daemon's or bd
+/// serve's): startup on `/healthz`, readiness on `readiness_path`, liveness
+/// on the listener only — a Dolt outage fails the HTTP checks, and
+/// restarting the server cannot bring Dolt back. Timings are the beads
+/// chart's (B1, B2).
+pub(super) fn beads_server_probes(readiness_path: &str) -> (Probe, Probe, Probe) {
+    (
+        Probe {
+            failure_threshold: Some(30),
+            timeout_seconds: Some(3),
+            ..http_probe("/healthz", "http", 5)
+        },
+        Probe {
+            timeout_seconds: Some(5),
+            ..http_probe(readiness_path, "http", 10)
+        },
+        Probe {
+            timeout_seconds: Some(5),
+            ..tcp_probe("http", 30)
+        },
+    )
 }

@@ -9,13 +9,13 @@ use gastown_api::SecretKeyRef;
 use gastown_api::gastown::{DaemonSpec, DoltSpec};
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath, Probe,
+    ConfigMap, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, KeyToPath,
     SecretVolumeSource, Volume, VolumeMount,
 };
 
 use super::{
-    DOLT_PORT, TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, http_probe, pod_template,
-    port, selector, tcp_probe,
+    DOLT_PORT, TERMINATION_MESSAGE_POLICY, TownRef, beads_server_probes, env, env_from_secret,
+    pod_template, port, selector, volume_mount,
 };
 use crate::builders::security::container_security_context;
 use crate::naming;
@@ -123,12 +123,8 @@ pub fn bd_serve_deployment(
         container_env.push(env_from_secret("BEADS_DOLT_PASSWORD", name, key));
     }
     let token = daemon.token_secret_ref.as_ref()?;
-    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
-        name: name.into(),
-        mount_path: path.into(),
-        read_only: read_only.then_some(true),
-        ..Default::default()
-    };
+    let mount = volume_mount;
+    let (startup, readiness, liveness) = beads_server_probes("/healthz");
     let container = Container {
         name: "bd-serve".into(),
         image: Some(image),
@@ -151,19 +147,9 @@ pub fn bd_serve_deployment(
         // header would put it in the pod spec for anyone who can read pods.
         // Whether beads answers is the operator's own check (the town's
         // DaemonReady condition asks /v0/beads/ready with the token).
-        startup_probe: Some(Probe {
-            failure_threshold: Some(30),
-            timeout_seconds: Some(3),
-            ..http_probe("/healthz", "http", 5)
-        }),
-        readiness_probe: Some(Probe {
-            timeout_seconds: Some(5),
-            ..http_probe("/healthz", "http", 10)
-        }),
-        liveness_probe: Some(Probe {
-            timeout_seconds: Some(5),
-            ..tcp_probe("http", 30)
-        }),
+        startup_probe: Some(startup),
+        readiness_probe: Some(readiness),
+        liveness_probe: Some(liveness),
         termination_message_policy: Some(TERMINATION_MESSAGE_POLICY.into()),
         security_context: Some(container_security_context()),
         ..Default::default()

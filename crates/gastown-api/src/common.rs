@@ -167,7 +167,7 @@ pub enum Phase {
     Running,
     /// Running, but some part is unhealthy (see the conditions).
     Degraded,
-    /// Being deleted: waiting for polecats to finish before tearing down.
+    /// No new polecats start: being deleted (waiting for polecats to finish before tearing down), or, for a GasTown, drained by request (annotation `gastown.io/drain`).
     Draining,
     /// Cannot make progress without a change to the spec or the cluster (see the conditions).
     Failed,

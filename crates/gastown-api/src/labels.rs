@@ -21,3 +21,7 @@ pub const APP_NAME: &str = "app.kubernetes.io/name";
 pub const APP_NAME_VALUE: &str = "gastown";
 /// Annotation with the ID of the bead an agent pod was created for.
 pub const BEAD_ID_ANNOTATION: &str = "gastown.io/bead-id";
+/// Annotation a user puts on a GasTown to drain it without deleting it: no new polecats start
+/// (running ones finish) until it is removed. Its value says when and by whom (free text);
+/// `kubectl gastown drain` writes it, `kubectl gastown resume` removes it.
+pub const DRAIN_ANNOTATION: &str = "gastown.io/drain";

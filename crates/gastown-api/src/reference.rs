@@ -18,6 +18,20 @@ struct Section {
     schema: Value,
 }
 
+/// Annotations a user sets on objects of a kind (kind, key, what it does): no schema says them.
+const ANNOTATIONS: &[(&str, &str, &str)] = &[(
+    "GasTown",
+    crate::labels::DRAIN_ANNOTATION,
+    "drains the town without deleting it (`kubectl gastown drain`; any value, by convention \
+     when and by whom). The town's Rigs are marked `gastown.io/draining`, as when the town is \
+     deleted: no new polecat pods start (beads' spawning polecats wait in their AgentPool, \
+     reason `Draining`), running ones finish, every other agent keeps running. The town shows \
+     phase `Draining` and the condition `Draining` True (reason `DrainRequested`, its message \
+     quoting the value); its Rigs show phase `Draining` and their `Draining` condition. \
+     Removing the annotation (`kubectl gastown resume`) removes the mark and the condition, \
+     and polecats start again.",
+)];
+
 /// Renders the reference for `crds` (as returned by [`crate::crds`]).
 pub fn markdown(crds: &[CustomResourceDefinition]) -> String {
     let schemas: Vec<(String, Value)> = crds
@@ -98,6 +112,12 @@ pub fn markdown(crds: &[CustomResourceDefinition]) -> String {
         let _ = writeln!(out, "- `kubectl get` columns: {}", columns.join(", "));
         // Rules on the whole object: they bound metadata.name, which becomes part of
         // other objects' names and of label values.
+        for (_, key, effect) in ANNOTATIONS
+            .iter()
+            .filter(|(kind, _, _)| *kind == names.kind)
+        {
+            let _ = writeln!(out, "- Annotation `{key}`: {effect}");
+        }
         if let Some(rules) = version
             .schema
             .as_ref()

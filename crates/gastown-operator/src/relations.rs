@@ -29,12 +29,48 @@ pub fn town_owns(town: &GasTown, rig: &Rig) -> bool {
 }
 
 /// Whether the rig must stop taking new work: it is being deleted, or its
-/// town is and has marked it.
+/// town is (or is drained) and has marked it.
 pub fn rig_draining(rig: &Rig) -> bool {
     rig.metadata.deletion_timestamp.is_some()
         || rig
             .annotations()
             .contains_key(crate::naming::DRAINING_ANNOTATION)
+}
+
+/// When and by whom the town was drained (the value of its
+/// `gastown.io/drain` annotation), if it is. A town being deleted drains
+/// anyway; this is the drain a user asked for.
+pub fn drain_requested(town: &GasTown) -> Option<&str> {
+    town.annotations()
+        .get(labels::DRAIN_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Why `rig` of `town` starts no new polecats, for its status; `None` when it
+/// does. A Rig the town declares carries the draining mark in both cases; a
+/// Rig applied on its own follows its town's drain request without one.
+pub fn rig_drain_reason(rig: &Rig, town: &GasTown) -> Option<String> {
+    let marked = rig_draining(rig);
+    if town.metadata.deletion_timestamp.is_some() && marked {
+        return Some("the town is being deleted: no new polecats".to_string());
+    }
+    if let Some(requested) = drain_requested(town) {
+        return Some(drained_message(requested));
+    }
+    marked.then(|| "the town is being deleted: no new polecats".to_string())
+}
+
+/// What a town drained by request says, in its status and its rigs'.
+pub fn drained_message(requested: &str) -> String {
+    let requested = if requested.is_empty() {
+        String::new()
+    } else {
+        format!(" ({requested})")
+    };
+    format!(
+        "the town is drained by request{requested}: no new polecats start, running ones finish; remove the annotation {} (kubectl gastown resume) to undo it",
+        labels::DRAIN_ANNOTATION
+    )
 }
 
 #[cfg(test)]
@@ -60,6 +96,56 @@ mod tests {
             }]
         });
         rig
+    }
+
+    fn town(annotation: Option<&str>, deleted: bool) -> GasTown {
+        let mut town: GasTown = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gastown.io/v1alpha1", "kind": "GasTown",
+            "metadata": {"name": "prod", "namespace": "ns"},
+            "spec": {"daemon": {"image": "bd:1"}, "dolt": {"image": "dolt:1"}},
+        }))
+        .unwrap();
+        town.metadata.annotations = annotation
+            .map(|value| [(labels::DRAIN_ANNOTATION.to_string(), value.to_string())].into());
+        if deleted {
+            town.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+                ));
+        }
+        town
+    }
+
+    #[test]
+    fn a_drained_town_stops_its_rigs_and_says_why() {
+        let mut marked = rig("ns", None, Some(("prod", "u1")));
+        marked.metadata.annotations = Some(
+            [(
+                crate::naming::DRAINING_ANNOTATION.to_string(),
+                "true".to_string(),
+            )]
+            .into(),
+        );
+        let labelled = rig("ns", Some("prod"), None);
+
+        assert_eq!(rig_drain_reason(&labelled, &town(None, false)), None);
+        let requested = town(Some("2026-12-05T10:00:00Z by ann"), false);
+        assert_eq!(
+            drain_requested(&requested),
+            Some("2026-12-05T10:00:00Z by ann")
+        );
+        for rig in [&marked, &labelled] {
+            let reason = rig_drain_reason(rig, &requested).expect("draining");
+            assert!(
+                reason.contains("drained by request (2026-12-05T10:00:00Z by ann)"),
+                "{reason}"
+            );
+        }
+        // Deletion wins over a drain request, and a marked rig of a town
+        // being deleted says so.
+        let deleted = rig_drain_reason(&marked, &town(Some("x"), true)).expect("draining");
+        assert!(deleted.contains("being deleted"), "{deleted}");
+        assert!(rig_drain_reason(&marked, &town(None, false)).is_some());
     }
 
     #[test]

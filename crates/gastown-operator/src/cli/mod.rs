@@ -1,6 +1,7 @@
 //! Command-line interface: clap subcommands of the `gastown-operator` binary.
 
 mod beads;
+pub mod plugin;
 pub mod run;
 mod table;
 
@@ -26,6 +27,9 @@ pub enum Command {
     Beads(BeadsCommand),
     /// Run the controllers against the cluster KUBECONFIG or the in-cluster config names.
     Run(run::RunArgs),
+    /// The kubectl plugin's commands (`kubectl gastown …` when this binary is on PATH as
+    /// `kubectl-gastown`).
+    Kubectl(plugin::PluginArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,13 +40,15 @@ pub enum BeadsCommand {
 }
 
 impl Cli {
-    pub async fn run(self) -> anyhow::Result<()> {
+    /// Runs the command; returns the process's exit code.
+    pub async fn run(self) -> anyhow::Result<u8> {
         match self.command {
             Command::Beads(BeadsCommand::Summary(args)) => {
                 let mut stdout = std::io::stdout().lock();
-                beads::summary(&args, &mut stdout).await
+                beads::summary(&args, &mut stdout).await.map(|()| 0)
             }
-            Command::Run(args) => run::run(&args).await,
+            Command::Run(args) => run::run(&args).await.map(|()| 0),
+            Command::Kubectl(args) => plugin::run(args).await,
         }
     }
 }
@@ -77,6 +83,16 @@ mod tests {
         assert_eq!(args.rig.as_deref(), Some("gastown"));
         assert_eq!(args.output, OutputFormat::Json);
         assert_eq!(args.staleness, std::time::Duration::from_secs(900));
+    }
+
+    #[test]
+    fn the_plugin_commands_are_also_a_subcommand() {
+        let cli = Cli::try_parse_from(["gastown-operator", "kubectl", "status", "-n", "prod"])
+            .expect("parses");
+        let Command::Kubectl(args) = cli.command else {
+            panic!("parsed as another command")
+        };
+        assert_eq!(args.cluster.namespace.as_deref(), Some("prod"));
     }
 
     #[test]

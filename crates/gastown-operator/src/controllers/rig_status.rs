@@ -137,24 +137,21 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
         .collect();
     let ready = match &o.unresolved {
         Some(reason) => Observed::new(condition::READY, false, "Unresolved", reason.clone()),
-        None if o.draining.is_some() => Observed::new(
-            condition::READY,
-            false,
-            "Draining",
-            "the rig is being deleted",
-        ),
-        None if not_ready.is_empty() => Observed::new(
-            condition::READY,
-            true,
-            "AllReady",
-            "the rig's agents run as declared",
-        ),
-        None => Observed::new(
-            condition::READY,
-            false,
-            "NotReady",
-            format!("not ready: {}", not_ready.join(", ")),
-        ),
+        None => match &o.draining {
+            Some(why) => Observed::new(condition::READY, false, "Draining", why.clone()),
+            None if not_ready.is_empty() => Observed::new(
+                condition::READY,
+                true,
+                "AllReady",
+                "the rig's agents run as declared",
+            ),
+            None => Observed::new(
+                condition::READY,
+                false,
+                "NotReady",
+                format!("not ready: {}", not_ready.join(", ")),
+            ),
+        },
     };
     // A rollout is no reason for the rig not to be Ready.
     let transitions = conditions::set_all(

@@ -15,6 +15,9 @@ use crate::reconcile::rollout::Progress;
 /// as ExternalSecret objects (only where that kind is served).
 pub const EXTERNAL_SECRETS_READY: &str = "ExternalSecretsReady";
 
+/// Reason of the Draining condition of a town drained by request.
+pub const DRAIN_REQUESTED: &str = "DrainRequested";
+
 /// Readiness of an infrastructure workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
@@ -42,6 +45,8 @@ pub struct TownRig {
 #[derive(Clone, Debug)]
 pub struct TownObservation<'a> {
     pub base: Baseline<'a, GasTownStatus>,
+    /// Why the town starts no new polecats (a drain request), for its phase
+    /// and its Draining condition.
     pub draining: Option<String>,
     pub dolt: Workload,
     pub daemon: Workload,
@@ -316,12 +321,22 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         },
     );
 
+    // A drain request is no reason for the town not to be Ready either: its
+    // condition is there only while the town is drained.
+    let drained = observation
+        .draining
+        .as_ref()
+        .map(|why| Observed::new(condition::DRAINING, true, DRAIN_REQUESTED, why.clone()));
+    if drained.is_none() {
+        conditions_list.retain(|c| c.type_ != condition::DRAINING);
+    }
     // A rollout is no reason for the town not to be Ready.
     let transitions = conditions::set_all(
         &mut conditions_list,
         observed
             .into_iter()
-            .chain([ready, observation.agents.condition.clone()]),
+            .chain([ready, observation.agents.condition.clone()])
+            .chain(drained),
         observation.base.generation,
         observation.base.now,
     );

@@ -90,7 +90,7 @@ use crate::error::Result;
 use crate::metrics::PoolSample;
 use crate::naming;
 use crate::reconcile::secrets::MissingSecrets;
-use crate::relations::rig_draining;
+use crate::relations::{drain_requested, rig_draining};
 
 pub use self::plan::{BeadsAnswer, Deletion, ObservedPod, Plan, PlanInput, Report, distrust, plan};
 
@@ -171,7 +171,10 @@ async fn converge(pool: &AgentPool, ctx: &Context) -> Result<Action> {
         resolved.rig_ref.clone(),
         &missing,
     );
-    let draining = rig_draining(&resolved.rig);
+    // A Rig applied on its own carries no mark while its town is drained by
+    // request: the town's annotation stops its polecats too.
+    let drained = drain_requested(&resolved.town).is_some();
+    let draining = rig_draining(&resolved.rig) || drained;
     let missing_class = missing_priority_class(ctx, &resolved.rig_ref, role);
 
     // Decide.
@@ -201,8 +204,13 @@ async fn converge(pool: &AgentPool, ctx: &Context) -> Result<Action> {
 
     // Status, then when to look again.
     let draining_reason = draining.then(|| {
+        let why = if drained && resolved.town.metadata.deletion_timestamp.is_none() {
+            " (its town is drained by request)"
+        } else {
+            ""
+        };
         format!(
-            "Rig {} is draining: no new polecats start",
+            "Rig {} is draining{why}: no new polecats start",
             resolved.rig.name_any()
         )
     });

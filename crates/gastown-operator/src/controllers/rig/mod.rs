@@ -35,6 +35,7 @@ use crate::reconcile::agent_slot::{AgentObservation, AgentSlot};
 use crate::reconcile::applier;
 use crate::reconcile::kinds::cached;
 use crate::reconcile::secrets::MissingSecrets;
+use crate::relations::rig_drain_reason;
 
 pub use self::dereference::{name_taken, older_namesake};
 
@@ -105,10 +106,7 @@ async fn converge(rig: Arc<Rig>, ctx: &Context) -> Result<Action> {
     let observe =
         |slot: &AgentSlot| slot.observe(cached::<Pod>(ctx, &ns, &slot.pod_name).as_deref());
     let crew: Vec<AgentObservation> = built.crew.iter().map(observe).collect();
-    let draining = rig
-        .annotations()
-        .contains_key(naming::DRAINING_ANNOTATION)
-        .then(|| "the town is being deleted: no new polecats".to_string());
+    let draining = rig_drain_reason(&rig, &town);
     let previous = ctx.statuses.current(rig.as_ref(), rig.status.as_ref());
     let observation = RigObservation {
         base: Baseline::of(rig.as_ref(), previous.as_ref()),

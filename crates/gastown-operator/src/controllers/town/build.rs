@@ -13,6 +13,7 @@ use crate::naming;
 use crate::reconcile::agent_slot::AgentSlot;
 use crate::reconcile::desired::Desired;
 use crate::reconcile::secrets::{MissingSecrets, SecretNames};
+use crate::relations::drain_requested;
 
 /// What the town's build decided about one of its infrastructure workloads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,14 +119,17 @@ pub fn build(town: &GasTown, town_ref: &TownRef, missing: &MissingSecrets) -> To
     }
 
     // One Rig per declared rig; a rig no longer declared is pruned and
-    // drains through its own finalizer.
+    // drains through its own finalizer. A drained town marks its rigs as a
+    // town being deleted does; resuming applies them without the mark, which
+    // server-side apply then removes (the operator's field manager owns it).
+    let drained = drain_requested(town).is_some();
     for rig in spec.rigs() {
         desired.rigs.want(rig_object(
             &town_ref.name,
             &town_ref.namespace,
             &town_ref.owner,
             rig,
-            false,
+            drained,
         ));
     }
 

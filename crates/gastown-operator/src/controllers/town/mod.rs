@@ -36,7 +36,7 @@ use crate::naming;
 use crate::reconcile::applier;
 use crate::reconcile::kinds::{Managed, cached};
 use crate::reconcile::rollout::{self, Progress};
-use crate::relations::town_owns;
+use crate::relations::{drain_requested, drained_message, town_owns};
 use crate::write;
 
 pub const CONTROLLER: &str = "gastown";
@@ -211,7 +211,7 @@ async fn write_status(
     let previous = ctx.statuses.current(town, town.status.as_ref());
     let observation = TownObservation {
         base: Baseline::of(town, previous.as_ref()),
-        draining: None,
+        draining: drain_requested(town).map(drained_message),
         dolt: workload::<StatefulSet>(
             ctx,
             ns,

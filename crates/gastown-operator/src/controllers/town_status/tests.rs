@@ -391,3 +391,42 @@ fn a_crash_looping_workload_or_agent_says_why_and_is_told_once() {
     let (_, transitions) = town_status(&again);
     assert!(transitions.is_empty(), "{transitions:?}");
 }
+
+#[test]
+fn a_drained_town_says_so_stays_ready_and_forgets_it_on_resume() {
+    let beads = summary();
+    let (running, _) = town_status(&observation(Ok(&beads), None));
+    assert_eq!(running.phase, Some(Phase::Running));
+    assert_eq!(condition_status(&running, condition::DRAINING), None);
+
+    let mut drained = observation(Ok(&beads), Some(&running));
+    drained.draining = Some("the town is drained by request (t by ann)".into());
+    let (status, transitions) = town_status(&drained);
+    assert_eq!(status.phase, Some(Phase::Draining));
+    assert_eq!(condition_status(&status, condition::DRAINING), Some(true));
+    assert_eq!(condition_status(&status, condition::READY), Some(true));
+    let reason = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == condition::DRAINING)
+        .map(|c| c.reason.as_str());
+    assert_eq!(reason, Some(DRAIN_REQUESTED));
+    assert!(transitions.iter().any(|t| t.type_ == condition::DRAINING));
+    assert_eq!(
+        when_to_write(Some(&running), &status, at(101)),
+        StatusWrite::Now
+    );
+    // Drained again with nothing new: nothing to write.
+    let mut still = observation(Ok(&beads), Some(&status));
+    still.draining = drained.draining.clone();
+    let (same, _) = town_status(&still);
+    assert_eq!(
+        when_to_write(Some(&status), &same, at(102)),
+        StatusWrite::Unchanged
+    );
+
+    let (resumed, _) = town_status(&observation(Ok(&beads), Some(&status)));
+    assert_eq!(resumed.phase, Some(Phase::Running));
+    assert_eq!(condition_status(&resumed, condition::DRAINING), None);
+}

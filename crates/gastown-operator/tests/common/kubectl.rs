@@ -1,5 +1,6 @@
 //! The real `kubectl`, as a user runs it against a test server.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,6 +53,35 @@ impl Kubectl {
                 .arg("--cache-dir")
                 .arg(&self.cache)
                 .args(args)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {args:?} did not finish within 90 s"))
+        .expect("kubectl runs")
+    }
+
+    /// Runs `kubectl ARGS` as a user of this kubeconfig would (KUBECONFIG,
+    /// no flags of ours first: kubectl finds a plugin only by the words that
+    /// begin its arguments), with `plugins` first on PATH and `env` set.
+    pub async fn as_user(
+        &self,
+        plugins: &Path,
+        env: &[(&str, &OsStr)],
+        args: &[&str],
+    ) -> std::process::Output {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let path = std::env::join_paths(
+            std::iter::once(plugins.to_path_buf()).chain(std::env::split_paths(&path)),
+        )
+        .expect("a PATH");
+        tokio::time::timeout(
+            Duration::from_secs(90),
+            tokio::process::Command::new(&self.binary)
+                .args(args)
+                .env("PATH", path)
+                .env("KUBECONFIG", &self.kubeconfig)
+                .envs(env.iter().copied())
                 .kill_on_drop(true)
                 .output(),
         )

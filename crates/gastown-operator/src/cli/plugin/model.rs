@@ -193,7 +193,10 @@ pub fn assemble(town: &GasTown, rigs: &[Rig], pools: &[AgentPool], pods: &[Pod])
             let view = agents.entry(&name, rig, role, &projected.name);
             view.state = projected.state.clone();
             view.hook = projected.hook_bead.clone();
-            if view.pod.is_none() {
+            // A pod the pool reports that was not listed (it came or went
+            // since): the pool's word for its phase. An agent waiting for a
+            // pod has none to show.
+            if view.pod.is_none() && projected.pod_name.is_some() {
                 view.pod = projected.pod_name.clone();
                 view.phase = projected.phase.map(|p| format!("{p:?}"));
             }

@@ -43,7 +43,7 @@ fn pool() -> AgentPool {
         "status": {"agents": [
             {"name": "nux", "state": "working", "hookBead": "gastown-task-0",
              "podName": "gt-gastown-polecat-nux", "phase": "Running"},
-            {"name": "rictus", "state": "spawning"}
+            {"name": "rictus", "state": "spawning", "phase": "Pending"}
         ]}
     }))
     .unwrap()

@@ -49,6 +49,9 @@ pub struct Convergence {
     pub minimum: MinimumWrites,
     /// `writes.objects ÷ minimum.total()`.
     pub write_ratio: Option<f64>,
+    /// `(writes.objects + writes.events) ÷ minimum.total()`: what Events add
+    /// to the API server's load (goal ≤ 1.3).
+    pub write_ratio_with_events: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -141,6 +144,7 @@ async fn measure(
         converged: converged.is_ok(),
         running: env.towns_running().await?,
         write_ratio: minimum.ratio(writes.objects),
+        write_ratio_with_events: minimum.ratio(writes.objects + writes.events),
         writes,
         minimum,
     };

@@ -73,6 +73,7 @@ impl Report {
             "minimum",
             "ratio",
             "events",
+            "ratio w/ events",
             "idle writes",
             "idle GET/LIST",
             "bd req/town/sync",
@@ -99,6 +100,7 @@ impl Report {
                 c.minimum.total().to_string(),
                 opt(c.write_ratio, 2),
                 c.writes.events.to_string(),
+                opt(c.write_ratio_with_events, 2),
                 fleet.idle.api_writes.to_string(),
                 fleet.idle.api_extra_reads.to_string(),
                 format!("{:.1}", fleet.idle.beads_per_town_per_sync),
@@ -322,6 +324,7 @@ mod tests {
                 writes: Writes::default(),
                 minimum: MinimumWrites::default(),
                 write_ratio: None,
+                write_ratio_with_events: None,
             },
             idle: IdleCost {
                 window_seconds: 1.0,

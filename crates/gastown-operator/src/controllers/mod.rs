@@ -251,24 +251,20 @@ where
     }
 }
 
-/// Reasons of a False condition that are expected progress, told as Normal:
-/// a rollout on its way.
-const PROGRESS_REASONS: [&str; 2] = ["RollingOut", "WaitingForIdle"];
-
-/// Records one Event per condition that changed, as "Type: message" with the
-/// condition's reason (Warning when it turned False, unless that is mere
-/// progress).
+/// Records the Events a status write's condition transitions are worth
+/// ([`crate::conditions::telling`]): few, and `Warning` only for what someone
+/// may need to act on.
 pub async fn publish_transitions<K>(ctx: &Context, object: &K, transitions: Vec<Transition>)
 where
     K: Resource<DynamicType = ()>,
 {
-    for transition in transitions {
+    for telling in crate::conditions::telling::tellings(&transitions) {
         publish(
             ctx,
             object,
-            &transition.reason,
-            transition.status || PROGRESS_REASONS.contains(&transition.reason.as_str()),
-            &format!("{}: {}", transition.type_, transition.message),
+            &telling.reason,
+            !telling.warning,
+            &telling.note,
         )
         .await;
     }

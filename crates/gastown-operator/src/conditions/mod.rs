@@ -32,13 +32,25 @@ impl Observed {
     }
 }
 
-/// A condition that changed status, for an Event.
+pub mod telling;
+
+/// A condition that changed status (or began to crash-loop), for
+/// [`telling`] to decide whether it is worth an Event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transition {
     pub type_: &'static str,
     pub status: bool,
     pub reason: String,
     pub message: String,
+    /// The condition as it was: `None` when it is new.
+    pub before: Option<Before>,
+}
+
+/// A condition's status and reason before a transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Before {
+    pub status: bool,
+    pub reason: String,
 }
 
 /// What every status projection starts from.
@@ -126,17 +138,19 @@ pub fn set_all(
 ) -> Vec<Transition> {
     let mut transitions = Vec::new();
     for c in observed {
+        let existing = conditions.iter().find(|existing| existing.type_ == c.type_);
         let transition = Transition {
             type_: c.type_,
             status: c.status,
             reason: c.reason.clone(),
             message: c.message.clone(),
+            before: existing.map(|existing| Before {
+                status: existing.status == "True",
+                reason: existing.reason.clone(),
+            }),
         };
         let began_crashing = c.reason == CRASH_LOOP_BACK_OFF
-            && conditions
-                .iter()
-                .find(|existing| existing.type_ == c.type_)
-                .is_some_and(|existing| existing.reason != CRASH_LOOP_BACK_OFF);
+            && existing.is_some_and(|existing| existing.reason != CRASH_LOOP_BACK_OFF);
         if set(conditions, c, generation, now) || began_crashing {
             transitions.push(transition);
         }

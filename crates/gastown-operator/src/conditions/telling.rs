@@ -9,8 +9,8 @@
 //!   for the parts, and a `Ready` that falls back to it after being True is a
 //!   `Warning` (something that ran does not any more);
 //! - *churn* (a pool's polecats coming and going): silent, `Ready` included;
-//! - *paced* (a rollout, a drain): told as `Normal` on `Ready`, silent on the
-//!   parts (the rollout tells each replacement itself);
+//! - *paced* (a rollout, a drain): told as `Normal` when it starts and when it
+//!   ends;
 //! - *attention*, any other reason (`CrashLoopBackOff`, `Blocked`,
 //!   `Unreachable`, …): a `Warning` when entered, a `Normal` when left.
 
@@ -42,7 +42,13 @@ const PROGRESS: [&str; 5] = [
 const CHURN: [&str; 2] = ["AgentsPending", "PodsNotReady"];
 
 /// Reasons of a change someone asked for: a rollout, a drain.
-const PACED: [&str; 4] = ["RollingOut", "WaitingForIdle", "Draining", "NotDraining"];
+const PACED: [&str; 5] = [
+    "RollingOut",
+    "WaitingForIdle",
+    "Draining",
+    "NotDraining",
+    "DrainRequested",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Class {
@@ -99,7 +105,8 @@ fn warning(t: &Transition) -> Option<bool> {
         // Entered a bad state (new, fallen from good, or began to crash-loop).
         return match class(&t.reason) {
             Class::Attention => Some(true),
-            Class::Paced => ready.then_some(false),
+            // A rollout or drain under way from the first status is no news.
+            Class::Paced => (ready || t.before.is_some()).then_some(false),
             Class::Churn => None,
             Class::Progress => {
                 let fell = t.before.as_ref().is_some_and(|b| good(b.status));
@@ -116,8 +123,8 @@ fn warning(t: &Transition) -> Option<bool> {
     }
     // Recovered: told when the fall was.
     match class(&before.reason) {
-        Class::Attention => Some(false),
-        Class::Paced | Class::Progress => ready.then_some(false),
+        Class::Attention | Class::Paced => Some(false),
+        Class::Progress => ready.then_some(false),
         Class::Churn => None,
     }
 }
@@ -270,23 +277,41 @@ mod tests {
     }
 
     #[test]
-    fn a_drain_or_rollout_is_normal_on_ready_and_silent_on_the_parts() {
+    fn a_drain_or_rollout_is_normal_when_it_starts_and_ends() {
+        // The rig's Draining condition says it; Ready's is folded into it.
         let drain = [
             transition("Draining", true, "Draining", Some((false, "NotDraining"))),
             transition("Ready", false, "Draining", Some((true, "AllReady"))),
         ];
         assert_eq!(told(&drain), [(false, "Draining".to_string())]);
+        let requested = [transition(
+            "Draining",
+            true,
+            "DrainRequested",
+            Some((false, "NotDraining")),
+        )];
+        assert_eq!(told(&requested), [(false, "DrainRequested".to_string())]);
         let rolling = [transition(
             "AgentsUpToDate",
             false,
             "RollingOut",
             Some((true, "UpToDate")),
         )];
-        assert_eq!(told(&rolling), []);
+        assert_eq!(told(&rolling), [(false, "RollingOut".to_string())]);
+        let rolled = [transition(
+            "AgentsUpToDate",
+            true,
+            "UpToDate",
+            Some((false, "WaitingForIdle")),
+        )];
+        assert_eq!(told(&rolled), [(false, "UpToDate".to_string())]);
+        // Under way from the first status: no news.
+        let first = [transition("AgentsUpToDate", false, "RollingOut", None)];
+        assert_eq!(told(&first), []);
         let resumed = [
             transition("Draining", false, "NotDraining", Some((true, "Draining"))),
             transition("Ready", true, "AllReady", Some((false, "Draining"))),
         ];
-        assert_eq!(told(&resumed), [(false, "AllReady".to_string())]);
+        assert_eq!(told(&resumed), [(false, "NotDraining".to_string())]);
     }
 }

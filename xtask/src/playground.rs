@@ -7,6 +7,7 @@
 //! refreshes until Ctrl-C, so `kubectl --kubeconfig … get gastown` shows the
 //! town Running with counts that come from beads.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -132,27 +133,22 @@ async fn playground(options: Options) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let operator_task = tokio::spawn(operator.run(client.clone(), stop.clone()));
 
-    println!("Gas Town playground");
-    println!("  API server:  {}", server.url());
-    println!(
-        "  {:<12} {} (seeded with rig(s) {})",
-        format!("{server_name}:"),
-        testd.http_url(),
-        RIGS.join(", ")
+    let header = header(
+        &server.url(),
+        server_name,
+        &testd.http_url(),
+        &kubeconfig,
+        &namespace,
     );
-    println!("  kubeconfig:  {}", kubeconfig.display());
-    println!();
-    println!(
-        "  kubectl --kubeconfig {} get gastown,rig,agentpool -A",
-        kubeconfig.display()
-    );
-    println!(
-        "  kubectl --kubeconfig {} get pods -n {namespace}",
-        kubeconfig.display()
-    );
-    println!();
+    let screen = Screen {
+        terminal: std::io::stdout().is_terminal() && options.run != RunFor::Once,
+        header,
+    };
+    if !screen.terminal {
+        print!("{}", screen.header);
+    }
 
-    let outcome = watch(&client, &namespace, options.run).await;
+    let outcome = watch(&client, &namespace, options.run, &screen).await;
     stop.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(30), operator_task).await;
     server.shutdown().await;
@@ -166,8 +162,58 @@ async fn playground(options: Options) -> anyhow::Result<()> {
     }
 }
 
-/// Prints the status table every few seconds until the run ends.
-async fn watch(client: &Client, namespace: &str, run: RunFor) -> anyhow::Result<()> {
+/// What the playground says first: where everything is, what to type, and
+/// how to stop it.
+fn header(
+    server_url: &str,
+    server_name: &str,
+    beads_url: &str,
+    kubeconfig: &Path,
+    namespace: &str,
+) -> String {
+    let kubeconfig = kubeconfig.display();
+    format!(
+        "Gas Town playground\n\
+         \x20 API server:  {server_url}\n\
+         \x20 {:<12} {beads_url} (seeded with rig(s) {})\n\
+         \x20 kubeconfig:  {kubeconfig}\n\
+         \n\
+         \x20 kubectl --kubeconfig {kubeconfig} get gastown,rig,agentpool -A\n\
+         \x20 kubectl --kubeconfig {kubeconfig} get pods -n {namespace}\n\
+         \n\
+         Ctrl-C stops the playground: the operator, the API server and the beads server end with it.\n\
+         \n",
+        format!("{server_name}:"),
+        RIGS.join(", ")
+    )
+}
+
+/// Where the status goes: redrawn in place on a terminal, appended as plain
+/// lines anywhere else (a log, a pipe, CI).
+struct Screen {
+    terminal: bool,
+    header: String,
+}
+
+impl Screen {
+    /// One refresh of the status.
+    fn frame(&self, elapsed: Duration, status: &str) -> String {
+        if self.terminal {
+            // Cursor home, clear the screen: the same place every time.
+            format!("\x1b[H\x1b[2J{}— {:.0?} —\n{status}", self.header, elapsed)
+        } else {
+            format!("— {elapsed:.0?} —\n{status}")
+        }
+    }
+}
+
+/// Prints the status every few seconds until the run ends.
+async fn watch(
+    client: &Client,
+    namespace: &str,
+    run: RunFor,
+    screen: &Screen,
+) -> anyhow::Result<()> {
     let started = tokio::time::Instant::now();
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
@@ -184,8 +230,8 @@ async fn watch(client: &Client, namespace: &str, run: RunFor) -> anyhow::Result<
             }
             RunFor::Once => {}
             _ => {
-                println!("— {:.0?} —", started.elapsed());
-                print!("{table}");
+                print!("{}", screen.frame(started.elapsed(), &table));
+                std::io::stdout().flush()?;
             }
         }
         if let RunFor::For(limit) = run
@@ -401,6 +447,38 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_terminal_is_redrawn_in_place_and_anything_else_gets_plain_lines() {
+        let header = header(
+            "http://127.0.0.1:1",
+            "bd daemon",
+            "http://127.0.0.1:2",
+            Path::new("/tmp/kubeconfig"),
+            "gastown",
+        );
+        assert!(header.contains("Ctrl-C stops the playground"), "{header}");
+        assert!(
+            header.contains("kubectl --kubeconfig /tmp/kubeconfig get pods -n gastown"),
+            "{header}"
+        );
+        let terminal = Screen {
+            terminal: true,
+            header: header.clone(),
+        };
+        let frame = terminal.frame(Duration::from_secs(3), "TABLE\n");
+        assert!(frame.starts_with("\x1b[H\x1b[2J"), "{frame:?}");
+        assert!(
+            frame.contains(&header) && frame.ends_with("TABLE\n"),
+            "{frame:?}"
+        );
+        let plain = Screen {
+            terminal: false,
+            header,
+        };
+        let frame = plain.frame(Duration::from_secs(3), "TABLE\n");
+        assert_eq!(frame, "— 3s —\nTABLE\n");
+    }
 
     #[test]
     fn columns_line_up() {

@@ -550,6 +550,9 @@ pub struct TownAgentStatus {
     /// Name of the agent's pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
+    /// ID of the bead on the agent's hook (its current work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_bead: Option<String>,
 }
 
 /// The operator's connection to the bd daemon.

@@ -432,7 +432,7 @@ pub mod condition {
     pub const AGENTS_UP_TO_DATE: &str = "AgentsUpToDate";
 }
 
-/// A singleton agent's pod (witness, refinery).
+/// A singleton agent (witness, refinery): its pod, and beads' view of it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SingletonStatus {
@@ -442,6 +442,12 @@ pub struct SingletonStatus {
     /// Name of the pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
+    /// The agent's state as beads records it (`agent_state`, e.g. working, idle, stuck).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ID of the bead on the agent's hook (its current work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_bead: Option<String>,
 }
 
 /// A rig's merge queue, as beads records it.

@@ -156,6 +156,7 @@ async fn kubectl_gastown_shows_drains_and_resumes_a_town() {
 
     // status: the tree, then the town's conditions.
     let status = user.gastown(&["status", TOWN]).await;
+    eprintln!("kubectl gastown status {TOWN}:\n{status}");
     assert_eq!(
         status
             .lines()
@@ -188,9 +189,10 @@ async fn kubectl_gastown_shows_drains_and_resumes_a_town() {
             &pod_name("nux")
         ]
     );
+    // The witness's beads state, projected into its Rig's status.
     assert_eq!(
-        row(&status, "gastown/witness")[..3],
-        ["gastown/witness", "witness", "Running"]
+        row(&status, "gastown/witness")[..4],
+        ["gastown/witness", "witness", "Running", "working"]
     );
     assert_eq!(
         row(&status, "CONDITION")[..3],

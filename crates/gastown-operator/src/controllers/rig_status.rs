@@ -1,5 +1,6 @@
 //! The Rig status, derived purely from what a reconcile observed.
 
+use beads_client::Role;
 use gastown_api::rig::{MergeQueueStatus, SingletonStatus, condition};
 use gastown_api::{Phase, RigStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -7,6 +8,36 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::conditions::{self, Baseline, Observed, Transition};
 use crate::reconcile::agent_slot::AgentObservation;
 use crate::reconcile::rollout::Progress;
+
+/// A singleton's pod and, from beads, its state and hooked work (as last
+/// shown when beads could not be read).
+fn singleton_status(
+    agent: &AgentObservation,
+    role: Role,
+    beads: &Result<Option<&beads_client::RigSummary>, String>,
+    previous: Option<&SingletonStatus>,
+) -> Option<SingletonStatus> {
+    let (state, hook_bead) = match beads {
+        Ok(summary) => {
+            let bead =
+                summary.and_then(|s| s.agents.iter().find(|a| a.role.as_ref() == Some(&role)));
+            (
+                bead.and_then(|b| b.state.as_ref().map(|s| s.to_string())),
+                bead.and_then(|b| b.hook_bead.clone()),
+            )
+        }
+        Err(_) => (
+            previous.and_then(|p| p.state.clone()),
+            previous.and_then(|p| p.hook_bead.clone()),
+        ),
+    };
+    agent.enabled.then(|| SingletonStatus {
+        ready: Some(agent.ready),
+        pod_name: agent.pod_name.clone(),
+        state,
+        hook_bead,
+    })
+}
 
 #[derive(Clone, Debug)]
 pub struct RigObservation<'a> {
@@ -186,14 +217,18 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
         phase: Some(phase),
         observed_generation: o.base.generation,
         conditions: Some(conditions_list),
-        witness: o.witness.enabled.then(|| SingletonStatus {
-            ready: Some(o.witness.ready),
-            pod_name: o.witness.pod_name.clone(),
-        }),
-        refinery: o.refinery.enabled.then(|| SingletonStatus {
-            ready: Some(o.refinery.ready),
-            pod_name: o.refinery.pod_name.clone(),
-        }),
+        witness: singleton_status(
+            &o.witness,
+            Role::Witness,
+            &o.beads,
+            previous.witness.as_ref(),
+        ),
+        refinery: singleton_status(
+            &o.refinery,
+            Role::Refinery,
+            &o.beads,
+            previous.refinery.as_ref(),
+        ),
         last_reconciled: previous.last_reconciled.clone(),
         ..previous.clone()
     };
@@ -281,6 +316,29 @@ mod tests {
 
     fn condition(status: &RigStatus, type_: &str) -> Option<bool> {
         crate::conditions::is_true(status.conditions.as_deref().unwrap_or_default(), type_)
+    }
+
+    #[test]
+    fn the_witness_and_refinery_show_their_beads_state_and_hook() {
+        let mut beads = summary();
+        beads.agents = vec![beads_client::AgentSummary {
+            id: "gt-gastown-witness".into(),
+            name: "witness".into(),
+            role: Some(Role::Witness),
+            state: Some("working".into()),
+            hook_bead: Some("gastown-patrol".into()),
+            ..Default::default()
+        }];
+        let (status, _) = rig_status(&observation(Ok(Some(&beads)), None));
+        let witness = status.witness.clone().unwrap();
+        assert_eq!(witness.state.as_deref(), Some("working"));
+        assert_eq!(witness.hook_bead.as_deref(), Some("gastown-patrol"));
+        // No refinery bead: nothing to show but its pod.
+        let refinery = status.refinery.clone().unwrap();
+        assert_eq!((refinery.state, refinery.hook_bead), (None, None));
+        // beads unreachable: the last known state stays.
+        let (kept, _) = rig_status(&observation(Err("down".into()), Some(&status)));
+        assert_eq!(kept.witness, status.witness);
     }
 
     #[test]

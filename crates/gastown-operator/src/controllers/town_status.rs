@@ -171,6 +171,7 @@ fn agent_status(
         state: bead.and_then(|b| b.state.as_ref().map(|s| s.to_string())),
         ready: Some(agent.ready),
         pod_name: agent.pod_name.clone(),
+        hook_bead: bead.and_then(|b| b.hook_bead.clone()),
     })
 }
 

@@ -180,9 +180,29 @@ pub fn assemble(town: &GasTown, rigs: &[Rig], pools: &[AgentPool], pods: &[Pod])
     ] {
         if let Some(projected) = projected {
             let view = agents.entry(&name, None, role.as_str(), role.as_str());
-            view.state = projected.state.clone().or(view.state.take());
+            view.state = projected.state.clone();
+            view.hook = projected.hook_bead.clone();
             view.pod = view.pod.take().or(projected.pod_name.clone());
             view.ready = view.ready.or(projected.ready);
+        }
+    }
+    // Each rig's witness and refinery, as its status projects them.
+    for rig in &town_rigs {
+        let status = rig.status.as_ref();
+        for (role, projected) in [
+            (AgentRole::Witness, status.and_then(|s| s.witness.as_ref())),
+            (
+                AgentRole::Refinery,
+                status.and_then(|s| s.refinery.as_ref()),
+            ),
+        ] {
+            if let Some(projected) = projected {
+                let view = agents.entry(&name, Some(&rig.spec.name), role.as_str(), role.as_str());
+                view.state = projected.state.clone();
+                view.hook = projected.hook_bead.clone();
+                view.pod = view.pod.take().or(projected.pod_name.clone());
+                view.ready = view.ready.or(projected.ready);
+            }
         }
     }
     // Pool agents: beads' state and hook, and agents still waiting for a pod.

@@ -145,10 +145,10 @@ mod tests {
         let expected = "\
 NAME                           ROLE      PHASE    STATE     HOOK            POD
 prod                           town      Running  -         -               -
-├─ mayor                       mayor     Running  working   -               gt-prod-mayor
+├─ mayor                       mayor     Running  working   hq-convoy-1     gt-prod-mayor
 ├─ deacon                      deacon    Running  idle      -               gt-prod-deacon
 └─ gastown                     rig       Running  -         -               -
-   ├─ gastown/witness          witness   Running  -         -               gt-gastown-witness
+   ├─ gastown/witness          witness   Running  working   gastown-patrol  gt-gastown-witness
    ├─ gastown/refinery         refinery  Pending  -         -               gt-gastown-refinery
    ├─ gastown/crew/max         crew      Running  -         -               gt-gastown-crew-max
    ├─ gastown/polecats/nux     polecat   Running  working   gastown-task-0  gt-gastown-polecat-nux

@@ -14,7 +14,8 @@ fn town(annotations: serde_json::Value) -> GasTown {
             "conditions": [{"type": "Ready", "status": "True", "reason": "AllReady",
                             "message": "the town runs as declared",
                             "lastTransitionTime": "2026-12-05T10:00:00Z"}],
-            "mayor": {"state": "working", "ready": true, "podName": "gt-prod-mayor"},
+            "mayor": {"state": "working", "ready": true, "podName": "gt-prod-mayor",
+                      "hookBead": "hq-convoy-1"},
             "deacon": {"state": "idle", "ready": true, "podName": "gt-prod-deacon"}
         }
     }))
@@ -29,7 +30,8 @@ fn rig() -> Rig {
                                           "name": "prod", "uid": "town-uid"}]},
         "spec": {"name": "gastown"},
         "status": {"phase": "Running",
-                   "witness": {"ready": true, "podName": "gt-gastown-witness"}}
+                   "witness": {"ready": true, "podName": "gt-gastown-witness", "state": "working",
+                               "hookBead": "gastown-patrol"}}
     }))
     .unwrap()
 }
@@ -117,6 +119,7 @@ fn a_town_is_a_tree_of_its_agents_with_beads_state_and_hooked_work() {
     assert_eq!(town_agents, ["mayor", "deacon"]);
     assert_eq!(view.agents[0].state.as_deref(), Some("working"));
     assert_eq!(view.agents[0].pod.as_deref(), Some("gt-prod-mayor"));
+    assert_eq!(view.agents[0].hook.as_deref(), Some("hq-convoy-1"));
 
     assert_eq!(view.rigs.len(), 1);
     let rig = &view.rigs[0];
@@ -132,6 +135,9 @@ fn a_town_is_a_tree_of_its_agents_with_beads_state_and_hooked_work() {
             "gastown/polecats/rictus"
         ]
     );
+    let witness = &rig.agents[0];
+    assert_eq!(witness.state.as_deref(), Some("working"));
+    assert_eq!(witness.hook.as_deref(), Some("gastown-patrol"));
     let nux = &rig.agents[3];
     assert_eq!(nux.role, "polecat");
     assert_eq!(nux.phase.as_deref(), Some("Running"));

@@ -41,7 +41,7 @@ pub const ALL_VERBS: [&str; 8] = [
 
 /// Decodes `object` as `T`, turning serde's first error into the field error
 /// upstream would report (`spec.containers: Required value`, ...).
-fn decode_as<T: DeserializeOwned>(object: &Value) -> Result<(), Vec<FieldError>> {
+pub(crate) fn decode_as<T: DeserializeOwned>(object: &Value) -> Result<(), Vec<FieldError>> {
     match serde_path_to_error::deserialize::<_, T>(object) {
         Ok(_) => Ok(()),
         Err(err) => {
@@ -80,7 +80,7 @@ fn decode_as<T: DeserializeOwned>(object: &Value) -> Result<(), Vec<FieldError>>
     }
 }
 
-fn schema_of<T: schemars::JsonSchema>() -> Value {
+pub(crate) fn schema_of<T: schemars::JsonSchema>() -> Value {
     serde_json::to_value(schemars::schema_for!(T)).expect("schemas serialize")
 }
 
@@ -99,18 +99,18 @@ fn json_pointer(path: &str) -> String {
         })
 }
 
-struct Spec {
-    plural: &'static str,
-    singular: &'static str,
-    short_names: &'static [&'static str],
-    categories: &'static [&'static str],
-    status: bool,
-    name_rule: NameRule,
-    generation: bool,
-    fields: &'static [&'static str],
+pub(crate) struct Spec {
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    pub status: bool,
+    pub name_rule: NameRule,
+    pub generation: bool,
+    pub fields: &'static [&'static str],
 }
 
-const DEFAULT: Spec = Spec {
+pub(crate) const DEFAULT: Spec = Spec {
     plural: "",
     singular: "",
     short_names: &[],
@@ -121,7 +121,7 @@ const DEFAULT: Spec = Spec {
     fields: &[],
 };
 
-fn kind<T>(spec: Spec) -> BuiltinKind
+pub(crate) fn kind<T>(spec: Spec) -> BuiltinKind
 where
     T: k8s_openapi::Resource
         + k8s_openapi::ListableResource
@@ -184,7 +184,7 @@ const EVENT_FIELDS: &[&str] = &[
 /// The built-in kinds, in discovery order.
 pub fn kinds() -> Vec<BuiltinKind> {
     use NameRule::*;
-    vec![
+    let mut kinds = vec![
         kind::<core::v1::Namespace>(Spec {
             plural: "namespaces",
             singular: "namespace",
@@ -345,7 +345,9 @@ pub fn kinds() -> Vec<BuiltinKind> {
             generation: true,
             ..DEFAULT
         }),
-    ]
+    ];
+    kinds.extend(crate::protocol_kinds::kinds());
+    kinds
 }
 
 /// Kind-specific changes upstream makes to every write before storing it.

@@ -6,6 +6,7 @@ use crate::custom::CustomValidator;
 use crate::errors::FieldError;
 use crate::names::NameRule;
 use crate::registry::{Check, Served};
+use crate::scale::ScalePaths;
 use crate::resource::{PrinterColumn, ResourceInfo};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
@@ -95,6 +96,11 @@ pub fn served_versions(crd: &Value) -> Result<Vec<Served>, ServeError> {
                 .subresources
                 .as_ref()
                 .is_some_and(|s| s.status.is_some());
+            let scale = version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.scale.as_ref())
+                .and_then(|s| ScalePaths::custom(&serde_json::to_value(s).ok()?));
             let at = format!("spec.versions[{index}].schema.openAPIV3Schema");
             let validator = schema
                 .as_ref()
@@ -132,6 +138,7 @@ pub fn served_versions(crd: &Value) -> Result<Vec<Served>, ServeError> {
                     .map(|f| f.json_path.trim_start_matches('.').to_owned())
                     .collect(),
                 check: Check::Schema(validator),
+                scale,
             })
         });
     served.collect()

@@ -5,6 +5,43 @@ use crate::registry::{Registry, Served};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+pub mod v2;
+
+/// A subresource as discovery lists it.
+pub struct Subresource {
+    pub name: &'static str,
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub verbs: Vec<&'static str>,
+}
+
+/// The subresources of a served resource with a discovery entry of their own.
+pub fn subresources(served: &Served) -> Vec<Subresource> {
+    let info = &served.info;
+    let mut out = Vec::new();
+    if info.status_subresource {
+        out.push(Subresource {
+            name: "status",
+            group: info.group.clone(),
+            version: info.version.clone(),
+            kind: info.kind.clone(),
+            verbs: vec!["get", "patch", "update"],
+        });
+    }
+    if served.scale.is_some() {
+        out.push(Subresource {
+            name: "scale",
+            group: "autoscaling".into(),
+            version: "v1".into(),
+            kind: "Scale".into(),
+            verbs: vec!["get", "patch", "update"],
+        });
+    }
+    out.extend(crate::subresources::discovered(served));
+    out
+}
+
 /// The Kubernetes version this server claims; matches k8s-openapi's `v1_33` feature.
 pub fn version() -> Value {
     json!({
@@ -88,14 +125,20 @@ fn resource_entries(served: &Served) -> Vec<Value> {
         main["categories"] = json!(info.categories);
     }
     let mut entries = vec![main];
-    if info.status_subresource {
-        entries.push(json!({
-            "name": format!("{}/status", info.plural),
+    for sub in subresources(served) {
+        let mut entry = json!({
+            "name": format!("{}/{}", info.plural, sub.name),
             "singularName": "",
             "namespaced": info.namespaced,
-            "kind": info.kind,
-            "verbs": ["get", "patch", "update"],
-        }));
+            "kind": sub.kind,
+            "verbs": sub.verbs,
+        });
+        // Upstream names the group and version only where they differ (Scale).
+        if sub.group != info.group || sub.version != info.version {
+            entry["group"] = json!(sub.group);
+            entry["version"] = json!(sub.version);
+        }
+        entries.push(entry);
     }
     entries
 }

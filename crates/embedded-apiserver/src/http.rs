@@ -13,9 +13,13 @@ use crate::protobuf;
 use crate::rbac::{self, UserInfo};
 use crate::registry::Served;
 use crate::request::{self, ResourcePath, Route};
+use crate::metadata_only;
+use crate::ordered::Ordered;
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::server::AppState;
 use crate::store::{ObjectKey, Since};
+use crate::subresources::{self, SubresourceRequest};
+use crate::tokens;
 use crate::table::{self, IncludeObject};
 use crate::watch::{self, WatchRequest};
 use axum::Router;
@@ -85,7 +89,7 @@ impl Query {
     }
 }
 
-fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
+pub(crate) fn json_response(code: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).expect("responses serialize");
     (code, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
@@ -161,6 +165,19 @@ async fn handle(State(app): State<Arc<AppState>>, request: Request) -> Response 
 
 fn non_resource(app: &AppState, route: Route, headers: &HeaderMap) -> ApiResult<Response> {
     let ok = |v: Value| Ok(json_response(StatusCode::OK, &v));
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if matches!(route, Route::CoreVersions | Route::Groups) && discovery::v2::requested(accept) {
+        let list = discovery::v2::list(&app.cluster.lock().registry, route == Route::CoreVersions);
+        let body = serde_json::to_vec(&list).expect("discovery serializes");
+        let headers = [
+            (header::CONTENT_TYPE, discovery::v2::CONTENT_TYPE),
+            (header::VARY, "Accept"),
+        ];
+        return Ok((StatusCode::OK, headers, body).into_response());
+    }
     match route {
         Route::Version => return ok(discovery::version()),
         Route::Health => return Ok((StatusCode::OK, "ok").into_response()),
@@ -185,10 +202,6 @@ fn non_resource(app: &AppState, route: Route, headers: &HeaderMap) -> ApiResult<
     };
     match route {
         Route::OpenApiV2 => {
-            let accept = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
             if openapi::v2_protobuf_requested(accept) {
                 let body = openapi::v2_protobuf(&infos);
                 return Ok((
@@ -310,6 +323,7 @@ async fn resource_request(
     let subresource = match path.subresource.as_deref() {
         None => Subresource::Main,
         Some("status") if served.info.status_subresource => Subresource::Status,
+        Some(other) if subresources::serves(&served, other) => Subresource::Main,
         Some(_) => return Err(ApiError::PathNotFound),
     };
     if path.namespace.is_some() && !served.info.namespaced {
@@ -319,17 +333,38 @@ async fn resource_request(
         return Err(ApiError::PathNotFound);
     }
     let namespace = path.namespace.as_deref();
+    if let Some(other) = path.subresource.as_deref().filter(|s| *s != "status") {
+        let request = SubresourceRequest {
+            served: &served,
+            namespace,
+            name: &name,
+            subresource: other,
+            verb,
+            content_type,
+            body: &body,
+            options: query.write_options(app, headers, requester),
+        };
+        return subresources::handle(app, request);
+    }
+    // Verbs a kind does not serve (componentstatuses are read-only, tokenreviews create-only).
+    if !served.info.verbs.iter().any(|v| v == verb) {
+        return Err(ApiError::MethodNotSupported);
+    }
     let target = Target {
         served: &served,
         storage: &storage,
         namespace,
         name: &name,
+        metadata_only: metadata_only::requested(headers),
     };
 
     match verb {
         "get" => get(app, &target, headers, query),
         "list" => list(app, &target, headers, query),
         "watch" => watch(app, &target, headers, query),
+        "create" if served.is("authentication.k8s.io", "TokenReview") => {
+            tokens::review(app, &decode_body(&body)?)
+        }
         "create" if path.name.is_none() => {
             let body = events::store_form(&served, decode_body(&body)?);
             let options = query.write_options(app, headers, requester);
@@ -368,12 +403,17 @@ struct Target<'a> {
     storage: &'a Arc<Served>,
     namespace: Option<&'a str>,
     name: &'a str,
+    /// `as=PartialObjectMetadata` was asked for.
+    metadata_only: bool,
 }
 
 impl Target<'_> {
     /// A stored object, as the requested resource presents it.
     fn respond(&self, code: StatusCode, stored: &Value) -> Response {
-        json_response(code, &*events::present(self.served, stored))
+        if self.metadata_only {
+            return json_response(code, &metadata_only::object(stored));
+        }
+        json_response(code, &Ordered(&events::present(self.served, stored)))
     }
 
     fn at(&self) -> ObjectKey {
@@ -386,7 +426,7 @@ impl Target<'_> {
 
 /// Request bodies are JSON; YAML (a superset) is accepted too, and so is the
 /// protobuf that client-go's typed clients send for the kinds Helm writes.
-fn decode_body(body: &[u8]) -> ApiResult<Value> {
+pub(crate) fn decode_body(body: &[u8]) -> ApiResult<Value> {
     if body.starts_with(protobuf::MAGIC) {
         return protobuf::decode(body).map_err(|e| {
             ApiError::BadRequest(format!("the object provided is unrecognized: {e}"))
@@ -527,6 +567,10 @@ fn list(
         .iter()
         .map(|(_, o)| events::present(served, o))
         .collect();
+    if target.metadata_only {
+        let list = metadata_only::list(metadata, presented.iter().map(AsRef::as_ref));
+        return Ok(json_response(StatusCode::OK, &list));
+    }
     if wants_table(headers) {
         let objects: Vec<Value> = presented
             .into_iter()
@@ -543,13 +587,13 @@ fn list(
         api_version: String,
         kind: &'a str,
         metadata: Value,
-        items: Vec<&'a Value>,
+        items: Vec<Ordered<'a>>,
     }
     let body = List {
         api_version: served.info.api_version(),
         kind: &served.info.list_kind,
         metadata,
-        items: presented.iter().map(AsRef::as_ref).collect(),
+        items: presented.iter().map(|o| Ordered(o.as_ref())).collect(),
     };
     Ok(json_response(StatusCode::OK, &body))
 }
@@ -585,6 +629,7 @@ fn watch(
         bookmarks: query.flag("allowWatchBookmarks"),
         timeout,
         table: wants_table(headers).then(|| include_object(query)),
+        metadata_only: target.metadata_only,
     };
     let chunks = watch::start(Arc::clone(app), request);
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(chunks));

@@ -55,6 +55,7 @@
 //! selector or a RoleBinding's roleRef.
 
 pub mod authz;
+mod bootstrap;
 mod builtin;
 mod cluster;
 mod crd;
@@ -68,22 +69,28 @@ mod gc;
 mod http;
 mod immutable;
 mod managed;
+mod metadata_only;
 mod names;
+mod ordered;
 pub mod openapi;
 mod patch;
 mod pod_controls;
 mod protobuf;
+mod protocol_kinds;
 pub mod quota;
 pub mod rbac;
 mod registry;
 mod request;
+mod scale;
 pub mod resource;
 mod selector;
 mod server;
 mod shape;
 pub mod simulation;
 mod store;
+mod subresources;
 pub mod table;
+mod tokens;
 mod watch;
 mod workloads;
 

@@ -1,21 +1,32 @@
 //! Request bodies in Kubernetes' protobuf encoding, turned into JSON.
 //!
 //! client-go's typed clientsets send `application/vnd.kubernetes.protobuf`
-//! by default (since client-go 1.31), and Helm stores its releases through
-//! one: Secrets are created, updated and deleted (with a `DeleteOptions`
-//! body) in protobuf, and `--create-namespace` creates a Namespace that way.
-//! Responses can stay JSON, since clients decode by the response's
-//! Content-Type. So this decodes only the kinds such clients write, from
-//! the field numbers of upstream's `generated.proto` files.
+//! for built-in kinds (Helm's release Secrets, `kubectl create deployment`,
+//! `kubectl create token`, ...). Responses can stay JSON, since clients
+//! decode by the response's Content-Type.
+//!
+//! Messages are decoded with `prost-reflect` against the descriptors of
+//! upstream's own `generated.proto` files (k8s.io/api and apimachinery
+//! v0.33.9, every GA group version; `protobuf/regenerate.sh` rebuilds them),
+//! then mapped to JSON as Go's `encoding/json` would write the same object.
+//! (k8s-pb, the kube-rs bindings, has neither serde nor descriptors, so it
+//! cannot produce JSON without code per type.)
 //!
 //! The envelope is the magic `k8s\0` followed by a `runtime.Unknown`
 //! message whose `raw` field holds the typed object.
 
 use base64::Engine as _;
+use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, ReflectMessage};
+use prost_reflect::{Kind, Value as Proto};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// The first bytes of every protobuf-encoded Kubernetes object.
 pub const MAGIC: &[u8] = b"k8s\0";
+
+const DESCRIPTORS: &[u8] = include_bytes!("protobuf/k8s-api-v0.33.9.binpb");
+const META: &str = "k8s.io.apimachinery.pkg.apis.meta.v1";
 
 /// Why a protobuf body could not be turned into JSON.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -26,305 +37,234 @@ pub enum ProtobufError {
     NoEnvelope,
     #[error(
         "protobuf bodies of kind {kind:?} ({api_version}) are not supported; \
-         send application/json (supported: Secret, ConfigMap, Namespace, DeleteOptions)"
+         send application/json (supported: the built-in kinds of GA API groups)"
     )]
     UnsupportedKind { api_version: String, kind: String },
+}
+
+fn pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| DescriptorPool::decode(DESCRIPTORS).expect("bundled descriptors decode"))
+}
+
+/// The protobuf message of `kind` in `api_version`: the proto package is
+/// `k8s.io.api.<first label of the group, or core>.<version>`; kinds every
+/// group version registers (DeleteOptions, ...) live in meta/v1.
+fn message_for(api_version: &str, kind: &str) -> Option<MessageDescriptor> {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let package = match group.split('.').next() {
+        Some("") | None => "core",
+        Some(first) => first,
+    };
+    let pool = pool();
+    pool.get_message_by_name(&format!("k8s.io.api.{package}.{version}.{kind}"))
+        .or_else(|| pool.get_message_by_name(&format!("{META}.{kind}")))
 }
 
 /// Decodes a protobuf body (`k8s\0` + `runtime.Unknown`) into the JSON
 /// object the same request would have carried as `application/json`.
 pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     let envelope = body.strip_prefix(MAGIC).ok_or(ProtobufError::NoEnvelope)?;
-    let mut type_meta = Value::Null;
-    let mut raw: &[u8] = &[];
-    let mut reader = Reader { rest: envelope };
-    while let Some((number, wire)) = reader.field()? {
-        match (number, wire) {
-            (1, Wire::Bytes(bytes)) => type_meta = decode_message(bytes, &TYPE_META)?,
-            (2, Wire::Bytes(bytes)) => raw = bytes,
-            _ => {}
-        }
-    }
-    let api_version = type_meta
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let kind = type_meta
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let schema: &Schema = match (api_version, kind) {
-        ("v1", "Secret") => &SECRET,
-        ("v1", "ConfigMap") => &CONFIG_MAP,
-        ("v1", "Namespace") => &NAMESPACE,
-        // Every group version registers DeleteOptions.
-        (_, "DeleteOptions") => &DELETE_OPTIONS,
-        _ => {
-            return Err(ProtobufError::UnsupportedKind {
-                api_version: api_version.to_owned(),
-                kind: kind.to_owned(),
-            });
-        }
+    let unknown = pool()
+        .get_message_by_name("k8s.io.apimachinery.pkg.runtime.Unknown")
+        .expect("runtime.Unknown is bundled");
+    let unknown =
+        DynamicMessage::decode(unknown, envelope).map_err(|_| ProtobufError::Malformed)?;
+    let text = |message: &DynamicMessage, name: &str| match message.get_field_by_name(name) {
+        Some(value) => value.as_str().unwrap_or_default().to_owned(),
+        None => String::new(),
     };
-    let mut object = decode_message(raw, schema)?;
-    object["apiVersion"] = json!(api_version);
-    object["kind"] = json!(kind);
-    Ok(object)
-}
-
-// ------------------------------------------------------------- schemas
-
-/// How one protobuf field maps onto JSON.
-enum Field {
-    String,
-    Int,
-    Bool,
-    RepeatedString,
-    StringMap,
-    /// `map<string, bytes>`, values base64-encoded.
-    BytesMap,
-    Message(&'static Schema),
-    RepeatedMessage(&'static Schema),
-    /// `meta.v1.Time`, as RFC 3339 with seconds.
-    Time,
-    /// `meta.v1.FieldsV1`: its `raw` bytes are JSON.
-    FieldsV1,
-}
-
-/// Field number → (JSON name, kind).
-type Schema = [(u32, &'static str, Field)];
-
-static TYPE_META: [(u32, &str, Field); 2] =
-    [(1, "apiVersion", Field::String), (2, "kind", Field::String)];
-
-static OWNER_REFERENCE: [(u32, &str, Field); 6] = [
-    (1, "kind", Field::String),
-    (3, "name", Field::String),
-    (4, "uid", Field::String),
-    (5, "apiVersion", Field::String),
-    (6, "controller", Field::Bool),
-    (7, "blockOwnerDeletion", Field::Bool),
-];
-
-static MANAGED_FIELDS_ENTRY: [(u32, &str, Field); 7] = [
-    (1, "manager", Field::String),
-    (2, "operation", Field::String),
-    (3, "apiVersion", Field::String),
-    (4, "time", Field::Time),
-    (6, "fieldsType", Field::String),
-    (7, "fieldsV1", Field::FieldsV1),
-    (8, "subresource", Field::String),
-];
-
-static OBJECT_META: [(u32, &str, Field); 15] = [
-    (1, "name", Field::String),
-    (2, "generateName", Field::String),
-    (3, "namespace", Field::String),
-    (4, "selfLink", Field::String),
-    (5, "uid", Field::String),
-    (6, "resourceVersion", Field::String),
-    (7, "generation", Field::Int),
-    (8, "creationTimestamp", Field::Time),
-    (9, "deletionTimestamp", Field::Time),
-    (10, "deletionGracePeriodSeconds", Field::Int),
-    (11, "labels", Field::StringMap),
-    (12, "annotations", Field::StringMap),
-    (
-        13,
-        "ownerReferences",
-        Field::RepeatedMessage(&OWNER_REFERENCE),
-    ),
-    (14, "finalizers", Field::RepeatedString),
-    (
-        17,
-        "managedFields",
-        Field::RepeatedMessage(&MANAGED_FIELDS_ENTRY),
-    ),
-];
-
-static SECRET: [(u32, &str, Field); 5] = [
-    (1, "metadata", Field::Message(&OBJECT_META)),
-    (2, "data", Field::BytesMap),
-    (3, "type", Field::String),
-    (4, "stringData", Field::StringMap),
-    (5, "immutable", Field::Bool),
-];
-
-static CONFIG_MAP: [(u32, &str, Field); 4] = [
-    (1, "metadata", Field::Message(&OBJECT_META)),
-    (2, "data", Field::StringMap),
-    (3, "binaryData", Field::BytesMap),
-    (4, "immutable", Field::Bool),
-];
-
-static NAMESPACE_SPEC: [(u32, &str, Field); 1] = [(1, "finalizers", Field::RepeatedString)];
-
-static NAMESPACE: [(u32, &str, Field); 2] = [
-    (1, "metadata", Field::Message(&OBJECT_META)),
-    (2, "spec", Field::Message(&NAMESPACE_SPEC)),
-];
-
-static PRECONDITIONS: [(u32, &str, Field); 2] = [
-    (1, "uid", Field::String),
-    (2, "resourceVersion", Field::String),
-];
-
-static DELETE_OPTIONS: [(u32, &str, Field); 5] = [
-    (1, "gracePeriodSeconds", Field::Int),
-    (2, "preconditions", Field::Message(&PRECONDITIONS)),
-    (3, "orphanDependents", Field::Bool),
-    (4, "propagationPolicy", Field::String),
-    (5, "dryRun", Field::RepeatedString),
-];
-
-static TIME: [(u32, &str, Field); 2] = [(1, "seconds", Field::Int), (2, "nanos", Field::Int)];
-
-// ---------------------------------------------------------- wire format
-
-/// One field as it appears on the wire.
-enum Wire<'a> {
-    Varint(u64),
-    Bytes(&'a [u8]),
-    Fixed,
-}
-
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn varint(&mut self) -> Result<u64, ProtobufError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = self.rest.split_first().ok_or(ProtobufError::Malformed)?;
-            self.rest = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(ProtobufError::Malformed)
-    }
-
-    fn take(&mut self, len: usize) -> Result<&'a [u8], ProtobufError> {
-        if len > self.rest.len() {
-            return Err(ProtobufError::Malformed);
-        }
-        let (taken, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        Ok(taken)
-    }
-
-    /// The next field's number and value, or `None` at the end.
-    fn field(&mut self) -> Result<Option<(u32, Wire<'a>)>, ProtobufError> {
-        if self.rest.is_empty() {
-            return Ok(None);
-        }
-        let key = self.varint()?;
-        let number = u32::try_from(key >> 3).map_err(|_| ProtobufError::Malformed)?;
-        let wire = match key & 7 {
-            0 => Wire::Varint(self.varint()?),
-            1 => {
-                self.take(8)?;
-                Wire::Fixed
-            }
-            2 => {
-                let len = usize::try_from(self.varint()?).map_err(|_| ProtobufError::Malformed)?;
-                Wire::Bytes(self.take(len)?)
-            }
-            5 => {
-                self.take(4)?;
-                Wire::Fixed
-            }
-            _ => return Err(ProtobufError::Malformed),
-        };
-        Ok(Some((number, wire)))
-    }
-}
-
-fn decode_message(bytes: &[u8], schema: &Schema) -> Result<Value, ProtobufError> {
+    let (api_version, kind) = match unknown.get_field_by_name("typeMeta").as_deref() {
+        Some(Proto::Message(meta)) => (text(meta, "apiVersion"), text(meta, "kind")),
+        _ => Default::default(),
+    };
+    let raw = unknown
+        .get_field_by_name("raw")
+        .and_then(|raw| raw.as_bytes().cloned())
+        .unwrap_or_default();
+    let Some(descriptor) = message_for(&api_version, &kind) else {
+        return Err(ProtobufError::UnsupportedKind { api_version, kind });
+    };
+    let message = DynamicMessage::decode(descriptor, raw).map_err(|_| ProtobufError::Malformed)?;
     let mut object = Map::new();
-    let mut reader = Reader { rest: bytes };
-    while let Some((number, wire)) = reader.field()? {
-        // Fields this server does not know are skipped, as proto2 allows.
-        let Some((_, name, field)) = schema.iter().find(|(n, _, _)| *n == number) else {
-            continue;
-        };
-        let name = (*name).to_owned();
-        match (field, wire) {
-            (Field::Int, Wire::Varint(v)) => {
-                // int64 on the wire is two's complement.
-                object.insert(name, json!(v as i64));
-            }
-            (Field::Bool, Wire::Varint(v)) => {
-                object.insert(name, json!(v != 0));
-            }
-            (Field::String, Wire::Bytes(b)) => {
-                object.insert(name, json!(utf8(b)?));
-            }
-            (Field::RepeatedString, Wire::Bytes(b)) => push(&mut object, name, json!(utf8(b)?)),
-            (Field::StringMap | Field::BytesMap, Wire::Bytes(b)) => {
-                let (key, value) = (bytes_field(b, 1)?, bytes_field(b, 2)?);
-                let value = match field {
-                    Field::BytesMap => {
-                        json!(base64::engine::general_purpose::STANDARD.encode(value))
-                    }
-                    _ => json!(utf8(value)?),
-                };
-                let map = object.entry(name).or_insert_with(|| json!({}));
-                map[utf8(key)?] = value;
-            }
-            (Field::Message(inner), Wire::Bytes(b)) => {
-                object.insert(name, decode_message(b, inner)?);
-            }
-            (Field::RepeatedMessage(inner), Wire::Bytes(b)) => {
-                push(&mut object, name, decode_message(b, inner)?)
-            }
-            (Field::Time, Wire::Bytes(b)) => {
-                let time = decode_message(b, &TIME)?;
-                let seconds = time
-                    .get("seconds")
-                    .and_then(Value::as_i64)
-                    .unwrap_or_default();
-                let timestamp =
-                    jiff::Timestamp::from_second(seconds).map_err(|_| ProtobufError::Malformed)?;
-                object.insert(name, json!(timestamp.to_string()));
-            }
-            (Field::FieldsV1, Wire::Bytes(b)) => {
-                let raw = bytes_field(b, 1)?;
-                let parsed = serde_json::from_slice(raw).map_err(|_| ProtobufError::Malformed)?;
-                object.insert(name, parsed);
-            }
-            _ => return Err(ProtobufError::Malformed),
-        }
+    object.insert("apiVersion".into(), json!(api_version));
+    object.insert("kind".into(), json!(kind));
+    if let Some(Value::Object(fields)) = message_json(&message)? {
+        object.extend(fields);
     }
     Ok(Value::Object(object))
 }
 
-/// The last value of length-delimited field `number` in a message; empty when absent.
-fn bytes_field(message: &[u8], number: u32) -> Result<&[u8], ProtobufError> {
-    let mut found: &[u8] = &[];
-    let mut reader = Reader { rest: message };
-    while let Some((n, wire)) = reader.field()? {
-        if let (true, Wire::Bytes(bytes)) = (n == number, wire) {
-            found = bytes;
+/// A message as Go's JSON encoding writes it; `None` where Go omits it (a zero time).
+fn message_json(message: &DynamicMessage) -> Result<Option<Value>, ProtobufError> {
+    let descriptor = message.descriptor();
+    let field = |name: &str| message.get_field_by_name(name);
+    let int = |name: &str| field(name).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)));
+    let bytes = |name: &str| {
+        field(name)
+            .and_then(|v| v.as_bytes().cloned())
+            .unwrap_or_default()
+    };
+    let raw_json = |name: &str| {
+        let raw = bytes(name);
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&raw)
+            .map(Some)
+            .map_err(|_| ProtobufError::Malformed)
+    };
+    match descriptor.full_name() {
+        // meta/v1 Time and MicroTime are Timestamps; Go writes RFC 3339
+        // (MicroTime with six fractional digits) and the zero time as null.
+        "k8s.io.apimachinery.pkg.apis.meta.v1.Time" => {
+            Ok(timestamp(int("seconds"), int("nanos"), false))
+        }
+        "k8s.io.apimachinery.pkg.apis.meta.v1.MicroTime" => {
+            Ok(timestamp(int("seconds"), int("nanos"), true))
+        }
+        "k8s.io.apimachinery.pkg.apis.meta.v1.Duration" => {
+            Ok(Some(json!(go_duration(int("duration").unwrap_or(0)))))
+        }
+        // intstr.IntOrString: type 1 is a string.
+        "k8s.io.apimachinery.pkg.util.intstr.IntOrString" => Ok(Some(if int("type") == Some(1) {
+            json!(field("strVal").and_then(|v| v.as_str().map(str::to_owned)))
+        } else {
+            json!(int("intVal").unwrap_or(0))
+        })),
+        "k8s.io.apimachinery.pkg.api.resource.Quantity" => Ok(Some(json!(
+            field("string").and_then(|v| v.as_str().map(str::to_owned))
+        ))),
+        "k8s.io.apimachinery.pkg.runtime.RawExtension" => raw_json("raw"),
+        // The one field named unlike its JSON (`json:"-"`).
+        "k8s.io.apimachinery.pkg.apis.meta.v1.FieldsV1" => raw_json("Raw"),
+        // `type ExtraValue []string` is a message wrapping the list.
+        name if name.ends_with(".ExtraValue") => Ok(Some(json!(
+            field("items")
+                .and_then(|v| v.as_list().map(<[Proto]>::to_vec))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Proto::as_str)
+                .collect::<Vec<_>>()
+        ))),
+        _ => {
+            let mut object = Map::new();
+            for (field, value) in message.fields() {
+                if let Some(json) = field_json(value, &field.kind())? {
+                    object.insert(field.name().to_owned(), json);
+                }
+            }
+            Ok(Some(Value::Object(object)))
         }
     }
-    Ok(found)
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, ProtobufError> {
-    std::str::from_utf8(bytes).map_err(|_| ProtobufError::Malformed)
+/// One field's value; `None` for what Go's `omitempty` leaves out.
+fn field_json(value: &Proto, kind: &Kind) -> Result<Option<Value>, ProtobufError> {
+    Ok(match value {
+        // go-to-protobuf writes non-pointer strings even when empty; Go's
+        // JSON (omitempty) leaves them out, and defaulting then fills them.
+        Proto::String(text) if text.is_empty() => None,
+        Proto::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(element_json(item, kind)?);
+            }
+            Some(Value::Array(out))
+        }
+        Proto::Map(entries) => {
+            let value_kind = match kind {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                _ => return Err(ProtobufError::Malformed),
+            };
+            // Go writes map keys sorted.
+            let mut sorted = BTreeMap::new();
+            for (key, value) in entries {
+                let key = match key {
+                    MapKey::String(key) => key.clone(),
+                    other => format!("{other:?}"),
+                };
+                sorted.insert(key, element_json(value, &value_kind)?);
+            }
+            Some(Value::Object(sorted.into_iter().collect()))
+        }
+        Proto::Message(message) => message_json(message)?,
+        other => Some(element_json(other, kind)?),
+    })
 }
 
-fn push(object: &mut Map<String, Value>, name: String, item: Value) {
-    if let Some(items) = object
-        .entry(name)
-        .or_insert_with(|| json!([]))
-        .as_array_mut()
-    {
-        items.push(item);
+/// A single value (also a list element or map value, which keep empty strings).
+fn element_json(value: &Proto, _kind: &Kind) -> Result<Value, ProtobufError> {
+    Ok(match value {
+        Proto::Bool(b) => json!(b),
+        Proto::I32(n) => json!(n),
+        Proto::I64(n) => json!(n),
+        Proto::U32(n) => json!(n),
+        Proto::U64(n) => json!(n),
+        Proto::F32(n) => json!(n),
+        Proto::F64(n) => json!(n),
+        Proto::EnumNumber(n) => json!(n),
+        Proto::String(text) => json!(text),
+        Proto::Bytes(bytes) => json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Proto::Message(message) => message_json(message)?.unwrap_or(Value::Null),
+        Proto::List(_) | Proto::Map(_) => return Err(ProtobufError::Malformed),
+    })
+}
+
+/// Seconds since the Unix epoch as Go's `time.Time` JSON; the zero time
+/// (year 1, which `Unix()` gives as -62135596800) and 0 are left out.
+fn timestamp(seconds: Option<i64>, nanos: Option<i64>, micro: bool) -> Option<Value> {
+    const GO_ZERO_TIME: i64 = -62_135_596_800;
+    let seconds = seconds.unwrap_or(0);
+    if seconds == GO_ZERO_TIME || seconds == 0 {
+        return None;
     }
+    let nanos = i32::try_from(nanos.unwrap_or(0)).unwrap_or(0);
+    let time = jiff::Timestamp::new(seconds, nanos).ok()?;
+    Some(json!(if micro {
+        format!("{}", time.strftime("%Y-%m-%dT%H:%M:%S.%6fZ"))
+    } else {
+        format!("{}", time.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    }))
+}
+
+/// Nanoseconds as Go's `time.Duration.String()`: `1h2m3.5s`, `150ms`, `0s`.
+fn go_duration(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".into();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    if n < 1_000 {
+        return format!("{sign}{n}ns");
+    }
+    if n < 1_000_000_000 {
+        let (unit, scale) = if n < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", fraction(n, scale));
+    }
+    let (h, rest) = (n / 3_600_000_000_000, n % 3_600_000_000_000);
+    let (m, rest) = (rest / 60_000_000_000, rest % 60_000_000_000);
+    let seconds = fraction(rest, 1_000_000_000);
+    match (h, m) {
+        (0, 0) => format!("{sign}{seconds}s"),
+        (0, m) => format!("{sign}{m}m{seconds}s"),
+        (h, m) => format!("{sign}{h}h{m}m{seconds}s"),
+    }
+}
+
+/// `n / scale` with the fraction's trailing zeros dropped.
+fn fraction(n: u64, scale: u64) -> String {
+    let (whole, part) = (n / scale, n % scale);
+    if part == 0 {
+        return whole.to_string();
+    }
+    let digits = scale.ilog10() as usize;
+    let part = format!("{part:0digits$}");
+    format!("{whole}.{}", part.trim_end_matches('0'))
 }
 
 #[cfg(test)]

@@ -330,10 +330,17 @@ pub(crate) fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
 ) -> ApiResult<Option<Arc<UserInfo>>> {
-    app.rbac
-        .as_ref()
-        .map(|rbac| rbac.authenticate(headers))
-        .transpose()
+    let Some(rbac) = &app.rbac else {
+        return Ok(None);
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let Some(user) = bearer.and_then(|t| app.service_account_tokens.user(app, t.trim())) {
+        return Ok(Some(Arc::new(user)));
+    }
+    rbac.authenticate(headers).map(Some)
 }
 
 /// The authorization step of every request: RBAC when it is on, then the

@@ -6,6 +6,7 @@ use crate::custom::CustomValidator;
 use crate::errors::{FieldError, QualifiedResource};
 use crate::names::NameRule;
 use crate::resource::ResourceInfo;
+use crate::scale::ScalePaths;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -57,6 +58,8 @@ pub struct Served {
     pub tracks_generation: bool,
     pub selectable_fields: Vec<String>,
     pub check: Check,
+    /// Where the `/scale` subresource reads and writes replicas, if served.
+    pub scale: Option<ScalePaths>,
 }
 
 impl Served {
@@ -86,6 +89,7 @@ impl Served {
 impl From<BuiltinKind> for Served {
     fn from(kind: BuiltinKind) -> Self {
         Served {
+            scale: ScalePaths::builtin(&kind.info),
             info: kind.info,
             name_rule: kind.name_rule,
             tracks_generation: kind.tracks_generation,

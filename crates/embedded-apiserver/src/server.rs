@@ -74,6 +74,8 @@ pub(crate) struct AppState {
     pub(crate) bookmark_interval: Duration,
     /// `host:port`, for discovery's `serverAddressByClientCIDRs`.
     pub(crate) address: String,
+    /// ServiceAccount tokens from TokenRequests.
+    pub(crate) service_account_tokens: crate::tokens::IssuedTokens,
 }
 
 /// A running embedded API server. Dropping it without [`shutdown`](Self::shutdown)
@@ -98,6 +100,7 @@ impl EmbeddedApiServer {
         if config.rbac {
             rbac::bootstrap(&mut cluster);
         }
+        crate::bootstrap::install(&mut cluster, address.port());
         let app = Arc::new(AppState {
             cluster: Mutex::new(cluster),
             faults: Arc::new(FaultState::default()),
@@ -109,6 +112,7 @@ impl EmbeddedApiServer {
             close_watches: Arc::new(watch::channel(0).0),
             bookmark_interval: config.bookmark_interval,
             address: address.to_string(),
+            service_account_tokens: Default::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();

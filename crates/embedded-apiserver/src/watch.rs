@@ -31,6 +31,8 @@ pub struct WatchRequest {
     pub timeout: Duration,
     /// `Accept: ...;as=Table` (`kubectl get --watch`): objects go out as one-row Tables.
     pub table: Option<IncludeObject>,
+    /// `Accept: ...;as=PartialObjectMetadata`: objects go out as their metadata.
+    pub metadata_only: bool,
 }
 
 /// Turns changed objects into event lines, as objects or as Table rows.
@@ -42,9 +44,12 @@ struct Encoder<'a> {
 
 impl Encoder<'_> {
     fn event(&mut self, event_type: &str, stored: &Value) -> Bytes {
+        if self.request.metadata_only {
+            return frame(event_type, &crate::metadata_only::object(stored));
+        }
         let object = events::present(&self.request.served, stored);
         let Some(include) = self.request.table else {
-            return frame(event_type, &object);
+            return frame(event_type, &crate::ordered::Ordered(&object));
         };
         let metadata = json!({ "resourceVersion": object["metadata"]["resourceVersion"] });
         let info = &self.request.served.info;
@@ -95,17 +100,22 @@ impl WatchRequest {
         if initial_events_end {
             metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
-        let object = json!({ "kind": self.served.info.kind, "apiVersion": self.served.info.api_version(), "metadata": metadata });
+        let (kind, api_version) = if self.metadata_only {
+            ("PartialObjectMetadata".to_owned(), crate::metadata_only::API_VERSION.to_owned())
+        } else {
+            (self.served.info.kind.clone(), self.served.info.api_version())
+        };
+        let object = json!({ "kind": kind, "apiVersion": api_version, "metadata": metadata });
         frame("BOOKMARK", &object)
     }
 }
 
-fn frame(event_type: &str, object: &Value) -> Bytes {
+fn frame(event_type: &str, object: &impl serde::Serialize) -> Bytes {
     #[derive(serde::Serialize)]
-    struct Frame<'a> {
+    struct Frame<'a, T: serde::Serialize> {
         #[serde(rename = "type")]
         event_type: &'a str,
-        object: &'a Value,
+        object: &'a T,
     }
     let mut line = serde_json::to_vec(&Frame { event_type, object }).expect("events serialize");
     line.push(b'\n');

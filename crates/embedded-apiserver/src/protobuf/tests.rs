@@ -204,9 +204,9 @@ fn refuses_what_it_cannot_read() {
         decode(b"{\"kind\":\"Secret\"}"),
         Err(ProtobufError::NoEnvelope)
     );
-    let pod = envelope("v1", "Pod", Message::default());
+    let widget = envelope("example.com/v1", "Widget", Message::default());
     assert!(
-        matches!(decode(&pod), Err(ProtobufError::UnsupportedKind { kind, .. }) if kind == "Pod")
+        matches!(decode(&widget), Err(ProtobufError::UnsupportedKind { kind, .. }) if kind == "Widget")
     );
     let mut truncated = envelope("v1", "Secret", Message::default().message(1, metadata()));
     truncated.truncate(truncated.len() - 5);
@@ -216,4 +216,72 @@ fn refuses_what_it_cannot_read() {
         decode(&envelope("v1", "Secret", wrong_wire_type)),
         Err(ProtobufError::Malformed)
     );
+}
+
+/// What `kubectl create deployment web --image=nginx --replicas=0` sends:
+/// empty non-pointer strings and a zero time are left out as Go's JSON
+/// would, an explicit zero (a pointer field) is kept, intstr and quantities
+/// become scalars.
+#[test]
+fn decodes_a_deployment_like_go_json() {
+    let container = Message::default()
+        .string(1, "nginx")
+        .string(2, "nginx")
+        .message(
+            8,
+            Message::default().entry(1, "cpu", &Message::default().string(1, "100m").0),
+        )
+        .string(14, "");
+    let template = Message::default()
+        .message(
+            1,
+            Message::default()
+                .entry(11, "app", b"web")
+                .message(8, Message::default().varint(1, (-62_135_596_800i64) as u64)),
+        )
+        .message(2, Message::default().message(2, container));
+    let strategy = Message::default().string(1, "RollingUpdate").message(
+        2,
+        Message::default().message(1, Message::default().varint(1, 1).string(3, "25%")),
+    );
+    let spec = Message::default()
+        .varint(1, 0)
+        .message(
+            2,
+            Message::default().entry(1, "app", b"web"),
+        )
+        .message(3, template)
+        .message(4, strategy);
+    let deployment = Message::default()
+        .message(1, Message::default().string(1, "web").string(2, ""))
+        .message(2, spec)
+        .message(3, Message::default());
+    assert_eq!(
+        decode(&envelope("apps/v1", "Deployment", deployment)).unwrap(),
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": { "name": "web" },
+            "spec": {
+                "replicas": 0,
+                "selector": { "matchLabels": { "app": "web" } },
+                "template": {
+                    "metadata": { "labels": { "app": "web" } },
+                    "spec": { "containers": [{
+                        "name": "nginx", "image": "nginx",
+                        "resources": { "limits": { "cpu": "100m" } }
+                    }] }
+                },
+                "strategy": { "type": "RollingUpdate", "rollingUpdate": { "maxUnavailable": "25%" } }
+            },
+            "status": {}
+        })
+    );
+}
+
+#[test]
+fn go_durations() {
+    assert_eq!(go_duration(0), "0s");
+    assert_eq!(go_duration(1_500_000), "1.5ms");
+    assert_eq!(go_duration(90_000_000_000), "1m30s");
+    assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
 }

@@ -5,12 +5,15 @@
 //! testdata/cluster-roles.yaml), with `admin`, `edit` and `view` already
 //! holding the rules the clusterrole-aggregation controller would give them.
 //!
+//! It also registers the read-only `componentstatuses` and one local
+//! APIService per built-in group version.
+//!
 //! Left out: the `system:*` controller and node roles and their bindings
 //! (no controller or kubelet identities exist here), the legacy
 //! `extensions` group's rules, and rules on resources this server does not
 //! serve other than those named in the aggregate roles.
 
-use crate::cluster::{Cluster, WriteOptions};
+use crate::cluster::{Cluster, Subresource, WriteOptions};
 use serde_json::{Value, json};
 
 const RBAC: &str = "rbac.authorization.k8s.io";
@@ -288,10 +291,51 @@ fn kubernetes_service(port: u16) -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// `componentstatuses`: upstream probes the scheduler, the controller
+/// manager and etcd on each read (pkg/registry/core/componentstatus); here
+/// they are always healthy.
+fn component_statuses() -> Vec<(&'static str, &'static str, Value)> {
+    ["controller-manager", "etcd-0", "scheduler"]
+        .into_iter()
+        .map(|name| {
+            let status = json!({
+                "apiVersion": "v1", "kind": "ComponentStatus",
+                "metadata": { "name": name },
+                "conditions": [{ "type": "Healthy", "status": "True", "message": "ok" }],
+            });
+            ("", "componentstatuses", status)
+        })
+        .collect()
+}
+
+/// One local APIService per built-in group version, as kube-aggregator's
+/// autoregister controller creates them (`v1.apps`, `v1.` for the core group).
+fn api_services(cluster: &Cluster) -> Vec<(&'static str, &'static str, Value)> {
+    cluster
+        .registry
+        .group_versions()
+        .into_iter()
+        .filter(|(_, _, served)| served.iter().any(|s| !s.info.custom))
+        .map(|(group, version, _)| {
+            let service = json!({
+                "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+                "metadata": { "name": format!("{version}.{group}"), "labels": { "kube-aggregator.kubernetes.io/automanaged": "onstart" } },
+                "spec": { "group": group, "version": version, "groupPriorityMinimum": 18000, "versionPriority": 15 },
+            });
+            ("apiregistration.k8s.io", "apiservices", service)
+        })
+        .collect()
+}
+
 /// Creates the bootstrap objects that are not there yet.
 pub fn install(cluster: &mut Cluster, port: u16) {
     let roles = cluster_roles().into_iter().map(|r| (RBAC, "clusterroles", r));
-    let objects: Vec<(&str, &str, Value)> = kubernetes_service(port).into_iter().chain(roles).collect();
+    let objects: Vec<(&str, &str, Value)> = kubernetes_service(port)
+        .into_iter()
+        .chain(roles)
+        .chain(component_statuses())
+        .chain(api_services(cluster))
+        .collect();
     for (group, plural, object) in objects {
         let served = cluster
             .registry
@@ -303,8 +347,21 @@ pub fn install(cluster: &mut Cluster, port: u16) {
         if cluster.store.get(&served.key(), &at).is_some() {
             continue;
         }
-        cluster
+        let created = cluster
             .create(&served, namespace.as_deref(), object, &WriteOptions::default())
             .expect("bootstrap objects are valid");
+        // Statuses are dropped on create: local APIServices are Available.
+        if plural == "apiservices" {
+            let mut available = (*created).clone();
+            available["status"] = json!({ "conditions": [{
+                "type": "Available", "status": "True", "reason": "Local",
+                "message": "Local APIServices are always available",
+                "lastTransitionTime": created["metadata"]["creationTimestamp"],
+            }] });
+            let name = available["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            cluster
+                .update(&served, None, &name, available, Subresource::Status, &WriteOptions::default())
+                .expect("bootstrap statuses are valid");
+        }
     }
 }

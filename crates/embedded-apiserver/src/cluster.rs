@@ -260,6 +260,7 @@ impl Cluster {
             .map(|problem| FieldError::invalid("metadata.name", name, problem))
             .collect();
         errors.extend(label_errors(object));
+        errors.extend(crate::annotations::size_errors(object));
         let mut unknown = Vec::new();
         match &served.check {
             Check::Decode { decode, schema } => {

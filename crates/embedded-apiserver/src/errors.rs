@@ -48,6 +48,8 @@ pub enum FieldErrorKind {
     Required(Option<String>),
     Invalid { value: Value, detail: String },
     Forbidden(String),
+    /// `field.TooLong`: longer than the limit, in bytes.
+    TooLong(usize),
 }
 
 impl FieldError {
@@ -96,6 +98,9 @@ impl FieldError {
                 }
             }
             FieldErrorKind::Forbidden(detail) => format!("Forbidden: {detail}"),
+            FieldErrorKind::TooLong(limit) => {
+                format!("Too long: may not be more than {limit} bytes")
+            }
         }
     }
 
@@ -104,6 +109,7 @@ impl FieldError {
             FieldErrorKind::Required(_) => "FieldValueRequired",
             FieldErrorKind::Invalid { .. } => "FieldValueInvalid",
             FieldErrorKind::Forbidden(_) => "FieldValueForbidden",
+            FieldErrorKind::TooLong(_) => "FieldValueTooLong",
         }
     }
 

@@ -54,6 +54,7 @@
 //! request are enforced (`immutable`), not a Pod's spec, a Deployment's
 //! selector or a RoleBinding's roleRef.
 
+mod annotations;
 pub mod authz;
 mod bootstrap;
 mod builtin;

@@ -49,14 +49,13 @@ fn object_schema() -> Value {
 }
 
 pub fn kinds() -> Vec<BuiltinKind> {
-    let mut csr = kind::<certificates::v1::CertificateSigningRequest>(Spec {
+    let csr = kind::<certificates::v1::CertificateSigningRequest>(Spec {
         plural: "certificatesigningrequests",
         singular: "certificatesigningrequest",
         short_names: &["csr"],
         status: true,
         ..DEFAULT
     });
-    csr.info.verbs.sort();
     let mut component_statuses = kind::<core::v1::ComponentStatus>(Spec {
         plural: "componentstatuses",
         singular: "componentstatus",
@@ -71,6 +70,8 @@ pub fn kinds() -> Vec<BuiltinKind> {
         object_schema,
     );
     api_services.info.status_subresource = true;
+    // `v1.` names the core group's APIService (ValidateAPIServiceName).
+    api_services.name_rule = NameRule::PathSegment;
     api_services.info.categories = vec!["api-extensions".into()];
     vec![
         csr,

@@ -9,6 +9,7 @@
 mod age;
 mod builtin;
 mod jsonpath;
+mod protocol;
 
 pub use jsonpath::{JsonPathError, KubeJsonPath};
 

@@ -63,7 +63,7 @@ pub(super) fn printer(group: &str, kind: &str) -> &'static Printer {
         ("coordination.k8s.io", "Lease") => &LEASE,
         ("scheduling.k8s.io", "PriorityClass") => &PRIORITY_CLASS,
         ("apiextensions.k8s.io", "CustomResourceDefinition") => &CREATED_AT,
-        _ => &NAME_AND_AGE,
+        _ => super::protocol::printer(group, kind).unwrap_or(&NAME_AND_AGE),
     }
 }
 

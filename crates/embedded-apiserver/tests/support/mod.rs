@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: a server per test, bounded in time.
 #![allow(dead_code)]
 
+pub mod kubectl;
+
 use embedded_apiserver::{Config, EmbeddedApiServer};
 use std::future::Future;
 use std::time::Duration;

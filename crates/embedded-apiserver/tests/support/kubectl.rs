@@ -1,0 +1,100 @@
+//! The real `kubectl`, pointed at one server with its own kubeconfig, cache
+//! directory and HOME. Tests skip (saying why) only when kubectl is missing.
+
+use embedded_apiserver::EmbeddedApiServer;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// No single kubectl invocation may take longer than this.
+const INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The outcome of one kubectl run.
+#[derive(Debug)]
+pub struct Outcome {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub struct Kubectl {
+    binary: String,
+    dir: TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    /// `None` (after saying why) when kubectl is not installed.
+    pub fn for_server(server: &EmbeddedApiServer) -> Option<Self> {
+        let binary = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
+        let installed = std::process::Command::new(&binary)
+            .args(["version", "--client"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if !installed {
+            eprintln!("skipped: no {binary} on PATH");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let kubeconfig = dir.path().join("kubeconfig");
+        server
+            .write_kubeconfig(&kubeconfig)
+            .expect("kubeconfig written");
+        Some(Kubectl {
+            binary,
+            dir,
+            kubeconfig,
+        })
+    }
+
+    pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> Outcome {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .arg("--request-timeout=30s")
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("kubectl starts");
+        if let Some(input) = stdin {
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            pipe.write_all(input.as_bytes())
+                .await
+                .expect("stdin written");
+        }
+        let output = tokio::time::timeout(INVOCATION_TIMEOUT, child.wait_with_output())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("kubectl {args:?} did not finish within {INVOCATION_TIMEOUT:?}")
+            })
+            .expect("kubectl ran");
+        Outcome {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs kubectl and returns its output, failing the test if kubectl fails.
+    pub async fn ok(&self, args: &[&str]) -> String {
+        let outcome = self.run(args, None).await;
+        assert!(outcome.success, "kubectl {args:?} failed: {outcome:#?}");
+        outcome.stdout
+    }
+}

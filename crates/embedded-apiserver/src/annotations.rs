@@ -27,7 +27,9 @@ mod tests {
     #[test]
     fn the_limit_counts_keys_and_values() {
         let at_limit = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT - 1);
-        assert!(size_errors(&json!({ "metadata": { "annotations": { "a": at_limit } } })).is_none());
+        assert!(
+            size_errors(&json!({ "metadata": { "annotations": { "a": at_limit } } })).is_none()
+        );
         let over = "x".repeat(TOTAL_ANNOTATION_SIZE_LIMIT);
         let error = size_errors(&json!({ "metadata": { "annotations": { "a": over } } })).unwrap();
         assert_eq!(

@@ -89,7 +89,10 @@ fn aggregate_to_view() -> Vec<Value> {
         ),
         rule(
             &["autoscaling"],
-            &["horizontalpodautoscalers", "horizontalpodautoscalers/status"],
+            &[
+                "horizontalpodautoscalers",
+                "horizontalpodautoscalers/status",
+            ],
             &READ,
         ),
         rule(
@@ -218,8 +221,14 @@ fn cluster_role(name: &str, labels: Value, aggregate: Option<&str>, rules: Vec<V
 pub fn cluster_roles() -> Vec<Value> {
     let label = |which: &str| json!({ format!("{RBAC}/aggregate-to-{which}"): "true" });
     let view = aggregate_to_view();
-    let edit: Vec<Value> = aggregate_to_edit().into_iter().chain(view.clone()).collect();
-    let admin: Vec<Value> = aggregate_to_admin().into_iter().chain(edit.clone()).collect();
+    let edit: Vec<Value> = aggregate_to_edit()
+        .into_iter()
+        .chain(view.clone())
+        .collect();
+    let admin: Vec<Value> = aggregate_to_admin()
+        .into_iter()
+        .chain(edit.clone())
+        .collect();
     vec![
         cluster_role(
             "cluster-admin",
@@ -233,9 +242,24 @@ pub fn cluster_roles() -> Vec<Value> {
         cluster_role("admin", json!({}), Some("aggregate-to-admin"), admin),
         cluster_role("edit", label("admin"), Some("aggregate-to-edit"), edit),
         cluster_role("view", label("edit"), Some("aggregate-to-view"), view),
-        cluster_role("system:aggregate-to-admin", label("admin"), None, aggregate_to_admin()),
-        cluster_role("system:aggregate-to-edit", label("edit"), None, aggregate_to_edit()),
-        cluster_role("system:aggregate-to-view", label("view"), None, aggregate_to_view()),
+        cluster_role(
+            "system:aggregate-to-admin",
+            label("admin"),
+            None,
+            aggregate_to_admin(),
+        ),
+        cluster_role(
+            "system:aggregate-to-edit",
+            label("edit"),
+            None,
+            aggregate_to_edit(),
+        ),
+        cluster_role(
+            "system:aggregate-to-view",
+            label("view"),
+            None,
+            aggregate_to_view(),
+        ),
     ]
 }
 
@@ -329,7 +353,9 @@ fn api_services(cluster: &Cluster) -> Vec<(&'static str, &'static str, Value)> {
 
 /// Creates the bootstrap objects that are not there yet.
 pub fn install(cluster: &mut Cluster, port: u16) {
-    let roles = cluster_roles().into_iter().map(|r| (RBAC, "clusterroles", r));
+    let roles = cluster_roles()
+        .into_iter()
+        .map(|r| (RBAC, "clusterroles", r));
     let objects: Vec<(&str, &str, Value)> = kubernetes_service(port)
         .into_iter()
         .chain(roles)
@@ -342,13 +368,21 @@ pub fn install(cluster: &mut Cluster, port: u16) {
             .find(group, "v1", plural)
             .expect("bootstrap kinds are built in");
         let namespace = object["metadata"]["namespace"].as_str().map(str::to_owned);
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let at = (namespace.clone().unwrap_or_default(), name);
         if cluster.store.get(&served.key(), &at).is_some() {
             continue;
         }
         let created = cluster
-            .create(&served, namespace.as_deref(), object, &WriteOptions::default())
+            .create(
+                &served,
+                namespace.as_deref(),
+                object,
+                &WriteOptions::default(),
+            )
             .expect("bootstrap objects are valid");
         // Statuses are dropped on create: local APIServices are Available.
         if plural == "apiservices" {
@@ -358,9 +392,19 @@ pub fn install(cluster: &mut Cluster, port: u16) {
                 "message": "Local APIServices are always available",
                 "lastTransitionTime": created["metadata"]["creationTimestamp"],
             }] });
-            let name = available["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+            let name = available["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             cluster
-                .update(&served, None, &name, available, Subresource::Status, &WriteOptions::default())
+                .update(
+                    &served,
+                    None,
+                    &name,
+                    available,
+                    Subresource::Status,
+                    &WriteOptions::default(),
+                )
                 .expect("bootstrap statuses are valid");
         }
     }

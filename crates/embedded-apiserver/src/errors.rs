@@ -46,7 +46,10 @@ pub struct FieldError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldErrorKind {
     Required(Option<String>),
-    Invalid { value: Value, detail: String },
+    Invalid {
+        value: Value,
+        detail: String,
+    },
     Forbidden(String),
     /// `field.TooLong`: longer than the limit, in bytes.
     TooLong(usize),

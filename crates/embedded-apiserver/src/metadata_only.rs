@@ -53,9 +53,19 @@ mod tests {
     #[test]
     fn accept_negotiation() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().unwrap());
+        headers.insert(
+            header::ACCEPT,
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+                .parse()
+                .unwrap(),
+        );
         assert!(requested(&headers));
-        headers.insert(header::ACCEPT, "application/json;as=Table;g=meta.k8s.io;v=v1".parse().unwrap());
+        headers.insert(
+            header::ACCEPT,
+            "application/json;as=Table;g=meta.k8s.io;v=v1"
+                .parse()
+                .unwrap(),
+        );
         assert!(!requested(&headers));
     }
 }

@@ -43,7 +43,14 @@ impl Serialize for Led<'_> {
         for key in self.first {
             if let Some(value) = map.get(*key) {
                 if self.nested_metadata && *key == "metadata" {
-                    out.serialize_entry(key, &Led { value, first: &METADATA, nested_metadata: false })?;
+                    out.serialize_entry(
+                        key,
+                        &Led {
+                            value,
+                            first: &METADATA,
+                            nested_metadata: false,
+                        },
+                    )?;
                 } else {
                     out.serialize_entry(key, value)?;
                 }
@@ -63,7 +70,12 @@ pub struct Ordered<'a>(pub &'a Value);
 
 impl Serialize for Ordered<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        Led { value: self.0, first: &TOP, nested_metadata: true }.serialize(serializer)
+        Led {
+            value: self.0,
+            first: &TOP,
+            nested_metadata: true,
+        }
+        .serialize(serializer)
     }
 }
 

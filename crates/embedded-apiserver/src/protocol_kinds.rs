@@ -10,7 +10,11 @@ use k8s_openapi::api::{authentication, certificates, core, discovery};
 use serde_json::{Value, json};
 
 /// A kind k8s-openapi has no listable type for, served with `verbs`.
-fn by_hand(info: ResourceInfo, decode: fn(&Value) -> Result<(), Vec<crate::errors::FieldError>>, schema: fn() -> Value) -> BuiltinKind {
+fn by_hand(
+    info: ResourceInfo,
+    decode: fn(&Value) -> Result<(), Vec<crate::errors::FieldError>>,
+    schema: fn() -> Value,
+) -> BuiltinKind {
     BuiltinKind {
         info,
         name_rule: NameRule::Dns1123Subdomain,
@@ -65,7 +69,13 @@ pub fn kinds() -> Vec<BuiltinKind> {
     // Read-only, like upstream's (deprecated since 1.19) componentstatuses.
     component_statuses.info.verbs = vec!["get".into(), "list".into()];
     let mut api_services = by_hand(
-        info("apiregistration.k8s.io", "APIService", "apiservices", false, &crate::builtin::ALL_VERBS),
+        info(
+            "apiregistration.k8s.io",
+            "APIService",
+            "apiservices",
+            false,
+            &crate::builtin::ALL_VERBS,
+        ),
         accept_any,
         object_schema,
     );
@@ -76,7 +86,13 @@ pub fn kinds() -> Vec<BuiltinKind> {
     vec![
         csr,
         by_hand(
-            info("authentication.k8s.io", "TokenReview", "tokenreviews", false, &["create"]),
+            info(
+                "authentication.k8s.io",
+                "TokenReview",
+                "tokenreviews",
+                false,
+                &["create"],
+            ),
             decode_as::<authentication::v1::TokenReview>,
             schema_of::<authentication::v1::TokenReview>,
         ),

@@ -27,7 +27,10 @@ impl ScalePaths {
     /// The built-in kinds with a scale subresource that this server serves.
     pub fn builtin(info: &ResourceInfo) -> Option<Self> {
         let scalable = info.group == "apps"
-            && matches!(info.kind.as_str(), "Deployment" | "StatefulSet" | "ReplicaSet");
+            && matches!(
+                info.kind.as_str(),
+                "Deployment" | "StatefulSet" | "ReplicaSet"
+            );
         scalable.then(|| ScalePaths {
             spec_replicas: ".spec.replicas".into(),
             status_replicas: ".status.replicas".into(),
@@ -49,11 +52,13 @@ impl ScalePaths {
 }
 
 fn pointer(path: &str) -> String {
-    path.trim_start_matches('.').split('.').fold(String::new(), |mut acc, part| {
-        acc.push('/');
-        acc.push_str(part);
-        acc
-    })
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(String::new(), |mut acc, part| {
+            acc.push('/');
+            acc.push_str(part);
+            acc
+        })
 }
 
 /// The Scale an object shows.
@@ -66,7 +71,13 @@ pub fn view(paths: &ScalePaths, object: &Value) -> Value {
     };
     let metadata = &object["metadata"];
     let mut scale_metadata = json!({});
-    for key in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
+    for key in [
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+    ] {
         if let Some(value) = metadata.get(key) {
             scale_metadata[key] = value.clone();
         }
@@ -110,10 +121,16 @@ pub fn apply_to(paths: &ScalePaths, object: &Value, scale: &Value) -> ApiResult<
             "Scale",
             "autoscaling",
             name,
-            &[FieldError::invalid("spec.replicas", replicas.clone(), detail)],
+            &[FieldError::invalid(
+                "spec.replicas",
+                replicas.clone(),
+                detail,
+            )],
         )
     };
-    let count = replicas.as_i64().ok_or_else(|| invalid("must be an integer"))?;
+    let count = replicas
+        .as_i64()
+        .ok_or_else(|| invalid("must be an integer"))?;
     if count < 0 {
         return Err(invalid("must be greater than or equal to 0"));
     }
@@ -150,7 +167,10 @@ pub fn format_label_selector(selector: &Value) -> String {
     let mut requirements: Vec<(String, String)> = Vec::new();
     if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
         for (key, value) in labels {
-            requirements.push((key.clone(), format!("{key}={}", value.as_str().unwrap_or_default())));
+            requirements.push((
+                key.clone(),
+                format!("{key}={}", value.as_str().unwrap_or_default()),
+            ));
         }
     }
     for expression in selector
@@ -218,7 +238,10 @@ mod tests {
         });
         let scale = view(&paths, &object);
         assert_eq!(scale["spec"]["replicas"], 2);
-        assert_eq!(scale["status"], json!({ "replicas": 0, "selector": "app=w" }));
+        assert_eq!(
+            scale["status"],
+            json!({ "replicas": 0, "selector": "app=w" })
+        );
         let updated = apply_to(&paths, &object, &json!({ "spec": { "replicas": 4 } })).unwrap();
         assert_eq!(updated["spec"]["size"], 4);
         assert!(apply_to(&paths, &object, &json!({ "spec": { "replicas": -1 } })).is_err());

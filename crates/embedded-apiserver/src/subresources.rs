@@ -104,7 +104,8 @@ fn read_modify_write(app: &Arc<AppState>, request: &SubresourceRequest<'_>) -> A
         "get" => return Ok(crate::http::json_response(StatusCode::OK, &shown)),
         "update" => crate::http::decode_body(request.body)?,
         _ => {
-            let patch_type = PatchType::from_content_type(request.content_type.unwrap_or_default())?;
+            let patch_type =
+                PatchType::from_content_type(request.content_type.unwrap_or_default())?;
             let body = patch::parse_body(patch_type, request.body)?;
             match patch_type {
                 PatchType::Json => patch::apply_patch(served, patch_type, &shown, body)?,
@@ -144,5 +145,8 @@ fn read_modify_write(app: &Arc<AppState>, request: &SubresourceRequest<'_>) -> A
         part,
         &request.options,
     )?;
-    Ok(crate::http::json_response(StatusCode::OK, &view(request, &updated)))
+    Ok(crate::http::json_response(
+        StatusCode::OK,
+        &view(request, &updated),
+    ))
 }

@@ -66,11 +66,10 @@ impl IssuedTokens {
             group: String::new(),
             plural: "serviceaccounts".into(),
         };
-        let account = app
-            .cluster
-            .lock()
-            .store
-            .get(&registry_key, &(issued.namespace.clone(), issued.name.clone()))?;
+        let account = app.cluster.lock().store.get(
+            &registry_key,
+            &(issued.namespace.clone(), issued.name.clone()),
+        )?;
         (account.pointer("/metadata/uid").and_then(Value::as_str) == Some(issued.uid.as_str()))
             .then_some(issued)
     }
@@ -91,43 +90,77 @@ fn invalid(kind: &str, group: &str, name: &str, error: FieldError) -> ApiError {
 }
 
 /// `POST /api/v1/namespaces/{ns}/serviceaccounts/{name}/token`.
-pub(crate) fn request_token(app: &Arc<AppState>, request: &SubresourceRequest<'_>) -> ApiResult<Response> {
+pub(crate) fn request_token(
+    app: &Arc<AppState>,
+    request: &SubresourceRequest<'_>,
+) -> ApiResult<Response> {
     let body = crate::http::decode_body(request.body)?;
     let namespace = request.namespace.unwrap_or_default();
     let name = request.name;
     let expiration = match body.pointer("/spec/expirationSeconds") {
         None | Some(Value::Null) => DEFAULT_EXPIRATION,
         Some(value) => value.as_i64().ok_or_else(|| {
-            invalid("TokenRequest", "authentication.k8s.io", name, FieldError::invalid("spec.expirationSeconds", value.clone(), "must be an integer"))
+            invalid(
+                "TokenRequest",
+                "authentication.k8s.io",
+                name,
+                FieldError::invalid(
+                    "spec.expirationSeconds",
+                    value.clone(),
+                    "must be an integer",
+                ),
+            )
         })?,
     };
     if expiration < MIN_EXPIRATION {
-        return Err(invalid("TokenRequest", "authentication.k8s.io", name, FieldError::invalid(
-            "spec.expirationSeconds",
-            expiration,
-            "may not specify a duration less than 10 minutes",
-        )));
+        return Err(invalid(
+            "TokenRequest",
+            "authentication.k8s.io",
+            name,
+            FieldError::invalid(
+                "spec.expirationSeconds",
+                expiration,
+                "may not specify a duration less than 10 minutes",
+            ),
+        ));
     }
     if expiration > MAX_EXPIRATION {
-        return Err(invalid("TokenRequest", "authentication.k8s.io", name, FieldError::invalid(
-            "spec.expirationSeconds",
-            expiration,
-            "may not specify a duration larger than 2^32 seconds",
-        )));
+        return Err(invalid(
+            "TokenRequest",
+            "authentication.k8s.io",
+            name,
+            FieldError::invalid(
+                "spec.expirationSeconds",
+                expiration,
+                "may not specify a duration larger than 2^32 seconds",
+            ),
+        ));
     }
     let audiences: Vec<String> = body
         .pointer("/spec/audiences")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .filter(|a: &Vec<String>| !a.is_empty())
         .unwrap_or_else(|| vec![ISSUER.to_owned()]);
     let account = app
         .cluster
         .lock()
         .store
-        .get(&request.served.key(), &(namespace.to_owned(), name.to_owned()))
+        .get(
+            &request.served.key(),
+            &(namespace.to_owned(), name.to_owned()),
+        )
         .ok_or_else(|| ApiError::not_found(request.served.qualified(), name))?;
-    let uid = account.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let uid = account
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let now = jiff::Timestamp::now();
     let expires = now + jiff::SignedDuration::from_secs(expiration);
     let jti = uuid::Uuid::new_v4().to_string();
@@ -142,7 +175,9 @@ pub(crate) fn request_token(app: &Arc<AppState>, request: &SubresourceRequest<'_
         "sub": username(namespace, name),
     });
     let header = json!({ "alg": "RS256", "kid": "embedded-apiserver" });
-    let signature: Vec<u8> = (0..2).flat_map(|_| uuid::Uuid::new_v4().into_bytes()).collect();
+    let signature: Vec<u8> = (0..2)
+        .flat_map(|_| uuid::Uuid::new_v4().into_bytes())
+        .collect();
     let token = format!(
         "{}.{}.{}",
         base64url(header.to_string().as_bytes()),
@@ -158,7 +193,10 @@ pub(crate) fn request_token(app: &Arc<AppState>, request: &SubresourceRequest<'_
         jti,
     };
     if !request.options.dry_run {
-        app.service_account_tokens.0.lock().insert(token.clone(), issued);
+        app.service_account_tokens
+            .0
+            .lock()
+            .insert(token.clone(), issued);
     }
     let mut spec = body.get("spec").cloned().unwrap_or_else(|| json!({}));
     spec["audiences"] = json!(audiences);
@@ -175,7 +213,10 @@ pub(crate) fn request_token(app: &Arc<AppState>, request: &SubresourceRequest<'_
 
 /// `POST /apis/authentication.k8s.io/v1/tokenreviews`.
 pub(crate) fn review(app: &Arc<AppState>, body: &Value) -> ApiResult<Response> {
-    let token = body.pointer("/spec/token").and_then(Value::as_str).unwrap_or_default();
+    let token = body
+        .pointer("/spec/token")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let wanted: Vec<&str> = body
         .pointer("/spec/audiences")
         .and_then(Value::as_array)
@@ -186,12 +227,19 @@ pub(crate) fn review(app: &Arc<AppState>, body: &Value) -> ApiResult<Response> {
     // (upstream's audience intersection); no audiences asked means the server's.
     let status = match issued {
         Some(issued)
-            if wanted.is_empty() || wanted.iter().any(|a| issued.audiences.iter().any(|i| i == a)) =>
+            if wanted.is_empty()
+                || wanted
+                    .iter()
+                    .any(|a| issued.audiences.iter().any(|i| i == a)) =>
         {
             let audiences: Vec<&String> = if wanted.is_empty() {
                 issued.audiences.iter().collect()
             } else {
-                issued.audiences.iter().filter(|a| wanted.contains(&a.as_str())).collect()
+                issued
+                    .audiences
+                    .iter()
+                    .filter(|a| wanted.contains(&a.as_str()))
+                    .collect()
             };
             json!({
                 "authenticated": true,
@@ -204,7 +252,9 @@ pub(crate) fn review(app: &Arc<AppState>, body: &Value) -> ApiResult<Response> {
                 "audiences": audiences,
             })
         }
-        Some(_) => json!({ "user": {}, "error": "token audiences is invalid for the target audiences" }),
+        Some(_) => {
+            json!({ "user": {}, "error": "token audiences is invalid for the target audiences" })
+        }
         None => json!({ "user": {}, "error": "invalid bearer token" }),
     };
     let response = json!({

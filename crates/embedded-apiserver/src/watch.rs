@@ -101,9 +101,15 @@ impl WatchRequest {
             metadata["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
         let (kind, api_version) = if self.metadata_only {
-            ("PartialObjectMetadata".to_owned(), crate::metadata_only::API_VERSION.to_owned())
+            (
+                "PartialObjectMetadata".to_owned(),
+                crate::metadata_only::API_VERSION.to_owned(),
+            )
         } else {
-            (self.served.info.kind.clone(), self.served.info.api_version())
+            (
+                self.served.info.kind.clone(),
+                self.served.info.api_version(),
+            )
         };
         let object = json!({ "kind": kind, "apiVersion": api_version, "metadata": metadata });
         frame("BOOKMARK", &object)

@@ -13,8 +13,8 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
-use kube::discovery::Discovery;
 use kube::core::PartialObjectMeta;
+use kube::discovery::Discovery;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::{Value, json};
 use support::with_server;
@@ -72,7 +72,10 @@ async fn kube_aggregated_discovery_reads_discovery_v2() {
         install_gizmos(&client).await;
         // `run_aggregated` asks /api and /apis for APIGroupDiscoveryList only;
         // a plain APIGroupList reads as an empty list.
-        let discovery = Discovery::new(client.clone()).run_aggregated().await.unwrap();
+        let discovery = Discovery::new(client.clone())
+            .run_aggregated()
+            .await
+            .unwrap();
         let apps = discovery.get("apps").expect("the apps group");
         let (deployments, caps) = apps
             .recommended_resources()
@@ -92,7 +95,10 @@ async fn kube_aggregated_discovery_reads_discovery_v2() {
             .iter()
             .filter_map(|g| g.metadata.as_ref()?.name.clone())
             .collect();
-        assert!(names.contains(&"certificates.k8s.io".to_owned()), "{names:?}");
+        assert!(
+            names.contains(&"certificates.k8s.io".to_owned()),
+            "{names:?}"
+        );
         server
     })
     .await;
@@ -155,13 +161,22 @@ async fn scale_subresource_of_a_custom_resource_and_a_deployment() {
         }));
         gizmos.create(&PostParams::default(), &gizmo).await.unwrap();
         let status = Patch::Merge(json!({ "status": { "size": 2, "selector": "app=g" } }));
-        gizmos.patch_status("g", &PatchParams::default(), &status).await.unwrap();
+        gizmos
+            .patch_status("g", &PatchParams::default(), &status)
+            .await
+            .unwrap();
         let scale = gizmos.get_scale("g").await.unwrap();
         assert_eq!(scale.spec.unwrap().replicas, Some(2));
         let scale_status = scale.status.unwrap();
-        assert_eq!((scale_status.replicas, scale_status.selector.as_deref()), (2, Some("app=g")));
+        assert_eq!(
+            (scale_status.replicas, scale_status.selector.as_deref()),
+            (2, Some("app=g"))
+        );
         let patch = Patch::Merge(json!({ "spec": { "replicas": 5 } }));
-        let scaled = gizmos.patch_scale("g", &PatchParams::default(), &patch).await.unwrap();
+        let scaled = gizmos
+            .patch_scale("g", &PatchParams::default(), &patch)
+            .await
+            .unwrap();
         assert_eq!(scaled.spec.unwrap().replicas, Some(5));
         assert_eq!(gizmos.get("g").await.unwrap().data["spec"]["size"], 5);
 
@@ -175,18 +190,38 @@ async fn scale_subresource_of_a_custom_resource_and_a_deployment() {
                               "spec": { "containers": [{ "name": "web", "image": "nginx" }] } }
             }
         }));
-        deployments.create(&PostParams::default(), &deployment).await.unwrap();
+        deployments
+            .create(&PostParams::default(), &deployment)
+            .await
+            .unwrap();
         let scale = deployments.get_scale("web").await.unwrap();
         assert_eq!(scale.spec.unwrap().replicas, Some(1));
         assert_eq!(scale.status.unwrap().selector.as_deref(), Some("app=web"));
         let patch = Patch::Json::<()>(
-            serde_json::from_value(json!([{ "op": "replace", "path": "/spec/replicas", "value": 3 }])).unwrap(),
+            serde_json::from_value(
+                json!([{ "op": "replace", "path": "/spec/replicas", "value": 3 }]),
+            )
+            .unwrap(),
         );
-        deployments.patch_scale("web", &PatchParams::default(), &patch).await.unwrap();
-        assert_eq!(deployments.get("web").await.unwrap().spec.unwrap().replicas, Some(3));
+        deployments
+            .patch_scale("web", &PatchParams::default(), &patch)
+            .await
+            .unwrap();
+        assert_eq!(
+            deployments.get("web").await.unwrap().spec.unwrap().replicas,
+            Some(3)
+        );
         let negative = Patch::Merge(json!({ "spec": { "replicas": -1 } }));
-        let error = deployments.patch_scale("web", &PatchParams::default(), &negative).await.unwrap_err();
-        assert!(error.to_string().contains("must be greater than or equal to 0"), "{error}");
+        let error = deployments
+            .patch_scale("web", &PatchParams::default(), &negative)
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("must be greater than or equal to 0"),
+            "{error}"
+        );
         server
     })
     .await;
@@ -196,18 +231,30 @@ async fn scale_subresource_of_a_custom_resource_and_a_deployment() {
 async fn bootstrap_service_endpoints_and_cluster_roles() {
     with_server(|server| async move {
         let client = server.client().unwrap();
-        let service = Api::<Service>::namespaced(client.clone(), "default").get("kubernetes").await.unwrap();
+        let service = Api::<Service>::namespaced(client.clone(), "default")
+            .get("kubernetes")
+            .await
+            .unwrap();
         let spec = service.spec.unwrap();
         assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.1"));
         let port = &spec.ports.unwrap()[0];
         assert_eq!((port.name.as_deref(), port.port), (Some("https"), 443));
-        let endpoints = Api::<Endpoints>::namespaced(client.clone(), "default").get("kubernetes").await.unwrap();
+        let endpoints = Api::<Endpoints>::namespaced(client.clone(), "default")
+            .get("kubernetes")
+            .await
+            .unwrap();
         let subset = &endpoints.subsets.unwrap()[0];
-        assert_eq!(subset.ports.as_ref().unwrap()[0].port, i32::from(server.port()));
+        assert_eq!(
+            subset.ports.as_ref().unwrap()[0].port,
+            i32::from(server.port())
+        );
 
         let roles: Api<ClusterRole> = Api::all(client.clone());
         for name in ["cluster-admin", "admin", "edit", "view"] {
-            roles.get(name).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            roles
+                .get(name)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         let view = roles.get("view").await.unwrap();
         assert_eq!(
@@ -221,15 +268,21 @@ async fn bootstrap_service_endpoints_and_cluster_roles() {
 }
 
 /// `POST .../serviceaccounts/{name}/token` (kube has no typed call for it).
-async fn request_token(client: &kube::Client, name: &str, seconds: i64) -> kube::Result<TokenRequest> {
+async fn request_token(
+    client: &kube::Client,
+    name: &str,
+    seconds: i64,
+) -> kube::Result<TokenRequest> {
     let body = json!({
         "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
         "spec": { "audiences": [], "expirationSeconds": seconds }
     });
-    let request = http::Request::post(format!("/api/v1/namespaces/default/serviceaccounts/{name}/token"))
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(serde_json::to_vec(&body).unwrap())
-        .unwrap();
+    let request = http::Request::post(format!(
+        "/api/v1/namespaces/default/serviceaccounts/{name}/token"
+    ))
+    .header(http::header::CONTENT_TYPE, "application/json")
+    .body(serde_json::to_vec(&body).unwrap())
+    .unwrap();
     client.request(request).await
 }
 
@@ -293,12 +346,18 @@ async fn annotations_may_not_exceed_256_kib_in_total() {
     with_server(|server| async move {
         let config_maps: Api<ConfigMap> = Api::namespaced(server.client().unwrap(), "default");
         let half = "x".repeat(128 * 1024);
-        let object = json!({ "metadata": { "name": "noted", "annotations": { "a": half, "b": half } } });
-        let Err(error) = config_maps.create(&PostParams::default(), &from_json(object)).await else {
+        let object =
+            json!({ "metadata": { "name": "noted", "annotations": { "a": half, "b": half } } });
+        let Err(error) = config_maps
+            .create(&PostParams::default(), &from_json(object))
+            .await
+        else {
             panic!("a ConfigMap with 256 KiB of annotations was stored");
         };
         assert!(
-            error.to_string().contains("metadata.annotations: Too long: may not be more than 262144 bytes"),
+            error
+                .to_string()
+                .contains("metadata.annotations: Too long: may not be more than 262144 bytes"),
             "{error}"
         );
         server

@@ -69,10 +69,20 @@ async fn kubectl_scales_a_deployment_through_its_scale_subresource() {
         let Some(kubectl) = Kubectl::for_server(&server) else {
             return server;
         };
-        kubectl.ok(&["create", "deployment", "web", "--image=nginx"]).await;
-        kubectl.ok(&["scale", "deployment", "web", "--replicas=4"]).await;
+        kubectl
+            .ok(&["create", "deployment", "web", "--image=nginx"])
+            .await;
+        kubectl
+            .ok(&["scale", "deployment", "web", "--replicas=4"])
+            .await;
         let replicas = kubectl
-            .ok(&["get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"])
+            .ok(&[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ])
             .await;
         assert_eq!(replicas, "4");
         server
@@ -87,23 +97,45 @@ async fn kubectl_create_token_and_certificate_approve() {
             return server;
         };
         kubectl.ok(&["create", "serviceaccount", "bot"]).await;
-        let token = kubectl.ok(&["create", "token", "bot", "--duration=15m"]).await;
+        let token = kubectl
+            .ok(&["create", "token", "bot", "--duration=15m"])
+            .await;
         let claims = token.trim().split('.').nth(1).expect("a JWT");
         let claims: serde_json::Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap(),
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(claims["sub"], "system:serviceaccount:default:bot");
-        assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
-        let short = kubectl.run(&["create", "token", "bot", "--duration=5m"], None).await;
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            900
+        );
+        let short = kubectl
+            .run(&["create", "token", "bot", "--duration=5m"], None)
+            .await;
         assert!(!short.success);
-        assert!(short.stderr.contains("may not specify a duration less than 10 minutes"), "{short:#?}");
+        assert!(
+            short
+                .stderr
+                .contains("may not specify a duration less than 10 minutes"),
+            "{short:#?}"
+        );
 
-        let applied = kubectl.run(&["apply", "-f", "-"], Some(&csr_manifest("alice"))).await;
+        let applied = kubectl
+            .run(&["apply", "-f", "-"], Some(&csr_manifest("alice")))
+            .await;
         assert!(applied.success, "{applied:#?}");
         kubectl.ok(&["certificate", "approve", "alice"]).await;
         let condition = kubectl
-            .ok(&["get", "csr", "alice", "-o", "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}"])
+            .ok(&[
+                "get",
+                "csr",
+                "alice",
+                "-o",
+                "jsonpath={.status.conditions[0].type}={.status.conditions[0].status}",
+            ])
             .await;
         assert_eq!(condition, "Approved=True");
         server
@@ -118,14 +150,37 @@ async fn kubectl_lists_api_resources_component_statuses_and_api_services() {
             return server;
         };
         let resources = kubectl.ok(&["api-resources", "-o", "name"]).await;
-        for name in ["deployments.apps", "certificatesigningrequests.certificates.k8s.io", "tokenreviews.authentication.k8s.io", "endpoints"] {
-            assert!(resources.lines().any(|l| l == name), "{name} missing from:\n{resources}");
+        for name in [
+            "deployments.apps",
+            "certificatesigningrequests.certificates.k8s.io",
+            "tokenreviews.authentication.k8s.io",
+            "endpoints",
+        ] {
+            assert!(
+                resources.lines().any(|l| l == name),
+                "{name} missing from:\n{resources}"
+            );
         }
         let statuses = kubectl.ok(&["get", "componentstatuses"]).await;
-        assert!(statuses.lines().any(|l| l.starts_with("etcd-0") && l.contains("Healthy")), "{statuses}");
-        let refused = kubectl.run(&["delete", "componentstatus", "etcd-0"], None).await;
+        assert!(
+            statuses
+                .lines()
+                .any(|l| l.starts_with("etcd-0") && l.contains("Healthy")),
+            "{statuses}"
+        );
+        let refused = kubectl
+            .run(&["delete", "componentstatus", "etcd-0"], None)
+            .await;
         assert!(!refused.success, "{refused:#?}");
-        let services = kubectl.ok(&["get", "apiservices", "v1.apps", "-o", "jsonpath={.spec.group} {.status.conditions[0].type}"]).await;
+        let services = kubectl
+            .ok(&[
+                "get",
+                "apiservices",
+                "v1.apps",
+                "-o",
+                "jsonpath={.spec.group} {.status.conditions[0].type}",
+            ])
+            .await;
         assert_eq!(services, "apps Available");
         server
     })

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 /// The Content-Type of an aggregated answer, which client-go checks before
 /// reading the body as an `APIGroupDiscoveryList`.
-pub const CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Whether an `Accept` header asks for the v2 list in JSON (protobuf ranges
 /// are passed over: this server answers JSON only).
@@ -98,7 +99,9 @@ mod tests {
 
     #[test]
     fn accept_negotiation() {
-        assert!(requested(kube::core::discovery::v2::ACCEPT_AGGREGATED_DISCOVERY_V2));
+        assert!(requested(
+            kube::core::discovery::v2::ACCEPT_AGGREGATED_DISCOVERY_V2
+        ));
         assert!(requested(
             "application/vnd.kubernetes.protobuf;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
         ));

@@ -246,10 +246,7 @@ fn decodes_a_deployment_like_go_json() {
     );
     let spec = Message::default()
         .varint(1, 0)
-        .message(
-            2,
-            Message::default().entry(1, "app", b"web"),
-        )
+        .message(2, Message::default().entry(1, "app", b"web"))
         .message(3, template)
         .message(4, strategy);
     let deployment = Message::default()

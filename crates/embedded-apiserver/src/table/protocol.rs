@@ -33,9 +33,18 @@ static COMPONENT_STATUS: Printer = Printer {
             Some(c) if c["status"] == "True" => "Healthy",
             _ => "Unhealthy",
         };
-        let field = |key: &str| healthy.map_or(Value::from(""), |c| c.get(key).cloned().unwrap_or(Value::from("")));
+        let field = |key: &str| {
+            healthy.map_or(Value::from(""), |c| {
+                c.get(key).cloned().unwrap_or(Value::from(""))
+            })
+        };
         Some(Row {
-            cells: vec![text(object, "/metadata/name"), status.into(), field("message"), field("error")],
+            cells: vec![
+                text(object, "/metadata/name"),
+                status.into(),
+                field("message"),
+                field("error"),
+            ],
             conditions: Vec::new(),
         })
     },
@@ -49,7 +58,11 @@ static CSR: Printer = Printer {
         Column::new("Age", "string", CREATION_TIMESTAMP_DESCRIPTION),
         Column::new("SignerName", "string", "Signer name of the request"),
         Column::new("Requestor", "string", "Name of the requestor"),
-        Column::new("RequestedDuration", "string", "Requested duration of the certificate"),
+        Column::new(
+            "RequestedDuration",
+            "string",
+            "Requested duration of the certificate",
+        ),
         Column::new("Condition", "string", "Condition of the request"),
     ],
     row: |object, now| {
@@ -64,8 +77,15 @@ static CSR: Printer = Printer {
             .flatten()
             .filter_map(|c| c["type"].as_str())
             .collect();
-        let condition = if types.is_empty() { "Pending".to_owned() } else { types.join(",") };
-        let requestor = object.pointer("/spec/username").and_then(Value::as_str).unwrap_or_default();
+        let condition = if types.is_empty() {
+            "Pending".to_owned()
+        } else {
+            types.join(",")
+        };
+        let requestor = object
+            .pointer("/spec/username")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         Some(Row {
             cells: vec![
                 text(object, "/metadata/name"),

@@ -19,6 +19,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Beyond CRUD it serves what clients negotiate for: aggregated discovery
+//! v2 (`discovery::v2`), `PartialObjectMetadata` (`metadata_only`), `/scale`
+//! (`scale`), ServiceAccount tokens and TokenReview (`tokens`), a CSR's
+//! `approval` (`subresources`), and the objects kube-apiserver bootstraps
+//! (`bootstrap`: the `default/kubernetes` Service, its Endpoints and
+//! EndpointSlice, the user-facing ClusterRoles, componentstatuses and local
+//! APIServices).
+//!
 //! Layers, from the wire inwards:
 //! - `http` (routing like upstream's `RequestInfo`, query parameters, content
 //!   negotiation including `as=Table`, the [`authz`] step, fault injection,
@@ -53,6 +61,28 @@
 //! its updatable fields and a PersistentVolumeClaim's spec outside its storage
 //! request are enforced (`immutable`), not a Pod's spec, a Deployment's
 //! selector or a RoleBinding's roleRef.
+//!
+//! Protocol differences, each out of scope because no client this project
+//! uses depends on it: responses are JSON only (protobuf is accepted in
+//! request bodies, for every GA built-in kind, decoded with the descriptors
+//! of k8s.io/api v0.33.9; an empty string there reads as unset, as Go's
+//! omitempty JSON would, so a pointer field set to `""` is lost); aggregated
+//! discovery is served as `apidiscovery.k8s.io/v2` JSON only, without ETags;
+//! only the top level and `metadata` of an object follow Go's field order,
+//! deeper keys are sorted; an apply to `/scale` merges like a merge patch and
+//! records no managed fields; ServiceAccount tokens carry upstream's claims
+//! but a random signature (this server recognises the tokens it issued; there
+//! is no JWKS or OIDC discovery, and bound object references are not
+//! checked); no signer issues certificates for approved
+//! CertificateSigningRequests and approval needs no `approve` on a signer;
+//! `componentstatuses` are always healthy; APIServices exist for the
+//! built-in groups only and nothing is aggregated; of the bootstrap policy
+//! only the user-facing roles exist (`cluster-admin`, `admin`, `edit`,
+//! `view` and their `system:aggregate-to-*` parts, `bootstrap`), with the
+//! aggregation computed once at start: a ClusterRole labelled
+//! `aggregate-to-*` later is not folded in. What needs a kubelet or a
+//! container runtime (logs, exec, attach, port-forward) is simulated or
+//! refused, never real.
 
 mod annotations;
 pub mod authz;

@@ -275,6 +275,11 @@ impl Rbac {
         token
     }
 
+    /// The user a token minted here authenticates as.
+    pub(crate) fn user_of(&self, token: &str) -> Option<Arc<UserInfo>> {
+        self.tokens.lock().get(token).cloned()
+    }
+
     /// The request's user: its bearer token's, the admin without credentials
     /// (see the module docs), 401 for an unknown token.
     fn authenticate(&self, headers: &HeaderMap) -> ApiResult<Arc<UserInfo>> {

@@ -313,6 +313,12 @@ async fn token_requests_authenticate_as_the_service_account() {
         let user = reviewed.user.unwrap();
         assert_eq!(user.username.as_deref(), Some("system:serviceaccount:default:bot"));
         assert!(user.groups.unwrap().contains(&"system:serviceaccounts:default".to_owned()));
+        // Tokens of the RBAC mode are reviewed too.
+        let minted = server.service_account_token("default", "other");
+        let review: TokenReview = from_json(json!({ "spec": { "token": minted } }));
+        let reviewed = reviews.create(&PostParams::default(), &review).await.unwrap();
+        let username = reviewed.status.unwrap().user.unwrap().username;
+        assert_eq!(username.as_deref(), Some("system:serviceaccount:default:other"));
         let forged: TokenReview = from_json(json!({ "spec": { "token": format!("{token}x") } }));
         let refused = reviews.create(&PostParams::default(), &forged).await.unwrap().status.unwrap();
         assert_ne!(refused.authenticated, Some(true));

@@ -182,6 +182,14 @@ async fn kubectl_lists_api_resources_component_statuses_and_api_services() {
             ])
             .await;
         assert_eq!(services, "apps Available");
+        let table = kubectl.ok(&["get", "apiservices", "v1.apps"]).await;
+        assert!(
+            table.lines().any(|l| l
+                .split_whitespace()
+                .take(3)
+                .eq(["v1.apps", "Local", "True"])),
+            "{table}"
+        );
         server
     })
     .await;

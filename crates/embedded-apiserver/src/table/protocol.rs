@@ -10,6 +10,7 @@ pub(super) fn printer(group: &str, kind: &str) -> Option<&'static Printer> {
     match (group, kind) {
         ("", "ComponentStatus") => Some(&COMPONENT_STATUS),
         ("certificates.k8s.io", "CertificateSigningRequest") => Some(&CSR),
+        ("apiregistration.k8s.io", "APIService") => Some(&API_SERVICE),
         _ => None,
     }
 }
@@ -94,6 +95,57 @@ static CSR: Printer = Printer {
                 requestor.into(),
                 "<none>".into(),
                 condition.into(),
+            ],
+            conditions: Vec::new(),
+        })
+    },
+};
+
+/// printAPIService (kube-aggregator): `Local` without a service; the
+/// Available condition's status, with its reason when not True.
+static API_SERVICE: Printer = Printer {
+    columns: &[
+        NAME_COLUMN,
+        Column::new(
+            "Service",
+            "string",
+            "The reference to the service that hosts this API endpoint.",
+        ),
+        Column::new("Available", "string", "Whether this service is available."),
+        Column::new("Age", "string", CREATION_TIMESTAMP_DESCRIPTION),
+    ],
+    row: |object, now| {
+        let service = match object.pointer("/spec/service") {
+            Some(Value::Object(s)) => format!(
+                "{}/{}",
+                s.get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                s.get("name").and_then(Value::as_str).unwrap_or_default()
+            ),
+            _ => "Local".to_owned(),
+        };
+        let available = object
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "Available"))
+            .map_or("Unknown".to_owned(), |c| {
+                match (c["status"].as_str(), c["reason"].as_str()) {
+                    (Some("True"), _) => "True".to_owned(),
+                    (Some(status), Some(reason)) => format!("{status} ({reason})"),
+                    (status, _) => status.unwrap_or("Unknown").to_owned(),
+                }
+            });
+        let created = object
+            .pointer("/metadata/creationTimestamp")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse().ok());
+        Some(Row {
+            cells: vec![
+                text(object, "/metadata/name"),
+                service.into(),
+                available.into(),
+                age::since(created, now).into(),
             ],
             conditions: Vec::new(),
         })

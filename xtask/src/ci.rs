@@ -70,6 +70,7 @@ const SERVE_E2E: &[&str] = &[
     "pool",
     "rollout",
     "teardown",
+    "kubectl_plugin",
 ];
 
 /// Helm's own Go library, as bundled by the PyPI package `helm-sdkpy`, in a

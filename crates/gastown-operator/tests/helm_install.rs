@@ -296,6 +296,10 @@ async fn helm_install_kubectl_apply_converge_upgrade_and_uninstall() {
         notes.contains("kubectl -n gastown apply -f examples/gastown-minimal.yaml"),
         "{notes}"
     );
+    assert!(
+        notes.contains("kubectl gastown -n gastown status minimal"),
+        "{notes}"
+    );
     let first = rendered(&installed);
     for object in &first {
         assert!(exists(&admin, object).await, "{object} was installed");

@@ -12,9 +12,10 @@ mod common;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::Duration;
 
 use common::kubectl::Kubectl;
-use common::{CONVERGE, Harness, NAMESPACE, RIG, TOWN, converged_town, eventually};
+use common::{CONVERGE, Harness, NAMESPACE, RIG, TOWN, converged_town, eventually, quiet_window};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
 use gastown_api::Rig;
 use gastown_operator::naming;
@@ -343,6 +344,8 @@ async fn kubectl_gastown_shows_drains_and_resumes_a_town() {
         "the running polecat was replaced"
     );
     assert!(nux_pod.metadata.deletion_timestamp.is_none());
+    // A drained town at rest costs the API server no writes.
+    quiet_window(&harness, Duration::from_secs(3)).await;
 
     // resume: the mark goes, the polecat starts.
     let resumed = user.gastown(&["resume", TOWN]).await;

@@ -407,6 +407,10 @@ pub struct RigStatus {
     /// Beads hooked to the rig's agents (work in progress).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_work: Option<i32>,
+    /// The rig's crew as beads records them: each member's state and hooked work (absent without crew).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
+    pub crew: Option<Vec<CrewMemberStatus>>,
     /// When the operator last reconciled the rig.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reconciled: Option<Time>,
@@ -446,6 +450,20 @@ pub struct SingletonStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// ID of the bead on the agent's hook (its current work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_bead: Option<String>,
+}
+
+/// A crew member as beads records it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CrewMemberStatus {
+    /// The member's name (e.g. `max`).
+    pub name: String,
+    /// The member's state as beads records it (`agent_state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// ID of the bead on the member's hook (its current work).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_bead: Option<String>,
 }

@@ -190,6 +190,11 @@ async fn kubectl_gastown_shows_drains_and_resumes_a_town() {
             &pod_name("nux")
         ]
     );
+    // beads' crew, projected into the Rig's status, though the town runs none.
+    assert_eq!(
+        row(&status, "gastown/crew/max")[..4],
+        ["gastown/crew/max", "crew", "-", "idle"]
+    );
     // The witness's beads state, projected into its Rig's status.
     assert_eq!(
         row(&status, "gastown/witness")[..4],

@@ -1,7 +1,7 @@
 //! The Rig status, derived purely from what a reconcile observed.
 
 use beads_client::Role;
-use gastown_api::rig::{MergeQueueStatus, SingletonStatus, condition};
+use gastown_api::rig::{CrewMemberStatus, MergeQueueStatus, SingletonStatus, condition};
 use gastown_api::{Phase, RigStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -37,6 +37,22 @@ fn singleton_status(
         state,
         hook_bead,
     })
+}
+
+/// The crew beads knows of in the rig, by name; `None` when it knows none.
+fn crew_of(summary: &beads_client::RigSummary) -> Option<Vec<CrewMemberStatus>> {
+    let mut crew: Vec<CrewMemberStatus> = summary
+        .agents
+        .iter()
+        .filter(|agent| agent.role == Some(Role::Crew))
+        .map(|agent| CrewMemberStatus {
+            name: agent.name.clone(),
+            state: agent.state.as_ref().map(|s| s.to_string()),
+            hook_bead: agent.hook_bead.clone(),
+        })
+        .collect();
+    crew.sort_by(|a, b| a.name.cmp(&b.name));
+    (!crew.is_empty()).then_some(crew)
 }
 
 #[derive(Clone, Debug)]
@@ -246,8 +262,10 @@ pub fn rig_status(o: &RigObservation<'_>) -> (RigStatus, Vec<Transition>) {
                 processing: summary.merge_queue_in_processing.map(|n| count(n as usize)),
             });
             status.active_work = Some(count(summary.hooked_work.len()));
+            status.crew = crew_of(summary);
         }
         Ok(None) => {
+            status.crew = None;
             status.polecat_count = Some(0);
             status.active_polecats = Some(Vec::new());
             status.crew_count = Some(0);
@@ -333,12 +351,45 @@ mod tests {
         let witness = status.witness.clone().unwrap();
         assert_eq!(witness.state.as_deref(), Some("working"));
         assert_eq!(witness.hook_bead.as_deref(), Some("gastown-patrol"));
+        assert_eq!(status.crew, None, "no crew in beads");
         // No refinery bead: nothing to show but its pod.
         let refinery = status.refinery.clone().unwrap();
         assert_eq!((refinery.state, refinery.hook_bead), (None, None));
         // beads unreachable: the last known state stays.
         let (kept, _) = rig_status(&observation(Err("down".into()), Some(&status)));
         assert_eq!(kept.witness, status.witness);
+    }
+
+    #[test]
+    fn the_crew_shows_each_members_beads_state_and_hook() {
+        let member = |name: &str, state: &str, hook: Option<&str>| beads_client::AgentSummary {
+            id: format!("gt-gastown-crew-{name}"),
+            name: name.into(),
+            role: Some(Role::Crew),
+            state: Some(state.into()),
+            hook_bead: hook.map(str::to_string),
+            ..Default::default()
+        };
+        let mut beads = summary();
+        beads.agents = vec![
+            member("max", "working", Some("gastown-task-7")),
+            member("joe", "idle", None),
+        ];
+        let (status, _) = rig_status(&observation(Ok(Some(&beads)), None));
+        let crew = status.crew.clone().unwrap();
+        let shown: Vec<(&str, Option<&str>, Option<&str>)> = crew
+            .iter()
+            .map(|c| (c.name.as_str(), c.state.as_deref(), c.hook_bead.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("joe", Some("idle"), None),
+                ("max", Some("working"), Some("gastown-task-7"))
+            ]
+        );
+        let (kept, _) = rig_status(&observation(Err("down".into()), Some(&status)));
+        assert_eq!(kept.crew, status.crew);
     }
 
     #[test]

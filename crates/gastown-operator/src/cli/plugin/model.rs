@@ -205,6 +205,15 @@ pub fn assemble(town: &GasTown, rigs: &[Rig], pools: &[AgentPool], pods: &[Pod])
             }
         }
     }
+    // Each rig's crew, as beads records them (their pods are listed above).
+    for rig in &town_rigs {
+        let crew = rig.status.as_ref().and_then(|s| s.crew.as_ref());
+        for member in crew.into_iter().flatten() {
+            let view = agents.entry(&name, Some(&rig.spec.name), "crew", &member.name);
+            view.state = member.state.clone();
+            view.hook = member.hook_bead.clone();
+        }
+    }
     // Pool agents: beads' state and hook, and agents still waiting for a pod.
     for pool in pools_of(town, &town_rigs, pools) {
         let rig = pool.spec.rig.as_deref();

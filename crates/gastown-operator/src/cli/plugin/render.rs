@@ -150,7 +150,7 @@ prod                           town      Running  -         -               -
 └─ gastown                     rig       Running  -         -               -
    ├─ gastown/witness          witness   Running  working   gastown-patrol  gt-gastown-witness
    ├─ gastown/refinery         refinery  Pending  -         -               gt-gastown-refinery
-   ├─ gastown/crew/max         crew      Running  -         -               gt-gastown-crew-max
+   ├─ gastown/crew/max         crew      Running  working   gastown-task-7  gt-gastown-crew-max
    ├─ gastown/polecats/nux     polecat   Running  working   gastown-task-0  gt-gastown-polecat-nux
    └─ gastown/polecats/rictus  polecat   -        spawning  -               -
 

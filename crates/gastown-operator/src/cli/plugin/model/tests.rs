@@ -31,7 +31,8 @@ fn rig() -> Rig {
         "spec": {"name": "gastown"},
         "status": {"phase": "Running",
                    "witness": {"ready": true, "podName": "gt-gastown-witness", "state": "working",
-                               "hookBead": "gastown-patrol"}}
+                               "hookBead": "gastown-patrol"},
+                   "crew": [{"name": "max", "state": "working", "hookBead": "gastown-task-7"}]}
     }))
     .unwrap()
 }
@@ -138,6 +139,15 @@ fn a_town_is_a_tree_of_its_agents_with_beads_state_and_hooked_work() {
     let witness = &rig.agents[0];
     assert_eq!(witness.state.as_deref(), Some("working"));
     assert_eq!(witness.hook.as_deref(), Some("gastown-patrol"));
+    let max = &rig.agents[2];
+    assert_eq!(
+        (
+            max.state.as_deref(),
+            max.hook.as_deref(),
+            max.phase.as_deref()
+        ),
+        (Some("working"), Some("gastown-task-7"), Some("Running"))
+    );
     let nux = &rig.agents[3];
     assert_eq!(nux.role, "polecat");
     assert_eq!(nux.phase.as_deref(), Some("Running"));

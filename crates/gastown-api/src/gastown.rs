@@ -483,7 +483,7 @@ pub struct GasTownStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Conditions: Ready, DoltReady, DaemonReady, MayorHealthy, DeaconHealthy, RigsReconciled, AgentsUpToDate, and Draining while the town is drained by request (annotation `gastown.io/drain`).
+    /// Conditions: Ready, DoltReady, DaemonReady, MayorHealthy, DeaconHealthy, RigsReconciled, AgentsUpToDate, Draining (True while no new polecats start: drained by request with the annotation `gastown.io/drain`, or being deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Option<Vec<Condition>>,
@@ -533,7 +533,7 @@ pub mod condition {
     pub const AGENTS_UP_TO_DATE: &str = "AgentsUpToDate";
     /// Every declared rig has an up-to-date Rig object.
     pub const RIGS_RECONCILED: &str = "RigsReconciled";
-    /// No new polecats start: the town is drained by request (annotation `gastown.io/drain`). Present only while it is.
+    /// No new polecats start: the town is drained by request (annotation `gastown.io/drain`, reason `DrainRequested`) or being deleted (reason `Draining`).
     pub const DRAINING: &str = "Draining";
 }
 

@@ -28,8 +28,8 @@ const ANNOTATIONS: &[(&str, &str, &str)] = &[(
      reason `Draining`), running ones finish, every other agent keeps running. The town shows \
      phase `Draining` and the condition `Draining` True (reason `DrainRequested`, its message \
      quoting the value); its Rigs show phase `Draining` and their `Draining` condition. \
-     Removing the annotation (`kubectl gastown resume`) removes the mark and the condition, \
-     and polecats start again.",
+     Removing the annotation (`kubectl gastown resume`) removes the mark and turns the \
+     condition False (reason `NotDraining`): polecats start again.",
 )];
 
 /// Renders the reference for `crds` (as returned by [`crate::crds`]).

@@ -365,7 +365,12 @@ async fn kubectl_gastown_shows_drains_and_resumes_a_town() {
         (town["phase"] == "Running").then_some(town)
     })
     .await;
-    assert!(condition(&town, "Draining").is_none(), "{town}");
+    let draining = condition(&town, "Draining").expect("a Draining condition");
+    assert_eq!(
+        (&draining["status"], &draining["reason"]),
+        (&Value::from("False"), &Value::from("NotDraining")),
+        "{town}"
+    );
     assert!(town["drained"].is_null(), "{town}");
     let rigs: Api<Rig> = harness.api();
     let rig = rigs.get(RIG_OBJECT).await.expect("the rig");

@@ -322,22 +322,22 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
         },
     );
 
-    // A drain request is no reason for the town not to be Ready either: its
-    // condition is there only while the town is drained.
-    let drained = observation
-        .draining
-        .as_ref()
-        .map(|why| Observed::new(condition::DRAINING, true, DRAIN_REQUESTED, why.clone()));
-    if drained.is_none() {
-        conditions_list.retain(|c| c.type_ != condition::DRAINING);
-    }
+    // A drain request is no reason for the town not to be Ready either.
+    let drained = match &observation.draining {
+        Some(why) => Observed::new(condition::DRAINING, true, DRAIN_REQUESTED, why.clone()),
+        None => Observed::new(
+            condition::DRAINING,
+            false,
+            "NotDraining",
+            "new polecats start",
+        ),
+    };
     // A rollout is no reason for the town not to be Ready.
     let transitions = conditions::set_all(
         &mut conditions_list,
         observed
             .into_iter()
-            .chain([ready, observation.agents.condition.clone()])
-            .chain(drained),
+            .chain([ready, observation.agents.condition.clone(), drained]),
         observation.base.generation,
         observation.base.now,
     );

@@ -121,8 +121,8 @@ fn healthy_town_is_running_with_counts_from_beads() {
     assert_eq!(status.observed_generation, Some(2));
     assert_eq!(
         transitions.len(),
-        7,
-        "every condition is new (AgentsUpToDate too)"
+        8,
+        "every condition is new (AgentsUpToDate and Draining too)"
     );
 }
 
@@ -393,11 +393,11 @@ fn a_crash_looping_workload_or_agent_says_why_and_is_told_once() {
 }
 
 #[test]
-fn a_drained_town_says_so_stays_ready_and_forgets_it_on_resume() {
+fn a_drained_town_says_so_stays_ready_and_undoes_it_on_resume() {
     let beads = summary();
     let (running, _) = town_status(&observation(Ok(&beads), None));
     assert_eq!(running.phase, Some(Phase::Running));
-    assert_eq!(condition_status(&running, condition::DRAINING), None);
+    assert_eq!(condition_status(&running, condition::DRAINING), Some(false));
 
     let mut drained = observation(Ok(&beads), Some(&running));
     drained.draining = Some("the town is drained by request (t by ann)".into());
@@ -426,7 +426,8 @@ fn a_drained_town_says_so_stays_ready_and_forgets_it_on_resume() {
         StatusWrite::Unchanged
     );
 
-    let (resumed, _) = town_status(&observation(Ok(&beads), Some(&status)));
+    let (resumed, transitions) = town_status(&observation(Ok(&beads), Some(&status)));
     assert_eq!(resumed.phase, Some(Phase::Running));
-    assert_eq!(condition_status(&resumed, condition::DRAINING), None);
+    assert_eq!(condition_status(&resumed, condition::DRAINING), Some(false));
+    assert!(transitions.iter().any(|t| t.type_ == condition::DRAINING));
 }

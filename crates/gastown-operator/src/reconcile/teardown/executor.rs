@@ -76,7 +76,10 @@ impl Drains for GasTown {
     }
     fn draining_conditions(progress: &str) -> Vec<Observed> {
         use gastown_api::gastown::condition;
-        vec![Observed::new(condition::READY, false, "Draining", progress)]
+        vec![
+            Observed::new(condition::DRAINING, true, "Draining", progress),
+            Observed::new(condition::READY, false, "Draining", progress),
+        ]
     }
 }
 

@@ -14,11 +14,12 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use beads_testd::{AgentStyle, Personality, TestDaemon, TestDaemonConfig, TownShape, seed_town};
 use embedded_apiserver::{Config as ServerConfig, EmbeddedApiServer};
-use gastown_api::{GasTown, Phase, Rig};
+use gastown_api::{AgentPool, GasTown, Phase, Rig};
 use gastown_operator::context::Settings;
 use gastown_operator::runtime::{Runtime, RuntimeConfig};
+use gastown_operator::town_view;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, ObjectMeta, Patch, PatchParams};
 use kube::{Client, ResourceExt};
@@ -250,7 +251,8 @@ async fn watch(
     }
 }
 
-/// The towns and rigs of `namespace` as a table, and whether every town is Running.
+/// The towns of `namespace` as a table, each town's rigs and agents as a tree,
+/// and whether every town is Running.
 async fn status_table(client: &Client, namespace: &str) -> anyhow::Result<(String, bool)> {
     let towns = Api::<GasTown>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
@@ -289,36 +291,19 @@ async fn status_table(client: &Client, namespace: &str) -> anyhow::Result<(Strin
         ]);
     }
     let mut table = render(&rows);
-    let mut rows = vec![vec![
-        "RIG".to_string(),
-        "TOWN".into(),
-        "PHASE".into(),
-        "POLECATS".into(),
-        "CREW".into(),
-        "QUEUE".into(),
-    ]];
-    for rig in &rigs.items {
-        let status = serde_json::to_value(&rig.status).unwrap_or_default();
-        let field = |pointer: &str| {
-            status.pointer(pointer).map_or_else(
-                || "-".to_string(),
-                |v| v.to_string().trim_matches('"').to_string(),
-            )
-        };
-        rows.push(vec![
-            rig.name_any(),
-            rig.labels()
-                .get("gastown.io/town")
-                .cloned()
-                .unwrap_or_else(|| "-".into()),
-            field("/phase"),
-            field("/polecatCount"),
-            field("/crewCount"),
-            field("/mergeQueue/depth"),
-        ]);
+    // Town → rigs → agents, each with its pod's phase, its state in beads and
+    // its hooked work: what `kubectl gastown status` prints.
+    let pools = Api::<AgentPool>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await?;
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default().labels(gastown_api::labels::TOWN))
+        .await?;
+    for town in &towns.items {
+        let view = town_view::assemble(town, &rigs.items, &pools.items, &pods.items);
+        table.push('\n');
+        table.push_str(&town_view::render::town_tree(&view));
     }
-    table.push('\n');
-    table.push_str(&render(&rows));
     table.push('\n');
     Ok((table, all_running))
 }

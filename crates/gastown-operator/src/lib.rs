@@ -19,4 +19,6 @@ pub mod reconcile;
 pub mod relations;
 pub mod runtime;
 pub mod status_ledger;
+pub mod text_table;
+pub mod town_view;
 pub mod write;

@@ -12,7 +12,7 @@ use beads_client::{
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::table::Table;
+use gastown_operator::text_table::Table;
 
 /// Environment variable read for the token when no `--token-file` is given.
 const TOKEN_ENV: &str = "BD_DAEMON_TOKEN";

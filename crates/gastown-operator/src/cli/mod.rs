@@ -3,7 +3,6 @@
 mod beads;
 pub mod plugin;
 pub mod run;
-mod table;
 
 use clap::{Parser, Subcommand};
 

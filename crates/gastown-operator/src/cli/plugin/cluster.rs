@@ -9,7 +9,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 
 use super::args::ClusterArgs;
-use super::model::{TownView, assemble};
+use gastown_operator::town_view::{TownView, assemble};
 
 /// A client and the namespace to look in.
 pub struct Cluster {

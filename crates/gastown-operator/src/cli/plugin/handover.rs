@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::args::ClusterArgs;
 use super::cluster::Cluster;
-use super::model::{AgentView, resolve};
+use gastown_operator::town_view::{AgentView, resolve};
 
 /// What kubectl is asked to do with the pod.
 pub enum Handover {

@@ -10,7 +10,6 @@ pub mod args;
 pub mod cluster;
 pub mod drain;
 pub mod handover;
-pub mod model;
 pub mod render;
 
 use std::io::Write as _;
@@ -31,7 +30,7 @@ pub async fn run(args: PluginArgs) -> anyhow::Result<u8> {
                     eprintln!("No GasTowns found in namespace {}.", cluster.namespace);
                     String::new()
                 }
-                (Output::Table, _) => render::status_tables(&views),
+                (Output::Table, _) => gastown_operator::town_view::render::status_tables(&views),
                 (output, Some(_)) => render::document(&views[0], output)?,
                 (output, None) => render::document(&views, output)?,
             }
@@ -44,14 +43,14 @@ pub async fn run(args: PluginArgs) -> anyhow::Result<u8> {
         } => {
             let cluster = cluster::connect(&cluster_args).await?;
             let views = cluster.views(town.as_deref()).await?;
-            let agents: Vec<&model::AgentView> = views
+            let agents: Vec<&gastown_operator::town_view::AgentView> = views
                 .iter()
                 .flat_map(|view| view.all_agents())
                 .filter(|a| rig.is_none() || a.rig == rig)
                 .filter(|a| role.as_deref().is_none_or(|role| a.role == role))
                 .collect();
             match output {
-                Output::Table => render::agents_table(agents),
+                Output::Table => gastown_operator::town_view::render::agents_table(agents),
                 output => render::document(&agents, output)?,
             }
         }

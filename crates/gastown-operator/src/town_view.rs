@@ -1,4 +1,4 @@
-//! What the plugin shows, assembled purely from the objects it read: a town,
+//! What `kubectl gastown` and the playground show, assembled purely from the objects read: a town,
 //! its rigs and their agents. Agents come from their pods and from what the
 //! operator projects of beads into the GasTown, Rig and AgentPool statuses
 //! (the plugin never talks to beads itself).
@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use serde::Serialize;
 
-use gastown_operator::relations::{drain_requested, rig_belongs_to, rig_draining};
+use crate::relations::{drain_requested, rig_belongs_to, rig_draining};
 
 /// A town as `status` shows it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -394,5 +394,6 @@ fn qualified(agent: &AgentView, all: &[&AgentView]) -> String {
     }
 }
 
+pub mod render;
 #[cfg(test)]
 pub(crate) mod tests;

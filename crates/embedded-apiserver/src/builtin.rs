@@ -5,7 +5,9 @@
 use crate::errors::FieldError;
 use crate::names::NameRule;
 use crate::resource::ResourceInfo;
-use k8s_openapi::api::{apps, coordination, core, events, networking, policy, rbac, scheduling};
+use k8s_openapi::api::{
+    apps, batch, coordination, core, events, networking, policy, rbac, scheduling,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::de::DeserializeOwned;
@@ -194,6 +196,14 @@ pub fn kinds() -> Vec<BuiltinKind> {
             fields: &["status.phase"],
             ..DEFAULT
         }),
+        kind::<core::v1::Node>(Spec {
+            plural: "nodes",
+            singular: "node",
+            short_names: &["no"],
+            status: true,
+            fields: &["spec.unschedulable"],
+            ..DEFAULT
+        }),
         kind::<core::v1::Pod>(Spec {
             plural: "pods",
             singular: "pod",
@@ -281,6 +291,23 @@ pub fn kinds() -> Vec<BuiltinKind> {
             plural: "replicasets",
             singular: "replicaset",
             short_names: &["rs"],
+            categories: &["all"],
+            status: true,
+            generation: true,
+            ..DEFAULT
+        }),
+        kind::<batch::v1::Job>(Spec {
+            plural: "jobs",
+            singular: "job",
+            categories: &["all"],
+            status: true,
+            generation: true,
+            ..DEFAULT
+        }),
+        kind::<batch::v1::CronJob>(Spec {
+            plural: "cronjobs",
+            singular: "cronjob",
+            short_names: &["cj"],
             categories: &["all"],
             status: true,
             generation: true,
@@ -394,6 +421,8 @@ pub fn initial_status(info: &ResourceInfo, object: &Value) -> Option<Value> {
             Some(serde_json::json!({ "phase": "Pending", "qosClass": qos_class(object) }))
         }
         ("", "Namespace") => Some(serde_json::json!({ "phase": "Active" })),
+        // Kubelets register their nodes with a status (`nodeStrategy` keeps it).
+        ("", "Node") => object.get("status").cloned(),
         ("", "PersistentVolumeClaim") => Some(serde_json::json!({ "phase": "Pending" })),
         ("", "Service") => Some(serde_json::json!({ "loadBalancer": {} })),
         // Status types with required counters start at zero, as upstream's

@@ -304,6 +304,9 @@ impl Cluster {
                 object,
             ));
         }
+        if served.info.group == "batch" && !served.info.custom && check.subresource == Subresource::Main {
+            errors.extend(crate::batch::validate(&served.info.kind, object, check.old));
+        }
         let no_containers = object
             .pointer("/spec/containers")
             .and_then(Value::as_array)
@@ -528,6 +531,9 @@ impl Cluster {
         }
         if served.is("", "Pod") {
             self.admit_priority(served, &mut object, &name)?;
+        }
+        if served.is("batch", "Job") {
+            crate::batch::generate_selector(&mut object);
         }
         let check = KindCheck {
             old: None,

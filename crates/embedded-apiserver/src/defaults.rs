@@ -55,6 +55,16 @@ pub fn apply(group: &str, kind: &str, object: &mut Value) {
         }
         ("apps", "Deployment") => deployment(object),
         ("apps", "StatefulSet") => stateful_set(object),
+        ("batch", "Job") => {
+            crate::batch::default_job(object);
+            pod_template(object);
+        }
+        ("batch", "CronJob") => {
+            crate::batch::default_cron_job(object);
+            if let Some(spec) = object.pointer_mut("/spec/jobTemplate/spec/template/spec") {
+                pod_spec(spec);
+            }
+        }
         ("scheduling.k8s.io", "PriorityClass") => {
             if let Some(class) = object.as_object_mut() {
                 default(class, "preemptionPolicy", json!("PreemptLowerPriority"));

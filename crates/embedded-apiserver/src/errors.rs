@@ -53,6 +53,11 @@ pub enum FieldErrorKind {
     Forbidden(String),
     /// `field.TooLong`: longer than the limit, in bytes.
     TooLong(usize),
+    /// Upstream's `field.NotSupported`: the value is not one of `supported`.
+    NotSupported {
+        value: Value,
+        supported: Vec<String>,
+    },
 }
 
 impl FieldError {
@@ -73,6 +78,16 @@ impl FieldError {
             kind: FieldErrorKind::Invalid {
                 value: value.into(),
                 detail: detail.into(),
+            },
+        }
+    }
+
+    pub fn not_supported(field: impl Into<String>, value: impl Into<Value>, supported: &[&str]) -> Self {
+        Self {
+            field: field.into(),
+            kind: FieldErrorKind::NotSupported {
+                value: value.into(),
+                supported: supported.iter().map(|s| (*s).to_owned()).collect(),
             },
         }
     }
@@ -104,6 +119,13 @@ impl FieldError {
             FieldErrorKind::TooLong(limit) => {
                 format!("Too long: may not be more than {limit} bytes")
             }
+            FieldErrorKind::NotSupported { value, supported } => {
+                let supported: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+                format!(
+                    "Unsupported value: {value}: supported values: {}",
+                    supported.join(", ")
+                )
+            }
         }
     }
 
@@ -113,6 +135,7 @@ impl FieldError {
             FieldErrorKind::Invalid { .. } => "FieldValueInvalid",
             FieldErrorKind::Forbidden(_) => "FieldValueForbidden",
             FieldErrorKind::TooLong(_) => "FieldValueTooLong",
+            FieldErrorKind::NotSupported { .. } => "FieldValueNotSupported",
         }
     }
 

@@ -85,7 +85,15 @@ impl Cluster {
         if served.is("", "Namespace") {
             return self.delete_namespace(name);
         }
-        let propagation = options.propagation.unwrap_or(Propagation::Background);
+        // batch/v1 Jobs orphan their pods unless told otherwise, for backwards
+        // compatibility (`DefaultGarbageCollectionPolicy` in
+        // pkg/registry/batch/job/strategy.go); kubectl asks for Background.
+        let default = if served.is("batch", "Job") {
+            Propagation::Orphan
+        } else {
+            Propagation::Background
+        };
+        let propagation = options.propagation.unwrap_or(default);
         Ok(self
             .delete_object(&(key, at), propagation)
             .expect("the object was just read"))

@@ -21,6 +21,8 @@ use crate::subresources::{self, SubresourceRequest};
 use crate::table::{self, IncludeObject};
 use crate::tokens;
 use crate::watch::{self, WatchRequest};
+
+mod pod_subresources;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -321,6 +323,14 @@ async fn resource_request(
         return Err(injected);
     }
 
+    if let Some(sub) = path.subresource.as_deref()
+        && served.is("", "Pod")
+        && pod_subresources::serves(sub)
+    {
+        let namespace = path.namespace.as_deref().unwrap_or_default();
+        let request = pod_subresources::PodRequest { query, headers };
+        return pod_subresources::handle(app, &served, &request, verb, namespace, &name, sub, &body);
+    }
     let subresource = match path.subresource.as_deref() {
         None => Subresource::Main,
         Some("status") if served.info.status_subresource => Subresource::Status,

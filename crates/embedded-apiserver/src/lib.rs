@@ -86,6 +86,7 @@
 
 mod annotations;
 pub mod authz;
+mod batch;
 mod bootstrap;
 mod builtin;
 mod cluster;
@@ -99,6 +100,7 @@ mod faults;
 mod gc;
 mod http;
 mod immutable;
+mod label_selector;
 mod managed;
 mod metadata_only;
 mod names;
@@ -127,4 +129,5 @@ mod workloads;
 
 pub use faults::{Faults, RequestCounts};
 pub use pod_controls::PodNotFound;
+pub use workloads::batch::JobPods;
 pub use server::{ClientError, Config, EmbeddedApiServer, StartError};

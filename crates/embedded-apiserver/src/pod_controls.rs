@@ -7,6 +7,7 @@ use crate::EmbeddedApiServer;
 use crate::cluster::now;
 use crate::registry::ResourceKey;
 use crate::simulation::{self, PodOutcome};
+use crate::workloads::batch::JobPods;
 use crate::store::ObjectKey;
 use serde_json::Value;
 
@@ -36,6 +37,23 @@ impl EmbeddedApiServer {
     /// (phase `Failed`, reason `NodeLost`). Returns the updated pod.
     pub fn lose_node(&self, namespace: &str, name: &str) -> Result<Value, PodNotFound> {
         self.write_pod_status(namespace, name, simulation::lose_node)
+    }
+
+    /// How the containers of the Job `name` in `namespace` end once running
+    /// — or of every Job the CronJob `name` creates. Job pods succeed
+    /// unless a test says otherwise.
+    pub fn set_job_pods(&self, namespace: &str, name: &str, pods: JobPods) {
+        self.app
+            .batch
+            .set_job_pods((namespace.to_owned(), name.to_owned()), pods);
+    }
+
+    /// Makes the next scheduled run of the CronJob `namespace/name` due now,
+    /// as if its time had come (a CronJob runs at most once a minute).
+    pub fn run_cron_job_now(&self, namespace: &str, name: &str) {
+        self.app
+            .batch
+            .run_cron_job_now((namespace.to_owned(), name.to_owned()));
     }
 
     fn write_pod_status(

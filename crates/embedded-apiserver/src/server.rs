@@ -19,6 +19,9 @@ use tokio::task::JoinHandle;
 pub struct Config {
     /// Run the workload simulation (pods become Running, PVCs Bound, ...).
     pub simulate_workloads: bool,
+    /// Nodes the simulation registers and schedules pods onto (at least one
+    /// is sensible): `embedded-node`, `embedded-node-2`, ...
+    pub simulated_nodes: usize,
     /// Port on 127.0.0.1; `None` picks a free one.
     pub port: Option<u16>,
     /// Events kept per resource for watches from an older resourceVersion.
@@ -39,6 +42,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             simulate_workloads: false,
+            simulated_nodes: 1,
             port: None,
             history_limit: 10_000,
             bookmark_interval: Duration::from_secs(1),
@@ -76,6 +80,8 @@ pub(crate) struct AppState {
     pub(crate) address: String,
     /// ServiceAccount tokens from TokenRequests.
     pub(crate) service_account_tokens: crate::tokens::IssuedTokens,
+    /// What tests told the simulated Job and CronJob controllers.
+    pub(crate) batch: workloads::batch::BatchControls,
 }
 
 /// A running embedded API server. Dropping it without [`shutdown`](Self::shutdown)
@@ -113,6 +119,7 @@ impl EmbeddedApiServer {
             bookmark_interval: config.bookmark_interval,
             address: address.to_string(),
             service_account_tokens: Default::default(),
+            batch: Default::default(),
         });
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -133,7 +140,11 @@ impl EmbeddedApiServer {
             }
         }));
         if config.simulate_workloads {
-            tasks.push(workloads::spawn(Arc::clone(&app), stopped));
+            tasks.push(workloads::spawn(
+                Arc::clone(&app),
+                config.simulated_nodes,
+                stopped,
+            ));
         }
         tracing::debug!(%address, "embedded apiserver started");
         Ok(EmbeddedApiServer {

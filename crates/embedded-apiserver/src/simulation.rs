@@ -40,6 +40,17 @@ pub const NODE_NAME: &str = "embedded-node";
 /// The simulated node's address.
 pub const HOST_IP: &str = "10.0.0.10";
 
+/// The address of the simulated node `name`: `embedded-node` is
+/// [`HOST_IP`], `embedded-node-N` the N-1th address after it.
+pub fn host_ip(node: &str) -> String {
+    let index = node
+        .strip_prefix(NODE_NAME)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(0, |n| n.saturating_sub(1));
+    format!("10.0.0.{}", 10 + index)
+}
+
 /// How a pod ends when a test finishes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PodOutcome {
@@ -593,7 +604,12 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
 }
 
 pub mod contracts;
+pub mod cron_jobs;
+pub mod disruption;
+pub mod jobs;
 mod kubelet;
+pub mod logs;
+pub mod scheduler;
 
 #[cfg(test)]
 mod tests;

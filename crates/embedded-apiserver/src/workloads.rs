@@ -15,12 +15,20 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::BroadcastStream;
 
+pub(crate) mod batch;
+mod disruption;
+mod nodes;
+
 /// The simulated kinds: (group, plural, kind).
-const SIMULATED: [(&str, &str, &str); 4] = [
+const SIMULATED: [(&str, &str, &str); 8] = [
+    ("", "nodes", "Node"),
     ("", "pods", "Pod"),
     ("apps", "statefulsets", "StatefulSet"),
     ("apps", "deployments", "Deployment"),
     ("", "persistentvolumeclaims", "PersistentVolumeClaim"),
+    ("batch", "jobs", "Job"),
+    ("batch", "cronjobs", "CronJob"),
+    ("policy", "poddisruptionbudgets", "PodDisruptionBudget"),
 ];
 
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,10 +40,15 @@ fn key(group: &str, plural: &str) -> ResourceKey {
     }
 }
 
-pub(crate) fn spawn(app: Arc<AppState>, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+pub(crate) fn spawn(
+    app: Arc<AppState>,
+    node_count: usize,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let streams: Vec<_> = {
             let mut cluster = app.cluster.lock();
+            nodes::register(&mut cluster, node_count);
             SIMULATED
                 .iter()
                 .filter_map(|(group, plural, kind)| {
@@ -84,7 +97,25 @@ fn sweep_all(app: &AppState) {
 
 /// Moves one object a step along, if the simulation says it should move.
 fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
+    let at = || {
+        let meta = |field: &str| object.pointer(&format!("/metadata/{field}")).and_then(Value::as_str);
+        (meta("namespace").unwrap_or_default().to_owned(), meta("name").unwrap_or_default().to_owned())
+    };
+    if matches!(kind, "Pod" | "PodDisruptionBudget") {
+        disruption::sync_namespace(app, &at().0);
+    }
+    match kind {
+        "PodDisruptionBudget" => return,
+        "Job" => return batch::job_changed(app, object),
+        "CronJob" => return batch::sync_cron_job(app, &at()),
+        "Node" => return nodes::node_changed(app, object),
+        "Pod" if nodes::needs_scheduling(object) => return nodes::schedule(app, object),
+        _ => {}
+    }
     let Some(status) = simulation::next_status(kind, object, &now()) else {
+        if kind == "Pod" {
+            batch::pod_changed(app, object);
+        }
         return;
     };
     let meta = |field: &str| {

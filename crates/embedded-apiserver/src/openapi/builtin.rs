@@ -4,7 +4,9 @@
 //! the strategic-merge-patch directives of list fields.
 
 use super::{GVK_EXTENSION, gvk_extension_entry};
-use k8s_openapi::api::{apps, coordination, core, events, networking, policy, rbac, scheduling};
+use k8s_openapi::api::{
+    apps, batch, coordination, core, events, networking, policy, rbac, scheduling,
+};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
@@ -68,6 +70,8 @@ const BUILTIN_KINDS: &[BuiltinKind] = &[
     BuiltinKind::of::<apps::v1::ReplicaSet>(),
     BuiltinKind::of::<apps::v1::DaemonSet>(),
     BuiltinKind::of::<apps::v1::ControllerRevision>(),
+    BuiltinKind::of::<batch::v1::Job>(),
+    BuiltinKind::of::<batch::v1::CronJob>(),
     BuiltinKind::of::<rbac::v1::Role>(),
     BuiltinKind::of::<rbac::v1::RoleBinding>(),
     BuiltinKind::of::<rbac::v1::ClusterRole>(),
@@ -123,6 +127,7 @@ const PATCH_DIRECTIVES: &[(&str, &str, &str, Option<&str>)] = &[
     ("io.k8s.api.apps.v1.DeploymentStatus", "conditions", "merge", Some("type")),
     ("io.k8s.api.apps.v1.DaemonSetStatus", "conditions", "merge", Some("type")),
     ("io.k8s.api.apps.v1.ReplicaSetStatus", "conditions", "merge", Some("type")),
+    ("io.k8s.api.batch.v1.JobStatus", "conditions", "merge", Some("type")),
     ("io.k8s.api.policy.v1.PodDisruptionBudgetSpec", "selector", "replace", None),
     ("io.k8s.api.policy.v1.PodDisruptionBudgetStatus", "conditions", "merge", Some("type")),
 ];

@@ -8,7 +8,7 @@
 //! steady state and repeated sweeps write nothing.
 
 use super::contracts::{self, Verdict};
-use super::{HOST_IP, condition, container_status, containers, is_sidecar, pod_ip};
+use super::{NODE_NAME, condition, container_status, containers, host_ip, is_sidecar, pod_ip};
 use serde_json::{Map, Value, json};
 
 /// The kubelet keeps this much of the log tail as a termination message
@@ -132,9 +132,10 @@ pub(super) fn started_status(pod: &Value, mut status: Map<String, Value>, now: &
         .cloned()
         .unwrap_or_else(|| condition("PodScheduled", true, None, None, now));
     let ip = pod_ip(pod);
+    let host = host_ip(spec["nodeName"].as_str().unwrap_or(NODE_NAME));
     status.insert("phase".into(), json!(phase));
-    status.insert("hostIP".into(), json!(HOST_IP));
-    status.insert("hostIPs".into(), json!([{ "ip": HOST_IP }]));
+    status.insert("hostIP".into(), json!(host));
+    status.insert("hostIPs".into(), json!([{ "ip": host }]));
     status.insert("podIP".into(), json!(ip));
     status.insert("podIPs".into(), json!([{ "ip": ip }]));
     status.insert("startTime".into(), json!(now));

@@ -17,6 +17,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+mod batch;
+mod nodes;
+
 /// The cells (and row conditions) of one object.
 pub(super) struct Row {
     pub(super) cells: Vec<Value>,
@@ -45,6 +48,7 @@ const AGE: Column = Column::new("Age", "string", CREATION_TIMESTAMP_DESCRIPTION)
 pub(super) fn printer(group: &str, kind: &str) -> &'static Printer {
     match (group, kind) {
         ("", "Pod") => &POD,
+        ("", "Node") => &nodes::NODE,
         ("", "Namespace") => &NAMESPACE,
         ("", "PersistentVolumeClaim") => &PERSISTENT_VOLUME_CLAIM,
         ("", "Service") => &SERVICE,
@@ -55,6 +59,8 @@ pub(super) fn printer(group: &str, kind: &str) -> &'static Printer {
         ("apps", "Deployment") => &DEPLOYMENT,
         ("apps", "StatefulSet") => &STATEFUL_SET,
         ("apps", "ReplicaSet") => &REPLICA_SET,
+        ("batch", "Job") => &batch::JOB,
+        ("batch", "CronJob") => &batch::CRON_JOB,
         ("", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => &CREATED_AT,
         ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => &ROLE_BINDING,

@@ -98,3 +98,34 @@ impl Kubectl {
         outcome.stdout
     }
 }
+
+impl Kubectl {
+    /// `kubectl apply -f -` of `manifest`, which must succeed.
+    pub async fn apply_ok(&self, manifest: &str) -> String {
+        let outcome = self.run(&["apply", "-f", "-"], Some(manifest)).await;
+        assert!(
+            outcome.success,
+            "kubectl apply failed: {outcome:#?}\n{manifest}"
+        );
+        outcome.stdout
+    }
+}
+
+/// The cells of the row whose first cell is `name` in `kubectl get` output.
+pub fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|cells| cells.first() == Some(&name))
+        .unwrap_or_else(|| panic!("no row {name} in:\n{table}"))
+}
+
+/// The column names of `kubectl get` output.
+pub fn header(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
+}

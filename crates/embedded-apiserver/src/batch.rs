@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 /// `batch.kubernetes.io/job-name` and its legacy unprefixed form.
 pub const JOB_NAME_LABELS: [&str; 2] = ["job-name", "batch.kubernetes.io/job-name"];
 /// `batch.kubernetes.io/controller-uid` and its legacy unprefixed form.
-pub const CONTROLLER_UID_LABELS: [&str; 2] = ["controller-uid", "batch.kubernetes.io/controller-uid"];
+pub const CONTROLLER_UID_LABELS: [&str; 2] =
+    ["controller-uid", "batch.kubernetes.io/controller-uid"];
 /// The CronJob controller's annotation on the Jobs it creates.
 pub const SCHEDULED_TIMESTAMP_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 

@@ -304,7 +304,10 @@ impl Cluster {
                 object,
             ));
         }
-        if served.info.group == "batch" && !served.info.custom && check.subresource == Subresource::Main {
+        if served.info.group == "batch"
+            && !served.info.custom
+            && check.subresource == Subresource::Main
+        {
             errors.extend(crate::batch::validate(&served.info.kind, object, check.old));
         }
         let no_containers = object

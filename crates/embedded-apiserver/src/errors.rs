@@ -82,7 +82,11 @@ impl FieldError {
         }
     }
 
-    pub fn not_supported(field: impl Into<String>, value: impl Into<Value>, supported: &[&str]) -> Self {
+    pub fn not_supported(
+        field: impl Into<String>,
+        value: impl Into<Value>,
+        supported: &[&str],
+    ) -> Self {
         Self {
             field: field.into(),
             kind: FieldErrorKind::NotSupported {

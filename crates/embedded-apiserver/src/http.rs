@@ -22,7 +22,7 @@ use crate::table::{self, IncludeObject};
 use crate::tokens;
 use crate::watch::{self, WatchRequest};
 
-mod pod_subresources;
+pub(crate) mod pod_subresources;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -329,7 +329,9 @@ async fn resource_request(
     {
         let namespace = path.namespace.as_deref().unwrap_or_default();
         let request = pod_subresources::PodRequest { query, headers };
-        return pod_subresources::handle(app, &served, &request, verb, namespace, &name, sub, &body);
+        return pod_subresources::handle(
+            app, &served, &request, verb, namespace, &name, sub, &body,
+        );
     }
     let subresource = match path.subresource.as_deref() {
         None => Subresource::Main,

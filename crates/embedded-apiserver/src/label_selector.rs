@@ -38,7 +38,9 @@ pub fn matches(selector: Option<&Value>, labels: Option<&Map<String, Value>>) ->
 
 /// The labels of `object` (`metadata.labels`).
 pub fn labels_of(object: &Value) -> Option<&Map<String, Value>> {
-    object.pointer("/metadata/labels").and_then(Value::as_object)
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
 }
 
 #[cfg(test)]

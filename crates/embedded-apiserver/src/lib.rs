@@ -40,8 +40,13 @@
 //!   history, broadcast channels for watch fan-out).
 //!
 //! With `Config::simulate_workloads`, `workloads` plays the kubelet, the
-//! scheduler and the workload controllers ([`simulation`]): pods start,
-//! claims bind, Deployments and StatefulSets report replicas. Containers of
+//! scheduler and the workload controllers ([`simulation`]): Nodes register,
+//! pods are scheduled onto them (or stay Pending with the scheduler's
+//! reason) and start, claims bind, Deployments and StatefulSets report
+//! replicas, Jobs run their pods to completion (or failure, as a test says:
+//! [`EmbeddedApiServer::set_job_pods`]), CronJobs make Jobs on schedule,
+//! PodDisruptionBudgets count healthy pods, and containers write a few log
+//! lines for `pods/log`. Containers of
 //! the Dolt, beads and Gas Town agent images are held to those images'
 //! contracts ([`simulation::contracts`]), so a pod built wrong crash-loops
 //! or never becomes ready as it would on a real cluster.
@@ -60,7 +65,15 @@
 //! of the built-in kinds' immutable fields only a StatefulSet's spec outside
 //! its updatable fields and a PersistentVolumeClaim's spec outside its storage
 //! request are enforced (`immutable`), not a Pod's spec, a Deployment's
-//! selector or a RoleBinding's roleRef.
+//! selector or a RoleBinding's roleRef (a Job's selector, template and
+//! completions are). There is no kubelet to reach: `pods/exec`, `attach` and
+//! `portforward` fail with the dial error kube-apiserver gives when it cannot
+//! reach one, and `pods/log` serves the simulation's lines (a `follow`
+//! ends at once). An eviction deletes its pod at once. The simulated
+//! controllers take shortcuts the `simulation` module lists: no back-off
+//! between a Job's retries, no per-index tracking of Indexed Jobs, no
+//! scoring, pod affinity, topology spread or preemption in the scheduler,
+//! and a PodDisruptionBudget's expected pods are the pods it selects.
 //!
 //! Protocol differences, each out of scope because no client this project
 //! uses depends on it: responses are JSON only (protobuf is accepted in
@@ -129,5 +142,5 @@ mod workloads;
 
 pub use faults::{Faults, RequestCounts};
 pub use pod_controls::PodNotFound;
-pub use workloads::batch::JobPods;
 pub use server::{ClientError, Config, EmbeddedApiServer, StartError};
+pub use workloads::batch::JobPods;

@@ -7,8 +7,8 @@ use crate::EmbeddedApiServer;
 use crate::cluster::now;
 use crate::registry::ResourceKey;
 use crate::simulation::{self, PodOutcome};
-use crate::workloads::batch::JobPods;
 use crate::store::ObjectKey;
+use crate::workloads::batch::JobPods;
 use serde_json::Value;
 
 /// The pod a test named does not exist.

@@ -22,6 +22,13 @@
 //!
 //! Other images run and become Ready, as before.
 //!
+//! Beyond single pods: the [`scheduler`] binds pods to the simulated nodes
+//! (node selectors, required node affinity, taints, cordons, cpu/memory/pod
+//! capacity) or leaves them Pending with its message; [`jobs`] and
+//! [`cron_jobs`] play the Job and CronJob controllers (a running Job pod's
+//! containers exit 0 unless a test says otherwise); [`disruption`] keeps
+//! PodDisruptionBudget status; [`logs`] is what containers write.
+//!
 //! What the simulation does not do: it creates no pods for Deployments and
 //! StatefulSets (their status is derived from the pod template); a crashing
 //! container is reported after exactly one restart and stays so (a real
@@ -30,7 +37,15 @@
 //! reported as failed at once; failing liveness and startup probes are
 //! reported as never ready rather than as kill-and-restart cycles; time
 //! limits such as a Deployment's progress deadline never pass; contents of
-//! ConfigMaps and Secrets (dolt's YAML, token files) are not looked at.
+//! ConfigMaps and Secrets (dolt's YAML, token files) are not looked at; a
+//! Job's failed pods are replaced at once (no back-off), a Job pod told to
+//! fail ends `Failed` even under `restartPolicy: OnFailure`, Indexed Jobs
+//! are counted as NonIndexed ones, pod failure and success policies are not
+//! played; a CronJob runs only its latest missed schedule and
+//! [`EmbeddedApiServer::run_cron_job_now`](crate::EmbeddedApiServer::run_cron_job_now)
+//! stands in for waiting; the scheduler takes the first node that fits (no
+//! scoring, pod affinity, topology spread, volume or port checks,
+//! preemption); nodes never go NotReady on their own.
 //! Probes run as exec or gRPC commands are assumed to pass.
 
 use serde_json::{Map, Value, json};

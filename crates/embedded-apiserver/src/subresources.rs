@@ -57,6 +57,9 @@ pub(crate) fn discovered(served: &Served) -> Vec<Subresource> {
             verbs: vec!["create"],
         }];
     }
+    if served.is("", "Pod") {
+        return crate::http::pod_subresources::discovered();
+    }
     if is_csr(served) {
         return vec![Subresource {
             name: "approval",

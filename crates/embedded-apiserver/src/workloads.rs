@@ -98,8 +98,15 @@ fn sweep_all(app: &AppState) {
 /// Moves one object a step along, if the simulation says it should move.
 fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
     let at = || {
-        let meta = |field: &str| object.pointer(&format!("/metadata/{field}")).and_then(Value::as_str);
-        (meta("namespace").unwrap_or_default().to_owned(), meta("name").unwrap_or_default().to_owned())
+        let meta = |field: &str| {
+            object
+                .pointer(&format!("/metadata/{field}"))
+                .and_then(Value::as_str)
+        };
+        (
+            meta("namespace").unwrap_or_default().to_owned(),
+            meta("name").unwrap_or_default().to_owned(),
+        )
     };
     if matches!(kind, "Pod" | "PodDisruptionBudget") {
         disruption::sync_namespace(app, &at().0);

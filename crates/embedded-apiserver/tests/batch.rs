@@ -73,7 +73,10 @@ async fn a_job_is_defaulted_run_and_completed_by_the_simulation() {
         let server = simulating_server().await;
         let client = server.client().unwrap();
         let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
-        let created = jobs.create(&PostParams::default(), &job("backup", 6)).await.unwrap();
+        let created = jobs
+            .create(&PostParams::default(), &job("backup", 6))
+            .await
+            .unwrap();
         let created = serde_json::to_value(created).unwrap();
         let uid = created["metadata"]["uid"].as_str().unwrap().to_owned();
         assert_eq!(created["spec"]["completions"], 1);
@@ -96,11 +99,18 @@ async fn a_job_is_defaulted_run_and_completed_by_the_simulation() {
         assert_eq!(condition_types(&done), ["SuccessCriteriaMet", "Complete"]);
         let complete = &done["status"]["conditions"][1];
         assert_eq!(complete["reason"], "CompletionsReached");
-        assert_eq!(complete["message"], "Reached expected number of succeeded pods");
+        assert_eq!(
+            complete["message"],
+            "Reached expected number of succeeded pods"
+        );
         assert_eq!(done["status"]["succeeded"], 1);
         assert!(done["status"]["startTime"].is_string());
         assert!(done["status"]["completionTime"].is_string());
-        assert!(done["status"].get("active").is_none(), "{:#}", done["status"]);
+        assert!(
+            done["status"].get("active").is_none(),
+            "{:#}",
+            done["status"]
+        );
 
         let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
         let owned = pods
@@ -124,7 +134,9 @@ async fn a_job_whose_pods_fail_fails_past_its_backoff_limit() {
         server.set_job_pods(NAMESPACE, "restore", JobPods::Fail);
         let client = server.client().unwrap();
         let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
-        jobs.create(&PostParams::default(), &job("restore", 2)).await.unwrap();
+        jobs.create(&PostParams::default(), &job("restore", 2))
+            .await
+            .unwrap();
         let failed = wait_for(&jobs, "restore", "the Job to fail", |j| {
             condition_types(j).contains(&"Failed".to_owned())
         })
@@ -132,8 +144,14 @@ async fn a_job_whose_pods_fail_fails_past_its_backoff_limit() {
         assert_eq!(condition_types(&failed), ["FailureTarget", "Failed"]);
         let condition = &failed["status"]["conditions"][1];
         assert_eq!(condition["reason"], "BackoffLimitExceeded");
-        assert_eq!(condition["message"], "Job has reached the specified backoff limit");
-        assert_eq!(failed["status"]["failed"], 3, "the first pod and two retries");
+        assert_eq!(
+            condition["message"],
+            "Job has reached the specified backoff limit"
+        );
+        assert_eq!(
+            failed["status"]["failed"], 3,
+            "the first pod and two retries"
+        );
         assert!(failed["status"].get("completionTime").is_none());
         let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
         let owned = pods
@@ -142,7 +160,9 @@ async fn a_job_whose_pods_fail_fails_past_its_backoff_limit() {
             .unwrap();
         assert_eq!(owned.items.len(), 3);
         // batch/v1 orphans a Job's pods by default; with Background they go too.
-        jobs.delete("restore", &DeleteParams::background()).await.unwrap();
+        jobs.delete("restore", &DeleteParams::background())
+            .await
+            .unwrap();
         let left = pods
             .list(&ListParams::default().labels("job-name=restore"))
             .await
@@ -228,12 +248,18 @@ async fn a_cron_job_makes_jobs_on_schedule_and_keeps_their_history() {
             c["status"]["lastSuccessfulTime"].is_string()
         })
         .await;
-        let scheduled = ran["status"]["lastScheduleTime"].as_str().unwrap().to_owned();
+        let scheduled = ran["status"]["lastScheduleTime"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         assert!(scheduled.ends_with("-01-01T03:00:00Z"), "{scheduled}");
         assert!(ran["status"].get("active").is_none(), "{:#}", ran["status"]);
 
         let jobs: Api<Job> = Api::namespaced(client, NAMESPACE);
-        let made = jobs.list(&ListParams::default().labels("app=backup")).await.unwrap();
+        let made = jobs
+            .list(&ListParams::default().labels("app=backup"))
+            .await
+            .unwrap();
         assert_eq!(made.items.len(), 1);
         let job = serde_json::to_value(&made.items[0]).unwrap();
         let minutes = scheduled.parse::<jiff::Timestamp>().unwrap().as_second() / 60;
@@ -243,7 +269,10 @@ async fn a_cron_job_makes_jobs_on_schedule_and_keeps_their_history() {
             scheduled
         );
         assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
-        assert_eq!(job["spec"]["backoffLimit"], 6, "the Job is defaulted as it is created");
+        assert_eq!(
+            job["spec"]["backoffLimit"], 6,
+            "the Job is defaulted as it is created"
+        );
 
         // Failed runs beyond failedJobsHistoryLimit (1) are deleted.
         server.set_job_pods(NAMESPACE, "nightly", JobPods::Fail);
@@ -260,7 +289,10 @@ async fn a_cron_job_makes_jobs_on_schedule_and_keeps_their_history() {
         .await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let all = jobs.list(&ListParams::default().labels("app=backup")).await.unwrap();
+            let all = jobs
+                .list(&ListParams::default().labels("app=backup"))
+                .await
+                .unwrap();
             let failed = all
                 .items
                 .iter()
@@ -273,7 +305,10 @@ async fn a_cron_job_makes_jobs_on_schedule_and_keeps_their_history() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "expected one succeeded and one failed Job, got {:?}",
-                all.items.iter().map(|j| j.metadata.name.clone()).collect::<Vec<_>>()
+                all.items
+                    .iter()
+                    .map(|j| j.metadata.name.clone())
+                    .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -295,14 +330,19 @@ async fn forbid_skips_a_run_while_the_last_one_is_active() {
             .unwrap();
         server.run_cron_job_now(NAMESPACE, "sync");
         let running = wait_for(&cron_jobs, "sync", "an active run", |c| {
-            c["status"]["active"].as_array().is_some_and(|a| a.len() == 1)
+            c["status"]["active"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
         })
         .await;
         server.run_cron_job_now(NAMESPACE, "sync");
         // Longer than a sweep of the simulation: the second run had its chance.
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let jobs: Api<Job> = Api::namespaced(client, NAMESPACE);
-        let made = jobs.list(&ListParams::default().labels("app=backup")).await.unwrap();
+        let made = jobs
+            .list(&ListParams::default().labels("app=backup"))
+            .await
+            .unwrap();
         assert_eq!(made.items.len(), 1, "Forbid started no second Job");
         let now = serde_json::to_value(cron_jobs.get("sync").await.unwrap()).unwrap();
         assert_eq!(

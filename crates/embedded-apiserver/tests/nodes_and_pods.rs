@@ -29,7 +29,12 @@ async fn simulating(nodes: usize) -> EmbeddedApiServer {
 }
 
 /// Reads the pod until `done` holds, for up to twenty seconds.
-async fn pod_until(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn pod_until(
+    pods: &Api<Pod>,
+    name: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(pod) = pods.get(name).await {
@@ -37,9 +42,15 @@ async fn pod_until(pods: &Api<Pod>, name: &str, what: &str, done: impl Fn(&Value
             if done(&pod) {
                 return pod;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {pod:#}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {pod:#}"
+            );
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -70,17 +81,26 @@ async fn kubectl_sees_ready_nodes_and_cordons_them() {
             return server.shutdown().await;
         };
         let nodes = kubectl.ok(&["get", "nodes"]).await;
-        assert_eq!(header(&nodes), ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]);
+        assert_eq!(
+            header(&nodes),
+            ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        );
         assert_eq!(row(&nodes, "embedded-node")[1..3], ["Ready", "<none>"]);
         assert_eq!(row(&nodes, "embedded-node")[4], "v1.33.0");
         assert_eq!(row(&nodes, "embedded-node-2")[1], "Ready");
 
         let cordoned = kubectl.ok(&["cordon", "embedded-node"]).await;
-        assert!(cordoned.contains("node/embedded-node cordoned"), "{cordoned}");
+        assert!(
+            cordoned.contains("node/embedded-node cordoned"),
+            "{cordoned}"
+        );
         let nodes = kubectl.ok(&["get", "nodes"]).await;
         assert_eq!(row(&nodes, "embedded-node")[1], "Ready,SchedulingDisabled");
         let taints = wait_for_taint(&kubectl, true).await;
-        assert!(taints.contains("node.kubernetes.io/unschedulable"), "{taints}");
+        assert!(
+            taints.contains("node.kubernetes.io/unschedulable"),
+            "{taints}"
+        );
 
         // New pods go to the node still open.
         kubectl.apply_ok(&pod_manifest("web", "")).await;
@@ -92,7 +112,10 @@ async fn kubectl_sees_ready_nodes_and_cordons_them() {
         assert_eq!(row(&wide, "web")[6], "embedded-node-2");
 
         let uncordoned = kubectl.ok(&["uncordon", "embedded-node"]).await;
-        assert!(uncordoned.contains("node/embedded-node uncordoned"), "{uncordoned}");
+        assert!(
+            uncordoned.contains("node/embedded-node uncordoned"),
+            "{uncordoned}"
+        );
         let taints = wait_for_taint(&kubectl, false).await;
         assert!(!taints.contains("unschedulable"), "{taints}");
         server.shutdown().await;
@@ -105,12 +128,21 @@ async fn wait_for_taint(kubectl: &Kubectl, present: bool) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let taints = kubectl
-            .ok(&["get", "node", "embedded-node", "-o", "jsonpath={.spec.taints}"])
+            .ok(&[
+                "get",
+                "node",
+                "embedded-node",
+                "-o",
+                "jsonpath={.spec.taints}",
+            ])
             .await;
         if taints.contains("node.kubernetes.io/unschedulable") == present {
             return taints;
         }
-        assert!(tokio::time::Instant::now() < deadline, "taints stayed {taints}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "taints stayed {taints}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -229,18 +261,31 @@ spec:
 "#;
         kubectl.apply_ok(manifest).await;
         kubectl
-            .ok(&["wait", "--for=condition=Complete", "job/once", "--timeout=30s"])
+            .ok(&[
+                "wait",
+                "--for=condition=Complete",
+                "job/once",
+                "--timeout=30s",
+            ])
             .await;
         let table = kubectl.ok(&["get", "jobs"]).await;
-        assert_eq!(header(&table), ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]);
+        assert_eq!(
+            header(&table),
+            ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"]
+        );
         assert_eq!(row(&table, "once")[1..3], ["Complete", "1/1"]);
         assert_eq!(row(&table, "hold")[1..3], ["Running", "0/1"]);
         let cron = kubectl.ok(&["get", "cronjobs"]).await;
         assert_eq!(
             header(&cron),
-            ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+            [
+                "NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"
+            ]
         );
-        assert_eq!(row(&cron, "nightly")[1..8], ["0", "3", "*", "*", "*", "<none>", "False"]);
+        assert_eq!(
+            row(&cron, "nightly")[1..8],
+            ["0", "3", "*", "*", "*", "<none>", "False"]
+        );
         server.shutdown().await;
     })
     .await;
@@ -273,17 +318,39 @@ async fn evictions_honour_pod_disruption_budgets() {
             "spec": { "minAvailable": 1, "selector": { "matchLabels": { "app": "db" } } },
         }))
         .unwrap();
-        budgets.create(&PostParams::default(), &budget).await.unwrap();
+        budgets
+            .create(&PostParams::default(), &budget)
+            .await
+            .unwrap();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while budgets.get("db").await.unwrap().status.unwrap().disruptions_allowed != 1 {
-            assert!(tokio::time::Instant::now() < deadline, "the budget never allowed a disruption");
+        while budgets
+            .get("db")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .disruptions_allowed
+            != 1
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the budget never allowed a disruption"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        pods.evict("db-0", &EvictParams::default()).await.expect("one pod may go");
-        assert!(pods.get_opt("db-0").await.unwrap().is_none(), "the evicted pod is gone");
+        pods.evict("db-0", &EvictParams::default())
+            .await
+            .expect("one pod may go");
+        assert!(
+            pods.get_opt("db-0").await.unwrap().is_none(),
+            "the evicted pod is gone"
+        );
 
-        let refused = pods.evict("db-1", &EvictParams::default()).await.unwrap_err();
+        let refused = pods
+            .evict("db-1", &EvictParams::default())
+            .await
+            .unwrap_err();
         let kube::Error::Api(status) = refused else {
             panic!("expected a Status, got {refused:?}");
         };
@@ -293,7 +360,10 @@ async fn evictions_honour_pod_disruption_budgets() {
             status.message,
             "Cannot evict pod as it would violate the pod's disruption budget."
         );
-        assert!(pods.get_opt("db-1").await.unwrap().is_some(), "the last pod stays");
+        assert!(
+            pods.get_opt("db-1").await.unwrap().is_some(),
+            "the last pod stays"
+        );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let budget = budgets.get("db").await.unwrap().status.unwrap();
@@ -302,9 +372,52 @@ async fn evictions_honour_pod_disruption_budgets() {
                 assert_eq!(budget.disruptions_allowed, 0);
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the budget never saw the eviction");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the budget never saw the eviction"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_drain_evicts_through_the_budget() {
+    bounded(async {
+        let server = simulating(1).await;
+        let Some(kubectl) = Kubectl::for_server(&server) else {
+            return server.shutdown().await;
+        };
+        let budget = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: { name: db, namespace: default }\nspec:\n  minAvailable: 1\n  selector: { matchLabels: { app: db } }\n";
+        kubectl.apply_ok(&pod_manifest("db", "")).await;
+        kubectl.apply_ok(&pod_manifest("web", "")).await;
+        kubectl.apply_ok(budget).await;
+        let pods: Api<Pod> = Api::namespaced(server.client().unwrap(), NAMESPACE);
+        for name in ["db", "web"] {
+            pod_until(&pods, name, "the pods to be ready", ready).await;
+        }
+        let budgets: Api<PodDisruptionBudget> = Api::namespaced(server.client().unwrap(), NAMESPACE);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while budgets.get("db").await.unwrap().status.unwrap().current_healthy != 1 {
+            assert!(tokio::time::Instant::now() < deadline, "the budget never counted its pod");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The budget keeps `db`: kubectl retries until its timeout, then gives up.
+        let drain = kubectl
+            .run(&["drain", "embedded-node", "--force", "--timeout=2s"], None)
+            .await;
+        assert!(!drain.success, "{drain:#?}");
+        assert!(drain.stdout.contains("node/embedded-node cordoned"), "{drain:#?}");
+        assert!(drain.stdout.contains("evicting pod default/web"), "{drain:#?}");
+        assert!(drain.stdout.contains("pod/web evicted"), "{drain:#?}");
+        assert!(
+            drain.stderr.contains("Cannot evict pod as it would violate the pod's disruption budget."),
+            "{drain:#?}"
+        );
+        assert!(pods.get_opt("web").await.unwrap().is_none());
+        assert!(pods.get_opt("db").await.unwrap().is_some());
         server.shutdown().await;
     })
     .await;

@@ -118,9 +118,10 @@ fn cron_jobs_get_defaults_and_their_schedule_checked() {
         "spec.schedule: Invalid value: \"every night\": expected exactly 5 fields, found 2: [every night]"
     );
     let errors = validate("CronJob", &cron_job("CRON_TZ=UTC 0 3 * * *"), None);
-    assert!(errors.iter().any(|e| e.to_string().ends_with(
-        "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"
-    )));
+    assert!(errors.iter().any(|e| {
+        e.to_string()
+            .ends_with("cannot use TZ or CRON_TZ in schedule, use timeZone field instead")
+    }));
     let mut policy = cron_job("@daily");
     policy["spec"]["concurrencyPolicy"] = json!("Sometimes");
     assert_eq!(

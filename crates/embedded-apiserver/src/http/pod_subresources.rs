@@ -10,7 +10,6 @@
 //!   `spec.ephemeralContainers` may change, and only by adding.
 
 use super::{Query, json_response};
-use http::HeaderMap;
 use crate::cluster::{Cluster, Subresource, WriteOptions, now};
 use crate::errors::{ApiError, ApiResult, FieldError, QualifiedResource};
 use crate::gc::{DeleteOptions, Propagation};
@@ -19,9 +18,34 @@ use crate::registry::{ResourceKey, Served};
 use crate::server::AppState;
 use crate::simulation::logs::{self, LogOptions};
 use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
 use http::{StatusCode, header};
 use serde_json::{Value, json};
 use std::sync::Arc;
+
+/// Their discovery entries, as kube-apiserver lists them in `/api/v1`
+/// (and in aggregated discovery). kubectl drain evicts only when
+/// `pods/eviction` is listed (`drain.CheckEvictionSupport`).
+pub(crate) fn discovered() -> Vec<crate::discovery::Subresource> {
+    let entry =
+        |name: &'static str, kind: &str, verbs: &[&'static str]| crate::discovery::Subresource {
+            name,
+            group: String::new(),
+            version: "v1".into(),
+            kind: kind.into(),
+            verbs: verbs.to_vec(),
+        };
+    let mut eviction = entry("eviction", "Eviction", &["create"]);
+    eviction.group = "policy".into();
+    vec![
+        entry("attach", "PodAttachOptions", &["create", "get"]),
+        entry("ephemeralcontainers", "Pod", &["get", "patch", "update"]),
+        eviction,
+        entry("exec", "PodExecOptions", &["create", "get"]),
+        entry("log", "Pod", &["get"]),
+        entry("portforward", "PodPortForwardOptions", &["create", "get"]),
+    ]
+}
 
 /// The pod subresources served here.
 pub(super) fn serves(subresource: &str) -> bool {
@@ -110,7 +134,9 @@ fn container_of(pod: &Value, query: &Query) -> ApiResult<String> {
         [only] => Ok((*only).to_owned()),
         _ => Err(ApiError::BadRequest(format!(
             "a container name must be specified for pod {}, choose one of: [{}]",
-            pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default(),
+            pod.pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
             names.join(" ")
         ))),
     }
@@ -138,16 +164,23 @@ fn log(app: &AppState, query: &Query, namespace: &str, name: &str) -> ApiResult<
 /// dials the kubelet, then the dial's failure.
 fn no_kubelet(app: &AppState, query: &Query, namespace: &str, name: &str) -> ApiResult<Response> {
     let pod = get_pod(app, namespace, name)?;
-    let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default();
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if node.is_empty() {
-        return Err(ApiError::BadRequest(format!("pod {name} does not have a host assigned")));
+        return Err(ApiError::BadRequest(format!(
+            "pod {name} does not have a host assigned"
+        )));
     }
     if let Some(container) = query.get("container") {
-        let known = ["containers", "initContainers", "ephemeralContainers"].iter().any(|field| {
-            pod.pointer(&format!("/spec/{field}"))
-                .and_then(Value::as_array)
-                .is_some_and(|all| all.iter().any(|c| c["name"] == container))
-        });
+        let known = ["containers", "initContainers", "ephemeralContainers"]
+            .iter()
+            .any(|field| {
+                pod.pointer(&format!("/spec/{field}"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|all| all.iter().any(|c| c["name"] == container))
+            });
         if !known {
             return Err(ApiError::BadRequest(format!(
                 "container {container} is not valid for pod {name}"
@@ -155,8 +188,14 @@ fn no_kubelet(app: &AppState, query: &Query, namespace: &str, name: &str) -> Api
         }
     }
     let host = crate::simulation::host_ip(node);
-    let message = format!("error dialing backend: dial tcp {host}:10250: connect: connection refused");
-    Ok(status(StatusCode::INTERNAL_SERVER_ERROR, "", &message, None))
+    let message =
+        format!("error dialing backend: dial tcp {host}:10250: connect: connection refused");
+    Ok(status(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "",
+        &message,
+        None,
+    ))
 }
 
 fn pod_ready(pod: &Value) -> bool {
@@ -189,8 +228,20 @@ fn too_many_requests(cause: String, retry_after: u64) -> Response {
 }
 
 /// `POST pods/<name>/eviction`.
-fn evict(app: &AppState, served: &Served, namespace: &str, name: &str, body: &[u8]) -> ApiResult<Response> {
-    let eviction = super::decode_body(body)?;
+fn evict(
+    app: &AppState,
+    served: &Served,
+    namespace: &str,
+    name: &str,
+    body: &[u8],
+) -> ApiResult<Response> {
+    // kubectl drain's typed client may send protobuf; only the delete
+    // options matter here, and the defaults serve when they cannot be read.
+    let eviction = match super::decode_body(body) {
+        Ok(eviction) => eviction,
+        Err(_) if body.starts_with(crate::protobuf::MAGIC) => json!({}),
+        Err(error) => return Err(error),
+    };
     let dry_run = eviction
         .pointer("/deleteOptions/dryRun")
         .and_then(Value::as_array)
@@ -200,7 +251,10 @@ fn evict(app: &AppState, served: &Served, namespace: &str, name: &str, body: &[u
         .store
         .get(&pod_key(), &(namespace.to_owned(), name.to_owned()))
         .ok_or_else(|| ApiError::not_found(pods(), name))?;
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
     // `canIgnorePDB`: finished, pending and terminating pods go at once.
     let ignores_budget = matches!(phase, "Succeeded" | "Failed" | "Pending")
         || pod.pointer("/metadata/deletionTimestamp").is_some();
@@ -223,6 +277,9 @@ fn evict(app: &AppState, served: &Served, namespace: &str, name: &str, body: &[u
             }
         }
     }
+    if !dry_run {
+        mark_disruption_target(&mut cluster, &pod);
+    }
     let options = DeleteOptions {
         propagation: Some(Propagation::Background),
         dry_run,
@@ -237,6 +294,45 @@ fn evict(app: &AppState, served: &Served, namespace: &str, name: &str, body: &[u
         StatusCode::CREATED,
         &json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success" }),
     ))
+}
+
+/// The `DisruptionTarget` condition the eviction puts on a pod before
+/// deleting it (`addConditionAndDeletePod`; PodDisruptionConditions, GA in 1.31).
+fn mark_disruption_target(cluster: &mut Cluster, pod: &Value) {
+    let at = (
+        pod.pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        pod.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    let rv = pod
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let now = now();
+    cluster.write_as_system(&pod_key(), &at, &rv, |pod| {
+        let status = pod
+            .as_object_mut()
+            .expect("a pod is an object")
+            .entry("status")
+            .or_insert_with(|| json!({}));
+        if !status["conditions"].is_array() {
+            status["conditions"] = json!([]);
+        }
+        let conditions = status["conditions"]
+            .as_array_mut()
+            .expect("just made an array");
+        conditions.retain(|c| c["type"] != "DisruptionTarget");
+        conditions.push(json!({
+            "type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+            "message": "Eviction API: evicting", "lastProbeTime": null, "lastTransitionTime": now,
+        }));
+    });
 }
 
 /// The namespace's PodDisruptionBudgets whose selector takes `pod`.
@@ -269,9 +365,13 @@ fn check_budget(
     dry_run: bool,
 ) -> Option<Response> {
     let int = |pointer: &str| budget.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
-    let budget_name = budget.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let budget_name = budget
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !pod_ready(pod) {
-        let always = budget.pointer("/spec/unhealthyPodEvictionPolicy") == Some(&json!("AlwaysAllow"));
+        let always =
+            budget.pointer("/spec/unhealthyPodEvictionPolicy") == Some(&json!("AlwaysAllow"));
         let healthy_enough = int("/status/currentHealthy") >= int("/status/desiredHealthy")
             && int("/status/desiredHealthy") > 0;
         if always || healthy_enough {
@@ -302,7 +402,10 @@ fn check_budget(
         group: "policy".into(),
         plural: "poddisruptionbudgets".into(),
     };
-    let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+    let namespace = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let rv = budget
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)

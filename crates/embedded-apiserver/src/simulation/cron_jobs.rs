@@ -110,15 +110,24 @@ pub fn step(
         ("Complete", "successfulJobsHistoryLimit", 3),
         ("Failed", "failedJobsHistoryLimit", 1),
     ] {
-        let limit = spec.get(limit_field).and_then(Value::as_i64).unwrap_or(default);
-        let mut done: Vec<&Value> = jobs.iter().copied().filter(|j| has_true(j, condition)).collect();
+        let limit = spec
+            .get(limit_field)
+            .and_then(Value::as_i64)
+            .unwrap_or(default);
+        let mut done: Vec<&Value> = jobs
+            .iter()
+            .copied()
+            .filter(|j| has_true(j, condition))
+            .collect();
         done.sort_by_key(|j| {
             (
                 time_of(j.pointer("/status/startTime")),
                 time_of(j.pointer("/metadata/creationTimestamp")),
             )
         });
-        let excess = done.len().saturating_sub(usize::try_from(limit).unwrap_or(0));
+        let excess = done
+            .len()
+            .saturating_sub(usize::try_from(limit).unwrap_or(0));
         delete.extend(done[..excess].iter().map(|j| name_of(j).to_owned()));
     }
 
@@ -126,7 +135,10 @@ pub fn step(
     let earliest = time_of(current.get("lastScheduleTime"))
         .or_else(|| time_of(cron_job.pointer("/metadata/creationTimestamp")))
         .unwrap_or(now);
-    let now = match next_run_due.then(|| schedule.next_after(earliest)).flatten() {
+    let now = match next_run_due
+        .then(|| schedule.next_after(earliest))
+        .flatten()
+    {
         Some(next) if next > now => next,
         _ => now,
     };

@@ -37,7 +37,11 @@ pub fn budget_status(budget: &Value, pods: &[&Value], now: &str) -> Value {
         .filter(|p| matches(budget.pointer("/spec/selector"), labels_of(p)))
         .collect();
     let current = budget.get("status").cloned().unwrap_or_else(|| json!({}));
-    let name_of = |p: &Value| p.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned);
+    let name_of = |p: &Value| {
+        p.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     // Evictions the controller has not seen through yet: pods still there.
     let disrupted: Map<String, Value> = current["disruptedPods"]
         .as_object()
@@ -52,7 +56,10 @@ pub fn budget_status(budget: &Value, pods: &[&Value], now: &str) -> Value {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let expected = selected.len() as i64;
-    let desired = match (budget.pointer("/spec/maxUnavailable"), budget.pointer("/spec/minAvailable")) {
+    let desired = match (
+        budget.pointer("/spec/maxUnavailable"),
+        budget.pointer("/spec/minAvailable"),
+    ) {
         (Some(max), _) => (expected - scaled(max, expected)).max(0),
         (None, Some(min)) => scaled(min, expected),
         (None, None) => 0,
@@ -66,7 +73,10 @@ pub fn budget_status(budget: &Value, pods: &[&Value], now: &str) -> Value {
         })
         .count() as i64;
     let allowed = (healthy - desired).max(0);
-    let generation = budget.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
+    let generation = budget
+        .pointer("/metadata/generation")
+        .cloned()
+        .unwrap_or(json!(1));
     let (status, reason) = if allowed > 0 {
         ("True", "SufficientPods")
     } else {

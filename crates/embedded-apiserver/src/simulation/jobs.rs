@@ -85,9 +85,12 @@ pub fn step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
     let mut step = next_step(job, pods, now)?;
     // A condition the controller sets again unchanged keeps its times.
     let current = job.pointer("/status/conditions").and_then(Value::as_array);
-    if let (Some(current), Some(conditions)) =
-        (current, step.status.get_mut("conditions").and_then(Value::as_array_mut))
-    {
+    if let (Some(current), Some(conditions)) = (
+        current,
+        step.status
+            .get_mut("conditions")
+            .and_then(Value::as_array_mut),
+    ) {
         for condition in conditions {
             let same = |c: &&Value| {
                 ["type", "status", "reason", "message"]
@@ -135,7 +138,11 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         "uncountedTerminatedPods": {},
     });
     let set_counts = |status: &mut Value, active: i64, succeeded: i64, failed: i64| {
-        for (field, value) in [("active", active), ("succeeded", succeeded), ("failed", failed)] {
+        for (field, value) in [
+            ("active", active),
+            ("succeeded", succeeded),
+            ("failed", failed),
+        ] {
             if value > 0 {
                 status[field] = json!(value);
             }
@@ -164,7 +171,13 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         .iter_mut()
         .find(|c| c["type"] == "Suspended" && c["status"] == "True")
     {
-        *suspended = condition("Suspended", false, Some("JobResumed"), Some("Job resumed"), now);
+        *suspended = condition(
+            "Suspended",
+            false,
+            Some("JobResumed"),
+            Some("Job resumed"),
+            now,
+        );
         suspended["lastProbeTime"] = json!(now);
     }
     let start_time = current
@@ -175,9 +188,13 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
     status["startTime"] = json!(start_time);
 
     let backoff_limit = count(spec, "backoffLimit").unwrap_or(6);
-    let restart_on_failure = spec.pointer("/template/spec/restartPolicy") == Some(&json!("OnFailure"));
+    let restart_on_failure =
+        spec.pointer("/template/spec/restartPolicy") == Some(&json!("OnFailure"));
     let past_deadline = count(spec, "activeDeadlineSeconds").is_some_and(|deadline| {
-        let elapsed = match (start_time.parse::<jiff::Timestamp>(), now.parse::<jiff::Timestamp>()) {
+        let elapsed = match (
+            start_time.parse::<jiff::Timestamp>(),
+            now.parse::<jiff::Timestamp>(),
+        ) {
             (Ok(start), Ok(now)) => now.duration_since(start).as_secs(),
             _ => 0,
         };
@@ -263,7 +280,9 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
 pub fn pod_from_template(job: &Value) -> Value {
     let meta = |field: &str| job.pointer(&format!("/metadata/{field}")).cloned();
     let template = job.pointer("/spec/template").cloned().unwrap_or_default();
-    let name = meta("name").and_then(|n| n.as_str().map(str::to_owned)).unwrap_or_default();
+    let name = meta("name")
+        .and_then(|n| n.as_str().map(str::to_owned))
+        .unwrap_or_default();
     let mut metadata = json!({
         "generateName": format!("{name}-"),
         "ownerReferences": [{

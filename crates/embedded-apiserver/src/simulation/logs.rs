@@ -14,7 +14,10 @@ pub struct LogLine {
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// The log of `container` in `pod` (the previous instance's with
@@ -34,13 +37,22 @@ pub fn container_log(pod: &Value, container: &str, previous: bool) -> Result<Vec
         .or_else(|| find("ephemeralContainers"))
     else {
         // pkg/registry/core/pod/strategy.go, `LogLocation`.
-        return Err(format!("container {container} is not valid for pod {pod_name}"));
+        return Err(format!(
+            "container {container} is not valid for pod {pod_name}"
+        ));
     };
-    let status = ["containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"]
-        .iter()
-        .filter_map(|field| pod.pointer(&format!("/status/{field}")).and_then(Value::as_array))
-        .flatten()
-        .find(|s| s["name"] == container);
+    let status = [
+        "containerStatuses",
+        "initContainerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|field| {
+        pod.pointer(&format!("/status/{field}"))
+            .and_then(Value::as_array)
+    })
+    .flatten()
+    .find(|s| s["name"] == container);
     let state = if previous {
         // pkg/kubelet/kubelet_pods.go, `validateContainerLogStatus`.
         match status.and_then(|s| s.pointer("/lastState/terminated")) {
@@ -56,7 +68,13 @@ pub fn container_log(pod: &Value, container: &str, previous: bool) -> Result<Vec
             Some((state, _)) if state.get("running").is_some() => &state["running"],
             Some((state, _)) if state.get("terminated").is_some() => &state["terminated"],
             // Back-off: the last run's log is the current one.
-            Some((state, Some(last))) if state.pointer("/waiting/reason").is_some_and(|r| r == "CrashLoopBackOff") => last,
+            Some((state, Some(last)))
+                if state
+                    .pointer("/waiting/reason")
+                    .is_some_and(|r| r == "CrashLoopBackOff") =>
+            {
+                last
+            }
             Some((state, _)) => {
                 let reason = state
                     .pointer("/waiting/reason")
@@ -75,7 +93,10 @@ pub fn container_log(pod: &Value, container: &str, previous: bool) -> Result<Vec
     };
     let started = state["startedAt"].as_str().unwrap_or_default().to_owned();
     let image = definition["image"].as_str().unwrap_or_default();
-    let line = |time: &str, text: String| LogLine { time: time.to_owned(), text };
+    let line = |time: &str, text: String| LogLine {
+        time: time.to_owned(),
+        text,
+    };
     let mut lines = vec![line(
         &started,
         format!("[simulation] container {container} started (image {image})"),
@@ -84,7 +105,10 @@ pub fn container_log(pod: &Value, container: &str, previous: bool) -> Result<Vec
     let running = state.get("finishedAt").is_none();
     if running {
         if ready {
-            lines.push(line(&started, format!("[simulation] container {container} is ready")));
+            lines.push(line(
+                &started,
+                format!("[simulation] container {container} is ready"),
+            ));
         } else if let Verdict::NeverReady { reason } = contracts::verdict(definition, spec) {
             lines.push(line(&started, reason));
         }
@@ -120,9 +144,10 @@ pub fn render(lines: &[LogLine], options: &LogOptions, now: jiff::Timestamp) -> 
             since.is_none_or(|since| l.time.parse::<jiff::Timestamp>().is_ok_and(|t| t >= since))
         })
         .collect();
-    let skip = options
-        .tail_lines
-        .map_or(0, |tail| kept.len().saturating_sub(usize::try_from(tail).unwrap_or(0)));
+    let skip = options.tail_lines.map_or(0, |tail| {
+        kept.len()
+            .saturating_sub(usize::try_from(tail).unwrap_or(0))
+    });
     let mut text = String::new();
     for line in &kept[skip..] {
         if options.timestamps {
@@ -172,7 +197,10 @@ mod tests {
 
     #[test]
     fn a_running_container_says_it_started_and_is_ready() {
-        let pod = pod(json!({ "running": { "startedAt": "2026-01-01T10:00:00Z" } }), json!({}));
+        let pod = pod(
+            json!({ "running": { "startedAt": "2026-01-01T10:00:00Z" } }),
+            json!({}),
+        );
         let lines = container_log(&pod, "app", false).unwrap();
         let text: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(
@@ -182,7 +210,11 @@ mod tests {
                 "[simulation] container app is ready"
             ]
         );
-        let options = LogOptions { timestamps: true, tail_lines: Some(1), ..LogOptions::default() };
+        let options = LogOptions {
+            timestamps: true,
+            tail_lines: Some(1),
+            ..LogOptions::default()
+        };
         assert_eq!(
             render(&lines, &options, jiff::Timestamp::now()),
             "2026-01-01T10:00:00.000000000Z [simulation] container app is ready\n"
@@ -191,7 +223,10 @@ mod tests {
 
     #[test]
     fn kubelet_errors_for_missing_logs() {
-        let running = pod(json!({ "running": { "startedAt": "2026-01-01T10:00:00Z" } }), json!({}));
+        let running = pod(
+            json!({ "running": { "startedAt": "2026-01-01T10:00:00Z" } }),
+            json!({}),
+        );
         assert_eq!(
             container_log(&running, "app", true).unwrap_err(),
             "previous terminated container \"app\" in pod \"web\" not found"
@@ -200,7 +235,10 @@ mod tests {
             container_log(&running, "db", false).unwrap_err(),
             "container db is not valid for pod web"
         );
-        let waiting = pod(json!({ "waiting": { "reason": "PodInitializing" } }), json!({}));
+        let waiting = pod(
+            json!({ "waiting": { "reason": "PodInitializing" } }),
+            json!({}),
+        );
         assert_eq!(
             container_log(&waiting, "app", false).unwrap_err(),
             "container \"app\" in pod \"web\" is waiting to start: PodInitializing"

@@ -44,7 +44,10 @@ fn unresolvable(reason: impl Into<String>) -> Refusal {
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// `v1helper.TolerationsTolerateTaint`, one toleration.
@@ -72,7 +75,12 @@ fn untolerated_taint<'a>(pod: &Value, node: &'a Value) -> Option<&'a Value> {
         .into_iter()
         .flatten()
         .filter(|t| matches!(str_at(t, "/effect"), "NoSchedule" | "NoExecute"))
-        .find(|taint| !tolerations.into_iter().flatten().any(|t| tolerates(t, taint)))
+        .find(|taint| {
+            !tolerations
+                .into_iter()
+                .flatten()
+                .any(|t| tolerates(t, taint))
+        })
 }
 
 /// One `NodeSelectorRequirement` against the node's labels.
@@ -93,8 +101,12 @@ fn requirement_matches(requirement: &Value, node: &Value) -> bool {
         "NotIn" => label.is_none_or(|l| !values.contains(&l)),
         "Exists" => label.is_some(),
         "DoesNotExist" => label.is_none(),
-        "Gt" => matches!((label.and_then(number), values.first().and_then(|v| number(v))), (Some(l), Some(v)) if l > v),
-        "Lt" => matches!((label.and_then(number), values.first().and_then(|v| number(v))), (Some(l), Some(v)) if l < v),
+        "Gt" => {
+            matches!((label.and_then(number), values.first().and_then(|v| number(v))), (Some(l), Some(v)) if l > v)
+        }
+        "Lt" => {
+            matches!((label.and_then(number), values.first().and_then(|v| number(v))), (Some(l), Some(v)) if l < v)
+        }
         _ => false,
     }
 }
@@ -119,14 +131,18 @@ fn node_affinity_matches(pod: &Value, node: &Value) -> bool {
                 .into_iter()
                 .flatten()
                 .all(|r| requirement_matches(r, node));
-            let fields_ok = term["matchFields"].as_array().into_iter().flatten().all(|r| {
-                str_at(r, "/key") == "metadata.name" && {
-                    let by_name = serde_json::json!({ "metadata": { "labels": {
+            let fields_ok = term["matchFields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|r| {
+                    str_at(r, "/key") == "metadata.name" && {
+                        let by_name = serde_json::json!({ "metadata": { "labels": {
                         "metadata.name": str_at(node, "/metadata/name")
                     } } });
-                    requirement_matches(r, &by_name)
-                }
-            });
+                        requirement_matches(r, &by_name)
+                    }
+                });
             expressions_ok && fields_ok
         })
     });
@@ -155,14 +171,17 @@ fn request(pod: &Value, resource: &str) -> Quantity {
     let sum = of("containers")
         .into_iter()
         .fold(Quantity::from_units(0), |total, q| total + q);
-    of("initContainers").into_iter().fold(sum, |max, q| if q > max { q } else { max })
+    of("initContainers")
+        .into_iter()
+        .fold(sum, |max, q| if q > max { q } else { max })
 }
 
 /// `NodeResourcesFit`: what the node lacks for `pod` beside `placed` (the
 /// pods already bound to it), in upstream's order.
 fn insufficient(pod: &Value, node: &Value, placed: &[&Value]) -> Vec<String> {
     let mut missing = Vec::new();
-    let allocatable = |resource: &str| quantity(node.pointer(&format!("/status/allocatable/{resource}")));
+    let allocatable =
+        |resource: &str| quantity(node.pointer(&format!("/status/allocatable/{resource}")));
     if let Some(pods) = allocatable("pods")
         && Quantity::from_units(placed.len() as i64 + 1) > pods
     {
@@ -173,9 +192,9 @@ fn insufficient(pod: &Value, node: &Value, placed: &[&Value]) -> Vec<String> {
         if wanted.is_zero() {
             continue;
         }
-        let used = placed
-            .iter()
-            .fold(Quantity::from_units(0), |total, p| total + request(p, resource));
+        let used = placed.iter().fold(Quantity::from_units(0), |total, p| {
+            total + request(p, resource)
+        });
         if allocatable(resource).is_some_and(|free| used + wanted > free) {
             missing.push(format!("Insufficient {resource}"));
         }
@@ -204,7 +223,9 @@ fn filter(pod: &Value, node: &Value, placed: &[&Value]) -> Option<Refusal> {
         )));
     }
     if !node_affinity_matches(pod, node) {
-        return Some(unresolvable("node(s) didn't match Pod's node affinity/selector"));
+        return Some(unresolvable(
+            "node(s) didn't match Pod's node affinity/selector",
+        ));
     }
     let missing = insufficient(pod, node, placed);
     (!missing.is_empty()).then(|| Refusal {

@@ -49,7 +49,11 @@ impl BatchControls {
     /// The outcome for pods of `job`: the Job's own, else its CronJob's.
     fn job_pods(&self, namespace: &str, job: &Value) -> JobPods {
         let controls = self.job_pods.lock();
-        let lookup = |name: &str| controls.get(&(namespace.to_owned(), name.to_owned())).copied();
+        let lookup = |name: &str| {
+            controls
+                .get(&(namespace.to_owned(), name.to_owned()))
+                .copied()
+        };
         let name = job.pointer("/metadata/name").and_then(Value::as_str);
         name.and_then(lookup)
             .or_else(|| jobs::controller_of(job, "CronJob").and_then(|(cron, _)| lookup(cron)))
@@ -84,7 +88,11 @@ fn controller_options() -> WriteOptions {
 
 /// The objects in `namespace` of `key` whose controller is the object with `uid`.
 fn owned_by(cluster: &Cluster, key: &ResourceKey, namespace: &str, uid: &str) -> Vec<Arc<Value>> {
-    let owner_kind = if key.plural == "pods" { "Job" } else { "CronJob" };
+    let owner_kind = if key.plural == "pods" {
+        "Job"
+    } else {
+        "CronJob"
+    };
     cluster
         .store
         .range(key, Some(namespace), None)
@@ -166,18 +174,35 @@ pub(super) fn sync_job(app: &AppState, at: &ObjectKey) {
         let active = status["active"].as_u64().unwrap_or(0) - (step.create - created) as u64;
         status["active"] = json!(active);
         if active == 0 {
-            status.as_object_mut().expect("status is an object").remove("active");
+            status
+                .as_object_mut()
+                .expect("status is an object")
+                .remove("active");
         }
     }
-    cluster.write_status_as_system(&key("batch", "jobs"), at, meta(&job, "resourceVersion"), status);
+    cluster.write_status_as_system(
+        &key("batch", "jobs"),
+        at,
+        meta(&job, "resourceVersion"),
+        status,
+    );
 }
 
 /// A Job changed: its CronJob, if any, catches up.
 pub(super) fn job_changed(app: &AppState, job: &Value) {
     if let Some((cron_job, _)) = jobs::controller_of(job, "CronJob") {
-        sync_cron_job(app, &(meta(job, "namespace").to_owned(), cron_job.to_owned()));
+        sync_cron_job(
+            app,
+            &(meta(job, "namespace").to_owned(), cron_job.to_owned()),
+        );
     }
-    sync_job(app, &(meta(job, "namespace").to_owned(), meta(job, "name").to_owned()));
+    sync_job(
+        app,
+        &(
+            meta(job, "namespace").to_owned(),
+            meta(job, "name").to_owned(),
+        ),
+    );
 }
 
 /// One step of the CronJob controller for the CronJob at `at`.
@@ -187,7 +212,12 @@ pub(super) fn sync_cron_job(app: &AppState, at: &ObjectKey) {
     let Some(cron_job) = cluster.store.get(&key("batch", "cronjobs"), at) else {
         return;
     };
-    let owned = owned_by(&cluster, &key("batch", "jobs"), &at.0, meta(&cron_job, "uid"));
+    let owned = owned_by(
+        &cluster,
+        &key("batch", "jobs"),
+        &at.0,
+        meta(&cron_job, "uid"),
+    );
     let job_refs: Vec<&Value> = owned.iter().map(AsRef::as_ref).collect();
     let Some(step) = cron_jobs::step(&cron_job, &job_refs, jiff::Timestamp::now(), due) else {
         return;
@@ -204,7 +234,9 @@ pub(super) fn sync_cron_job(app: &AppState, at: &ObjectKey) {
         let created = match cluster.create(&jobs_served, Some(&at.0), job, &controller_options()) {
             Ok(created) => Some(created),
             // Already made for this time (upstream adopts it the same way).
-            Err(_) => cluster.store.get(&key("batch", "jobs"), &(at.0.clone(), name)),
+            Err(_) => cluster
+                .store
+                .get(&key("batch", "jobs"), &(at.0.clone(), name)),
         };
         if let Some(created) = created {
             let reference = json!({

@@ -28,7 +28,10 @@ pub(super) fn sync_namespace(app: &AppState, namespace: &str) {
     let now = now();
     for budget in budgets {
         let status = budget_status(&budget, &pod_refs, &now);
-        let name = budget.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let name = budget
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let rv = budget
             .pointer("/metadata/resourceVersion")
             .and_then(Value::as_str)

@@ -120,16 +120,23 @@ pub(super) fn node_changed(app: &AppState, node: &Value) {
         .filter(|t| t["key"] != UNSCHEDULABLE_TAINT)
         .collect();
     if cordoned {
-        taints.push(json!({ "key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule", "timeAdded": now() }));
+        taints.push(
+            json!({ "key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule", "timeAdded": now() }),
+        );
     }
-    let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let name = node
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let rv = node
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    app.cluster
-        .lock()
-        .write_as_system(&key("", "nodes"), &(String::new(), name.to_owned()), rv, |node| {
+    app.cluster.lock().write_as_system(
+        &key("", "nodes"),
+        &(String::new(), name.to_owned()),
+        rv,
+        |node| {
             let spec = node["spec"].as_object_mut();
             if let Some(spec) = spec {
                 if taints.is_empty() {
@@ -138,12 +145,15 @@ pub(super) fn node_changed(app: &AppState, node: &Value) {
                     spec.insert("taints".into(), json!(taints));
                 }
             }
-        });
+        },
+    );
 }
 
 /// Whether the default scheduler has still to place `pod`.
 pub(super) fn needs_scheduling(pod: &Value) -> bool {
-    pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty)
+    pod.pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
         && pod.pointer("/metadata/deletionTimestamp").is_none()
         && pod
             .pointer("/spec/schedulerName")
@@ -169,7 +179,9 @@ pub(super) fn schedule(app: &AppState, pod: &Value) {
         .range(&key("", "pods"), None, None)
         .map(|(_, p)| Arc::clone(p))
         .filter(|p| {
-            p.pointer("/spec/nodeName").and_then(Value::as_str).is_some()
+            p.pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some()
                 && !matches!(
                     p.pointer("/status/phase").and_then(Value::as_str),
                     Some("Succeeded" | "Failed")

@@ -51,7 +51,11 @@ fn a_succeeded_pod_completes_the_job() {
     assert!(step.status.get("active").is_none());
     let mut done = job(json!({}));
     done["status"] = step.status;
-    assert_eq!(super::step(&done, &[&succeeded], NOW), None, "finished Jobs rest");
+    assert_eq!(
+        super::step(&done, &[&succeeded], NOW),
+        None,
+        "finished Jobs rest"
+    );
 }
 
 #[test]
@@ -62,7 +66,10 @@ fn failures_past_the_backoff_limit_fail_the_job() {
     assert_eq!(replaced.status["failed"], 1);
     let step = step(&job(json!({ "backoffLimit": 1 })), &[&failed, &failed], NOW).unwrap();
     assert_eq!(types(&step.status), ["FailureTarget", "Failed"]);
-    assert_eq!(step.status["conditions"][1]["reason"], "BackoffLimitExceeded");
+    assert_eq!(
+        step.status["conditions"][1]["reason"],
+        "BackoffLimitExceeded"
+    );
     assert_eq!(
         step.status["conditions"][1]["message"],
         "Job has reached the specified backoff limit"

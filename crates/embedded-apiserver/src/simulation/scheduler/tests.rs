@@ -24,7 +24,10 @@ fn place_on(pod: &Value, nodes: &[&Value]) -> Placement {
 #[test]
 fn a_plain_pod_lands_on_the_first_node() {
     let (a, b) = (node("a", json!({})), node("b", json!({})));
-    assert_eq!(place_on(&pod(json!({})), &[&a, &b]), Placement::Node("a".into()));
+    assert_eq!(
+        place_on(&pod(json!({})), &[&a, &b]),
+        Placement::Node("a".into())
+    );
 }
 
 #[test]
@@ -37,22 +40,31 @@ fn selectors_and_required_affinity_must_match() {
             "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.".into()
         )
     );
-    let affinity = pod(json!({ "affinity": { "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": {
+    let affinity = pod(
+        json!({ "affinity": { "nodeAffinity": { "requiredDuringSchedulingIgnoredDuringExecution": {
         "nodeSelectorTerms": [
             { "matchExpressions": [{ "key": "disk", "operator": "In", "values": ["nvme"] }] },
             { "matchExpressions": [{ "key": "disk", "operator": "Exists" }] },
         ]
-    } } } }));
+    } } } }),
+    );
     assert_eq!(place_on(&affinity, &[&a]), Placement::Node("a".into()));
 }
 
 #[test]
 fn cordoned_and_tainted_nodes_refuse_untolerating_pods() {
-    let cordoned = node("a", json!({ "unschedulable": true, "taints": [
+    let cordoned = node(
+        "a",
+        json!({ "unschedulable": true, "taints": [
         { "key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule" }
-    ] }));
-    let tainted = node("b", json!({ "taints": [{ "key": "gpu", "value": "yes", "effect": "NoSchedule" }] }));
-    let Placement::Unschedulable(message) = place_on(&pod(json!({})), &[&cordoned, &tainted]) else {
+    ] }),
+    );
+    let tainted = node(
+        "b",
+        json!({ "taints": [{ "key": "gpu", "value": "yes", "effect": "NoSchedule" }] }),
+    );
+    let Placement::Unschedulable(message) = place_on(&pod(json!({})), &[&cordoned, &tainted])
+    else {
         panic!("no node should take the pod");
     };
     assert_eq!(
@@ -60,13 +72,18 @@ fn cordoned_and_tainted_nodes_refuse_untolerating_pods() {
         "0/2 nodes are available: 1 node(s) had untolerated taint {gpu: yes}, 1 node(s) were unschedulable. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
     );
     let tolerant = pod(json!({ "tolerations": [{ "key": "gpu", "operator": "Exists" }] }));
-    assert_eq!(place_on(&tolerant, &[&cordoned, &tainted]), Placement::Node("b".into()));
+    assert_eq!(
+        place_on(&tolerant, &[&cordoned, &tainted]),
+        Placement::Node("b".into())
+    );
 }
 
 #[test]
 fn requests_must_fit_beside_the_pods_already_there() {
     let a = node("a", json!({}));
-    let big = pod(json!({ "containers": [{ "name": "c", "resources": { "requests": { "cpu": "3" } } }] }));
+    let big = pod(
+        json!({ "containers": [{ "name": "c", "resources": { "requests": { "cpu": "3" } } }] }),
+    );
     let placed = big.clone();
     let Placement::Unschedulable(message) = place(&big, &[&a], |_| vec![&placed]) else {
         panic!("the second 3-cpu pod does not fit in 4 cpus");

@@ -8,8 +8,12 @@ use super::{
 };
 use k8s_openapi::api::batch::v1::{CronJob, Job, JobCondition};
 
-const CONTAINERS: Column =
-    Column::new("Containers", "string", "Names of each container in the template.").wide();
+const CONTAINERS: Column = Column::new(
+    "Containers",
+    "string",
+    "Names of each container in the template.",
+)
+.wide();
 const IMAGES: Column = Column::new(
     "Images",
     "string",

@@ -173,9 +173,13 @@ fn next_pod_status(pod: &Value, now: &str) -> Option<Value> {
         .get("phase")
         .and_then(Value::as_str)
         .unwrap_or("Pending");
+    if phase == "Running" {
+        // Running pods stay running until a test finishes them, but start
+        // the ephemeral containers added to them (`kubectl debug`).
+        return ephemeral_container_statuses(pod, status, now);
+    }
     if phase != "Pending" {
-        // Running pods stay running until a test finishes them; finished
-        // pods are left alone.
+        // Finished pods are left alone.
         return None;
     }
     if !has_true_condition(&status, "PodScheduled") {
@@ -189,6 +193,41 @@ fn next_pod_status(pod: &Value, now: &str) -> Option<Value> {
         .unwrap_or(now)
         .to_owned();
     Some(kubelet::started_status(pod, status, &started))
+}
+
+/// A running pod's status with a running status for each ephemeral
+/// container that has none yet; `None` when every one has.
+fn ephemeral_container_statuses(
+    pod: &Value,
+    mut status: Map<String, Value>,
+    now: &str,
+) -> Option<Value> {
+    let known = status
+        .get("ephemeralContainerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let added: Vec<Value> = containers(pod, "ephemeralContainers")
+        .filter(|c| !known.iter().any(|s| s["name"] == c["name"]))
+        .map(|c| {
+            let mut started =
+                container_status(pod, c, json!({ "running": { "startedAt": now } }), false);
+            // Ephemeral containers are never ready and have no restart count to speak of.
+            started
+                .as_object_mut()
+                .expect("a status is an object")
+                .remove("started");
+            started
+        })
+        .collect();
+    if added.is_empty() {
+        return None;
+    }
+    status.insert(
+        "ephemeralContainerStatuses".into(),
+        Value::Array(known.into_iter().chain(added).collect()),
+    );
+    Some(Value::Object(status))
 }
 
 /// Pending, bound to the node: what the scheduler leaves behind.

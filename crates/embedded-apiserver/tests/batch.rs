@@ -122,6 +122,22 @@ async fn a_job_is_defaulted_run_and_completed_by_the_simulation() {
         assert_eq!(pod["status"]["phase"], "Succeeded");
         assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], uid);
         assert_eq!(pod["spec"]["nodeName"], "embedded-node");
+
+        // batch/v1 orphans a Job's pods unless the delete says otherwise.
+        jobs.delete("backup", &DeleteParams::default())
+            .await
+            .unwrap();
+        let orphan = pods
+            .get(owned.items[0].metadata.name.as_deref().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            orphan
+                .metadata
+                .owner_references
+                .unwrap_or_default()
+                .is_empty()
+        );
         server.shutdown().await;
     })
     .await;
@@ -159,7 +175,6 @@ async fn a_job_whose_pods_fail_fails_past_its_backoff_limit() {
             .await
             .unwrap();
         assert_eq!(owned.items.len(), 3);
-        // batch/v1 orphans a Job's pods by default; with Background they go too.
         jobs.delete("restore", &DeleteParams::background())
             .await
             .unwrap();
@@ -348,6 +363,43 @@ async fn forbid_skips_a_run_while_the_last_one_is_active() {
         assert_eq!(
             now["status"]["lastScheduleTime"], running["status"]["lastScheduleTime"],
             "the skipped run is not recorded"
+        );
+        server.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_job_goes_after_its_ttl() {
+    bounded(async {
+        let server = simulating_server().await;
+        let client = server.client().unwrap();
+        let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+        let mut short_lived = job("once", 1);
+        short_lived
+            .spec
+            .as_mut()
+            .unwrap()
+            .ttl_seconds_after_finished = Some(0);
+        jobs.create(&PostParams::default(), &short_lived)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while jobs.get_opt("once").await.unwrap().is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the finished Job stayed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
+        let left = pods
+            .list(&ListParams::default().labels("job-name=once"))
+            .await
+            .unwrap();
+        assert!(
+            left.items.is_empty(),
+            "the TTL controller deletes in the foreground"
         );
         server.shutdown().await;
     })

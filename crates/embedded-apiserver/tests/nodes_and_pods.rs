@@ -422,3 +422,69 @@ async fn kubectl_drain_evicts_through_the_budget() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_debug_adds_an_ephemeral_container_that_the_kubelet_starts() {
+    bounded(async {
+        let server = simulating(1).await;
+        let Some(kubectl) = Kubectl::for_server(&server) else {
+            return server.shutdown().await;
+        };
+        kubectl.apply_ok(&pod_manifest("web", "")).await;
+        let pods: Api<Pod> = Api::namespaced(server.client().unwrap(), NAMESPACE);
+        pod_until(&pods, "web", "web to be ready", ready).await;
+        kubectl
+            .ok(&[
+                "debug",
+                "web",
+                "--image=busybox:1.36",
+                "--container=debugger",
+            ])
+            .await;
+        let debugged = pod_until(&pods, "web", "the debug container to run", |p| {
+            p["status"]["ephemeralContainerStatuses"][0]["state"]["running"].is_object()
+        })
+        .await;
+        assert_eq!(
+            debugged["spec"]["ephemeralContainers"][0]["name"],
+            "debugger"
+        );
+        assert_eq!(
+            debugged["spec"]["ephemeralContainers"][0]["image"],
+            "busybox:1.36"
+        );
+
+        // Ephemeral containers can be added, never taken away.
+        let removal = kubectl
+            .run(
+                &[
+                    "patch",
+                    "pod",
+                    "web",
+                    "--subresource=ephemeralcontainers",
+                    "--type=json",
+                    "-p",
+                    r#"[{"op":"remove","path":"/spec/ephemeralContainers/0"}]"#,
+                ],
+                None,
+            )
+            .await;
+        assert!(!removal.success, "{removal:#?}");
+        assert!(
+            removal.stderr.contains(
+                "existing ephemeral containers \"debugger\" may not be removed or changed"
+            ),
+            "{removal:#?}"
+        );
+        let attach = kubectl
+            .run(&["attach", "web", "-c", "debugger"], None)
+            .await;
+        assert!(!attach.success);
+        assert!(
+            attach.stderr.contains("error dialing backend"),
+            "{attach:#?}"
+        );
+        server.shutdown().await;
+    })
+    .await;
+}

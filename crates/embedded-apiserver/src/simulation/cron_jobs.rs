@@ -228,3 +228,6 @@ fn job_from_template(cron_job: &Value, schedule: &Schedule, scheduled: Timestamp
         "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -276,6 +276,34 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
     })
 }
 
+/// Whether the TTL-after-finished controller deletes `job` at `now`
+/// (`pkg/controller/ttlafterfinished`): it has finished, and
+/// `ttlSecondsAfterFinished` have passed since (its completion time, or
+/// when its finishing condition turned true).
+pub fn ttl_expired(job: &Value, now: jiff::Timestamp) -> bool {
+    let Some(ttl) = job
+        .pointer("/spec/ttlSecondsAfterFinished")
+        .and_then(Value::as_i64)
+    else {
+        return false;
+    };
+    let finished_at = job["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            matches!(c["type"].as_str(), Some("Complete" | "Failed")) && c["status"] == "True"
+        })
+        .filter_map(|c| c["lastTransitionTime"].as_str())
+        .chain(
+            job.pointer("/status/completionTime")
+                .and_then(Value::as_str),
+        )
+        .filter_map(|t| t.parse::<jiff::Timestamp>().ok())
+        .min();
+    finished_at.is_some_and(|at| now.duration_since(at).as_secs() >= ttl)
+}
+
 /// A pod for `job`, from its template, owned by it (what `podControl.CreatePodsWithGenerateName` sends).
 pub fn pod_from_template(job: &Value) -> Value {
     let meta = |field: &str| job.pointer(&format!("/metadata/{field}")).cloned();

@@ -147,6 +147,17 @@ pub(super) fn sync_job(app: &AppState, at: &ObjectKey) {
     let Some(job) = cluster.store.get(&key("batch", "jobs"), at) else {
         return;
     };
+    if jobs::ttl_expired(&job, jiff::Timestamp::now()) {
+        // The TTL controller deletes in the foreground.
+        let options = DeleteOptions {
+            propagation: Some(Propagation::Foreground),
+            ..DeleteOptions::default()
+        };
+        if let Some(served) = served(&cluster, "batch", "jobs") {
+            let _ = cluster.delete(&served, Some(&at.0), &at.1, &options);
+        }
+        return;
+    }
     let pods = owned_by(&cluster, &key("", "pods"), &at.0, meta(&job, "uid"));
     let pod_refs: Vec<&Value> = pods.iter().map(AsRef::as_ref).collect();
     let Some(step) = jobs::step(&job, &pod_refs, &now()) else {

@@ -94,6 +94,18 @@ fn deadlines_and_suspension() {
 }
 
 #[test]
+fn finished_jobs_expire_after_their_ttl() {
+    let mut job = job(json!({ "ttlSecondsAfterFinished": 60 }));
+    let at = |t: &str| t.parse::<jiff::Timestamp>().unwrap();
+    assert!(!ttl_expired(&job, at(NOW)), "not finished");
+    job["status"] = json!({ "completionTime": "2026-01-01T10:00:00Z", "conditions": [
+        { "type": "Complete", "status": "True", "lastTransitionTime": "2026-01-01T10:00:00Z" }
+    ] });
+    assert!(!ttl_expired(&job, at("2026-01-01T10:00:59Z")));
+    assert!(ttl_expired(&job, at("2026-01-01T10:01:00Z")));
+}
+
+#[test]
 fn pods_come_from_the_template_owned_by_the_job() {
     let mut job = job(json!({}));
     job["spec"]["template"]["metadata"] = json!({ "labels": { "job-name": "backup" } });

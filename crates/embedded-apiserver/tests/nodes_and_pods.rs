@@ -110,6 +110,13 @@ async fn kubectl_sees_ready_nodes_and_cordons_them() {
         assert_eq!(web["status"]["hostIP"], "10.0.0.11");
         let wide = kubectl.ok(&["get", "pod", "web", "-o", "wide"]).await;
         assert_eq!(row(&wide, "web")[6], "embedded-node-2");
+        let described = kubectl.ok(&["describe", "node", "embedded-node-2"]).await;
+        assert!(described.contains("Non-terminated Pods:"), "{described}");
+        let listed = described
+            .split("Non-terminated Pods:")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(listed.contains(" web "), "{described}");
 
         let uncordoned = kubectl.ok(&["uncordon", "embedded-node"]).await;
         assert!(
@@ -275,6 +282,13 @@ spec:
         );
         assert_eq!(row(&table, "once")[1..3], ["Complete", "1/1"]);
         assert_eq!(row(&table, "hold")[1..3], ["Running", "0/1"]);
+        let described = kubectl.ok(&["describe", "job", "once"]).await;
+        assert!(
+            described.contains("0 Active (0 Ready) / 1 Succeeded / 0 Failed"),
+            "{described}"
+        );
+        let described = kubectl.ok(&["describe", "cronjob", "nightly"]).await;
+        assert!(described.contains("0 3 * * *"), "{described}");
         let cron = kubectl.ok(&["get", "cronjobs"]).await;
         assert_eq!(
             header(&cron),

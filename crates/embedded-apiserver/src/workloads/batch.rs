@@ -5,6 +5,7 @@
 //! kubelet's part for Job pods: a running Job pod's containers exit as the
 //! test asked ([`JobPods`]), successfully unless told otherwise.
 
+use super::key;
 use crate::cluster::{Cluster, WriteOptions, now};
 use crate::gc::{DeleteOptions, Propagation};
 use crate::registry::{ResourceKey, Served};
@@ -58,13 +59,6 @@ impl BatchControls {
         name.and_then(lookup)
             .or_else(|| jobs::controller_of(job, "CronJob").and_then(|(cron, _)| lookup(cron)))
             .unwrap_or_default()
-    }
-}
-
-pub(super) fn key(group: &str, plural: &str) -> ResourceKey {
-    ResourceKey {
-        group: group.to_owned(),
-        plural: plural.to_owned(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The disruption controller of the simulation: every budget of a
 //! namespace gets its status recomputed when one of its pods or budgets changes.
 
-use super::batch::key;
+use super::key;
 use crate::cluster::now;
 use crate::server::AppState;
 use crate::simulation::disruption::budget_status;

@@ -3,7 +3,7 @@
 //! with `spec.unschedulable` as the node lifecycle controller does, and
 //! binds pending pods to nodes with [`simulation::scheduler`].
 
-use super::batch::key;
+use super::key;
 use crate::cluster::{Cluster, WriteOptions, now};
 use crate::server::AppState;
 use crate::simulation::scheduler::{self, Placement, UNSCHEDULABLE_TAINT};

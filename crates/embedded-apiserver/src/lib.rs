@@ -71,7 +71,7 @@
 //! reach one, and `pods/log` serves the simulation's lines (a `follow`
 //! ends at once). An eviction deletes its pod at once. The simulated
 //! controllers take shortcuts the `simulation` module lists: no back-off
-//! between a Job's retries, no per-index tracking of Indexed Jobs, no
+//! between a Job's retries, no per-index back-off limits for Indexed Jobs, no
 //! scoring, pod affinity, topology spread or preemption in the scheduler,
 //! and a PodDisruptionBudget's expected pods are the pods it selects.
 //!

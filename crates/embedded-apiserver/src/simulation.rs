@@ -39,8 +39,8 @@
 //! limits such as a Deployment's progress deadline never pass; contents of
 //! ConfigMaps and Secrets (dolt's YAML, token files) are not looked at; a
 //! Job's failed pods are replaced at once (no back-off), a Job pod told to
-//! fail ends `Failed` even under `restartPolicy: OnFailure`, Indexed Jobs
-//! are counted as NonIndexed ones, pod failure and success policies are not
+//! fail ends `Failed` even under `restartPolicy: OnFailure`, an Indexed Job's
+//! failures are not kept per index, pod failure and success policies are not
 //! played; a CronJob runs only its latest missed schedule and
 //! [`EmbeddedApiServer::run_cron_job_now`](crate::EmbeddedApiServer::run_cron_job_now)
 //! stands in for waiting; the scheduler takes the first node that fits (no

@@ -405,3 +405,40 @@ async fn a_finished_job_goes_after_its_ttl() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_indexed_job_runs_one_pod_per_completion_index() {
+    bounded(async {
+        let server = simulating_server().await;
+        let client = server.client().unwrap();
+        let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+        let mut indexed = job("shards", 1);
+        let spec = indexed.spec.as_mut().unwrap();
+        spec.completion_mode = Some("Indexed".into());
+        spec.completions = Some(3);
+        spec.parallelism = Some(2);
+        jobs.create(&PostParams::default(), &indexed).await.unwrap();
+        let done = wait_for(&jobs, "shards", "the Job to complete", |j| {
+            condition_types(j).contains(&"Complete".to_owned())
+        })
+        .await;
+        assert_eq!(done["status"]["completedIndexes"], "0-2");
+        assert_eq!(done["status"]["succeeded"], 3);
+        let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
+        let owned = pods.list(&ListParams::default().labels("job-name=shards")).await.unwrap();
+        let mut indexes: Vec<String> = owned
+            .items
+            .iter()
+            .map(|p| p.metadata.annotations.as_ref().unwrap()["batch.kubernetes.io/job-completion-index"].clone())
+            .collect();
+        indexes.sort();
+        assert_eq!(indexes, ["0", "1", "2"]);
+        assert!(owned.items.iter().all(|p| {
+            let name = p.metadata.name.as_deref().unwrap();
+            let index = &p.metadata.annotations.as_ref().unwrap()["batch.kubernetes.io/job-completion-index"];
+            name.starts_with(&format!("shards-{index}-"))
+        }));
+        server.shutdown().await;
+    })
+    .await;
+}

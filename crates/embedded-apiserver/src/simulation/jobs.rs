@@ -14,14 +14,18 @@
 //! Where it is simpler: failed pods are replaced at once (upstream waits an
 //! exponential back-off, 10 s doubling); with `restartPolicy: OnFailure` a
 //! pod whose container crash-loops counts as past the back-off limit at once
-//! (upstream counts restarts up to it); Indexed Jobs are counted like
-//! NonIndexed ones (no per-index bookkeeping, no `completedIndexes`); pod
-//! failure policies, success policies and the `batch.kubernetes.io/job-tracking`
-//! finalizer are not played.
+//! (upstream counts restarts up to it); an Indexed Job's failures count for
+//! the Job, not per index (no `backoffLimitPerIndex`, no `failedIndexes`);
+//! pod failure policies, success policies and the
+//! `batch.kubernetes.io/job-tracking` finalizer are not played. Indexed Jobs
+//! otherwise get a pod per completion index and `completedIndexes`.
 
 use super::condition;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
+/// The annotation (and label) of an Indexed Job pod's completion index.
+const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
 const COMPLETIONS_REACHED: &str = "Reached expected number of succeeded pods";
 const BACKOFF_LIMIT_EXCEEDED: &str = "Job has reached the specified backoff limit";
 const DEADLINE_EXCEEDED: &str = "Job was active longer than specified deadline";
@@ -29,8 +33,9 @@ const DEADLINE_EXCEEDED: &str = "Job was active longer than specified deadline";
 /// What the Job controller does next for one Job.
 #[derive(Debug, Default, PartialEq)]
 pub struct JobStep {
-    /// How many pods to create from the template.
-    pub create: usize,
+    /// The pods to create from the template: one entry each, with its
+    /// completion index for an Indexed Job.
+    pub create: Vec<Option<i64>>,
     /// Names of active pods to delete.
     pub delete: Vec<String>,
     /// The Job's status after this step.
@@ -162,7 +167,7 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         status["ready"] = json!(0);
         set_counts(&mut status, 0, succeeded, failed + active.len() as i64);
         return Some(JobStep {
-            create: 0,
+            create: Vec::new(),
             delete: names(&active),
             status,
         });
@@ -217,7 +222,7 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         status["ready"] = json!(0);
         set_counts(&mut status, 0, succeeded, failed + active.len() as i64);
         return Some(JobStep {
-            create: 0,
+            create: Vec::new(),
             delete: names(&active),
             status,
         });
@@ -225,6 +230,21 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
 
     let completions = count(spec, "completions");
     let parallelism = count(spec, "parallelism").unwrap_or(1).max(0);
+    // Indexed Jobs count each completion index once.
+    let indexed = spec["completionMode"] == "Indexed";
+    let succeeded_indexes: BTreeSet<i64> = pods
+        .iter()
+        .filter(|p| phase(p) == "Succeeded")
+        .filter_map(|p| completion_index(p))
+        .collect();
+    let succeeded = if indexed {
+        succeeded_indexes.len() as i64
+    } else {
+        succeeded
+    };
+    if indexed && !succeeded_indexes.is_empty() {
+        status["completedIndexes"] = json!(index_ranges(&succeeded_indexes));
+    }
     let complete = match completions {
         Some(completions) => succeeded >= completions,
         // A work queue: done once one pod succeeded and none runs.
@@ -248,7 +268,7 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         status["ready"] = json!(0);
         set_counts(&mut status, 0, succeeded, failed);
         return Some(JobStep {
-            create: 0,
+            create: Vec::new(),
             delete: names(&active),
             status,
         });
@@ -259,13 +279,23 @@ fn next_step(job: &Value, pods: &[&Value], now: &str) -> Option<JobStep> {
         None if succeeded > 0 => 0,
         None => parallelism,
     };
-    let create = usize::try_from(wanted - active.len() as i64).unwrap_or(0);
+    let missing = usize::try_from(wanted - active.len() as i64).unwrap_or(0);
+    let create: Vec<Option<i64>> = if indexed {
+        let running: BTreeSet<i64> = active.iter().filter_map(|p| completion_index(p)).collect();
+        (0..completions.unwrap_or(0))
+            .filter(|i| !succeeded_indexes.contains(i) && !running.contains(i))
+            .take(missing)
+            .map(Some)
+            .collect()
+    } else {
+        vec![None; missing]
+    };
     if !conditions.is_empty() {
         status["conditions"] = json!(conditions);
     }
     set_counts(
         &mut status,
-        active.len() as i64 + create as i64,
+        (active.len() + create.len()) as i64,
         succeeded,
         failed,
     );
@@ -304,8 +334,42 @@ pub fn ttl_expired(job: &Value, now: jiff::Timestamp) -> bool {
     finished_at.is_some_and(|at| now.duration_since(at).as_secs() >= ttl)
 }
 
+/// The pod's completion index (`batch.kubernetes.io/job-completion-index`).
+fn completion_index(pod: &Value) -> Option<i64> {
+    pod.pointer("/metadata/annotations")?
+        .get(COMPLETION_INDEX)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// `0-2,4`: sorted indexes as `status.completedIndexes` writes them.
+fn index_ranges(indexes: &BTreeSet<i64>) -> String {
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for &index in indexes {
+        match ranges.last_mut() {
+            Some((_, end)) if *end + 1 == index => *end = index,
+            _ => ranges.push((index, index)),
+        }
+    }
+    ranges
+        .iter()
+        .map(|(start, end)| {
+            if start == end {
+                start.to_string()
+            } else {
+                format!("{start}-{end}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A pod for `job`, from its template, owned by it (what `podControl.CreatePodsWithGenerateName` sends).
-pub fn pod_from_template(job: &Value) -> Value {
+/// An Indexed Job's pod carries its `index` as annotation, label,
+/// `JOB_COMPLETION_INDEX` and hostname (`job_controller.go`,
+/// `addCompletionIndexEnvVariables` and friends).
+pub fn pod_from_template(job: &Value, index: Option<i64>) -> Value {
     let meta = |field: &str| job.pointer(&format!("/metadata/{field}")).cloned();
     let template = job.pointer("/spec/template").cloned().unwrap_or_default();
     let name = meta("name")
@@ -327,11 +391,40 @@ pub fn pod_from_template(job: &Value) -> Value {
             metadata[field] = value.clone();
         }
     }
+    let mut spec = template.get("spec").cloned().unwrap_or_else(|| json!({}));
+    if let Some(index) = index {
+        metadata["generateName"] = json!(format!("{name}-{index}-"));
+        for field in ["annotations", "labels"] {
+            if !metadata[field].is_object() {
+                metadata[field] = json!({});
+            }
+            metadata[field][COMPLETION_INDEX] = json!(index.to_string());
+        }
+        if spec.get("hostname").is_none() {
+            spec["hostname"] = json!(format!("{name}-{index}"));
+        }
+        for list in ["initContainers", "containers"] {
+            for container in spec[list].as_array_mut().into_iter().flatten() {
+                let env = container
+                    .as_object_mut()
+                    .and_then(|c| c.entry("env").or_insert_with(|| json!([])).as_array_mut());
+                if let Some(env) =
+                    env.filter(|e| !e.iter().any(|v| v["name"] == "JOB_COMPLETION_INDEX"))
+                {
+                    env.push(
+                        json!({ "name": "JOB_COMPLETION_INDEX", "valueFrom": { "fieldRef": {
+                        "fieldPath": format!("metadata.annotations['{COMPLETION_INDEX}']"),
+                    } } }),
+                    );
+                }
+            }
+        }
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": metadata,
-        "spec": template.get("spec").cloned().unwrap_or_else(|| json!({})),
+        "spec": spec,
     })
 }
 

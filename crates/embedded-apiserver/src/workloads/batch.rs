@@ -164,8 +164,8 @@ pub(super) fn sync_job(app: &AppState, at: &ObjectKey) {
         delete(&mut cluster, &pods_served, &at.0, name);
     }
     let mut created = 0;
-    for _ in 0..step.create {
-        let pod = jobs::pod_from_template(&job);
+    for index in &step.create {
+        let pod = jobs::pod_from_template(&job, *index);
         match cluster.create(&pods_served, Some(&at.0), pod, &controller_options()) {
             Ok(_) => created += 1,
             Err(error) => {
@@ -175,8 +175,8 @@ pub(super) fn sync_job(app: &AppState, at: &ObjectKey) {
         }
     }
     let mut status = step.status;
-    if created < step.create {
-        let active = status["active"].as_u64().unwrap_or(0) - (step.create - created) as u64;
+    if created < step.create.len() {
+        let active = status["active"].as_u64().unwrap_or(0) - (step.create.len() - created) as u64;
         status["active"] = json!(active);
         if active == 0 {
             status

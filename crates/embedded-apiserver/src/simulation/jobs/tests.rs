@@ -32,7 +32,7 @@ fn types(status: &Value) -> Vec<&str> {
 #[test]
 fn a_new_job_starts_one_pod() {
     let step = step(&job(json!({})), &[], NOW).unwrap();
-    assert_eq!(step.create, 1);
+    assert_eq!(step.create, [None]);
     assert_eq!(step.status["active"], 1);
     assert_eq!(step.status["startTime"], NOW);
     assert_eq!(step.status["ready"], 0);
@@ -43,7 +43,7 @@ fn a_new_job_starts_one_pod() {
 fn a_succeeded_pod_completes_the_job() {
     let succeeded = pod("Succeeded");
     let step = step(&job(json!({})), &[&succeeded], NOW).unwrap();
-    assert_eq!(step.create, 0);
+    assert!(step.create.is_empty());
     assert_eq!(types(&step.status), ["SuccessCriteriaMet", "Complete"]);
     assert_eq!(step.status["conditions"][1]["reason"], "CompletionsReached");
     assert_eq!(step.status["succeeded"], 1);
@@ -62,7 +62,7 @@ fn a_succeeded_pod_completes_the_job() {
 fn failures_past_the_backoff_limit_fail_the_job() {
     let failed = pod("Failed");
     let replaced = step(&job(json!({ "backoffLimit": 1 })), &[&failed], NOW).unwrap();
-    assert_eq!(replaced.create, 1, "one failure is retried");
+    assert_eq!(replaced.create, [None], "one failure is retried");
     assert_eq!(replaced.status["failed"], 1);
     let step = step(&job(json!({ "backoffLimit": 1 })), &[&failed, &failed], NOW).unwrap();
     assert_eq!(types(&step.status), ["FailureTarget", "Failed"]);
@@ -109,9 +109,46 @@ fn finished_jobs_expire_after_their_ttl() {
 fn pods_come_from_the_template_owned_by_the_job() {
     let mut job = job(json!({}));
     job["spec"]["template"]["metadata"] = json!({ "labels": { "job-name": "backup" } });
-    let pod = pod_from_template(&job);
+    let pod = pod_from_template(&job, None);
     assert_eq!(pod["metadata"]["generateName"], "backup-");
     assert_eq!(pod["metadata"]["labels"]["job-name"], "backup");
     assert_eq!(controller_of(&pod, "Job"), Some(("backup", "job-uid")));
     assert_eq!(pod["spec"]["restartPolicy"], "Never");
+}
+
+#[test]
+fn indexed_jobs_run_each_index_once() {
+    let indexed = job(json!({ "completionMode": "Indexed", "completions": 3, "parallelism": 2 }));
+    let first = step(&indexed, &[], NOW).unwrap();
+    assert_eq!(first.create, [Some(0), Some(1)]);
+    let pod = pod_from_template(&indexed, Some(1));
+    assert_eq!(pod["metadata"]["generateName"], "backup-1-");
+    assert_eq!(
+        pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"],
+        "1"
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"],
+        "1"
+    );
+    assert_eq!(pod["spec"]["hostname"], "backup-1");
+    assert_eq!(
+        pod["spec"]["containers"][0]["env"][0]["name"],
+        "JOB_COMPLETION_INDEX"
+    );
+
+    let with_index = |phase: &str, index: i64| {
+        json!({ "metadata": { "name": format!("p{index}"), "annotations": {
+            "batch.kubernetes.io/job-completion-index": index.to_string() } },
+            "status": { "phase": phase } })
+    };
+    let (done0, running1) = (with_index("Succeeded", 0), with_index("Running", 1));
+    let next = step(&indexed, &[&done0, &running1], NOW).unwrap();
+    assert_eq!(next.create, [Some(2)], "index 0 is done, 1 runs");
+    assert_eq!(next.status["completedIndexes"], "0");
+    let (done1, done2) = (with_index("Succeeded", 1), with_index("Succeeded", 2));
+    let last = step(&indexed, &[&done0, &done1, &done2], NOW).unwrap();
+    assert_eq!(last.status["completedIndexes"], "0-2");
+    assert_eq!(last.status["succeeded"], 3);
+    assert!(last.status["conditions"][1]["type"] == "Complete");
 }

@@ -235,6 +235,11 @@ fn field_value(object: &Value, field: &str) -> String {
     let pointer = format!("/{}", path.replace('.', "/"));
     match object.pointer(&pointer) {
         Some(Value::String(s)) => s.clone(),
+        // Booleans upstream formats with `strconv.FormatBool`, unset as false
+        // (`NodeToSelectableFields`, `PodToSelectableFields`).
+        Some(Value::Null) | None if matches!(path, "spec.unschedulable" | "spec.hostNetwork") => {
+            "false".to_owned()
+        }
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
@@ -302,5 +307,13 @@ mod tests {
             FieldSelector::parse("spec.x=1", &only_meta),
             Err(FieldSelectorError::Unsupported("spec.x".into()))
         );
+    }
+
+    #[test]
+    fn unset_booleans_select_as_false() {
+        let any = |_: &str| true;
+        let schedulable = FieldSelector::parse("spec.unschedulable=false", &any).unwrap();
+        assert!(schedulable.matches_object(&json!({ "spec": {} })));
+        assert!(!schedulable.matches_object(&json!({ "spec": { "unschedulable": true } })));
     }
 }

@@ -287,6 +287,8 @@ spec:
             described.contains("0 Active (0 Ready) / 1 Succeeded / 0 Failed"),
             "{described}"
         );
+        let explained = kubectl.ok(&["explain", "cronjob.spec.schedule"]).await;
+        assert!(explained.contains("The schedule in Cron format"), "{explained}");
         let described = kubectl.ok(&["describe", "cronjob", "nightly"]).await;
         assert!(described.contains("0 3 * * *"), "{described}");
         let cron = kubectl.ok(&["get", "cronjobs"]).await;

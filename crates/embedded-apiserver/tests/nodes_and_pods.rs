@@ -288,9 +288,38 @@ spec:
             "{described}"
         );
         let explained = kubectl.ok(&["explain", "cronjob.spec.schedule"]).await;
-        assert!(explained.contains("The schedule in Cron format"), "{explained}");
+        assert!(
+            explained.contains("The schedule in Cron format"),
+            "{explained}"
+        );
         let described = kubectl.ok(&["describe", "cronjob", "nightly"]).await;
         assert!(described.contains("0 3 * * *"), "{described}");
+        // Typed create commands send protobuf bodies.
+        let created = kubectl
+            .ok(&["create", "job", "manual", "--from=cronjob/nightly"])
+            .await;
+        assert!(created.contains("job.batch/manual created"), "{created}");
+        kubectl
+            .ok(&[
+                "wait",
+                "--for=condition=Complete",
+                "job/manual",
+                "--timeout=30s",
+            ])
+            .await;
+        let created = kubectl
+            .ok(&[
+                "create",
+                "cronjob",
+                "hourly",
+                "--image=busybox:1.36",
+                "--schedule=0 * * * *",
+            ])
+            .await;
+        assert!(
+            created.contains("cronjob.batch/hourly created"),
+            "{created}"
+        );
         let cron = kubectl.ok(&["get", "cronjobs"]).await;
         assert_eq!(
             header(&cron),

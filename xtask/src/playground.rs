@@ -76,6 +76,11 @@ async fn playground(options: Options) -> anyhow::Result<()> {
 
     let server = EmbeddedApiServer::start(ServerConfig {
         simulate_workloads: true,
+        // The example towns' node selectors (examples/gastown-full.yaml).
+        simulated_node_labels: [("node-pool", "agents"), ("node-type", "agent-burst")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
         port: options.port,
         ..ServerConfig::default()
     })

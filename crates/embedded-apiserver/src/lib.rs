@@ -74,6 +74,8 @@
 //! between a Job's retries, no per-index back-off limits for Indexed Jobs, no
 //! scoring, pod affinity, topology spread or preemption in the scheduler,
 //! and a PodDisruptionBudget's expected pods are the pods it selects.
+//! Simulated nodes are far larger than real ones (256 CPUs, 1 TiB, 1000
+//! pods each), so that the project's own workloads always fit.
 //!
 //! Protocol differences, each out of scope because no client this project
 //! uses depends on it: responses are JSON only (protobuf is accepted in

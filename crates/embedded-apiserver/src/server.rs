@@ -22,6 +22,10 @@ pub struct Config {
     /// Nodes the simulation registers and schedules pods onto (at least one
     /// is sensible): `embedded-node`, `embedded-node-2`, ...
     pub simulated_nodes: usize,
+    /// Labels every simulated node carries besides the kubelet's own
+    /// (`kubernetes.io/hostname`, `kubernetes.io/os`, ...): what the pods'
+    /// node selectors and required affinities are to find.
+    pub simulated_node_labels: std::collections::BTreeMap<String, String>,
     /// Port on 127.0.0.1; `None` picks a free one.
     pub port: Option<u16>,
     /// Events kept per resource for watches from an older resourceVersion.
@@ -43,6 +47,7 @@ impl Default for Config {
         Config {
             simulate_workloads: false,
             simulated_nodes: 1,
+            simulated_node_labels: Default::default(),
             port: None,
             history_limit: 10_000,
             bookmark_interval: Duration::from_secs(1),
@@ -142,7 +147,10 @@ impl EmbeddedApiServer {
         if config.simulate_workloads {
             tasks.push(workloads::spawn(
                 Arc::clone(&app),
-                config.simulated_nodes,
+                workloads::SimulatedNodes {
+                    count: config.simulated_nodes,
+                    labels: config.simulated_node_labels,
+                },
                 stopped,
             ));
         }

@@ -40,15 +40,21 @@ fn key(group: &str, plural: &str) -> ResourceKey {
     }
 }
 
+/// The nodes the simulation registers.
+pub(crate) struct SimulatedNodes {
+    pub count: usize,
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 pub(crate) fn spawn(
     app: Arc<AppState>,
-    node_count: usize,
+    nodes: SimulatedNodes,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let streams: Vec<_> = {
             let mut cluster = app.cluster.lock();
-            nodes::register(&mut cluster, node_count);
+            nodes::register(&mut cluster, &nodes);
             SIMULATED
                 .iter()
                 .filter_map(|(group, plural, kind)| {

@@ -30,9 +30,12 @@ fn node(index: usize, now: &str) -> Value {
             "lastHeartbeatTime": now, "lastTransitionTime": now,
         })
     };
+    // Far bigger than a real node (a kubelet allows 110 pods by default), so
+    // that the project's tests, playground and benchmarks — hundreds of pods
+    // with requests — never run a node out; the scheduler still checks.
     let resources = json!({
-        "cpu": "4", "memory": "16374624Ki", "pods": "110",
-        "ephemeral-storage": "102687672Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
+        "cpu": "256", "memory": "1Ti", "pods": "1000",
+        "ephemeral-storage": "2Ti", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
     });
     json!({
         "apiVersion": "v1",
@@ -85,8 +88,8 @@ fn node(index: usize, now: &str) -> Value {
     })
 }
 
-/// Registers `count` nodes, as their kubelets would on start.
-pub(super) fn register(cluster: &mut Cluster, count: usize) {
+/// Registers the nodes, as their kubelets would on start.
+pub(super) fn register(cluster: &mut Cluster, simulated: &super::SimulatedNodes) {
     let Some(nodes) = cluster.registry.find("", "v1", "nodes") else {
         return;
     };
@@ -95,8 +98,12 @@ pub(super) fn register(cluster: &mut Cluster, count: usize) {
         ..WriteOptions::default()
     };
     let now = now();
-    for index in 0..count {
-        if let Err(error) = cluster.create(&nodes, None, node(index, &now), &options) {
+    for index in 0..simulated.count {
+        let mut node = node(index, &now);
+        for (key, value) in &simulated.labels {
+            node["metadata"]["labels"][key] = json!(value);
+        }
+        if let Err(error) = cluster.create(&nodes, None, node, &options) {
             tracing::debug!(%error, "simulated node not registered");
         }
     }

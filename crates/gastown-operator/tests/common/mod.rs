@@ -68,6 +68,7 @@ impl Harness {
             .try_init();
         let server = EmbeddedApiServer::start(ServerConfig {
             simulate_workloads: true,
+            simulated_node_labels: example_node_labels(),
             ..ServerConfig::default()
         })
         .await
@@ -236,11 +237,22 @@ pub fn agent_bead_as(
     }
 }
 
+/// The labels the examples' node selectors ask for (`node-pool: agents` in
+/// gastown-full.yaml, `node-type: agent-burst` for burst polecats): the
+/// simulated node carries them, as a cluster running the examples would.
+pub fn example_node_labels() -> std::collections::BTreeMap<String, String> {
+    [("node-pool", "agents"), ("node-type", "agent-burst")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// An API server that authorizes by RBAC and, as OpenShift does, runs the
 /// OwnerReferencesPermissionEnforcement admission plugin; workloads simulated.
 pub async fn rbac_server() -> EmbeddedApiServer {
     EmbeddedApiServer::start(ServerConfig {
         simulate_workloads: true,
+        simulated_node_labels: example_node_labels(),
         rbac: true,
         owner_references_permission_enforcement: true,
         ..ServerConfig::default()

@@ -7,17 +7,13 @@
 //! The tests are skipped, with a printed reason, only when no `kubectl` is on PATH.
 //! `KUBECTL=/path/to/kubectl.1.27` runs them with another kubectl binary.
 
+mod support;
+
 use embedded_apiserver::{Config, EmbeddedApiServer};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
-use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Command;
-
-/// No single kubectl invocation may take longer than this.
-const INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
+use support::kubectl::{INVOCATION_TIMEOUT, Kubectl, header, row};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const WIDGET_CRD: &str = r#"
 apiVersion: apiextensions.k8s.io/v1
@@ -96,138 +92,17 @@ fn widget(name: &str, size: i64, color: &str) -> String {
     )
 }
 
-/// The outcome of one kubectl run.
-#[derive(Debug)]
-struct Outcome {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// `kubectl` pointed at one server, with private kubeconfig, cache and HOME.
-struct Kubectl {
-    binary: String,
-    dir: TempDir,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    /// `None` (after saying why) when kubectl is not installed.
-    fn for_server(server: &EmbeddedApiServer) -> Option<Self> {
-        let binary = std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_owned());
-        let installed = std::process::Command::new(&binary)
-            .args(["version", "--client"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !installed {
-            eprintln!("skipped: no {binary} on PATH");
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let kubeconfig = dir.path().join("kubeconfig");
-        server
-            .write_kubeconfig(&kubeconfig)
-            .expect("kubeconfig written");
-        Some(Kubectl {
-            binary,
-            dir,
-            kubeconfig,
-        })
-    }
-
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Outcome {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .arg("--request-timeout=30s")
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("HOME", self.dir.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("kubectl starts");
-        if let Some(input) = stdin {
-            let mut pipe = child.stdin.take().expect("stdin is piped");
-            pipe.write_all(input.as_bytes())
-                .await
-                .expect("stdin written");
-        }
-        let output = tokio::time::timeout(INVOCATION_TIMEOUT, child.wait_with_output())
-            .await
-            .unwrap_or_else(|_| {
-                panic!("kubectl {args:?} did not finish within {INVOCATION_TIMEOUT:?}")
-            })
-            .expect("kubectl ran");
-        Outcome {
-            success: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Starts a long-running kubectl (e.g. `get -w`) whose stdout the test reads.
-    fn spawn(&self, args: &[&str]) -> tokio::process::Child {
-        Command::new(&self.binary)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("HOME", self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("kubectl starts")
-    }
-
-    /// Runs kubectl and returns its output, failing the test if kubectl fails.
-    async fn ok(&self, args: &[&str]) -> String {
-        let outcome = self.run(args, None).await;
-        assert!(outcome.success, "kubectl {args:?} failed: {outcome:#?}");
-        outcome.stdout
-    }
-
-    /// `kubectl apply -f -` (plus `extra` flags) of `manifest`.
-    async fn apply(&self, manifest: &str, extra: &[&str]) -> Outcome {
-        let mut args = vec!["apply", "-f", "-"];
-        args.extend_from_slice(extra);
-        self.run(&args, Some(manifest)).await
-    }
-
-    async fn apply_ok(&self, manifest: &str, extra: &[&str]) -> String {
-        let outcome = self.apply(manifest, extra).await;
-        assert!(
-            outcome.success,
-            "kubectl apply failed: {outcome:#?}\n{manifest}"
-        );
-        outcome.stdout
-    }
-
-    /// Applies the Widget CRD and waits until it is Established.
-    async fn install_widget_crd(&self) {
-        self.apply_ok(WIDGET_CRD, &[]).await;
-        self.ok(&[
+/// Applies the Widget CRD and waits until it is Established.
+async fn install_widget_crd(kubectl: &Kubectl) {
+    kubectl.apply_ok(WIDGET_CRD).await;
+    kubectl
+        .ok(&[
             "wait",
             "--for=condition=Established",
             "crd/widgets.example.gastown.io",
             "--timeout=30s",
         ])
         .await;
-    }
 }
 
 /// Starts a server, runs `body` with kubectl pointed at it, shuts the server down.
@@ -256,33 +131,16 @@ where
     server.shutdown().await;
 }
 
-/// The cells of the row whose first cell is `name` in `kubectl get` output.
-fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
-    table
-        .lines()
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .find(|cells| cells.first() == Some(&name))
-        .unwrap_or_else(|| panic!("no row {name} in:\n{table}"))
-}
-
-fn header(table: &str) -> Vec<&str> {
-    table
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_resources_round_trip_through_kubectl() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
+        install_widget_crd(&kubectl).await;
         let applied = kubectl
-            .apply_ok(
-                &format!("{}---\n{}", widget("w1", 3, "red"), widget("w2", 5, "blue")),
-                &[],
-            )
+            .apply_ok(&format!(
+                "{}---\n{}",
+                widget("w1", 3, "red"),
+                widget("w2", 5, "blue")
+            ))
             .await;
         assert!(
             applied.contains("widget.example.gastown.io/w1 created"),
@@ -353,12 +211,12 @@ async fn custom_resources_round_trip_through_kubectl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reapplying_unchanged_objects_writes_nothing() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
+        install_widget_crd(&kubectl).await;
         let manifest = format!("{}---\n{}", widget("w1", 3, "red"), widget("w2", 5, "blue"));
-        kubectl.apply_ok(&manifest, &[]).await;
+        kubectl.apply_ok(&manifest).await;
 
         server.reset_requests();
-        let again = kubectl.apply_ok(&manifest, &[]).await;
+        let again = kubectl.apply_ok(&manifest).await;
         assert!(
             again.contains("widget.example.gastown.io/w1 unchanged"),
             "{again}"
@@ -380,7 +238,7 @@ async fn reapplying_unchanged_objects_writes_nothing() {
             requests.iter().collect::<Vec<_>>()
         );
 
-        let changed = kubectl.apply_ok(&widget("w1", 4, "red"), &[]).await;
+        let changed = kubectl.apply_ok(&widget("w1", 4, "red")).await;
         assert!(
             changed.contains("widget.example.gastown.io/w1 configured"),
             "{changed}"
@@ -398,9 +256,9 @@ async fn reapplying_unchanged_objects_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_objects_are_refused_with_the_schema_message() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
+        install_widget_crd(&kubectl).await;
 
-        let too_small = kubectl.apply(&widget("w1", 0, "red"), &[]).await;
+        let too_small = kubectl.apply_with(&widget("w1", 0, "red"), &[]).await;
         assert!(!too_small.success, "{too_small:#?}");
         assert!(too_small.stderr.contains("spec.size"), "{too_small:#?}");
         assert!(
@@ -410,7 +268,7 @@ async fn invalid_objects_are_refused_with_the_schema_message() {
             "{too_small:#?}"
         );
 
-        let wrong_color = kubectl.apply(&widget("w1", 1, "purple"), &[]).await;
+        let wrong_color = kubectl.apply_with(&widget("w1", 1, "purple"), &[]).await;
         assert!(!wrong_color.success, "{wrong_color:#?}");
         assert!(
             wrong_color.stderr.contains("spec.color"),
@@ -424,7 +282,7 @@ async fn invalid_objects_are_refused_with_the_schema_message() {
         );
 
         let unknown_field = kubectl
-            .apply(&format!("{}  colour: red\n", widget("w1", 1, "red")), &[])
+            .apply_with(&format!("{}  colour: red\n", widget("w1", 1, "red")), &[])
             .await;
         assert!(!unknown_field.success, "{unknown_field:#?}");
         assert!(
@@ -444,26 +302,26 @@ async fn invalid_objects_are_refused_with_the_schema_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_apply_keeps_each_managers_fields() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
-        let applied = kubectl.apply_ok(&widget("w1", 3, "red"), &["--server-side"]).await;
+        install_widget_crd(&kubectl).await;
+        let applied = kubectl.apply_ok_with(&widget("w1", 3, "red"), &["--server-side"]).await;
         assert!(applied.contains("widget.example.gastown.io/w1 serverside-applied"), "{applied}");
         let managers = kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.metadata.managedFields[*].manager}"]).await;
         assert_eq!(managers, "kubectl");
 
         // Another manager sets a field kubectl's apply does not own …
         let painter = "apiVersion: example.gastown.io/v1alpha1\nkind: Widget\nmetadata:\n  name: w1\n  namespace: default\nspec:\n  size: 3\n  daemon:\n    port: 8080\n";
-        kubectl.apply_ok(painter, &["--server-side", "--field-manager=painter"]).await;
+        kubectl.apply_ok_with(painter, &["--server-side", "--field-manager=painter"]).await;
         // … and changing kubectl's own field keeps it.
-        kubectl.apply_ok(&widget("w1", 3, "green"), &["--server-side"]).await;
+        kubectl.apply_ok_with(&widget("w1", 3, "green"), &["--server-side"]).await;
         let spec = kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.color} {.spec.daemon.port}"]).await;
         assert_eq!(spec, "green 8080");
 
         // A conflicting value from the other manager needs --force-conflicts.
         let conflicting = "apiVersion: example.gastown.io/v1alpha1\nkind: Widget\nmetadata:\n  name: w1\n  namespace: default\nspec:\n  size: 3\n  color: blue\n";
-        let refused = kubectl.apply(conflicting, &["--server-side", "--field-manager=painter"]).await;
+        let refused = kubectl.apply_with(conflicting, &["--server-side", "--field-manager=painter"]).await;
         assert!(!refused.success, "{refused:#?}");
         assert!(refused.stderr.contains("conflict"), "{refused:#?}");
-        kubectl.apply_ok(conflicting, &["--server-side", "--field-manager=painter", "--force-conflicts"]).await;
+        kubectl.apply_ok_with(conflicting, &["--server-side", "--field-manager=painter", "--force-conflicts"]).await;
         assert_eq!(kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.color}"]).await, "blue");
         server
     })
@@ -473,8 +331,8 @@ async fn server_side_apply_keeps_each_managers_fields() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_for_condition_sees_a_status_update() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
-        kubectl.apply_ok(&widget("w1", 3, "red"), &[]).await;
+        install_widget_crd(&kubectl).await;
+        kubectl.apply_ok(&widget("w1", 3, "red")).await;
 
         let waiting = kubectl.run(
             &[
@@ -517,17 +375,17 @@ async fn wait_for_condition_sees_a_status_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_honours_finalizers_and_foreground_cascade() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
+        install_widget_crd(&kubectl).await;
 
         // Without finalizers the object is gone at once.
-        kubectl.apply_ok(&widget("plain", 1, "red"), &[]).await;
+        kubectl.apply_ok(&widget("plain", 1, "red")).await;
         let deleted = kubectl.ok(&["delete", "widget", "plain"]).await;
         assert!(deleted.contains(r#"widget.example.gastown.io "plain" deleted"#), "{deleted}");
         assert_eq!(kubectl.ok(&["get", "widget", "plain", "--ignore-not-found"]).await.trim(), "");
 
         // A finalizer holds it, marked for deletion, until removed.
         let held = widget("held", 1, "red").replace("  namespace: default\n", "  namespace: default\n  finalizers: [example.gastown.io/hold]\n");
-        kubectl.apply_ok(&held, &[]).await;
+        kubectl.apply_ok(&held).await;
         kubectl.ok(&["delete", "widget", "held", "--wait=false"]).await;
         let marked = kubectl.ok(&["get", "widget", "held", "-o", "jsonpath={.metadata.deletionTimestamp}"]).await;
         assert!(!marked.is_empty(), "a finalized object stays with a deletionTimestamp");
@@ -535,12 +393,12 @@ async fn delete_honours_finalizers_and_foreground_cascade() {
         kubectl.ok(&["wait", "--for=delete", "widget/held", "--timeout=30s"]).await;
 
         // Foreground: the owner goes only after its dependents.
-        kubectl.apply_ok(&widget("owner", 1, "red"), &[]).await;
+        kubectl.apply_ok(&widget("owner", 1, "red")).await;
         let owner_uid = kubectl.ok(&["get", "widget", "owner", "-o", "jsonpath={.metadata.uid}"]).await;
         let dependent = format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  namespace: default\n  ownerReferences:\n  - apiVersion: example.gastown.io/v1alpha1\n    kind: Widget\n    name: owner\n    uid: {owner_uid}\n    blockOwnerDeletion: true\ndata:\n  a: b\n"
         );
-        kubectl.apply_ok(&dependent, &[]).await;
+        kubectl.apply_ok(&dependent).await;
         let deleted = kubectl.ok(&["delete", "widget", "owner", "--cascade=foreground", "--timeout=30s"]).await;
         assert!(deleted.contains(r#"widget.example.gastown.io "owner" deleted"#), "{deleted}");
         kubectl.ok(&["wait", "--for=delete", "widget/owner", "--timeout=30s"]).await;
@@ -575,7 +433,7 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn builtin_kinds_apply_with_strategic_merge_and_print_their_columns() {
     with_kubectl(|server, kubectl| async move {
-        let created = kubectl.apply_ok(DEPLOYMENT, &[]).await;
+        let created = kubectl.apply_ok(DEPLOYMENT).await;
         assert!(
             created.contains("deployment.apps/bd-daemon created"),
             "{created}"
@@ -584,7 +442,7 @@ async fn builtin_kinds_apply_with_strategic_merge_and_print_their_columns() {
         // Changing one env entry is a strategic merge patch computed from the
         // published schema's patch directives; kubectl warns if it cannot.
         let changed = DEPLOYMENT.replace(r#""9876""#, r#""9999""#);
-        let outcome = kubectl.apply(&changed, &[]).await;
+        let outcome = kubectl.apply_with(&changed, &[]).await;
         assert!(outcome.success, "{outcome:#?}");
         assert!(
             outcome
@@ -608,7 +466,7 @@ async fn builtin_kinds_apply_with_strategic_merge_and_print_their_columns() {
         );
 
         server.reset_requests();
-        let again = kubectl.apply_ok(&changed, &[]).await;
+        let again = kubectl.apply_ok(&changed).await;
         assert!(
             again.contains("deployment.apps/bd-daemon unchanged"),
             "{again}"
@@ -684,10 +542,9 @@ async fn gastown_crds_and_examples_apply_cleanly() {
             .collect();
         for namespace in &namespaces {
             kubectl
-                .apply_ok(
-                    &format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"),
-                    &[],
-                )
+                .apply_ok(&format!(
+                    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"
+                ))
                 .await;
         }
         for example in &examples {
@@ -733,8 +590,8 @@ async fn gastown_crds_and_examples_apply_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watching_prints_table_rows_as_objects_change() {
     with_kubectl(|server, kubectl| async move {
-        kubectl.install_widget_crd().await;
-        kubectl.apply_ok(&widget("w1", 3, "red"), &[]).await;
+        install_widget_crd(&kubectl).await;
+        kubectl.apply_ok(&widget("w1", 3, "red")).await;
 
         let mut watch = kubectl.spawn(&["get", "widgets", "--watch"]);
         let mut lines = BufReader::new(watch.stdout.take().expect("stdout is piped")).lines();
@@ -750,7 +607,7 @@ async fn watching_prints_table_rows_as_objects_change() {
         );
         assert_eq!(&row(&next_line().await, "w1")[..3], ["w1", "3", "red"]);
 
-        kubectl.apply_ok(&widget("w1", 7, "green"), &[]).await;
+        kubectl.apply_ok(&widget("w1", 7, "green")).await;
         assert_eq!(&row(&next_line().await, "w1")[..3], ["w1", "7", "green"]);
         watch.kill().await.expect("kubectl --watch stopped");
         server
@@ -835,8 +692,8 @@ async fn simulated_workloads_show_their_status_in_kubectl() {
         ..Config::default()
     };
     with_kubectl_and(config, |server, kubectl| async move {
-        kubectl.apply_ok(DEPLOYMENT, &[]).await;
-        kubectl.apply_ok(WORKLOADS, &[]).await;
+        kubectl.apply_ok(DEPLOYMENT).await;
+        kubectl.apply_ok(WORKLOADS).await;
         kubectl
             .ok(&["rollout", "status", "deployment/bd-daemon", "--timeout=30s"])
             .await;

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// No single kubectl invocation may take longer than this.
-const INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
+pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The outcome of one kubectl run.
 #[derive(Debug)]
@@ -102,12 +102,42 @@ impl Kubectl {
 impl Kubectl {
     /// `kubectl apply -f -` of `manifest`, which must succeed.
     pub async fn apply_ok(&self, manifest: &str) -> String {
-        let outcome = self.run(&["apply", "-f", "-"], Some(manifest)).await;
+        self.apply_ok_with(manifest, &[]).await
+    }
+
+    /// `kubectl apply -f -` (plus `extra` flags) of `manifest`.
+    pub async fn apply_with(&self, manifest: &str, extra: &[&str]) -> Outcome {
+        let mut args = vec!["apply", "-f", "-"];
+        args.extend_from_slice(extra);
+        self.run(&args, Some(manifest)).await
+    }
+
+    /// [`Kubectl::apply_with`], which must succeed.
+    pub async fn apply_ok_with(&self, manifest: &str, extra: &[&str]) -> String {
+        let outcome = self.apply_with(manifest, extra).await;
         assert!(
             outcome.success,
             "kubectl apply failed: {outcome:#?}\n{manifest}"
         );
         outcome.stdout
+    }
+
+    /// Starts a long-running kubectl (e.g. `get -w`) whose stdout the test reads.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        Command::new(&self.binary)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl starts")
     }
 }
 

@@ -149,6 +149,16 @@ Verbs follow from the requests:
 - apiGroups: ["apps"]
   resources: ["statefulsets", "deployments"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# Dolt's backup CronJob (spec.dolt.backup): applied, removed when the spec drops it, and
+# deleted after dolt in the drain-order teardown.
+- apiGroups: ["batch"]
+  resources: ["cronjobs"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+# Its Jobs: watched (the backup status reads how they ended); created for an on-demand
+# backup (annotation gastown.io/backup-now). The CronJob's history limits delete them.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["list", "watch", "create"]
 # Each rig's agent Role and RoleBinding: applied, garbage-collected with the rig.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]

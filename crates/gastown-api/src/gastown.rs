@@ -3,6 +3,7 @@
 
 use crate::schema::{TOWN_AND_RIG_NAME_MAX_LENGTH, TOWN_NAME_MAX_LENGTH};
 use crate::{
+    backup::{BackupStatus, DoltBackup, DoltRestore},
     common::{
         AgentSpec, Phase, SecretKeyRef, SecretRef, default_false, default_object, default_true,
     },
@@ -70,7 +71,7 @@ pub const MAX_RIGS: u32 = 64;
         .field_path(".dolt")
         .reason(kube::core::Reason::FieldValueRequired),
     validation = kube::core::Rule::new("!has(self.dolt) || !has(self.dolt.s3)")
-        .message("spec.dolt.s3 is no longer accepted: it only set an environment variable that nothing reads, in a URL form dolt rejects (aws:// needs a DynamoDB table as well as the bucket), so it never backed anything up; remove it (docs/operations.md, Backups)")
+        .message("spec.dolt.s3 is deprecated and refused: it only set an environment variable that nothing reads, in a URL form dolt rejects, so it never backed anything up, and it has no DynamoDB table, which dolt's aws:// backups need; use spec.dolt.backup with url aws://[dynamo-table:bucket]/path and credentialsSecretRef instead (docs/operations.md, Backups)")
         .field_path(".dolt.s3")
         .reason(kube::core::Reason::FieldValueForbidden),
     validation = kube::core::Rule::new("!has(self.daemon.external) || !has(self.dolt)")
@@ -200,7 +201,13 @@ impl GasTownSpec {
 }
 
 /// The dolt SQL server holding the town's beads database.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[x_kube(
+    validation = kube::core::Rule::new("!has(self.restoreFrom) || (has(oldSelf.restoreFrom) && oldSelf.restoreFrom == self.restoreFrom)")
+        .message("spec.dolt.restoreFrom can only be set when the town is created: a restore runs once, into an empty volume, before dolt first serves (it may be removed)")
+        .field_path(".restoreFrom")
+        .reason(kube::core::Reason::FieldValueForbidden),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DoltSpec {
     /// Container image of the dolt SQL server.
@@ -218,9 +225,15 @@ pub struct DoltSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::free_form_object")]
     pub config: Option<BTreeMap<String, serde_json::Value>>,
-    /// Refused (deprecated): it never backed anything up. Kept in the schema so that an old manifest gets a message saying so rather than having the field pruned silently.
+    /// Deprecated and refused: it never backed anything up, and it names no DynamoDB table, without which dolt cannot back up to S3 (`aws://[table:bucket]/path`), so it cannot be mapped onto `backup`. Kept in the schema so that an old manifest gets a message saying so rather than having the field pruned silently. Use `backup`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<S3Backup>,
+    /// Scheduled backups of every database of the dolt server (a CronJob that runs `dolt backup sync` against the server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<DoltBackup>,
+    /// Restore a new town from a backup: before dolt first serves, an init container restores each database into an empty volume. A volume that already holds data is never touched: dolt is then held and the DoltReady condition says why. Set it when the town is created; it cannot be added or changed later (removing it is allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from: Option<DoltRestore>,
     /// Secret key holding the password of dolt's root user, which the bd daemon connects as (dolt's `DOLT_ROOT_PASSWORD`, the daemon's `BEADS_DOLT_PASSWORD`). Recommended: without it root has an empty password, and any pod that reaches dolt's Service can connect. Dolt applies it only on its first start, when it creates its privileges on an empty volume: changing it later changes nothing in dolt (docs/operations.md says how to rotate it). Needs dolt 1.46.0 or later; an older image is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root_password_secret_ref: Option<SecretKeyRef>,
@@ -483,7 +496,7 @@ pub struct GasTownStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Conditions: Ready, DoltReady, DaemonReady, MayorHealthy, DeaconHealthy, RigsReconciled, AgentsUpToDate, Draining (True while no new polecats start: drained by request with the annotation `gastown.io/drain`, or being deleted).
+    /// Conditions: Ready, DoltReady, DaemonReady, MayorHealthy, DeaconHealthy, RigsReconciled, AgentsUpToDate, BackupHealthy (with spec.dolt.backup; not part of Ready), Draining (True while no new polecats start: drained by request with the annotation `gastown.io/drain`, or being deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["type".into()]))]
     pub conditions: Option<Vec<Condition>>,
@@ -512,6 +525,9 @@ pub struct GasTownStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = kube::core::ListMerge::Map(vec!["name".into()]))]
     pub rigs: Option<Vec<RigSummary>>,
+    /// The town's dolt backups, as their Jobs report them; absent without `spec.dolt.backup`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
     /// When beads' view of the town last changed what this status shows. A town at rest is still read from beads every syncInterval, but its status is not rewritten, so that it costs the API server no writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_synced: Option<Time>,
@@ -533,6 +549,8 @@ pub mod condition {
     pub const AGENTS_UP_TO_DATE: &str = "AgentsUpToDate";
     /// Every declared rig has an up-to-date Rig object.
     pub const RIGS_RECONCILED: &str = "RigsReconciled";
+    /// The latest backup succeeded and is recent (within twice the schedule's interval). Present only with `spec.dolt.backup`; not part of Ready.
+    pub const BACKUP_HEALTHY: &str = "BackupHealthy";
     /// No new polecats start: the town is drained by request (annotation `gastown.io/drain`, reason `DrainRequested`) or being deleted (reason `Draining`).
     pub const DRAINING: &str = "Draining";
 }

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod agentpool;
+pub mod backup;
 pub mod common;
 pub mod daemon;
 pub mod duration;

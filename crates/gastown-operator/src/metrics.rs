@@ -21,6 +21,7 @@ pub struct Metrics {
     pub beads_events: IntCounter,
     pub beads_request_duration: HistogramVec,
     pub beads_request_errors: IntCounterVec,
+    pub backup_last_success: IntGaugeVec,
 }
 
 /// What one reconcile of an agent pool observed, in plain values: the
@@ -126,6 +127,14 @@ impl Metrics {
                 &["operation"],
             )
             .expect("valid metric"),
+            backup_last_success: IntGaugeVec::new(
+                Opts::new(
+                    "gastown_backup_last_success_timestamp_seconds",
+                    "When the town's latest dolt backup succeeded (Unix seconds); absent until one has",
+                ),
+                &["namespace", "town"],
+            )
+            .expect("valid metric"),
             registry,
         };
         for collector in [
@@ -138,6 +147,7 @@ impl Metrics {
             Box::new(metrics.beads_events.clone()),
             Box::new(metrics.beads_request_duration.clone()),
             Box::new(metrics.beads_request_errors.clone()),
+            Box::new(metrics.backup_last_success.clone()),
         ] {
             metrics
                 .registry
@@ -221,6 +231,23 @@ impl Metrics {
             self.pod_restarts
                 .with_label_values(&[namespace, rig, agent])
                 .set(restarts);
+        }
+    }
+
+    /// Records when the town's latest backup succeeded; `None` (no backup
+    /// configured, none succeeded yet, the town is gone) removes the series
+    /// rather than invent a time.
+    pub fn record_backup(&self, namespace: &str, town: &str, last_success: Option<i64>) {
+        match last_success {
+            Some(seconds) => self
+                .backup_last_success
+                .with_label_values(&[namespace, town])
+                .set(seconds),
+            None => {
+                let _ = self
+                    .backup_last_success
+                    .remove_label_values(&[namespace, town]);
+            }
         }
     }
 

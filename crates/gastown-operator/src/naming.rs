@@ -26,6 +26,17 @@ pub const OVERTIME_ANNOTATION: &str = "gastown.io/overtime";
 pub fn dolt(town: &str) -> String {
     format!("{town}-dolt")
 }
+/// The CronJob that backs dolt up (at most 40 + 12 characters: a CronJob's
+/// name may have 52).
+pub fn dolt_backup(town: &str) -> String {
+    format!("{town}-dolt-backup")
+}
+/// dolt's data claim, as its StatefulSet names it (`<template>-<set>-<ordinal>`).
+pub fn dolt_data_claim(town: &str) -> String {
+    format!("data-{town}-dolt-0")
+}
+/// Annotation on a GasTown asking for one backup now; each value runs once.
+pub const BACKUP_NOW_ANNOTATION: &str = "gastown.io/backup-now";
 pub fn dolt_config(town: &str) -> String {
     format!("{town}-dolt-config")
 }

@@ -14,6 +14,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use gastown_api::{AgentPool, GasTown, Rig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
     PersistentVolumeClaim, Pod, PodCondition, PodSpec, PodStatus, ResourceQuota, Secret, Service,
@@ -69,6 +70,9 @@ pub struct Cache {
     pub pods: Indexed<Pod>,
     pub stateful_sets: Indexed<StatefulSet>,
     pub deployments: Indexed<Deployment>,
+    /// The backup CronJobs and their Jobs (which carry the CronJob's labels).
+    pub cron_jobs: Indexed<CronJob>,
+    pub jobs: Indexed<Job>,
     pub services: Indexed<Service>,
     pub config_maps: Indexed<ConfigMap>,
     pub claims: Indexed<PersistentVolumeClaim>,
@@ -90,6 +94,7 @@ pub struct Subscriptions {
     pub pods: ReflectHandle<Pod>,
     pub stateful_sets: ReflectHandle<StatefulSet>,
     pub deployments: ReflectHandle<Deployment>,
+    pub jobs: ReflectHandle<Job>,
     pub secrets: ReflectHandle<PartialObjectMeta<Secret>>,
 }
 
@@ -280,6 +285,8 @@ impl Cache {
             managed.clone(),
             &mut drivers,
         );
+        // A backup Job's end moves the town's status.
+        let (jobs, jobs_sub) = shared(scope.api::<Job>(client), managed.clone(), &mut drivers);
 
         // Metadata only: the operator never caches secret values.
         let (secrets, secrets_sub) = shared(
@@ -296,6 +303,8 @@ impl Cache {
             pods,
             stateful_sets,
             deployments,
+            cron_jobs: plain(scope.api(client), managed.clone(), &mut drivers),
+            jobs,
             services: plain(scope.api(client), managed.clone(), &mut drivers),
             config_maps: plain(scope.api(client), managed.clone(), &mut drivers),
             claims: plain(scope.api(client), managed.clone(), &mut drivers),
@@ -314,6 +323,7 @@ impl Cache {
             pods: pods_sub,
             stateful_sets: sts_sub,
             deployments: deployments_sub,
+            jobs: jobs_sub,
             secrets: secrets_sub,
         };
         (cache, subscriptions, drivers)
@@ -331,6 +341,8 @@ impl Cache {
             pods,
             stateful_sets,
             deployments,
+            cron_jobs,
+            jobs,
             services,
             config_maps,
             claims,
@@ -348,6 +360,8 @@ impl Cache {
         pods.wait_until_ready().await?;
         stateful_sets.wait_until_ready().await?;
         deployments.wait_until_ready().await?;
+        cron_jobs.wait_until_ready().await?;
+        jobs.wait_until_ready().await?;
         services.wait_until_ready().await?;
         config_maps.wait_until_ready().await?;
         claims.wait_until_ready().await?;

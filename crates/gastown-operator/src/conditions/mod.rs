@@ -14,6 +14,8 @@ pub struct Observed {
     pub reason: String,
     /// For people; never contains secret values.
     pub message: String,
+    /// Neither True nor False: not known yet (`status` is then false).
+    pub unknown: bool,
 }
 
 impl Observed {
@@ -28,6 +30,19 @@ impl Observed {
             status,
             reason: reason.into(),
             message: message.into(),
+            unknown: false,
+        }
+    }
+
+    /// A condition whose status is `Unknown`: unknown shows as unknown.
+    pub fn unknown(
+        type_: &'static str,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            unknown: true,
+            ..Self::new(type_, false, reason, message)
         }
     }
 }
@@ -95,7 +110,11 @@ pub fn set(
     generation: Option<i64>,
     now: Timestamp,
 ) -> bool {
-    let status = status_text(observed.status);
+    let status = if observed.unknown {
+        "Unknown"
+    } else {
+        status_text(observed.status)
+    };
     match conditions.iter_mut().find(|c| c.type_ == observed.type_) {
         Some(existing) => {
             let transitioned = existing.status != status;

@@ -3,6 +3,7 @@
 //! and reports to the metrics; errors back off per object.
 
 pub mod agents;
+pub mod backup_status;
 pub mod pool;
 pub mod pool_status;
 pub mod retry;

@@ -7,7 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use std::time::Duration;
 
-use crate::conditions::{self, Baseline, CRASH_LOOP_BACK_OFF, Observed, Transition};
+use crate::conditions::{self, Baseline, Before, CRASH_LOOP_BACK_OFF, Observed, Transition};
+use crate::controllers::backup_status::{BACKUP_FAILED, BackupProjection};
 use crate::reconcile::agent_slot::AgentObservation;
 use crate::reconcile::rollout::Progress;
 
@@ -70,6 +71,8 @@ pub struct TownObservation<'a> {
     pub external_secrets: Option<Observed>,
     /// The town's and its rigs' agents on the current spec.
     pub agents: Progress,
+    /// The town's backups, with `spec.dolt.backup`.
+    pub backup: Option<BackupProjection>,
 }
 
 fn workload_condition(type_: &'static str, what: &str, workload: &Workload) -> Observed {
@@ -332,15 +335,36 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
             "new polecats start",
         ),
     };
-    // A rollout is no reason for the town not to be Ready.
-    let transitions = conditions::set_all(
+    let backup = observation.backup.as_ref();
+    if backup.is_none() {
+        conditions_list.retain(|c| c.type_ != condition::BACKUP_HEALTHY);
+    }
+    // A rollout is no reason for the town not to be Ready, nor is a backup:
+    // the town runs either way, and BackupHealthy says it on its own.
+    let mut transitions = conditions::set_all(
         &mut conditions_list,
         observed
             .into_iter()
-            .chain([ready, observation.agents.condition.clone(), drained]),
+            .chain([ready, observation.agents.condition.clone(), drained])
+            .chain(backup.map(|b| b.condition.clone())),
         observation.base.generation,
         observation.base.now,
     );
+    // Every failed backup is told, not only the first of a streak.
+    if let Some(failure) = backup.and_then(|b| b.new_failure.as_ref())
+        && !transitions.iter().any(|t| t.type_ == condition::BACKUP_HEALTHY)
+    {
+        transitions.push(Transition {
+            type_: condition::BACKUP_HEALTHY,
+            status: false,
+            reason: BACKUP_FAILED.into(),
+            message: format!("the backup Job {} failed: {}", failure.job, failure.message),
+            before: Some(Before {
+                status: false,
+                reason: BACKUP_FAILED.into(),
+            }),
+        });
+    }
 
     let blocked = matches!(observation.dolt, Workload::Blocked(_))
         || matches!(observation.daemon, Workload::Blocked(_));
@@ -377,6 +401,7 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
                 .or_else(|| previous.daemon.as_ref().and_then(|d| d.version.clone())),
         }),
         rigs: Some(rig_summaries(observation, beads)),
+        backup: backup.map(|b| b.status.clone()),
         last_synced: previous.last_synced.clone(),
     };
     // lastSynced moves only when the projection changed, so that a town at

@@ -32,6 +32,7 @@ pub async fn apply(ctx: &Context, owner: &Owner, desired: &Desired) -> Result<()
         claims,
         stateful_sets,
         deployments,
+        cron_jobs,
         rigs,
         pools,
         pods,
@@ -50,6 +51,7 @@ pub async fn apply(ctx: &Context, owner: &Owner, desired: &Desired) -> Result<()
     apply_claims(ctx, ns, claims).await?;
     apply_kind(ctx, ns, stateful_sets).await?;
     apply_kind(ctx, ns, deployments).await?;
+    apply_kind(ctx, ns, cron_jobs).await?;
     apply_kind(ctx, ns, rigs).await?;
     apply_kind(ctx, ns, pools).await?;
     apply_pods(ctx, ns, pods).await?;
@@ -58,6 +60,7 @@ pub async fn apply(ctx: &Context, owner: &Owner, desired: &Desired) -> Result<()
     prune(ctx, owner, pods).await?;
     prune(ctx, owner, pools).await?;
     prune(ctx, owner, rigs).await?;
+    prune(ctx, owner, cron_jobs).await?;
     prune(ctx, owner, deployments).await?;
     prune(ctx, owner, stateful_sets).await?;
     prune(ctx, owner, claims).await?;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gastown_api::{AgentPool, AgentRole, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Service, ServiceAccount,
 };
@@ -80,6 +81,7 @@ pub struct Desired {
     pub claims: Objects<PersistentVolumeClaim>,
     pub stateful_sets: Objects<StatefulSet>,
     pub deployments: Objects<Deployment>,
+    pub cron_jobs: Objects<CronJob>,
     pub rigs: Objects<Rig>,
     pub pools: Objects<AgentPool>,
     pub pods: Objects<Pod>,
@@ -164,7 +166,8 @@ impl Owner {
             | ObjectKind::NetworkPolicy
             | ObjectKind::ResourceQuota
             | ObjectKind::StatefulSet
-            | ObjectKind::Deployment => labelled,
+            | ObjectKind::Deployment
+            | ObjectKind::CronJob => labelled,
         }
     }
 

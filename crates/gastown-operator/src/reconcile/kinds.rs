@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use gastown_api::{AgentPool, GasTown, Rig};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Pod, ResourceQuota, Service, ServiceAccount,
 };
@@ -41,6 +42,7 @@ pub enum ObjectKind {
     PersistentVolumeClaim,
     StatefulSet,
     Deployment,
+    CronJob,
     Rig,
     AgentPool,
     Pod,
@@ -121,9 +123,18 @@ namespaced! {
     PersistentVolumeClaim => claims,
     StatefulSet => stateful_sets,
     Deployment => deployments,
+    CronJob => cron_jobs,
     Rig => rigs,
     AgentPool => pools,
     Pod => pods,
+}
+
+/// Jobs are read (a backup's outcome) and created (an on-demand backup),
+/// never applied or pruned: the CronJob that owns them keeps their history.
+impl Cached for Job {
+    fn store(cache: &Cache) -> &Store<Self> {
+        &cache.jobs.store
+    }
 }
 
 impl Cached for PriorityClass {
@@ -176,6 +187,7 @@ pub async fn delete_of_kind(
         }
         ObjectKind::StatefulSet => delete_cached::<StatefulSet>(ctx, namespace, name).await,
         ObjectKind::Deployment => delete_cached::<Deployment>(ctx, namespace, name).await,
+        ObjectKind::CronJob => delete_cached::<CronJob>(ctx, namespace, name).await,
         ObjectKind::Rig => delete_cached::<Rig>(ctx, namespace, name).await,
         ObjectKind::AgentPool => delete_cached::<AgentPool>(ctx, namespace, name).await,
         ObjectKind::Pod => delete_cached::<Pod>(ctx, namespace, name).await,

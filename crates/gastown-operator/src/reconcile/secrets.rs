@@ -20,6 +20,10 @@ pub struct SecretNames<'a> {
     pub anthropic_api_key: Option<&'a str>,
     pub claude_credentials: Option<&'a str>,
     pub git_credentials: Option<&'a str>,
+    /// Storage credentials of dolt's backups (the server reads them, D5).
+    pub backup_credentials: Option<&'a str>,
+    /// Storage credentials of the restore of a new town.
+    pub restore_credentials: Option<&'a str>,
     /// What agents need to reach beads: the daemon's token, or with
     /// `bd serve` (agents use Dolt directly) dolt's root password.
     pub agents_beads: Option<&'a str>,
@@ -53,11 +57,17 @@ impl<'a> SecretNames<'a> {
             git_credentials: secrets
                 .and_then(|s| s.git_credentials_secret_ref.as_ref())
                 .map(|r| r.name.as_str()),
+            backup_credentials: dolt
+                .and_then(|d| d.backup.as_ref()?.credentials_secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
+            restore_credentials: dolt
+                .and_then(|d| d.restore_from.as_ref()?.credentials_secret_ref.as_ref())
+                .map(|r| r.name.as_str()),
         }
     }
 
     /// Each referenced name with what needs it, as the message tells it.
-    fn referenced(&self) -> [(Option<&'a str>, &'static str); 5] {
+    fn referenced(&self) -> [(Option<&'a str>, &'static str); 7] {
         [
             (
                 self.daemon_token,
@@ -78,6 +88,14 @@ impl<'a> SecretNames<'a> {
             (
                 self.git_credentials,
                 "git credentials (spec.secrets.gitCredentialsSecretRef)",
+            ),
+            (
+                self.backup_credentials,
+                "dolt's backup credentials (spec.dolt.backup.credentialsSecretRef)",
+            ),
+            (
+                self.restore_credentials,
+                "the restore's credentials (spec.dolt.restoreFrom.credentialsSecretRef)",
             ),
         ]
     }

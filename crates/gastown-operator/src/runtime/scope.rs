@@ -131,6 +131,7 @@ fn town_controller(
             triggers::town_of(&*deployment)
         })
         .watches_shared_stream(subscriptions.pods.clone(), |pod| triggers::town_of(&*pod))
+        .watches_shared_stream(subscriptions.jobs.clone(), |job| triggers::town_of(&*job))
         .watches_shared_stream(subscriptions.secrets.clone(), move |secret| {
             triggers::towns_in(secret.namespace().as_deref(), &towns.state())
         })

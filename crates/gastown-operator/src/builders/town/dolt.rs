@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use gastown_api::backup::DoltRestore;
 use gastown_api::gastown::{BeadsProtocol, DoltSpec};
 use gastown_api::{SecretKeyRef, labels};
 use k8s_openapi::api::apps::v1::{
@@ -26,6 +27,7 @@ use super::{
     TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, pod_template, port, selector,
     service_port, tcp_probe, volume_mount,
 };
+use super::backup::{BACKUP_COMPONENT, restore_init_container, server_backup_env};
 use crate::builders::security::container_security_context;
 use crate::naming;
 
@@ -89,11 +91,18 @@ pub fn dolt_service(town: &TownRef) -> Service {
 /// Lets only the town's beads server reach dolt's SQL port — and with `bd
 /// serve`, the town's agents: every other pod goes through them. Owned by
 /// the town: its early removal only opens dolt up.
-pub fn dolt_network_policy(town: &TownRef, protocol: BeadsProtocol) -> NetworkPolicy {
+pub fn dolt_network_policy(town: &TownRef, protocol: BeadsProtocol, backups: bool) -> NetworkPolicy {
     let mut from = vec![NetworkPolicyPeer {
         pod_selector: Some(selector(&town.component_labels("bd-daemon"))),
         ..Default::default()
     }];
+    if backups {
+        // The backup Jobs are clients of the server (backup.rs).
+        from.push(NetworkPolicyPeer {
+            pod_selector: Some(selector(&town.component_labels(BACKUP_COMPONENT))),
+            ..Default::default()
+        });
+    }
     if protocol == BeadsProtocol::Serve {
         // With bd serve, agents' bd and gt use Dolt directly (bd-serve-v0.md
         // §1): the town's agent pods, and no one else's.
@@ -169,8 +178,9 @@ pub fn dolt_image_refusal(dolt: &DoltSpec) -> Option<String> {
 /// dolt exit) and overrides `DOLT_ROOT_PATH` (D1). sql-server itself creates
 /// `root@$DOLT_ROOT_HOST` with `DOLT_ROOT_PASSWORD` — on its first start only,
 /// when `privileges.db` does not exist yet (D3); the bd daemon creates its
-/// database (B4).
-pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
+/// database (B4). With `restore`, an init container restores the backup
+/// into the empty volume before the server first starts.
+pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec, restore: Option<&DoltRestore>) -> StatefulSet {
     let labels = town.component_labels("dolt");
     let persistence = dolt.persistence();
     let when_deleted = if persistence.retain_on_delete() {
@@ -196,6 +206,7 @@ pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
         working_dir: Some(DOLT_DATA_MOUNT.into()),
         ports: Some(vec![port("mysql", DOLT_PORT)]),
         env: Some(container_env),
+        env_from: server_backup_env(dolt),
         resources: dolt.resources.clone(),
         volume_mounts: Some(vec![
             mount("data", DOLT_DATA_MOUNT, false),
@@ -227,17 +238,21 @@ pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec) -> StatefulSet {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Default::default()
     };
+    let mut template = pod_template(
+        labels.clone(),
+        vec![container],
+        Some(vec![config_volume, home_volume]),
+    );
+    if let (Some(restore), Some(spec)) = (restore, template.spec.as_mut()) {
+        spec.init_containers = Some(vec![restore_init_container(dolt, restore, DOLT_DATA_MOUNT)]);
+    }
     StatefulSet {
         metadata: town.meta(naming::dolt(&town.name), "dolt", false),
         spec: Some(StatefulSetSpec {
             replicas: Some(1),
             service_name: Some(naming::dolt(&town.name)),
             selector: selector(&labels),
-            template: pod_template(
-                labels,
-                vec![container],
-                Some(vec![config_volume, home_volume]),
-            ),
+            template,
             volume_claim_templates: Some(vec![PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some("data".into()),

@@ -13,6 +13,7 @@
 //! message (`FallbackToLogsOnError`: the programs write no termination file,
 //! so the kubelet takes the tail of the log), which the town's status shows.
 
+pub mod backup;
 mod daemon;
 mod dolt;
 mod serve;

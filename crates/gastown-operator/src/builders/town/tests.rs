@@ -31,7 +31,7 @@ fn dolt(retain: Option<bool>) -> DoltSpec {
 
 #[test]
 fn dolt_keeps_its_data_unless_told_otherwise() {
-    let kept = dolt_statefulset(&town(), &dolt(None));
+    let kept = dolt_statefulset(&town(), &dolt(None), None);
     let policy = kept
         .spec
         .as_ref()
@@ -40,7 +40,7 @@ fn dolt_keeps_its_data_unless_told_otherwise() {
         .as_ref()
         .unwrap();
     assert_eq!(policy.when_deleted.as_deref(), Some("Retain"));
-    let dropped = dolt_statefulset(&town(), &dolt(Some(false)));
+    let dropped = dolt_statefulset(&town(), &dolt(Some(false)), None);
     let policy = dropped
         .spec
         .as_ref()
@@ -74,7 +74,7 @@ fn dolt_keeps_its_data_unless_told_otherwise() {
 
 #[test]
 fn workloads_have_no_owner_reference_but_services_do() {
-    let sts = dolt_statefulset(&town(), &dolt(None));
+    let sts = dolt_statefulset(&town(), &dolt(None), None);
     assert!(sts.metadata.owner_references.is_none());
     assert!(dolt_service(&town()).metadata.owner_references.is_some());
     let daemon: DaemonSpec = serde_json::from_value(serde_json::json!({"image": "bd:1"})).unwrap();
@@ -124,7 +124,7 @@ fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
             .collect()
     }
     let mut dolt = dolt(None);
-    let sts = dolt_statefulset(&town(), &dolt);
+    let sts = dolt_statefulset(&town(), &dolt, None);
     let env = env_of(&sts.spec.unwrap().template.spec.unwrap().containers[0]);
     assert!(env.contains(&("DOLT_ROOT_HOST".into(), Some("%".into()), None)));
     assert!(!env.iter().any(|(name, ..)| name == "DOLT_ROOT_PASSWORD"));
@@ -133,7 +133,7 @@ fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
         name: "dolt-root".into(),
         key: "password".into(),
     });
-    let sts = dolt_statefulset(&town(), &dolt);
+    let sts = dolt_statefulset(&town(), &dolt, None);
     let env = env_of(&sts.spec.unwrap().template.spec.unwrap().containers[0]);
     let from_secret = Some(("dolt-root".to_string(), "password".to_string()));
     assert!(env.contains(&("DOLT_ROOT_PASSWORD".into(), None, from_secret.clone())));
@@ -152,7 +152,7 @@ fn dolt_root_is_reachable_from_the_daemon_pod_behind_the_password_secret() {
 
 #[test]
 fn only_the_daemon_reaches_dolt() {
-    let policy = dolt_network_policy(&town(), BeadsProtocol::Daemon);
+    let policy = dolt_network_policy(&town(), BeadsProtocol::Daemon, false);
     assert_eq!(policy.metadata.name.as_deref(), Some("prod-dolt"));
     assert!(
         policy.metadata.owner_references.is_some(),
@@ -198,7 +198,7 @@ fn only_the_daemon_reaches_dolt() {
 /// server) are admitted, no other pod, and no other town's agents.
 #[test]
 fn with_bd_serve_the_towns_agents_reach_dolt_too() {
-    let policy = dolt_network_policy(&town(), BeadsProtocol::Serve);
+    let policy = dolt_network_policy(&town(), BeadsProtocol::Serve, false);
     let from = policy.spec.unwrap().ingress.unwrap()[0]
         .from
         .clone()
@@ -325,7 +325,7 @@ fn mounted(container: &Container, path: &str) -> bool {
 /// the claim, and dolt, as uid 1000, has a writable home.
 #[test]
 fn dolt_obeys_its_images_contract() {
-    let sts = dolt_statefulset(&town(), &dolt(None));
+    let sts = dolt_statefulset(&town(), &dolt(None), None);
     let pod = sts.spec.unwrap().template.spec;
     let container = only_container(&pod);
     let command = container.command.clone().unwrap();

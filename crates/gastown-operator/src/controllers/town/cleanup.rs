@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use gastown_api::{AgentRole, GasTown, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 
@@ -34,6 +35,8 @@ pub async fn cleanup(town: &GasTown, ctx: &Context) -> Result<Teardown> {
         ctx.beads.forget(&town_ref.namespace, &town_ref.name);
         ctx.beads_views.forget(&town_ref.namespace, &town_ref.name);
         ctx.beads_feeds.forget(&town_ref.namespace, &town_ref.name);
+        ctx.metrics
+            .record_backup(&town_ref.namespace, &town_ref.name, None);
     }
     Ok(step)
 }
@@ -113,6 +116,16 @@ fn stages(town: &GasTown, town_ref: &TownRef, ctx: &Context) -> Vec<Stage> {
         Stage::Remove {
             what: "infrastructure workloads",
             remaining: infrastructure,
+        },
+        // Backups may run while the town drains: their CronJob goes only
+        // once dolt is gone (its Jobs with it). The backups themselves, in
+        // their storage, are never the operator's to delete.
+        Stage::Remove {
+            what: "backup CronJob",
+            remaining: cached::<CronJob>(ctx, ns, &naming::dolt_backup(&town_ref.name))
+                .map(|c| Tracked::of(c.as_ref()))
+                .into_iter()
+                .collect(),
         },
     ]
 }

@@ -9,7 +9,13 @@ use gastown_api::{AgentRole, GasTown, Rig, labels};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+
+use super::build::DoltObserved;
 use crate::beads_view::BeadsView;
+use crate::builders::town::backup::RESTORE_CONTAINER;
+use crate::reconcile::kinds::cached;
 use crate::builders::town::TownRef;
 use crate::context::Context;
 use crate::error::{Error, Result};
@@ -24,6 +30,8 @@ pub struct Dereferenced {
     pub missing: MissingSecrets,
     /// Every Rig of the town ([`town_rigs`]).
     pub rigs: Vec<Arc<Rig>>,
+    /// dolt's StatefulSet and claim, as far as a restore cares.
+    pub dolt: DoltObserved,
 }
 
 pub fn dereference(town: &GasTown, ctx: &Context) -> Result<Dereferenced> {
@@ -34,7 +42,23 @@ pub fn dereference(town: &GasTown, ctx: &Context) -> Result<Dereferenced> {
     let missing = MissingSecrets::of(&town.spec, |name| {
         ctx.secret_exists(&town_ref.namespace, name)
     });
+    let statefulset = cached::<StatefulSet>(ctx, &town_ref.namespace, &naming::dolt(&town_ref.name));
+    let dolt = DoltObserved {
+        statefulset_restores: statefulset.map(|sts| {
+            sts.spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref()?.init_containers.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.name == RESTORE_CONTAINER))
+        }),
+        claim_exists: cached::<PersistentVolumeClaim>(
+            ctx,
+            &town_ref.namespace,
+            &naming::dolt_data_claim(&town_ref.name),
+        )
+        .is_some(),
+    };
     Ok(Dereferenced {
+        dolt,
         rigs: town_rigs(ctx, town),
         town_ref,
         missing,

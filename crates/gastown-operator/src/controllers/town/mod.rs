@@ -8,6 +8,7 @@
 //! the optional [`external_secrets`]) → status. A town being deleted goes
 //! through [`cleanup`] instead.
 
+pub mod backup;
 pub mod build;
 pub mod cleanup;
 pub mod dereference;
@@ -15,6 +16,7 @@ pub mod external_secrets;
 
 use std::sync::Arc;
 
+use gastown_api::gastown::GasTownStatus;
 use gastown_api::{GasTown, Rig, labels};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
@@ -29,6 +31,7 @@ use super::town_status::{
 };
 use super::{pod_crash, pods_of, publish_transitions, reconcile_with, rollout_step};
 use crate::beads_view::BeadsView;
+use crate::controllers::backup_status::{BackupObservation, BackupProjection, backup_status};
 use crate::conditions::{Baseline, Observed};
 use crate::context::Context;
 use crate::error::Result;
@@ -58,7 +61,7 @@ pub async fn reconcile(town: Arc<GasTown>, ctx: Arc<Context>) -> Result<Action> 
 async fn converge(town: &GasTown, ctx: &Context) -> Result<Action> {
     let found = dereference::dereference(town, ctx)?;
     let beads = dereference::refresh_beads(town, ctx).await;
-    let mut built = build::build(town, &found.town_ref, &found.missing);
+    let mut built = build::build(town, &found.town_ref, &found.missing, found.dolt);
     // The Mayor and the Deacon roll one at a time (neither waits for idle).
     let ns = found.town_ref.namespace.clone();
     let paced = rollout_step::pace(
@@ -191,6 +194,39 @@ fn observe_rigs(town: &GasTown, found: &Dereferenced, built: &TownBuild) -> Vec<
     rigs
 }
 
+/// The town's backups: starts the on-demand one asked for, then projects
+/// what their Jobs say. `None` without `spec.dolt.backup`.
+async fn observe_backup(
+    town: &GasTown,
+    ctx: &Context,
+    previous: Option<&GasTownStatus>,
+) -> Result<Option<BackupProjection>> {
+    let Some(spec) = town.spec.dolt.as_ref().and_then(|d| d.backup.as_ref()) else {
+        return Ok(None);
+    };
+    let cron_job = backup::cron_job(ctx, town);
+    let manual_token = match &cron_job {
+        Some(cron_job) => backup::start_on_demand(ctx, town, previous, cron_job).await?,
+        None => None,
+    };
+    let observation = BackupObservation {
+        schedule: &spec.schedule,
+        since: cron_job.as_deref().and_then(backup::since),
+        runs: cron_job
+            .as_deref()
+            .map(|c| backup::runs(ctx, town, c))
+            .unwrap_or_default(),
+        cron_last_success: cron_job
+            .as_ref()
+            .and_then(|c| c.status.as_ref()?.last_successful_time.as_ref())
+            .map(|t| t.0),
+        manual_token,
+        previous: previous.and_then(|s| s.backup.as_ref()),
+        now: k8s_openapi::jiff::Timestamp::now(),
+    };
+    Ok(Some(backup_status(&observation)))
+}
+
 /// Projects the status and writes it when it should be; returns when to
 /// look again.
 async fn write_status(
@@ -209,6 +245,15 @@ async fn write_status(
         .count();
     let agent_pod = |name: &str| cached::<Pod>(ctx, ns, name);
     let previous = ctx.statuses.current(town, town.status.as_ref());
+    let backup = observe_backup(town, ctx, previous.as_ref()).await?;
+    ctx.metrics.record_backup(
+        ns,
+        &found.town_ref.name,
+        backup
+            .as_ref()
+            .and_then(|b| b.status.last_successful_time.as_ref())
+            .map(|t| t.0.as_second()),
+    );
     let observation = TownObservation {
         base: Baseline::of(town, previous.as_ref()),
         draining: drain_requested(town).map(drained_message),
@@ -247,6 +292,7 @@ async fn write_status(
         running_agent_pods: i32::try_from(running_agent_pods).unwrap_or(i32::MAX),
         external_secrets,
         agents,
+        backup,
     };
     let (status, transitions) = town_status(&observation);
     let mut next_sync = town.spec.sync_interval();

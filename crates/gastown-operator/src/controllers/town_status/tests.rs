@@ -75,6 +75,7 @@ fn observation<'a>(
         running_agent_pods: 4,
         external_secrets: None,
         agents: crate::reconcile::rollout::Progress::none(),
+        backup: None,
     }
 }
 

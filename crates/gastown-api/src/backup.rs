@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 /// fails "aws url has an invalid format"). No quotes, backslashes or spaces:
 /// the URL is written into SQL and a shell script. No trailing `/`: each
 /// database goes under `<url>/<database>`.
-pub const BACKUP_URL_RULE: &str = r#"self.matches('^(aws://\\[[A-Za-z0-9_.-]+:[a-z0-9][a-z0-9.-]*\\]/|gs://[a-z0-9][a-z0-9._-]*/|file:///|oci://|az://|oss://)[^\\s\'"\\\\]*[^\\s\'"\\\\/]$')"#;
+pub const BACKUP_URL_RULE: &str = r#"self.url.matches('^(aws://\\[[A-Za-z0-9_.-]+:[a-z0-9][a-z0-9.-]*\\]/|gs://[a-z0-9][a-z0-9._-]*/|file:///|oci://|az://|oss://)[^\\s\'"\\\\]*[^\\s\'"\\\\/]$')"#;
 
 /// The message of [`BACKUP_URL_RULE`]: the accepted forms.
 pub const BACKUP_URL_MESSAGE: &str = "must be a Dolt backup URL without a trailing '/': aws://[dynamo-table:bucket]/path (both the DynamoDB table and the S3 bucket), gs://bucket/path, file:///absolute/path (on the dolt server's filesystem), or an oci://, az:// or oss:// URL; each database is backed up under <url>/<database>";

@@ -66,7 +66,17 @@ pub(super) fn verdict(container: &Container) -> Verdict {
         None => Vec::new(),
     };
     if !entrypoint && program(argv[0]) != "dolt" {
-        // Some other program (a shell, say): nothing known to check.
+        // A shell script that runs `dolt` (a backup, a restore): each run
+        // loads the global config first, as below (D4). Any other program:
+        // nothing known to check.
+        if runs_dolt(&argv)
+            && let Some(home) = dolt_home(container, false)
+        {
+            let file = format!("{}/.dolt/config_global.json", home.trim_end_matches('/'));
+            if let Err(error) = container.create_file(&IMAGE, &file) {
+                return crash(1, format!("Failed to load the global config: {error}"));
+            }
+        }
         return Verdict::Runs;
     }
 
@@ -147,6 +157,18 @@ pub(super) fn verdict(container: &Container) -> Verdict {
         Some(reason) => Verdict::NeverReady { reason },
         None => Verdict::Runs,
     }
+}
+
+/// Whether `argv` is `sh -c <script>` (or bash) whose script runs `dolt`.
+fn runs_dolt(argv: &[&str]) -> bool {
+    matches!(program(argv[0]), "sh" | "bash" | "dash")
+        && argv.iter().position(|a| *a == "-c").is_some_and(|at| {
+            argv.get(at + 1).is_some_and(|script| {
+                script
+                    .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&' | '`' | '$'))
+                    .any(|word| word == "dolt")
+            })
+        })
 }
 
 /// Where dolt keeps its global config: `$DOLT_ROOT_PATH`, else `$HOME`

@@ -277,3 +277,42 @@ fn a_dolt_init_container_needs_the_home_too() {
         pod["spec"]["containers"][0]["volumeMounts"].clone();
     assert_runs_ready(pod);
 }
+
+/// A backup Job's container as the operator builds it: a shell script that
+/// runs `dolt` as a client of the server.
+fn backup_script_pod(home_mounted: bool) -> Value {
+    let mut pod = pod(json!({
+        "securityContext": { "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": true },
+        "restartPolicy": "Never",
+        "containers": [{
+            "name": "backup",
+            "image": "dolthub/dolt-sql-server:1.81.6",
+            "command": ["/bin/sh", "-c", "set -eu\nremote() { dolt --host \"$DOLT_HOST\" sql -q 'SHOW DATABASES'; }\nremote"],
+            "env": [{ "name": "HOME", "value": "/home/dolt" }],
+            "volumeMounts": [{ "name": "home", "mountPath": "/home/dolt" }],
+            "terminationMessagePolicy": "FallbackToLogsOnError"
+        }],
+        "volumes": [{ "name": "home", "emptyDir": {} }]
+    }));
+    if !home_mounted {
+        pod = without_mount(pod, "/home/dolt");
+    }
+    pod
+}
+
+#[test]
+fn a_script_that_runs_dolt_needs_the_writable_home_too() {
+    // D4: every `dolt` run loads its global config, from a script as well.
+    assert_eq!(verdict_of(&backup_script_pod(true), "backup"), Verdict::Runs);
+    assert_eq!(
+        verdict_of(&backup_script_pod(false), "backup"),
+        Verdict::Crashes {
+            exit_code: 1,
+            message: "Failed to load the global config: mkdir /home/dolt: permission denied".into()
+        }
+    );
+    // A script that never runs dolt is not dolt's to judge.
+    let mut other = backup_script_pod(false);
+    other["spec"]["containers"][0]["command"] = json!(["/bin/sh", "-c", "echo doltish"]);
+    assert_eq!(verdict_of(&other, "backup"), Verdict::Runs);
+}

@@ -544,7 +544,85 @@ fn bad_objects() -> Vec<BadObject> {
                 )
             },
             "spec.dolt.s3",
-            "spec.dolt.s3 is no longer accepted",
+            "use spec.dolt.backup with url aws://[dynamo-table:bucket]/path",
+        ),
+        case(
+            "an aws:// backup without its DynamoDB table (dolt refuses it, D6)",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/backup",
+                    json!({"schedule": "0 3 * * *", "url": "aws://[backups]/prod"}),
+                )
+            },
+            "spec.dolt.backup.url",
+            "aws://[dynamo-table:bucket]/path",
+        ),
+        case(
+            "a backup URL of a scheme dolt does not back up to",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/backup",
+                    json!({"schedule": "@daily", "url": "https://backups.example.com/prod"}),
+                )
+            },
+            "spec.dolt.backup.url",
+            "must be a Dolt backup URL",
+        ),
+        case(
+            "a backup URL with a quote (it goes into SQL)",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/backup",
+                    json!({"schedule": "@daily", "url": "gs://bucket/it's"}),
+                )
+            },
+            "spec.dolt.backup.url",
+            "must be a Dolt backup URL",
+        ),
+        case(
+            "a restore URL with a trailing slash",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/restoreFrom",
+                    json!({"url": "file:///backups/prod/", "databases": ["beads"]}),
+                )
+            },
+            "spec.dolt.restoreFrom.url",
+            "without a trailing '/'",
+        ),
+        case(
+            "a backup schedule that is no cron schedule",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/backup",
+                    json!({"schedule": "nightly", "url": "gs://bucket/prod"}),
+                )
+            },
+            "spec.dolt.backup.schedule",
+            "should match",
+        ),
+        case(
+            "no failed backup Job kept (the status reads failures from them)",
+            MINIMAL,
+            |o| {
+                set(
+                    o,
+                    "/spec/dolt/backup",
+                    json!({"schedule": "@daily", "url": "gs://bucket/prod", "failedJobsHistoryLimit": 0}),
+                )
+            },
+            "spec.dolt.backup.failedJobsHistoryLimit",
+            "should be greater than or equal to 1",
         ),
         case(
             "token secret ref without key",

@@ -142,6 +142,7 @@ async fn every_example_runs_with_every_workload_ready() {
         ("claude-credentials", "credentials.json", "{}"),
         ("git-credentials", "password", "not-a-token"),
         ("github-token", "token", "not-a-token"),
+        ("dolt-backup-aws", "AWS_ACCESS_KEY_ID", "not-a-key"),
     ] {
         create(&secrets, secret(name, key, value)).await;
     }

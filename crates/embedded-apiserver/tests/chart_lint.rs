@@ -536,6 +536,40 @@ async fn optional_network_policy_and_service_monitor_select_the_operator() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_optional_prometheus_rule_alerts_on_an_old_backup() {
+    let Some(python) = helm_python() else { return };
+    let cluster = Cluster::start(&[]).await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(cluster.server.client().unwrap());
+    let rules = serde_json::from_value(json!({
+        "metadata": { "name": "prometheusrules.monitoring.coreos.com" },
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "names": { "kind": "PrometheusRule", "plural": "prometheusrules", "singular": "prometheusrule", "listKind": "PrometheusRuleList" },
+            "scope": "Namespaced",
+            "versions": [{ "name": "v1", "served": true, "storage": true,
+                "schema": { "openAPIV3Schema": { "type": "object", "x-kubernetes-preserve-unknown-fields": true } } }]
+        }
+    }))
+    .unwrap();
+    crds.create(&PostParams::default(), &rules).await.unwrap();
+
+    let values = json!({ "metrics": { "prometheusRule": { "enabled": true, "labels": { "release": "prometheus" } } } });
+    let release = cluster.render(&python, values).await;
+    let rule = release.expect("PrometheusRule", Some(RELEASE_NAMESPACE), FULLNAME);
+    assert_eq!(rule["metadata"]["labels"]["release"], "prometheus");
+    let alert = &rule["spec"]["groups"][0]["rules"][0];
+    assert_eq!(alert["alert"], "GasTownBackupTooOld");
+    let expr = alert["expr"].as_str().unwrap();
+    assert!(
+        expr.contains("gastown_backup_last_success_timestamp_seconds") && expr.contains("26 * 3600"),
+        "{expr}"
+    );
+    assert!(alert["annotations"]["summary"].as_str().unwrap().contains("{{ $labels.town }}"));
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_values_schema_refuses_unknown_keys_and_impossible_values() {
     let Some(python) = helm_python() else { return };
     let cluster = Cluster::start(&[]).await;

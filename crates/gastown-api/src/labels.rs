@@ -25,3 +25,5 @@ pub const BEAD_ID_ANNOTATION: &str = "gastown.io/bead-id";
 /// (running ones finish) until it is removed. Its value says when and by whom (free text);
 /// `kubectl gastown drain` writes it, `kubectl gastown resume` removes it.
 pub const DRAIN_ANNOTATION: &str = "gastown.io/drain";
+/// Annotation on a GasTown asking for one dolt backup now; each value runs once.
+pub const BACKUP_NOW_ANNOTATION: &str = "gastown.io/backup-now";

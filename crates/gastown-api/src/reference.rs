@@ -19,10 +19,11 @@ struct Section {
 }
 
 /// Annotations a user sets on objects of a kind (kind, key, what it does): no schema says them.
-const ANNOTATIONS: &[(&str, &str, &str)] = &[(
-    "GasTown",
-    crate::labels::DRAIN_ANNOTATION,
-    "drains the town without deleting it (`kubectl gastown drain`; any value, by convention \
+const ANNOTATIONS: &[(&str, &str, &str)] = &[
+    (
+        "GasTown",
+        crate::labels::DRAIN_ANNOTATION,
+        "drains the town without deleting it (`kubectl gastown drain`; any value, by convention \
      when and by whom). The town's Rigs are marked `gastown.io/draining`, as when the town is \
      deleted: no new polecat pods start (beads' spawning polecats wait in their AgentPool, \
      reason `Draining`), running ones finish, every other agent keeps running. The town shows \
@@ -30,7 +31,17 @@ const ANNOTATIONS: &[(&str, &str, &str)] = &[(
      quoting the value); its Rigs show phase `Draining` and their `Draining` condition. \
      Removing the annotation (`kubectl gastown resume`) removes the mark and turns the \
      condition False (reason `NotDraining`): polecats start again.",
-)];
+    ),
+    (
+        "GasTown",
+        crate::labels::BACKUP_NOW_ANNOTATION,
+        "starts one dolt backup now, from the backup CronJob's template (needs \
+         `spec.dolt.backup`; `kubectl annotate gastown <town> gastown.io/backup-now=\"$(date +%s)\" \
+         --overwrite`). Each value runs once: `status.backup.lastManualToken` records the value \
+         whose Job was started, and the run shows in `status.backup` and `BackupHealthy` like a \
+         scheduled one.",
+    ),
+];
 
 /// Renders the reference for `crds` (as returned by [`crate::crds`]).
 pub fn markdown(crds: &[CustomResourceDefinition]) -> String {

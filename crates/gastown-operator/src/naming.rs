@@ -35,8 +35,7 @@ pub fn dolt_backup(town: &str) -> String {
 pub fn dolt_data_claim(town: &str) -> String {
     format!("data-{town}-dolt-0")
 }
-/// Annotation on a GasTown asking for one backup now; each value runs once.
-pub const BACKUP_NOW_ANNOTATION: &str = "gastown.io/backup-now";
+pub use gastown_api::labels::BACKUP_NOW_ANNOTATION;
 pub fn dolt_config(town: &str) -> String {
     format!("{town}-dolt-config")
 }

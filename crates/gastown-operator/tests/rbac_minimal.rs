@@ -41,12 +41,13 @@ use gastown_operator::cache::Scope;
 use gastown_operator::context::Settings;
 use gastown_operator::naming;
 use gastown_operator::runtime::{LeaderElection, Runtime, RuntimeConfig, RuntimeError};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, PersistentVolumeClaim, Pod, Secret, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Client;
+use kube::{Client, ResourceExt};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
@@ -292,6 +293,16 @@ impl Cluster {
     }
 }
 
+/// Whether the on-demand backup the town asks for on its second day has its Job.
+async fn on_demand_backup_ran(cluster: &Cluster) -> bool {
+    let jobs: Api<Job> = cluster.api();
+    let listed = jobs.list(&ListParams::default()).await.expect("a list");
+    listed
+        .items
+        .iter()
+        .any(|job| job.annotations().contains_key("gastown.io/backup-now-token"))
+}
+
 /// The ExternalSecret the town declares on its second day.
 const EXTERNAL_SECRET: &str = "anthropic-from-vault";
 
@@ -392,8 +403,12 @@ async fn town_life(cluster: &Cluster, until: Until) -> Option<Policy> {
 
     let rpc = naming::rpc_server(TOWN);
     let network_policy = naming::rig_agents(&naming::rig_object(TOWN, RIG));
+    let backups = naming::dolt_backup(TOWN);
     cluster
-        .patch_town(json!({ "spec": {
+        .patch_town(json!({
+            "metadata": { "annotations": { naming::BACKUP_NOW_ANNOTATION: "day-two" } },
+            "spec": {
+            "dolt": { "backup": { "schedule": "0 3 * * *", "url": "gs://town-backups/minimal" } },
             "rpcServer": { "enabled": true, "image": "ghcr.io/gastown/gtmobile:0.1.0" },
             "secrets": { "externalSecrets": [{
                 "name": EXTERNAL_SECRET,
@@ -410,6 +425,8 @@ async fn town_life(cluster: &Cluster, until: Until) -> Option<Policy> {
         .await;
     let second_day = || async {
         cluster.exists::<Service>(&rpc).await
+            && cluster.exists::<CronJob>(&backups).await
+            && on_demand_backup_ran(cluster).await
             && cluster.external_secret_exists(EXTERNAL_SECRET).await
             && !cluster.exists::<NetworkPolicy>(&network_policy).await
     };
@@ -423,10 +440,12 @@ async fn town_life(cluster: &Cluster, until: Until) -> Option<Policy> {
         .patch_town(json!({ "spec": {
             "rpcServer": { "enabled": false },
             "secrets": { "externalSecrets": null },
+            "dolt": { "backup": null },
         }}))
         .await;
     let given_up = || async {
         !cluster.exists::<Service>(&rpc).await
+            && !cluster.exists::<CronJob>(&backups).await
             && !cluster.external_secret_exists(EXTERNAL_SECRET).await
     };
     if !cluster

@@ -562,10 +562,16 @@ async fn the_optional_prometheus_rule_alerts_on_an_old_backup() {
     assert_eq!(alert["alert"], "GasTownBackupTooOld");
     let expr = alert["expr"].as_str().unwrap();
     assert!(
-        expr.contains("gastown_backup_last_success_timestamp_seconds") && expr.contains("26 * 3600"),
+        expr.contains("gastown_backup_last_success_timestamp_seconds")
+            && expr.contains("26 * 3600"),
         "{expr}"
     );
-    assert!(alert["annotations"]["summary"].as_str().unwrap().contains("{{ $labels.town }}"));
+    assert!(
+        alert["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("{{ $labels.town }}")
+    );
     cluster.shutdown().await;
 }
 

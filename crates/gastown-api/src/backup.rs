@@ -77,7 +77,10 @@ pub struct DoltRestore {
     #[schemars(length(min = 8, max = 1024))]
     pub url: String,
     /// The databases the backup must hold; each is restored, and the restore fails (touching nothing) unless every one of them is there. The bd daemon's database is `beads`.
-    #[schemars(length(min = 1, max = 32), inner(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")))]
+    #[schemars(
+        length(min = 1, max = 32),
+        inner(regex(pattern = r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$"))
+    )]
     pub databases: Vec<String>,
     /// Secret whose keys become environment variables of the restore (the same keys as `backup.credentialsSecretRef`). Leave it unset when the dolt pod has an identity.
     #[serde(default, skip_serializing_if = "Option::is_none")]

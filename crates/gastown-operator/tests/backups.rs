@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{CONVERGE, Harness, NAMESPACE, TOWN, condition, eventually, minimal_town, running_town};
+use common::{
+    CONVERGE, Harness, NAMESPACE, TOWN, condition, eventually, minimal_town, running_town,
+};
 use embedded_apiserver::JobPods;
 use futures::StreamExt;
 use gastown_api::GasTown;
@@ -73,14 +75,19 @@ async fn events(harness: &Harness, reason: &str) -> Vec<(String, String, i32)> {
         })
         .map(|e| {
             let count = e.series.as_ref().map_or(1, |s| s.count);
-            (e.type_.unwrap_or_default(), e.note.unwrap_or_default(), count)
+            (
+                e.type_.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+                count,
+            )
         })
         .collect()
 }
 
 fn last_success_metric(harness: &Harness) -> Option<String> {
-    let prefix =
-        format!("gastown_backup_last_success_timestamp_seconds{{namespace=\"{NAMESPACE}\",town=\"{TOWN}\"}} ");
+    let prefix = format!(
+        "gastown_backup_last_success_timestamp_seconds{{namespace=\"{NAMESPACE}\",town=\"{TOWN}\"}} "
+    );
     harness
         .metrics()
         .render()
@@ -99,16 +106,27 @@ async fn a_run_that_succeeds_or_fails_moves_status_condition_metric_and_events()
         cron_jobs.get_opt(&cron_job).await.ok()?
     })
     .await;
-    assert_eq!(made.spec.unwrap().concurrency_policy.as_deref(), Some("Forbid"));
+    assert_eq!(
+        made.spec.unwrap().concurrency_policy.as_deref(),
+        Some("Forbid")
+    );
+    // Applied once: a reconcile that finds it right writes nothing.
+    common::quiet_window(&harness, Duration::from_secs(3)).await;
     // Nothing has run: unknown, and no time is invented.
-    let (health, _) = eventually("BackupHealthy is reported", CONVERGE, || backup_health(&harness)).await;
+    let (health, _) = eventually("BackupHealthy is reported", CONVERGE, || {
+        backup_health(&harness)
+    })
+    .await;
     assert_eq!(health, "Unknown");
     assert!(last_success_metric(&harness).is_none());
 
     // A run that succeeds.
     harness.server.run_cron_job_now(NAMESPACE, &cron_job);
     let status = eventually("the success is in the status", CONVERGE, || async {
-        backup_status(&harness).await?.last_successful_time.map(|_| ())?;
+        backup_status(&harness)
+            .await?
+            .last_successful_time
+            .map(|_| ())?;
         backup_status(&harness).await
     })
     .await;
@@ -122,7 +140,9 @@ async fn a_run_that_succeeds_or_fails_moves_status_condition_metric_and_events()
     assert_eq!(metric, success.to_string());
 
     // Two runs that fail: each is told, once.
-    harness.server.set_job_pods(NAMESPACE, &cron_job, JobPods::Fail);
+    harness
+        .server
+        .set_job_pods(NAMESPACE, &cron_job, JobPods::Fail);
     let mut failed_jobs = Vec::new();
     for run in 1..=2 {
         harness.server.run_cron_job_now(NAMESPACE, &cron_job);
@@ -132,7 +152,11 @@ async fn a_run_that_succeeds_or_fails_moves_status_condition_metric_and_events()
         })
         .await;
         failed_jobs.push(failure.job.clone());
-        assert!(failure.message.contains("BackoffLimitExceeded"), "{}", failure.message);
+        assert!(
+            failure.message.contains("BackoffLimitExceeded"),
+            "{}",
+            failure.message
+        );
         let (health, message) = backup_health(&harness).await.unwrap();
         assert_eq!(health, "False");
         assert!(message.contains(&failure.job), "{message}");
@@ -141,7 +165,10 @@ async fn a_run_that_succeeds_or_fails_moves_status_condition_metric_and_events()
             (occurrences(&told) == run).then_some(told)
         })
         .await;
-        assert!(told.iter().all(|(kind, _, _)| kind == "Warning"), "{told:?}");
+        assert!(
+            told.iter().all(|(kind, _, _)| kind == "Warning"),
+            "{told:?}"
+        );
         // The first failure's note names its Job; a repeat of the same
         // reason joins the Event's series (kube's recorder), as kubelet's do.
         assert!(told[0].1.contains(&failed_jobs[0]), "{told:?}");
@@ -149,7 +176,11 @@ async fn a_run_that_succeeds_or_fails_moves_status_condition_metric_and_events()
     // The metric keeps the last success: it is what the alert reads.
     assert_eq!(last_success_metric(&harness), Some(success.to_string()));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(occurrences(&events(&harness, "BackupFailed").await), 2, "told once each");
+    assert_eq!(
+        occurrences(&events(&harness, "BackupFailed").await),
+        2,
+        "told once each"
+    );
 
     harness.shutdown().await;
 }
@@ -161,9 +192,8 @@ async fn an_on_demand_backup_runs_once_per_token() {
     town_with_backups(&harness).await;
     let towns: Api<GasTown> = harness.api();
     let jobs: Api<Job> = harness.api();
-    let request = |token: &str| {
-        json!({"metadata": {"annotations": {naming::BACKUP_NOW_ANNOTATION: token}}})
-    };
+    let request =
+        |token: &str| json!({"metadata": {"annotations": {naming::BACKUP_NOW_ANNOTATION: token}}});
     let jobs_for = |token: String| {
         let jobs = jobs.clone();
         async move {
@@ -172,15 +202,17 @@ async fn an_on_demand_backup_runs_once_per_token() {
                 .expect("jobs are listed")
                 .items
                 .into_iter()
-                .filter(|j| {
-                    j.annotations().get("gastown.io/backup-now-token") == Some(&token)
-                })
+                .filter(|j| j.annotations().get("gastown.io/backup-now-token") == Some(&token))
                 .collect::<Vec<_>>()
         }
     };
 
     towns
-        .patch(TOWN, &PatchParams::default(), &Patch::Merge(request("first")))
+        .patch(
+            TOWN,
+            &PatchParams::default(),
+            &Patch::Merge(request("first")),
+        )
         .await
         .expect("the annotation is set");
     eventually("the token is recorded", CONVERGE, || async {
@@ -214,11 +246,18 @@ async fn an_on_demand_backup_runs_once_per_token() {
         .await
         .expect("a change that makes the town reconcile");
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(jobs_for("first".into()).await.is_empty(), "a token runs once");
+    assert!(
+        jobs_for("first".into()).await.is_empty(),
+        "a token runs once"
+    );
 
     // A new token runs.
     towns
-        .patch(TOWN, &PatchParams::default(), &Patch::Merge(request("second")))
+        .patch(
+            TOWN,
+            &PatchParams::default(),
+            &Patch::Merge(request("second")),
+        )
         .await
         .expect("the annotation is set");
     eventually("the second token runs", CONVERGE, || async {
@@ -254,7 +293,10 @@ async fn a_restore_onto_a_volume_that_exists_refuses_and_deletes_nothing() {
     }))
     .unwrap();
     let claims: Api<PersistentVolumeClaim> = harness.api();
-    let claim = claims.create(&PostParams::default(), &claim).await.expect("the claim is created");
+    let claim = claims
+        .create(&PostParams::default(), &claim)
+        .await
+        .expect("the claim is created");
     harness.start_operator();
     harness
         .api::<GasTown>()
@@ -268,7 +310,10 @@ async fn a_restore_onto_a_volume_that_exists_refuses_and_deletes_nothing() {
     })
     .await;
     assert_eq!(status, "False");
-    assert!(message.contains(&naming::dolt_data_claim(TOWN)), "{message}");
+    assert!(
+        message.contains(&naming::dolt_data_claim(TOWN)),
+        "{message}"
+    );
     let told = eventually("one Warning says it", CONVERGE, || async {
         let told = events(&harness, "Blocked").await;
         (!told.is_empty()).then_some(told)
@@ -279,11 +324,20 @@ async fn a_restore_onto_a_volume_that_exists_refuses_and_deletes_nothing() {
     assert!(told[0].1.contains("refusing to restore"), "{told:?}");
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let kept = claims.get(&claim.name_any()).await.expect("the claim is still there");
+    let kept = claims
+        .get(&claim.name_any())
+        .await
+        .expect("the claim is still there");
     assert_eq!(kept.uid(), claim.uid());
-    assert!(kept.metadata.deletion_timestamp.is_none(), "nothing deletes it");
+    assert!(
+        kept.metadata.deletion_timestamp.is_none(),
+        "nothing deletes it"
+    );
     let sets: Api<StatefulSet> = harness.api();
-    assert!(sets.get_opt(&naming::dolt(TOWN)).await.unwrap().is_none(), "dolt never starts on it");
+    assert!(
+        sets.get_opt(&naming::dolt(TOWN)).await.unwrap().is_none(),
+        "dolt never starts on it"
+    );
 
     harness.shutdown().await;
 }
@@ -302,20 +356,32 @@ async fn a_restore_onto_an_empty_volume_runs_before_dolt_serves() {
     // The simulation makes no StatefulSet pods: its readiness comes from the
     // template, every init container run to completion before the server.
     let sets: Api<StatefulSet> = harness.api();
-    let set = sets.get(&naming::dolt(TOWN)).await.expect("dolt's StatefulSet");
+    let set = sets
+        .get(&naming::dolt(TOWN))
+        .await
+        .expect("dolt's StatefulSet");
     let spec = set.spec.unwrap().template.spec.unwrap();
     let init = spec.init_containers.expect("an init container");
     assert_eq!(init.len(), 1);
     assert_eq!(init[0].name, "restore");
     assert_eq!(spec.containers[0].name, "dolt");
     let env = |name: &str| {
-        init[0].env.iter().flatten().find(|e| e.name == name).and_then(|e| e.value.clone())
+        init[0]
+            .env
+            .iter()
+            .flatten()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.clone())
     };
     assert_eq!(env("RESTORE_URL").as_deref(), Some(BACKUP_URL));
     assert_eq!(env("RESTORE_DATABASES").as_deref(), Some("beads"));
     // On dolt's own volume.
     let mounts = init[0].volume_mounts.clone().unwrap_or_default();
-    assert!(mounts.iter().any(|m| m.name == "data" && m.mount_path == "/var/lib/dolt"));
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == "data" && m.mount_path == "/var/lib/dolt")
+    );
 
     harness.shutdown().await;
 }
@@ -334,16 +400,30 @@ async fn deleting_a_town_keeps_its_backup_cron_job_until_dolt_is_gone() {
     // Deletions in the order the API server made them.
     let order: Arc<Mutex<Vec<(u64, String)>>> = Arc::default();
     let mut watches = tokio::task::JoinSet::new();
-    fn record<K>(api: Api<K>, order: Arc<Mutex<Vec<(u64, String)>>>, tasks: &mut tokio::task::JoinSet<()>)
-    where
-        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    fn record<K>(
+        api: Api<K>,
+        order: Arc<Mutex<Vec<(u64, String)>>>,
+        tasks: &mut tokio::task::JoinSet<()>,
+    ) where
+        K: Resource<DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + 'static,
     {
         tasks.spawn(async move {
             let mut events = watcher(api, watcher::Config::default()).boxed();
             while let Some(event) = events.next().await {
                 if let Ok(watcher::Event::Delete(object)) = event {
-                    let version = object.resource_version().and_then(|v| v.parse().ok()).unwrap();
-                    order.lock().unwrap().push((version, format!("{}/{}", K::kind(&()), object.name_any())));
+                    let version = object
+                        .resource_version()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap();
+                    order
+                        .lock()
+                        .unwrap()
+                        .push((version, format!("{}/{}", K::kind(&()), object.name_any())));
                 }
             }
         });
@@ -360,7 +440,13 @@ async fn deleting_a_town_keeps_its_backup_cron_job_until_dolt_is_gone() {
         .await
         .expect("the delete is accepted");
     eventually("the town is gone", CONVERGE, || async {
-        harness.api::<GasTown>().get_opt(TOWN).await.ok()?.is_none().then_some(())
+        harness
+            .api::<GasTown>()
+            .get_opt(TOWN)
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -368,12 +454,18 @@ async fn deleting_a_town_keeps_its_backup_cron_job_until_dolt_is_gone() {
     deletions.sort();
     let order: Vec<String> = deletions.into_iter().map(|(_, e)| e).collect();
     let at = |entry: String| {
-        order.iter().position(|e| *e == entry).unwrap_or_else(|| panic!("{entry} not deleted: {order:?}"))
+        order
+            .iter()
+            .position(|e| *e == entry)
+            .unwrap_or_else(|| panic!("{entry} not deleted: {order:?}"))
     };
     let dolt = at(format!("StatefulSet/{}", naming::dolt(TOWN)));
     let cron_job = at(format!("CronJob/{}", naming::dolt_backup(TOWN)));
     let town = at(format!("GasTown/{TOWN}"));
-    assert!(dolt < cron_job && cron_job < town, "dolt, then the CronJob, then the town: {order:?}");
+    assert!(
+        dolt < cron_job && cron_job < town,
+        "dolt, then the CronJob, then the town: {order:?}"
+    );
 
     watches.abort_all();
     harness.shutdown().await;

@@ -47,11 +47,11 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::{Client, ResourceExt};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
 };
 use kube::core::GroupVersionKind;
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -297,10 +297,10 @@ impl Cluster {
 async fn on_demand_backup_ran(cluster: &Cluster) -> bool {
     let jobs: Api<Job> = cluster.api();
     let listed = jobs.list(&ListParams::default()).await.expect("a list");
-    listed
-        .items
-        .iter()
-        .any(|job| job.annotations().contains_key("gastown.io/backup-now-token"))
+    listed.items.iter().any(|job| {
+        job.annotations()
+            .contains_key("gastown.io/backup-now-token")
+    })
 }
 
 /// The ExternalSecret the town declares on its second day.

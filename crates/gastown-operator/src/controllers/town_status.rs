@@ -352,7 +352,9 @@ pub fn town_status(observation: &TownObservation<'_>) -> (GasTownStatus, Vec<Tra
     );
     // Every failed backup is told, not only the first of a streak.
     if let Some(failure) = backup.and_then(|b| b.new_failure.as_ref())
-        && !transitions.iter().any(|t| t.type_ == condition::BACKUP_HEALTHY)
+        && !transitions
+            .iter()
+            .any(|t| t.type_ == condition::BACKUP_HEALTHY)
     {
         transitions.push(Transition {
             type_: condition::BACKUP_HEALTHY,

@@ -165,7 +165,9 @@ fn runs_dolt(argv: &[&str]) -> bool {
         && argv.iter().position(|a| *a == "-c").is_some_and(|at| {
             argv.get(at + 1).is_some_and(|script| {
                 script
-                    .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&' | '`' | '$'))
+                    .split(|c: char| {
+                        c.is_whitespace() || matches!(c, ';' | '(' | '|' | '&' | '`' | '$')
+                    })
                     .any(|word| word == "dolt")
             })
         })

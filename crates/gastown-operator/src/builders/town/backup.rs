@@ -241,7 +241,11 @@ pub fn manual_backup_job(cron_job: &CronJob, token: &str) -> Option<Job> {
 
 /// The init container of dolt's StatefulSet that restores `restore` into an
 /// empty volume ([`RESTORE_SCRIPT`]), in dolt's image, as dolt's user.
-pub fn restore_init_container(dolt: &DoltSpec, restore: &DoltRestore, data_mount: &str) -> Container {
+pub fn restore_init_container(
+    dolt: &DoltSpec,
+    restore: &DoltRestore,
+    data_mount: &str,
+) -> Container {
     Container {
         name: RESTORE_CONTAINER.into(),
         image: Some(dolt.image.clone()),
@@ -252,7 +256,10 @@ pub fn restore_init_container(dolt: &DoltSpec, restore: &DoltRestore, data_mount
             env("RESTORE_URL", restore.url.clone()),
             env("RESTORE_DATABASES", restore.databases.join(" ")),
         ]),
-        env_from: restore.credentials_secret_ref.as_ref().map(|s| vec![env_from(s)]),
+        env_from: restore
+            .credentials_secret_ref
+            .as_ref()
+            .map(|s| vec![env_from(s)]),
         volume_mounts: Some(vec![
             volume_mount("data", data_mount, false),
             volume_mount("home", CLIENT_HOME, false),

@@ -23,11 +23,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::backup::{BACKUP_COMPONENT, restore_init_container, server_backup_env};
 use super::{
     TERMINATION_MESSAGE_POLICY, TownRef, env, env_from_secret, pod_template, port, selector,
     service_port, tcp_probe, volume_mount,
 };
-use super::backup::{BACKUP_COMPONENT, restore_init_container, server_backup_env};
 use crate::builders::security::container_security_context;
 use crate::naming;
 
@@ -91,7 +91,11 @@ pub fn dolt_service(town: &TownRef) -> Service {
 /// Lets only the town's beads server reach dolt's SQL port — and with `bd
 /// serve`, the town's agents: every other pod goes through them. Owned by
 /// the town: its early removal only opens dolt up.
-pub fn dolt_network_policy(town: &TownRef, protocol: BeadsProtocol, backups: bool) -> NetworkPolicy {
+pub fn dolt_network_policy(
+    town: &TownRef,
+    protocol: BeadsProtocol,
+    backups: bool,
+) -> NetworkPolicy {
     let mut from = vec![NetworkPolicyPeer {
         pod_selector: Some(selector(&town.component_labels("bd-daemon"))),
         ..Default::default()
@@ -180,7 +184,11 @@ pub fn dolt_image_refusal(dolt: &DoltSpec) -> Option<String> {
 /// when `privileges.db` does not exist yet (D3); the bd daemon creates its
 /// database (B4). With `restore`, an init container restores the backup
 /// into the empty volume before the server first starts.
-pub fn dolt_statefulset(town: &TownRef, dolt: &DoltSpec, restore: Option<&DoltRestore>) -> StatefulSet {
+pub fn dolt_statefulset(
+    town: &TownRef,
+    dolt: &DoltSpec,
+    restore: Option<&DoltRestore>,
+) -> StatefulSet {
     let labels = town.component_labels("dolt");
     let persistence = dolt.persistence();
     let when_deleted = if persistence.retain_on_delete() {

@@ -20,7 +20,11 @@ fn failed(job: &str, finished: &str) -> Run {
     }
 }
 
-fn observe<'a>(runs: Vec<Run>, previous: Option<&'a BackupStatus>, now: &str) -> BackupObservation<'a> {
+fn observe<'a>(
+    runs: Vec<Run>,
+    previous: Option<&'a BackupStatus>,
+    now: &str,
+) -> BackupObservation<'a> {
     BackupObservation {
         schedule: "0 3 * * *",
         since: Some(at("2026-12-01T00:00:00Z")),
@@ -63,7 +67,11 @@ fn a_success_is_healthy_and_remembered_after_its_job_is_gone() {
     assert_eq!(success.0, at("2026-12-02T03:01:00Z"));
 
     // The CronJob pruned the Job: the time stays.
-    let later = backup_status(&observe(vec![], Some(&projection.status), "2026-12-02T05:00:00Z"));
+    let later = backup_status(&observe(
+        vec![],
+        Some(&projection.status),
+        "2026-12-02T05:00:00Z",
+    ));
     assert_eq!(later.status.last_successful_time, Some(success));
     assert!(later.condition.status);
 }
@@ -113,13 +121,20 @@ fn a_failure_is_unhealthy_told_once_and_kept_after_a_success() {
         "2026-12-05T04:00:00Z",
     ));
     assert!(recovered.condition.status);
-    assert_eq!(recovered.status.last_failure.unwrap().job, "prod-dolt-backup-3");
+    assert_eq!(
+        recovered.status.last_failure.unwrap().job,
+        "prod-dolt-backup-3"
+    );
 }
 
 #[test]
 fn no_success_for_twice_the_interval_is_overdue() {
     let success = ok("prod-dolt-backup-1", "2026-12-02T03:01:00Z");
-    let within = backup_status(&observe(vec![success.clone()], None, "2026-12-04T03:00:00Z"));
+    let within = backup_status(&observe(
+        vec![success.clone()],
+        None,
+        "2026-12-04T03:00:00Z",
+    ));
     assert!(within.condition.status, "{:?}", within.condition);
     let overdue = backup_status(&observe(vec![success], None, "2026-12-04T03:02:00Z"));
     assert!(!overdue.condition.status);
@@ -138,6 +153,10 @@ fn the_on_demand_token_is_recorded_once_its_job_exists() {
     let started = backup_status(&o);
     assert_eq!(started.status.last_manual_token.as_deref(), Some("now-1"));
     // Kept when nothing new is started.
-    let kept = backup_status(&observe(vec![], Some(&started.status), "2026-12-01T10:01:00Z"));
+    let kept = backup_status(&observe(
+        vec![],
+        Some(&started.status),
+        "2026-12-01T10:01:00Z",
+    ));
     assert_eq!(kept.status.last_manual_token.as_deref(), Some("now-1"));
 }

@@ -19,9 +19,11 @@ use crate::reconcile::kinds::cached;
 /// How a finished Job ended, from its `Complete` or `Failed` condition.
 pub fn run_of(job: &Job) -> Option<Run> {
     let status = job.status.as_ref()?;
-    let ended = status.conditions.iter().flatten().find(|c| {
-        c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed")
-    })?;
+    let ended = status
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed"))?;
     let at = |t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| t.map(|t| t.0);
     let finished = if ended.type_ == "Complete" {
         at(status.completion_time.as_ref()).or(at(ended.last_transition_time.as_ref()))

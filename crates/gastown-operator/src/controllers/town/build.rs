@@ -276,16 +276,31 @@ mod tests {
         let claim = "data-prod-dolt-0";
         let restoring = dolt(true);
         // A new town: no StatefulSet, no claim.
-        assert!(matches!(restore_plan(&restoring, observed(None, false), claim), Ok(Some(_))));
+        assert!(matches!(
+            restore_plan(&restoring, observed(None, false), claim),
+            Ok(Some(_))
+        ));
         // A claim left by an earlier town may hold data: refused, with why.
         let refused = restore_plan(&restoring, observed(None, true), claim).unwrap_err();
         assert!(refused.contains("data-prod-dolt-0"), "{refused}");
-        assert!(refused.contains("nothing was restored or deleted"), "{refused}");
+        assert!(
+            refused.contains("nothing was restored or deleted"),
+            "{refused}"
+        );
         // A StatefulSet that restores keeps restoring (its claim exists by then).
-        assert!(matches!(restore_plan(&restoring, observed(Some(true), true), claim), Ok(Some(_))));
+        assert!(matches!(
+            restore_plan(&restoring, observed(Some(true), true), claim),
+            Ok(Some(_))
+        ));
         // One made without a restore is not given one.
-        assert!(matches!(restore_plan(&restoring, observed(Some(false), true), claim), Ok(None)));
+        assert!(matches!(
+            restore_plan(&restoring, observed(Some(false), true), claim),
+            Ok(None)
+        ));
         // No restoreFrom: nothing to plan.
-        assert!(matches!(restore_plan(&dolt(false), observed(None, true), claim), Ok(None)));
+        assert!(matches!(
+            restore_plan(&dolt(false), observed(None, true), claim),
+            Ok(None)
+        ));
     }
 }

@@ -14,13 +14,13 @@ use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 
 use super::build::DoltObserved;
 use crate::beads_view::BeadsView;
-use crate::builders::town::backup::RESTORE_CONTAINER;
-use crate::reconcile::kinds::cached;
 use crate::builders::town::TownRef;
+use crate::builders::town::backup::RESTORE_CONTAINER;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::naming;
 use crate::reconcile::desired::{Owner, Reclaim};
+use crate::reconcile::kinds::cached;
 use crate::reconcile::secrets::MissingSecrets;
 use crate::relations::rig_belongs_to;
 
@@ -42,7 +42,8 @@ pub fn dereference(town: &GasTown, ctx: &Context) -> Result<Dereferenced> {
     let missing = MissingSecrets::of(&town.spec, |name| {
         ctx.secret_exists(&town_ref.namespace, name)
     });
-    let statefulset = cached::<StatefulSet>(ctx, &town_ref.namespace, &naming::dolt(&town_ref.name));
+    let statefulset =
+        cached::<StatefulSet>(ctx, &town_ref.namespace, &naming::dolt(&town_ref.name));
     let dolt = DoltObserved {
         statefulset_restores: statefulset.map(|sts| {
             sts.spec

@@ -31,9 +31,9 @@ use super::town_status::{
 };
 use super::{pod_crash, pods_of, publish_transitions, reconcile_with, rollout_step};
 use crate::beads_view::BeadsView;
-use crate::controllers::backup_status::{BackupObservation, BackupProjection, backup_status};
 use crate::conditions::{Baseline, Observed};
 use crate::context::Context;
+use crate::controllers::backup_status::{BackupObservation, BackupProjection, backup_status};
 use crate::error::Result;
 use crate::naming;
 use crate::reconcile::applier;

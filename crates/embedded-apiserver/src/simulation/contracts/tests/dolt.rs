@@ -303,7 +303,10 @@ fn backup_script_pod(home_mounted: bool) -> Value {
 #[test]
 fn a_script_that_runs_dolt_needs_the_writable_home_too() {
     // D4: every `dolt` run loads its global config, from a script as well.
-    assert_eq!(verdict_of(&backup_script_pod(true), "backup"), Verdict::Runs);
+    assert_eq!(
+        verdict_of(&backup_script_pod(true), "backup"),
+        Verdict::Runs
+    );
     assert_eq!(
         verdict_of(&backup_script_pod(false), "backup"),
         Verdict::Crashes {

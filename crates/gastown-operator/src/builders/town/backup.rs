@@ -215,7 +215,8 @@ fn token_hash(token: &str) -> String {
 pub fn manual_backup_job(cron_job: &CronJob, token: &str) -> Option<Job> {
     let template = cron_job.spec.as_ref()?.job_template.clone();
     let mut metadata = template.metadata.unwrap_or_default();
-    metadata.name = Some(format!("{}-{}", cron_job.name_any(), token_hash(token)));
+    // `m`: never the CronJob's own `<name>-<minutes>`; at most 52 + 10 characters.
+    metadata.name = Some(format!("{}-m{}", cron_job.name_any(), token_hash(token)));
     metadata.namespace = cron_job.namespace();
     metadata.annotations = Some(BTreeMap::from([
         (

@@ -432,3 +432,58 @@ fn a_drained_town_says_so_stays_ready_and_undoes_it_on_resume() {
     assert_eq!(condition_status(&resumed, condition::DRAINING), Some(false));
     assert!(transitions.iter().any(|t| t.type_ == condition::DRAINING));
 }
+
+#[test]
+fn every_backup_failure_is_told_and_backups_do_not_make_the_town_unready() {
+    use crate::conditions::telling::tellings;
+    use gastown_api::backup::{BackupFailure, BackupStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    let failure = |job: &str, second: i64| BackupFailure {
+        time: Time(at(second)),
+        job: job.into(),
+        message: "BackoffLimitExceeded: Job has reached the specified backoff limit".into(),
+    };
+    let projection = |job: &str, second: i64, new: bool| BackupProjection {
+        status: BackupStatus {
+            last_failure: Some(failure(job, second)),
+            ..BackupStatus::default()
+        },
+        condition: Observed::new(
+            condition::BACKUP_HEALTHY,
+            false,
+            BACKUP_FAILED,
+            format!("the backup Job {job} failed"),
+        ),
+        new_failure: new.then(|| failure(job, second)),
+    };
+    let beads = summary();
+    let mut first = observation(Ok(&beads), None);
+    first.backup = Some(projection("backup-1", 50, true));
+    let (status, transitions) = town_status(&first);
+    // A failing backup is no reason for the town not to run.
+    assert_eq!(status.phase, Some(Phase::Running));
+    assert_eq!(condition_status(&status, condition::READY), Some(true));
+    let warned = |transitions: &[Transition]| {
+        tellings(transitions)
+            .into_iter()
+            .filter(|t| t.warning && t.reason == BACKUP_FAILED)
+            .count()
+    };
+    assert_eq!(warned(&transitions), 1);
+
+    // The same failure seen again: nothing to tell.
+    let mut again = observation(Ok(&beads), Some(&status));
+    again.backup = Some(projection("backup-1", 50, false));
+    assert_eq!(warned(&town_status(&again).1), 0);
+    // A second failure while BackupHealthy is False already: told too.
+    let mut second = observation(Ok(&beads), Some(&status));
+    second.backup = Some(projection("backup-2", 90, true));
+    let (_, transitions) = town_status(&second);
+    assert_eq!(warned(&transitions), 1);
+
+    // Backups no longer configured: no condition, no backup status.
+    let (gone, _) = town_status(&observation(Ok(&beads), Some(&status)));
+    assert!(gone.backup.is_none());
+    assert_eq!(condition_status(&gone, condition::BACKUP_HEALTHY), None);
+}

@@ -5,7 +5,8 @@ use gastown_api::SecretKeyRef;
 use gastown_api::gastown::{BeadsProtocol, DaemonSpec, DoltSpec, RpcServerSpec};
 use k8s_openapi::api::core::v1::Container;
 
-fn town() -> TownRef {
+/// The town every builder test builds for (the backup tests share it).
+pub(super) fn town() -> TownRef {
     TownRef {
         name: "prod".into(),
         namespace: "gastown".into(),

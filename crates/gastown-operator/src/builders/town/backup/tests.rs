@@ -2,25 +2,10 @@
 //! checked against how Dolt backs up (container-contracts.md §1.5).
 
 use super::*;
+use crate::builders::town::tests::town;
 use crate::builders::town::{dolt_network_policy, dolt_statefulset};
 use gastown_api::gastown::BeadsProtocol;
 use k8s_openapi::api::core::v1::PodSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-
-fn town() -> TownRef {
-    TownRef {
-        name: "prod".into(),
-        namespace: "gastown".into(),
-        owner: OwnerReference {
-            api_version: "gastown.io/v1alpha1".into(),
-            kind: "GasTown".into(),
-            name: "prod".into(),
-            uid: "uid-1".into(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        },
-    }
-}
 
 fn dolt(extra: serde_json::Value) -> DoltSpec {
     let mut spec = serde_json::json!({

@@ -40,9 +40,9 @@ enum Command {
         #[arg(long)]
         simulate_workloads: bool,
     },
-    /// Benchmark the operator: convergence, API cost at rest, churn, footprint (docs/benchmarks.md).
+    /// Benchmark the operator: convergence, API cost at rest, churn, growth of its cost with the fleet (docs/benchmarks.md).
     Bench {
-        /// Smaller fleets and less churn: under two minutes.
+        /// Smaller fleets, less churn, a shorter growth series: a few minutes.
         #[arg(long, conflicts_with = "smoke")]
         quick: bool,
         /// The smallest run that exercises every scenario (a harness check).
@@ -52,6 +52,10 @@ enum Command {
         /// the release (a harness check, as CI does: the figures mean little).
         #[arg(long)]
         in_this_build: bool,
+        /// Run only these scenarios, comma-separated (default: every one);
+        /// the JSON then defaults to target/bench/<size>-<scenarios>.json.
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "SCENARIOS")]
+        only: Vec<bench::Scenario>,
         /// Where to write the JSON results (default: target/bench/<size>.json).
         #[arg(long)]
         json: Option<PathBuf>,
@@ -93,6 +97,7 @@ fn main() -> anyhow::Result<()> {
             quick,
             smoke,
             in_this_build,
+            only,
             json,
             svg,
         } => {
@@ -102,6 +107,7 @@ fn main() -> anyhow::Result<()> {
                 (false, false) => bench::Options::release(bench::Size::Full),
             };
             bench::run(bench::Options {
+                only,
                 json,
                 svg,
                 in_this_build: options.in_this_build || in_this_build,

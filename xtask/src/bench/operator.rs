@@ -53,36 +53,63 @@ impl Operator {
         Operator::InProcess { stop, task }
     }
 
-    /// Starts `binary run` against the cluster of `kubeconfig`.
+    /// Starts `program` against the cluster of `kubeconfig`.
     ///
     /// `GASTOWN_BENCH_OPERATOR_WRAPPER` (say `heaptrack -o /tmp/operator`)
-    /// runs the binary under that command instead, for profiling; the
+    /// runs the program under that command instead, for profiling; the
     /// footprint is then the wrapper's.
-    pub fn child(binary: &Path, kubeconfig: &Path, daemon_url: &str) -> anyhow::Result<Operator> {
+    pub fn child(
+        program: &ChildProgram,
+        kubeconfig: &Path,
+        daemon_url: &str,
+    ) -> anyhow::Result<Operator> {
         let wrapper = std::env::var("GASTOWN_BENCH_OPERATOR_WRAPPER").unwrap_or_default();
         let mut words = wrapper.split_whitespace();
+        let executable = program.executable()?;
         let mut command = match words.next() {
-            Some(program) => {
-                let mut command = Command::new(program);
-                command.args(words).arg(binary);
+            Some(wrapper) => {
+                let mut command = Command::new(wrapper);
+                command.args(words).arg(&executable);
                 command
             }
-            None => Command::new(binary),
+            None => Command::new(&executable),
         };
+        match program {
+            ChildProgram::Binary(_) => {
+                command
+                    .arg("run")
+                    .arg("--kubeconfig")
+                    .arg(kubeconfig)
+                    .args(["--daemon-host", daemon_url])
+                    .args(["--metrics-addr", "127.0.0.1:0"])
+                    .args(["--leader-election", "false"])
+                    .args(["--log-level", "error"]);
+            }
+            #[cfg(test)]
+            ChildProgram::ThisTest => {
+                command
+                    .args(["--exact", tests::CHILD_TEST, "--ignored", "--nocapture"])
+                    .env(tests::CHILD_KUBECONFIG, kubeconfig)
+                    .env(tests::CHILD_DAEMON, daemon_url);
+            }
+        }
         let child = command
-            .arg("run")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args(["--daemon-host", daemon_url])
-            .args(["--metrics-addr", "127.0.0.1:0"])
-            .args(["--leader-election", "false"])
-            .args(["--log-level", "error"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+            .with_context(|| format!("cannot start {}", executable.display()))?;
         Ok(Operator::Child(child))
+    }
+
+    /// CPU time so far: the child's, or this whole process's.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        match self {
+            Operator::InProcess { .. } => Ok(self_cpu_seconds()),
+            Operator::Child(child) => {
+                child_cpu_seconds(child.id().context("the operator process has exited")?)
+            }
+        }
     }
 
     /// The footprint so far: the child's, or this whole process's.
@@ -139,17 +166,39 @@ impl Operator {
     }
 }
 
-/// The operator binary next to this executable (both in target/<profile>/).
-pub fn sibling_binary() -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    let binary = me.with_file_name("gastown-operator");
-    if !binary.exists() {
-        bail!(
-            "{} does not exist: build it with `cargo build --release -p gastown-operator`",
-            binary.display()
-        );
+/// What runs as the operator's child process.
+#[derive(Clone, Debug)]
+pub enum ChildProgram {
+    /// `gastown-operator run …`: the operator binary.
+    Binary(PathBuf),
+    /// This test executable, running the operator library as
+    /// `gastown-operator run` would (see `tests::operator_child`): the
+    /// smoke test's child, which needs no operator binary built beside it.
+    #[cfg(test)]
+    ThisTest,
+}
+
+impl ChildProgram {
+    /// The operator binary next to this executable (both in target/<profile>/).
+    pub fn sibling_binary() -> anyhow::Result<ChildProgram> {
+        let me = std::env::current_exe()?;
+        let binary = me.with_file_name("gastown-operator");
+        if !binary.exists() {
+            bail!(
+                "{} does not exist: build it with `cargo build --release -p gastown-operator`",
+                binary.display()
+            );
+        }
+        Ok(ChildProgram::Binary(binary))
     }
-    Ok(binary)
+
+    fn executable(&self) -> anyhow::Result<PathBuf> {
+        match self {
+            ChildProgram::Binary(binary) => Ok(binary.clone()),
+            #[cfg(test)]
+            ChildProgram::ThisTest => Ok(std::env::current_exe()?),
+        }
+    }
 }
 
 /// `VmHWM` of `/proc/<pid>/status`, in MiB.
@@ -166,8 +215,36 @@ fn parse_vm_hwm_kib(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// utime + stime of `/proc/<pid>/stat`, in seconds.
+/// User plus system CPU time of process `pid` (every thread, exited ones
+/// included), in seconds: its CPU-time clock (`clock_getcpuclockid`), which
+/// counts nanoseconds, or else utime + stime of `/proc/<pid>/stat`, which
+/// count clock ticks (10 ms) — too coarse for the idle cost of a small fleet.
 fn child_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    match cpu_clock_seconds(pid) {
+        Some(seconds) => Ok(seconds),
+        None => stat_cpu_seconds(pid),
+    }
+}
+
+fn cpu_clock_seconds(pid: u32) -> Option<f64> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: both calls write only into the locals we pass.
+    let time = unsafe {
+        if libc::clock_getcpuclockid(pid, &mut clock) != 0 {
+            return None;
+        }
+        let mut time: libc::timespec = std::mem::zeroed();
+        if libc::clock_gettime(clock, &mut time) != 0 {
+            return None;
+        }
+        time
+    };
+    Some(time.tv_sec as f64 + time.tv_nsec as f64 / 1e9)
+}
+
+/// utime + stime of `/proc/<pid>/stat`, in seconds.
+fn stat_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let path = format!("/proc/{pid}/stat");
     let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
     let ticks = parse_cpu_ticks(&stat).with_context(|| format!("{path} is not a stat line"))?;
@@ -199,8 +276,43 @@ fn self_cpu_seconds() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// The test that runs as the operator child of [`ChildProgram::ThisTest`].
+    pub const CHILD_TEST: &str = "bench::operator::tests::operator_child";
+    /// The kubeconfig the child operator reads; unset, the test does nothing.
+    pub const CHILD_KUBECONFIG: &str = "GASTOWN_BENCH_CHILD_KUBECONFIG";
+    /// The bd daemon URL of every town (`--daemon-host`).
+    pub const CHILD_DAEMON: &str = "GASTOWN_BENCH_CHILD_DAEMON";
+
+    /// The smoke benchmark's operator child: the operator library, configured
+    /// as `gastown-operator run --daemon-host … --leader-election false`
+    /// configures it, until SIGTERM. Started by the benchmark (`cargo test`
+    /// ignores it; run without the environment variables, it returns at once).
+    #[test]
+    #[ignore = "the smoke benchmark's operator child process, not a test"]
+    fn operator_child() {
+        let Some(kubeconfig) = std::env::var_os(CHILD_KUBECONFIG) else {
+            return;
+        };
+        let daemon = std::env::var(CHILD_DAEMON).expect("the daemon URL is set");
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig)?;
+                let options = kube::config::KubeConfigOptions::default();
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?;
+                let client = Client::try_from(config)?;
+                let mut terminate =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                let operator = Operator::in_process(client, daemon);
+                terminate.recv().await;
+                operator.stop().await?;
+                anyhow::Ok(())
+            })
+            .expect("the operator child ran");
+    }
 
     #[test]
     fn reads_the_peak_resident_set() {
@@ -217,5 +329,21 @@ mod tests {
         assert_eq!(parse_cpu_ticks("garbage"), None);
         let own = std::fs::read_to_string("/proc/self/stat").unwrap();
         assert!(parse_cpu_ticks(&own).is_some());
+    }
+
+    #[test]
+    fn reads_a_process_cpu_clock_in_nanoseconds() {
+        // Burn a little CPU so that the clock has moved past a tick.
+        let mut x = 0u64;
+        for n in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(n));
+        }
+        let pid = std::process::id();
+        let clock = cpu_clock_seconds(pid).expect("Linux has process CPU clocks");
+        let stat = stat_cpu_seconds(pid).unwrap();
+        assert!(clock > 0.0);
+        // The same time, the clock read later and more finely than the ticks.
+        assert!(clock + 0.05 >= stat, "clock {clock} stat {stat}");
+        assert!(child_cpu_seconds(pid).unwrap() >= clock);
     }
 }

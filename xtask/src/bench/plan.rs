@@ -1,5 +1,6 @@
-//! What a benchmark run measures: the fleets, how long "idle" lasts, how much
-//! churn. Pure data, so that the sizes are reviewed in one place.
+//! What a benchmark run measures: the scenarios, the fleets, how long "idle"
+//! lasts, how much churn, the growth series. Pure data, so that the sizes are
+//! reviewed in one place.
 
 use std::time::Duration;
 
@@ -16,6 +17,52 @@ pub enum Size {
     Quick,
     /// The figures in docs/benchmarks.md.
     Full,
+}
+
+/// A part of the run that `cargo xtask bench --only` can choose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// Convergence and idle cost of each fleet, the operator in process.
+    Fleets,
+    /// Towns on bd serve: the smallest fleet in process, a modest one with
+    /// the operator as a child process.
+    Serve,
+    /// Polecat churn.
+    Churn,
+    /// The growth series: more and more towns, the operator as a child process.
+    Growth,
+}
+
+impl Scenario {
+    /// Every scenario, in the order a run measures them.
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Fleets,
+        Scenario::Serve,
+        Scenario::Churn,
+        Scenario::Growth,
+    ];
+
+    /// The name `--only` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Fleets => "fleets",
+            Scenario::Serve => "serve",
+            Scenario::Churn => "churn",
+            Scenario::Growth => "growth",
+        }
+    }
+
+    /// `scenarios` in run order, each once; none means every scenario.
+    pub fn normalize(scenarios: &[Scenario]) -> Vec<Scenario> {
+        if scenarios.is_empty() {
+            return Scenario::ALL.to_vec();
+        }
+        Scenario::ALL
+            .into_iter()
+            .filter(|s| scenarios.contains(s))
+            .collect()
+    }
 }
 
 /// Towns × rigs × crew members per rig.
@@ -80,9 +127,14 @@ pub struct Plan {
     /// Syncs (simulated minutes) observed while idle.
     pub idle_syncs: u32,
     pub churn: ChurnPlan,
-    /// Whether the footprint is measured on the operator binary as a child
-    /// process (otherwise on this whole process, an upper bound).
-    pub footprint_in_child: bool,
+    /// The growth series, smallest first: convergence, CPU time and memory of
+    /// the operator binary as a child process (its own figures, not this
+    /// process's) as the fleet grows. Its largest fleet of the in-process
+    /// series is one of its steps: that step is the footprint.
+    pub growth: Vec<FleetShape>,
+    /// The fleet run once more with its towns on `bd serve` and the operator
+    /// as a child process: the idle CPU cost of a sync under that protocol.
+    pub serve_child: FleetShape,
 }
 
 impl Plan {
@@ -103,7 +155,9 @@ impl Plan {
                     rigs: 1,
                     per_rig: 10,
                 },
-                footprint_in_child: false,
+                // One step of the smoke fleet: the child's figures exist.
+                growth: vec![FleetShape::new(1, 1, 0)],
+                serve_child: FleetShape::new(1, 1, 0),
             },
             Size::Quick => Plan {
                 size,
@@ -115,7 +169,8 @@ impl Plan {
                 sync_interval: Duration::from_secs(2),
                 idle_syncs: 10,
                 churn: churn(200),
-                footprint_in_child: true,
+                growth: vec![FleetShape::new(3, 5, 3), FleetShape::new(10, 5, 3)],
+                serve_child: FleetShape::new(3, 5, 3),
             },
             Size::Full => Plan {
                 size,
@@ -127,12 +182,18 @@ impl Plan {
                 sync_interval: Duration::from_secs(5),
                 idle_syncs: 10,
                 churn: churn(1000),
-                footprint_in_child: true,
+                growth: vec![
+                    FleetShape::new(10, 5, 3),
+                    FleetShape::new(100, 5, 3),
+                    FleetShape::new(300, 5, 3),
+                ],
+                serve_child: FleetShape::new(10, 5, 3),
             },
         }
     }
 
-    /// The fleet whose footprint is measured.
+    /// The largest of the in-process fleets.
+    #[cfg(test)]
     pub fn largest(&self) -> FleetShape {
         *self
             .fleets
@@ -203,5 +264,57 @@ mod tests {
         let (quick, full) = (Plan::new(Size::Quick), Plan::new(Size::Full));
         assert!(quick.largest().total_rigs() < full.largest().total_rigs());
         assert!(quick.churn.spawns < full.churn.spawns);
+        assert!(quick.growth.last().unwrap().towns < full.growth.last().unwrap().towns);
+        assert!(quick.serve_child.towns < full.serve_child.towns);
+    }
+
+    #[test]
+    fn the_growth_series_grows_towns_of_one_shape_and_holds_the_footprint_fleet() {
+        let full = Plan::new(Size::Full);
+        let towns: Vec<usize> = full.growth.iter().map(|f| f.towns).collect();
+        assert_eq!(towns, [10, 100, 300]);
+        assert!(full.growth.iter().all(|f| (f.rigs, f.crew) == (5, 3)));
+        // The footprint run of the largest in-process fleet is a step of the
+        // series, not a run of its own.
+        assert!(full.growth.contains(&full.largest()));
+        assert_eq!(full.serve_child, FleetShape::new(10, 5, 3));
+
+        let quick = Plan::new(Size::Quick);
+        let towns: Vec<usize> = quick.growth.iter().map(|f| f.towns).collect();
+        assert_eq!(towns, [3, 10]);
+        assert!(quick.growth.contains(&quick.largest()));
+
+        let smoke = Plan::new(Size::Smoke);
+        assert_eq!(
+            smoke.growth, smoke.fleets,
+            "the smoke plan keeps to its one fleet"
+        );
+        for plan in [full, quick, smoke] {
+            assert!(
+                plan.growth.windows(2).all(|w| w[0].towns < w[1].towns),
+                "{:?}",
+                plan.growth
+            );
+        }
+    }
+
+    #[test]
+    fn only_chooses_scenarios_in_run_order() {
+        assert_eq!(Scenario::normalize(&[]), Scenario::ALL);
+        assert_eq!(
+            Scenario::normalize(&[Scenario::Growth, Scenario::Fleets, Scenario::Growth]),
+            [Scenario::Fleets, Scenario::Growth]
+        );
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["fleets", "serve", "churn", "growth"]);
+        for scenario in Scenario::ALL {
+            let parsed = <Scenario as clap::ValueEnum>::from_str(scenario.name(), false);
+            assert_eq!(parsed, Ok(scenario));
+            assert_eq!(
+                serde_json::to_value(scenario).unwrap(),
+                scenario.name(),
+                "the JSON names scenarios as --only does"
+            );
+        }
     }
 }

@@ -118,6 +118,17 @@ pub fn beads_per_town_per_sync(
     requests as f64 / (towns as f64 * f64::from(syncs.max(1)))
 }
 
+/// CPU milliseconds per town per sync: `cpu_seconds` spent over an idle
+/// window of `syncs` sync intervals of `towns` towns (`syncs` of 0 counts as 1).
+pub fn cpu_ms_per_town_per_sync(cpu_seconds: f64, towns: usize, syncs: u32) -> f64 {
+    cpu_seconds * 1000.0 / (towns.max(1) as f64 * f64::from(syncs.max(1)))
+}
+
+/// `value ÷ towns` (0 towns count as 1): a figure per town.
+pub fn per_town(value: f64, towns: usize) -> f64 {
+    value / towns.max(1) as f64
+}
+
 /// The `q`-quantile (0 ≤ q ≤ 1) of `samples` by the nearest-rank method.
 pub fn percentile(samples: &[Duration], q: f64) -> Option<Duration> {
     if samples.is_empty() {
@@ -207,6 +218,16 @@ mod tests {
         assert!(!is_beads_stream("GET /v0/beads/issues"));
         assert!(!is_beads_stream("list"));
         assert_eq!(beads_per_town_per_sync(&BTreeMap::new(), 1, 0), 0.0);
+    }
+
+    #[test]
+    fn idle_cpu_is_milliseconds_per_town_per_sync() {
+        // 100 towns, 10 syncs, 0.5 CPU s: half a millisecond per town per sync.
+        assert_eq!(cpu_ms_per_town_per_sync(0.5, 100, 10), 0.5);
+        assert_eq!(cpu_ms_per_town_per_sync(0.125, 1, 5), 25.0);
+        assert_eq!(cpu_ms_per_town_per_sync(0.25, 0, 0), 250.0);
+        assert_eq!(per_town(30.0, 100), 0.3);
+        assert_eq!(per_town(4.0, 0), 4.0);
     }
 
     #[test]

@@ -32,7 +32,26 @@ pub type TownKey = (String, String);
 /// The latest view of every town, and a channel announcing each new one.
 pub struct BeadsViews {
     views: RwLock<HashMap<TownKey, Arc<BeadsView>>>,
+    freshness: RwLock<HashMap<TownKey, Freshness>>,
     updates: broadcast::Sender<TownKey>,
+}
+
+/// What a view was fetched for, to tell whether it still stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Freshness {
+    /// The town's change count when the fetch started ([`BeadsViews::changed`]).
+    changes: u64,
+    /// The town's generation it was fetched for (its spec names the server).
+    generation: Option<i64>,
+    /// Changes noticed since the counter started; moves on every notice.
+    seen: u64,
+}
+
+/// A fetch about to start: what [`BeadsViews::publish_fetched`] records.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchTicket {
+    changes: u64,
+    generation: Option<i64>,
 }
 
 impl Default for BeadsViews {
@@ -42,6 +61,7 @@ impl Default for BeadsViews {
         let (updates, _) = broadcast::channel(256);
         Self {
             views: RwLock::default(),
+            freshness: RwLock::default(),
             updates,
         }
     }
@@ -77,11 +97,96 @@ impl BeadsViews {
     }
 
     pub fn forget(&self, namespace: &str, town: &str) {
+        let key = (namespace.to_string(), town.to_string());
         let mut views = self
             .views
             .write()
             .expect("the lock is never held across a panic");
-        views.remove(&(namespace.to_string(), town.to_string()));
+        views.remove(&key);
+        self.freshness
+            .write()
+            .expect("the lock is never held across a panic")
+            .remove(&key);
+    }
+
+    /// Notes that the town's beads changed (its change stream said so): the
+    /// view fetched before this notice no longer stands.
+    pub fn changed(&self, namespace: &str, town: &str) {
+        let mut freshness = self
+            .freshness
+            .write()
+            .expect("the lock is never held across a panic");
+        let entry = freshness
+            .entry((namespace.to_string(), town.to_string()))
+            .or_default();
+        entry.seen += 1;
+    }
+
+    /// Starts a fetch for the town at `generation`: remembers which changes
+    /// it will include (those noticed so far).
+    pub fn start_fetch(&self, namespace: &str, town: &str, generation: Option<i64>) -> FetchTicket {
+        let freshness = self
+            .freshness
+            .read()
+            .expect("the lock is never held across a panic");
+        let seen = freshness
+            .get(&(namespace.to_string(), town.to_string()))
+            .map_or(0, |f| f.seen);
+        FetchTicket {
+            changes: seen,
+            generation,
+        }
+    }
+
+    /// [`Self::publish`] for a fetch started with `ticket`: the view stands
+    /// (see [`Self::standing`]) until a change is noticed after the ticket.
+    pub fn publish_fetched(
+        &self,
+        namespace: &str,
+        town: &str,
+        view: BeadsView,
+        ticket: FetchTicket,
+    ) {
+        {
+            let mut freshness = self
+                .freshness
+                .write()
+                .expect("the lock is never held across a panic");
+            let entry = freshness
+                .entry((namespace.to_string(), town.to_string()))
+                .or_default();
+            entry.changes = ticket.changes;
+            entry.generation = ticket.generation;
+        }
+        self.publish(namespace, town, view);
+    }
+
+    /// The town's view if it still stands, so a reconcile need not ask beads
+    /// again: it was read successfully by [`Self::publish_fetched`] for the
+    /// town's current `generation`, less than `max_age` before `now`, and no
+    /// change was noticed since its fetch started.
+    pub fn standing(
+        &self,
+        namespace: &str,
+        town: &str,
+        generation: Option<i64>,
+        max_age: std::time::Duration,
+        now: Timestamp,
+    ) -> Option<Arc<BeadsView>> {
+        let key = (namespace.to_string(), town.to_string());
+        let fresh = self
+            .freshness
+            .read()
+            .expect("the lock is never held across a panic")
+            .get(&key)
+            .copied()?;
+        if fresh.changes != fresh.seen || fresh.generation != generation || generation.is_none() {
+            return None;
+        }
+        let view = self.get(namespace, town)?;
+        // A view from the future (a clock step back) is too old to trust.
+        let age = std::time::Duration::try_from(now.duration_since(view.fetched_at)).ok()?;
+        (view.result.is_ok() && age < max_age).then_some(view)
     }
 
     /// Notices of towns whose view changed.

@@ -13,6 +13,7 @@ pub mod context;
 pub mod controllers;
 pub mod drift;
 pub mod error;
+pub mod in_sync_memo;
 pub mod metrics;
 pub mod naming;
 pub mod reconcile;

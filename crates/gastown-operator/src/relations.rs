@@ -9,7 +9,7 @@ use kube::{Resource, ResourceExt};
 /// `town_uid` when known, else by kind and name) or applied on its own with
 /// the `gastown.io/town` label naming it.
 pub fn rig_belongs_to(rig: &Rig, namespace: &str, town: &str, town_uid: Option<&str>) -> bool {
-    if rig.namespace().as_deref() != Some(namespace) {
+    if rig.metadata.namespace.as_deref() != Some(namespace) {
         return false;
     }
     let labelled = rig.labels().get(labels::TOWN).map(String::as_str) == Some(town);
@@ -22,10 +22,8 @@ pub fn rig_belongs_to(rig: &Rig, namespace: &str, town: &str, town_uid: Option<&
 
 /// Whether `town` owns `rig` (it declares it in `spec.rigs`).
 pub fn town_owns(town: &GasTown, rig: &Rig) -> bool {
-    let uid = town.uid();
-    rig.owner_references()
-        .iter()
-        .any(|o| Some(&o.uid) == uid.as_ref())
+    let uid = town.metadata.uid.as_ref();
+    rig.owner_references().iter().any(|o| Some(&o.uid) == uid)
 }
 
 /// Whether the rig must stop taking new work: it is being deleted, or its

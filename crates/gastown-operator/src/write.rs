@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::drift;
 use crate::error::{Error, Result};
+use crate::in_sync_memo::{self, ContentHash, HashWriter};
 use crate::naming::FIELD_MANAGER;
 use crate::status_ledger::StatusLedger;
 
@@ -44,23 +45,35 @@ fn describe<K: Resource<DynamicType = ()>>(object: &K) -> String {
 /// alone cannot tell from "in sync"; the hash can.
 pub const APPLIED_HASH_ANNOTATION: &str = "gastown.io/applied-hash";
 
-/// FNV-1a over `bytes`, as 16 hex digits: stable across runs and builds.
-fn fnv_hex(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf29ce484222325_u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x100000001b3)
-    });
-    format!("{hash:016x}")
+/// The hash of `desired` without its [`APPLIED_HASH_ANNOTATION`]: the
+/// annotation's value (FNV-1a, 16 hex digits) and the content hash the
+/// [`in_sync_memo`] knows it by. Hashed as serde_json writes it, without a
+/// copy of the object unless it carries the annotation already.
+fn applied_hash<K: Resource + Serialize + Clone>(desired: &K) -> (String, ContentHash) {
+    let mut writer = HashWriter::default();
+    let written = if desired.annotations().contains_key(APPLIED_HASH_ANNOTATION) {
+        let mut bare = desired.clone();
+        bare.annotations_mut().remove(APPLIED_HASH_ANNOTATION);
+        serde_json::to_writer(&mut writer, &bare)
+    } else {
+        serde_json::to_writer(&mut writer, desired)
+    };
+    // Kubernetes objects always serialise; an error would only hash less.
+    let _ = written;
+    (format!("{:016x}", writer.fnv()), writer.finish())
+}
+
+fn with_hash<K: Resource + Clone>(desired: &K, hash: String) -> K {
+    let mut stamped = desired.clone();
+    stamped
+        .annotations_mut()
+        .insert(APPLIED_HASH_ANNOTATION.to_string(), hash);
+    stamped
 }
 
 /// `desired` carrying the hash of itself in [`APPLIED_HASH_ANNOTATION`].
 pub fn stamped<K: Resource + Serialize + Clone>(desired: &K) -> K {
-    let mut stamped = desired.clone();
-    stamped.annotations_mut().remove(APPLIED_HASH_ANNOTATION);
-    let json = serde_json::to_vec(&stamped).unwrap_or_default();
-    stamped
-        .annotations_mut()
-        .insert(APPLIED_HASH_ANNOTATION.to_string(), fnv_hex(&json));
-    stamped
+    with_hash(desired, applied_hash(desired).0)
 }
 
 /// Whether `observed` already holds everything `stamped` (a [`stamped`]
@@ -75,10 +88,34 @@ fn holds<K: Serialize>(stamped: &K, observed: &K) -> bool {
     }
 }
 
+/// [`holds`] for `desired` of `hash`, answered from the [`in_sync_memo`]
+/// when `observed` is the version last found in sync with it.
+fn holds_remembered<K: Resource + Serialize + Clone>(
+    desired: &K,
+    (annotation, hash): &(String, ContentHash),
+    observed: &K,
+) -> bool {
+    if observed.annotations().get(APPLIED_HASH_ANNOTATION) != Some(annotation) {
+        return false;
+    }
+    let meta = observed.meta();
+    let identity = meta.uid.as_deref().zip(meta.resource_version.as_deref());
+    if let Some((uid, version)) = identity
+        && in_sync_memo::known_in_sync(uid, version, *hash)
+    {
+        return true;
+    }
+    let in_sync = holds(&with_hash(desired, annotation.clone()), observed);
+    if in_sync && let Some((uid, version)) = identity {
+        in_sync_memo::record_in_sync(uid, version, *hash);
+    }
+    in_sync
+}
+
 /// Whether `observed` is `desired` as the operator last applied it, and
 /// still holds everything it sets.
 pub fn in_sync<K: Resource + Serialize + Clone>(desired: &K, observed: &K) -> bool {
-    holds(&stamped(desired), observed)
+    holds_remembered(desired, &applied_hash(desired), observed)
 }
 
 /// Server-side applies `desired` through `api` (namespaced for namespaced
@@ -97,10 +134,11 @@ where
     if observed.is_some_and(|observed| observed.meta().deletion_timestamp.is_some()) {
         return Ok(Outcome::Terminating);
     }
-    let desired = stamped(desired);
-    if observed.is_some_and(|observed| holds(&desired, observed)) {
+    let hash = applied_hash(desired);
+    if observed.is_some_and(|observed| holds_remembered(desired, &hash, observed)) {
         return Ok(Outcome::Unchanged);
     }
+    let desired = with_hash(desired, hash.0);
     api.patch(
         &desired.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
@@ -187,7 +225,9 @@ pub enum PodOutcome {
 
 /// A stable hash of `pod`'s spec (FNV-1a over its canonical JSON).
 pub fn pod_spec_hash(pod: &k8s_openapi::api::core::v1::Pod) -> String {
-    fnv_hex(&serde_json::to_vec(&pod.spec).expect("pod specs serialise"))
+    let mut writer = HashWriter::default();
+    serde_json::to_writer(&mut writer, &pod.spec).expect("pod specs serialise");
+    format!("{:016x}", writer.fnv())
 }
 
 /// Makes the agent pod `desired` exist: creates it when absent, replaces it

@@ -208,7 +208,7 @@ where
     Indexed { store, by_town }
 }
 
-fn index_event<K: Resource>(
+fn index_event<K: Resource<DynamicType = ()>>(
     index: &TownIndex<K>,
     event: &Result<watcher::Event<K>, watcher::Error>,
 ) {

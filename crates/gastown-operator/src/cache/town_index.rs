@@ -8,8 +8,7 @@
 //! grow with its square (the profile in docs/benchmarks.md). Like the
 //! reflector it sits beside, the index rebuilds itself on every relist.
 
-use std::collections::{BTreeSet, HashMap};
-use std::marker::PhantomData;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Deref;
 use std::sync::{Arc, RwLock};
 
@@ -18,71 +17,98 @@ use kube::Resource;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
-/// A town: its namespace and name.
-type TownKey = (String, String);
 /// An object: its namespace and name.
 type ObjectKey = (String, String);
 
-#[derive(Default)]
-struct Placement {
-    /// Each town's objects, by name.
-    towns: HashMap<TownKey, BTreeSet<String>>,
+/// Each town's objects by namespace, then town, then name: looked up by
+/// borrowed names, without building a key per lookup.
+type Towns<K> = HashMap<String, HashMap<String, BTreeMap<String, ObjectRef<K>>>>;
+
+struct Placement<K: Resource> {
+    /// Each town's objects, by name, with the reference the store knows them by.
+    towns: Towns<K>,
     /// The town each object is in, to move it when its label changes.
     towns_of: HashMap<ObjectKey, String>,
 }
 
-impl Placement {
+impl<K: Resource> Default for Placement<K> {
+    fn default() -> Self {
+        Self {
+            towns: HashMap::new(),
+            towns_of: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Resource<DynamicType = ()>> Placement<K> {
     fn place(&mut self, object: ObjectKey, town: Option<&str>) {
         let previous = self.towns_of.get(&object).map(String::as_str);
         if previous == town {
             return;
         }
-        if let Some(previous) = self.towns_of.remove(&object) {
-            let key = (object.0.clone(), previous);
-            if let Some(names) = self.towns.get_mut(&key) {
-                names.remove(&object.1);
+        let (namespace, name) = &object;
+        if let Some(previous) = self.towns_of.remove(&object)
+            && let Some(in_namespace) = self.towns.get_mut(namespace)
+        {
+            if let Some(names) = in_namespace.get_mut(&previous) {
+                names.remove(name);
                 if names.is_empty() {
-                    self.towns.remove(&key);
+                    in_namespace.remove(&previous);
                 }
+            }
+            if in_namespace.is_empty() {
+                self.towns.remove(namespace);
             }
         }
         if let Some(town) = town {
+            let reference = ObjectRef::new(name).within(namespace);
             self.towns
-                .entry((object.0.clone(), town.to_owned()))
+                .entry(namespace.clone())
                 .or_default()
-                .insert(object.1.clone());
+                .entry(town.to_owned())
+                .or_default()
+                .insert(name.clone(), reference);
             self.towns_of.insert(object, town.to_owned());
         }
     }
+
+    fn of(&self, namespace: &str, town: &str) -> Option<&BTreeMap<String, ObjectRef<K>>> {
+        self.towns.get(namespace)?.get(town)
+    }
 }
 
-#[derive(Default)]
-struct Inner {
-    current: Placement,
+struct Inner<K: Resource> {
+    current: Placement<K>,
     /// The placement being rebuilt by a relist, swapped in when it is done.
-    relisting: Option<Placement>,
+    relisting: Option<Placement<K>>,
 }
 
-/// The names of one kind's objects by town.
-pub struct TownIndex<K> {
-    inner: Arc<RwLock<Inner>>,
-    kind: PhantomData<fn() -> K>,
-}
-
-impl<K> Clone for TownIndex<K> {
-    fn clone(&self) -> Self {
+impl<K: Resource> Default for Inner<K> {
+    fn default() -> Self {
         Self {
-            inner: self.inner.clone(),
-            kind: PhantomData,
+            current: Placement::default(),
+            relisting: None,
         }
     }
 }
 
-impl<K> Default for TownIndex<K> {
+/// The names of one kind's objects by town.
+pub struct TownIndex<K: Resource> {
+    inner: Arc<RwLock<Inner<K>>>,
+}
+
+impl<K: Resource> Clone for TownIndex<K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K: Resource> Default for TownIndex<K> {
     fn default() -> Self {
         Self {
             inner: Arc::default(),
-            kind: PhantomData,
         }
     }
 }
@@ -101,7 +127,7 @@ fn key_and_town<K: Resource>(object: &K) -> (ObjectKey, Option<&str>) {
     (key, town)
 }
 
-impl<K: Resource> TownIndex<K> {
+impl<K: Resource<DynamicType = ()>> TownIndex<K> {
     /// Follows one event of the kind's watch.
     pub fn observe(&self, event: &watcher::Event<K>) {
         let mut inner = self
@@ -141,9 +167,24 @@ impl<K: Resource> TownIndex<K> {
             .expect("the lock is never held across a panic");
         inner
             .current
-            .towns
-            .get(&(namespace.to_owned(), town.to_owned()))
-            .map(|names| names.iter().cloned().collect())
+            .of(namespace, town)
+            .map(|names| names.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// `town`'s objects in `namespace` as `store` holds them, by name.
+    fn objects_in(&self, store: &Store<K>, namespace: &str, town: &str) -> Vec<Arc<K>>
+    where
+        K: Clone + 'static,
+    {
+        let inner = self
+            .inner
+            .read()
+            .expect("the lock is never held across a panic");
+        inner
+            .current
+            .of(namespace, town)
+            .map(|objects| objects.values().filter_map(|r| store.get(r)).collect())
             .unwrap_or_default()
     }
 }
@@ -176,11 +217,7 @@ where
 {
     /// The cached objects of `town` in `namespace`.
     pub fn of_town(&self, namespace: &str, town: &str) -> Vec<Arc<K>> {
-        self.by_town
-            .names(namespace, town)
-            .into_iter()
-            .filter_map(|name| self.store.get(&ObjectRef::new(&name).within(namespace)))
-            .collect()
+        self.by_town.objects_in(&self.store, namespace, town)
     }
 }
 

@@ -26,10 +26,6 @@ use tokio_util::sync::CancellationToken;
 use crate::beads_view::TownKey;
 use crate::context::Context;
 
-/// Events arriving within this window of the first one cause one reconcile.
-pub const COALESCE_WINDOW: Duration = Duration::from_millis(300);
-/// Most events folded into one reconcile before it is triggered anyway.
-const MAX_BURST: usize = 512;
 /// How often the streams are checked against the cache even when no town
 /// changed (a rotated token Secret changes no town).
 const RECHECK_INTERVAL: Duration = Duration::from_secs(15);
@@ -198,8 +194,7 @@ async fn follow(
         id => Some(id),
     };
     tracing::debug!(town = %town_ref, endpoint = %client.endpoint(), ?since, "following beads changes");
-    let bursts =
-        tokio_stream::StreamExt::chunks_timeout(client.changes(since), MAX_BURST, COALESCE_WINDOW);
+    let bursts = super::bursts::bursts(client.changes(since));
     let mut bursts = std::pin::pin!(bursts);
     // The newest change handed to a reconcile, and when it was handed over.
     let mut pending: Option<(u64, Timestamp)> = None;
@@ -243,6 +238,9 @@ async fn follow(
             ctx.beads_feeds.set(&key, FEED_STREAMING.into());
         }
         if received > 0 || relist {
+            // The view fetched before these changes no longer stands: the
+            // reconcile this triggers reads beads again.
+            ctx.beads_views.changed(&key.0, &key.1);
             let sent = Timestamp::now();
             if trigger.send(town_ref.clone()).await.is_err() {
                 return;

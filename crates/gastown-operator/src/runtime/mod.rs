@@ -15,6 +15,7 @@
 //! Periodic resync is each reconcile's own `Action::requeue(syncInterval)`.
 
 pub mod beads_events;
+mod bursts;
 pub mod http;
 mod leader;
 mod scope;

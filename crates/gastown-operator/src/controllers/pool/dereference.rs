@@ -62,13 +62,15 @@ pub(super) fn resolve(ctx: &Context, pool: &AgentPool) -> Result<Resolved, Unres
     };
     let namespace = pool.namespace().unwrap_or_default();
     let pool_town = pool.town();
-    let candidates: Vec<Arc<Rig>> = ctx
-        .cache
-        .rigs
-        .state()
+    // A pool labelled with its town looks among that town's rigs only.
+    let rigs = match pool_town {
+        Some(town) => ctx.cache.rigs.of_town(&namespace, town),
+        None => ctx.cache.rigs.state(),
+    };
+    let candidates: Vec<Arc<Rig>> = rigs
         .into_iter()
-        .filter(|r| r.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|r| r.spec.name == rig_name)
+        .filter(|r| r.metadata.namespace.as_deref() == Some(namespace.as_str()))
         .filter(|r| pool_town.is_none_or(|town| r.town() == Some(town)))
         .collect();
     let rig = match candidates.as_slice() {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use gastown_api::{AgentRole, GasTown, Rig, labels};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
 use crate::builders::rig::RigRef;
@@ -68,10 +69,16 @@ pub fn name_taken(ctx: &Context, rig: &Rig) -> Option<Unresolved> {
 /// another town, if any: the earliest created (then the first by name) of
 /// those not being deleted. A rig that came later waits until it is gone.
 pub fn older_namesake<'a>(rig: &Rig, others: impl Iterator<Item = &'a Rig>) -> Option<&'a Rig> {
-    let order = |r: &Rig| (r.metadata.creation_timestamp.clone(), r.name_any());
+    // Borrowed, not cloned: every rig reconcile looks at every rig.
+    fn order(r: &Rig) -> (Option<&Time>, Option<&str>) {
+        (
+            r.metadata.creation_timestamp.as_ref(),
+            r.metadata.name.as_deref(),
+        )
+    }
     others
-        .filter(|other| other.namespace() == rig.namespace())
         .filter(|other| other.spec.name == rig.spec.name)
+        .filter(|other| other.metadata.namespace == rig.metadata.namespace)
         .filter(|other| other.town() != rig.town())
         .filter(|other| other.metadata.deletion_timestamp.is_none())
         .filter(|other| order(other) < order(rig))

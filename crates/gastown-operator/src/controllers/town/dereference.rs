@@ -107,6 +107,41 @@ pub fn town_rigs(ctx: &Context, town: &GasTown) -> Vec<Arc<Rig>> {
         .collect()
 }
 
+/// The town's last beads view when reading beads again could tell nothing
+/// new, so that the reconciles a converging town's pods cause do not each
+/// ask beads (the profile in docs/benchmarks.md): the town's change stream
+/// is up and has said nothing since that view was fetched, for the town's
+/// current spec, within most of a sync interval (the periodic sync still
+/// reads beads, covering anything a stream may miss). Towns that also read
+/// rigs' own servers (`spec.daemon.rigServers`, no change stream) always
+/// read again.
+fn standing_view(
+    town: &GasTown,
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Option<Arc<BeadsView>> {
+    let streaming = ctx.beads_feeds.get(namespace, name).as_deref()
+        == Some(crate::runtime::beads_events::FEED_STREAMING);
+    let rig_servers = town
+        .spec
+        .daemon
+        .rig_servers
+        .as_ref()
+        .is_some_and(|servers| !servers.is_empty());
+    if !streaming || rig_servers {
+        return None;
+    }
+    let interval = town.spec.sync_interval();
+    ctx.beads_views.standing(
+        namespace,
+        name,
+        town.metadata.generation,
+        interval - interval / 10,
+        Timestamp::now(),
+    )
+}
+
 /// Where the operator reads this town's beads (shown in status).
 pub fn daemon_endpoint(town: &GasTown, ctx: &Context) -> String {
     ctx.settings.daemon_override.clone().unwrap_or_else(|| {
@@ -152,6 +187,13 @@ async fn rig_merge_requests(
 /// Fetches beads' view of the town (one batched set of queries) and publishes
 /// it for the town's rigs and pools.
 pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
+    let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
+    if let Some(view) = standing_view(town, ctx, &namespace, &name) {
+        return view;
+    }
+    let ticket = ctx
+        .beads_views
+        .start_fetch(&namespace, &name, town.metadata.generation);
     let started = std::time::Instant::now();
     let fetched = async {
         let client = ctx.beads_for(town).await.map_err(|e| e.to_string())?;
@@ -171,14 +213,14 @@ pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
         Ok((snapshot, _)) => tracing::debug!(agents = snapshot.agents.len(), "read beads"),
         Err(error) => tracing::warn!(%error, "cannot read beads"),
     }
-    let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
-    ctx.beads_views.publish(
+    ctx.beads_views.publish_fetched(
         &namespace,
         &name,
         BeadsView {
             fetched_at: now,
             result,
         },
+        ticket,
     );
     ctx.beads_views
         .get(&namespace, &name)

@@ -429,7 +429,7 @@ impl Cluster {
     fn admit_pod(&mut self, served: &Served, pod: &Value, name: &str) -> ApiResult<()> {
         let ns = meta_str(pod, "namespace").unwrap_or_default();
         let quotas = self.quotas_in(ns);
-        if quotas.is_empty() {
+        if !quota::limits_any(pod, quotas.iter().map(|(_, _, rule)| &**rule)) {
             return Ok(());
         }
         let existing = self.pod_charges_in(ns);
@@ -799,13 +799,14 @@ impl Cluster {
     /// for at its next refresh.
     pub(crate) fn refresh_quotas(&mut self, pod: &ObjectKey) {
         let before = self.quotas.take_charge(pod);
-        let quotas = self.quotas_in(&pod.0);
-        if quotas.is_empty() {
-            return;
-        }
         let stored = self.store.get(&pods_key(), pod);
         let after = stored.and_then(|p| self.quotas.charge(pod, &p));
+        // Most pod writes (status steps) charge nothing new: no quota to look at.
         if before == after {
+            return;
+        }
+        let quotas = self.quotas_in(&pod.0);
+        if quotas.is_empty() {
             return;
         }
         let charges = [&before, &after];

@@ -136,6 +136,19 @@ pub fn admit_pod_at(
     admit(pod, rules.iter(), charges.iter(), now)
 }
 
+/// Whether any of `quotas` limits what `pod` uses: only then does
+/// [`admit`] need the charges of the namespace's other pods (finding those
+/// for every pod created made creating pods cost the square of them).
+pub fn limits_any<'a>(pod: &Value, quotas: impl IntoIterator<Item = &'a QuotaRule>) -> bool {
+    let Some(pod) = decode::<Pod>(pod, "pod") else {
+        return false;
+    };
+    let charge = PodCharge::of(&pod);
+    quotas
+        .into_iter()
+        .any(|quota| quota.hard.keys().any(|r| is_pod_resource(r)) && quota.covers(&charge))
+}
+
 /// [`admit_pod_at`] on decoded quotas and the charges of the pods already
 /// in the namespace: what the server runs, with both decoded once per
 /// version of each object rather than on every pod created.

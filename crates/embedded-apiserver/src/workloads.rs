@@ -68,24 +68,30 @@ pub(crate) fn spawn(
         };
         let mut changes = futures::stream::select_all(streams);
         let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        let mut charges = nodes::NodeCharges::default();
         loop {
             tokio::select! {
                 _ = stopped.wait_for(|s| *s) => return,
-                _ = sweep.tick() => sweep_all(&app),
+                _ = sweep.tick() => sweep_all(&app, &mut charges),
                 Some((kind, group, plural, event)) = changes.next() => match event {
-                    Ok(event) if event.event_type != EventType::Deleted => {
-                        step(&app, kind, &key(group, plural), &event.object);
+                    Ok(event) => {
+                        let gone = event.event_type == EventType::Deleted;
+                        if kind == "Pod" {
+                            charges.observe(&event.object, gone);
+                        }
+                        if !gone {
+                            step(&app, &mut charges, kind, &key(group, plural), &event.object);
+                        }
                     }
-                    Ok(_) => {}
                     // Missed some changes: look at everything.
-                    Err(_) => sweep_all(&app),
+                    Err(_) => sweep_all(&app, &mut charges),
                 },
             }
         }
     })
 }
 
-fn sweep_all(app: &AppState) {
+fn sweep_all(app: &AppState, charges: &mut nodes::NodeCharges) {
     for (group, plural, kind) in SIMULATED {
         let key = key(group, plural);
         let objects: Vec<Arc<Value>> = app
@@ -95,14 +101,23 @@ fn sweep_all(app: &AppState) {
             .range(&key, None, None)
             .map(|(_, o)| Arc::clone(o))
             .collect();
+        if kind == "Pod" {
+            charges.resync(objects.iter().map(AsRef::as_ref));
+        }
         for object in objects {
-            step(app, kind, &key, &object);
+            step(app, charges, kind, &key, &object);
         }
     }
 }
 
 /// Moves one object a step along, if the simulation says it should move.
-fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
+fn step(
+    app: &AppState,
+    charges: &mut nodes::NodeCharges,
+    kind: &str,
+    key: &ResourceKey,
+    object: &Value,
+) {
     let at = || {
         let meta = |field: &str| {
             object
@@ -122,7 +137,9 @@ fn step(app: &AppState, kind: &str, key: &ResourceKey, object: &Value) {
         "Job" => return batch::job_changed(app, object),
         "CronJob" => return batch::sync_cron_job(app, &at()),
         "Node" => return nodes::node_changed(app, object),
-        "Pod" if nodes::needs_scheduling(object) => return nodes::schedule(app, object),
+        "Pod" if nodes::needs_scheduling(object) => {
+            return nodes::schedule(app, charges, object);
+        }
         _ => {}
     }
     let Some(status) = simulation::next_status(kind, object, &now()) else {

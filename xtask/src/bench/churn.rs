@@ -69,7 +69,8 @@ pub async fn run(plan: &Plan) -> anyhow::Result<ChurnResult> {
     let churn = plan.churn;
     let shape = FleetShape::new(1, churn.rigs, 0);
     // Churn drives agent beads in the daemon era's columns: the bd daemon.
-    let env = Env::start(beads_testd::Personality::Daemon).await?;
+    let pods = super::env::fleet_pods(shape) + churn.wave_size();
+    let env = Env::start(beads_testd::Personality::Daemon, pods).await?;
     if let Err(error) = env.seed(shape).await {
         env.shutdown().await;
         return Err(error);

@@ -43,6 +43,21 @@ pub struct Env {
     pub client: Client,
 }
 
+/// Pods a simulated node takes (its `pods` allocatable).
+const PODS_PER_NODE: usize = 1000;
+
+/// Nodes for `pods` pods, each left at least half free: a fleet's pods never
+/// wait for room, as a cluster sized for its fleet would have it.
+pub fn nodes_for(pods: usize) -> usize {
+    (pods * 2).div_ceil(PODS_PER_NODE).max(1)
+}
+
+/// The pods of a converged fleet of `shape`: per town dolt, the bd daemon,
+/// the Mayor and the Deacon; per rig a witness, a refinery and its crew.
+pub fn fleet_pods(shape: FleetShape) -> usize {
+    shape.towns * (4 + shape.rigs * (2 + shape.crew))
+}
+
 /// The towns' `spec.daemon.protocol` for a test server `personality`.
 pub fn protocol_of(personality: Personality) -> BeadsProtocol {
     match personality {
@@ -53,10 +68,12 @@ pub fn protocol_of(personality: Personality) -> BeadsProtocol {
 
 impl Env {
     /// Server, beads server (the bd daemon or `bd serve`, as `personality`
-    /// says), CRDs, the namespace and its Secrets; no towns yet.
-    pub async fn start(personality: Personality) -> anyhow::Result<Env> {
+    /// says), CRDs, the namespace and its Secrets; no towns yet. The cluster
+    /// has nodes enough for `pods` (see [`nodes_for`]).
+    pub async fn start(personality: Personality, pods: usize) -> anyhow::Result<Env> {
         let server = EmbeddedApiServer::start(ServerConfig {
             simulate_workloads: true,
+            simulated_nodes: nodes_for(pods),
             ..ServerConfig::default()
         })
         .await?;
@@ -394,6 +411,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fleet_gets_nodes_enough_for_its_pods() {
+        assert_eq!(fleet_pods(FleetShape::new(300, 5, 3)), 300 * 29);
+        assert_eq!(nodes_for(0), 1);
+        assert_eq!(nodes_for(500), 1);
+        assert_eq!(nodes_for(501), 2);
+        let pods = fleet_pods(FleetShape::new(300, 5, 3));
+        assert!(nodes_for(pods) * PODS_PER_NODE >= 2 * pods);
+    }
 
     #[test]
     fn a_benchmark_town_declares_its_rigs_and_crew() {

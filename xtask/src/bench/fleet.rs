@@ -126,7 +126,7 @@ pub async fn run(
     personality: Personality,
     kind: OperatorKind<'_>,
 ) -> anyhow::Result<FleetResult> {
-    let env = Env::start(personality).await?;
+    let env = Env::start(personality, super::env::fleet_pods(shape)).await?;
     if let Err(error) = env.seed(shape).await {
         env.shutdown().await;
         return Err(error);

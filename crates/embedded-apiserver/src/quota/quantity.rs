@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::ops::{Add, AddAssign};
+use std::ops::{Add, AddAssign, Sub};
 use std::str::FromStr;
 
 const NANOS_PER_UNIT: i128 = 1_000_000_000;
@@ -109,6 +109,16 @@ impl AddAssign for Quantity {
             self.format = other.format;
         }
         self.nanos = self.nanos.saturating_add(other.nanos);
+    }
+}
+
+impl Sub for Quantity {
+    type Output = Quantity;
+
+    /// As upstream's `Quantity.Sub`: the amounts subtract, the format stays.
+    fn sub(mut self, other: Quantity) -> Quantity {
+        self.nanos = self.nanos.saturating_sub(other.nanos);
+        self
     }
 }
 

@@ -504,3 +504,28 @@ fn a_rule_covers_only_the_pods_its_scopes_select() {
     assert!(rule.covers(&PodCharge::decode(&polecat).unwrap()));
     assert!(!rule.covers(&PodCharge::decode(&pod("crew", cpu("1"))).unwrap()));
 }
+
+#[test]
+fn only_a_quota_that_covers_a_pod_and_limits_pod_resources_limits_it() {
+    let scoped = priority_scoped(
+        quota("polecats", json!({ "pods": "2" })),
+        "In",
+        &["polecat"],
+    );
+    let services_only = quota("objects", json!({ "services": "3" }));
+    let rules: Vec<QuotaRule> = [&scoped, &services_only]
+        .into_iter()
+        .filter_map(QuotaRule::decode)
+        .collect();
+    let plain = pod("crew", cpu("100m"));
+    let polecat = with(
+        pod("polecat", cpu("100m")),
+        "/spec/priorityClassName",
+        json!("polecat"),
+    );
+    assert!(!limits_any(&plain, &rules), "not in the quota's scope");
+    assert!(limits_any(&polecat, &rules));
+    // What admission decides agrees: a pod no quota limits is admitted
+    // whatever the namespace holds.
+    assert!(admitted(&plain, &[scoped.clone(), services_only], &[polecat.clone(), polecat]));
+}

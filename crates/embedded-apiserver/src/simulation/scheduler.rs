@@ -176,25 +176,60 @@ fn request(pod: &Value, resource: &str) -> Quantity {
         .fold(sum, |max, q| if q > max { q } else { max })
 }
 
-/// `NodeResourcesFit`: what the node lacks for `pod` beside `placed` (the
-/// pods already bound to it), in upstream's order.
-fn insufficient(pod: &Value, node: &Value, placed: &[&Value]) -> Vec<String> {
+/// What the pods bound to a node ask of it: how many, and their cpu and
+/// memory requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeLoad {
+    pub pods: usize,
+    pub cpu: Quantity,
+    pub memory: Quantity,
+}
+
+impl NodeLoad {
+    /// What `pod` adds to its node's load.
+    pub fn of_pod(pod: &Value) -> NodeLoad {
+        NodeLoad {
+            pods: 1,
+            cpu: request(pod, "cpu"),
+            memory: request(pod, "memory"),
+        }
+    }
+
+    /// The load of `pods` together.
+    pub fn of(pods: &[&Value]) -> NodeLoad {
+        pods.iter()
+            .map(|pod| NodeLoad::of_pod(pod))
+            .fold(NodeLoad::default(), |total, load| total.plus(load))
+    }
+
+    pub fn plus(self, other: NodeLoad) -> NodeLoad {
+        NodeLoad {
+            pods: self.pods + other.pods,
+            cpu: self.cpu + other.cpu,
+            memory: self.memory + other.memory,
+        }
+    }
+}
+
+/// `NodeResourcesFit`: what the node lacks for `pod` beside `load` (what the
+/// pods already bound to it ask), in upstream's order.
+fn insufficient(pod: &Value, node: &Value, load: NodeLoad) -> Vec<String> {
     let mut missing = Vec::new();
     let allocatable =
         |resource: &str| quantity(node.pointer(&format!("/status/allocatable/{resource}")));
     if let Some(pods) = allocatable("pods")
-        && Quantity::from_units(placed.len() as i64 + 1) > pods
+        && Quantity::from_units(load.pods as i64 + 1) > pods
     {
         missing.push("Too many pods".to_owned());
     }
-    for resource in ["cpu", "memory"] {
-        let wanted = request(pod, resource);
+    let wanted = NodeLoad::of_pod(pod);
+    for (resource, wanted, used) in [
+        ("cpu", wanted.cpu, load.cpu),
+        ("memory", wanted.memory, load.memory),
+    ] {
         if wanted.is_zero() {
             continue;
         }
-        let used = placed.iter().fold(Quantity::from_units(0), |total, p| {
-            total + request(p, resource)
-        });
         if allocatable(resource).is_some_and(|free| used + wanted > free) {
             missing.push(format!("Insufficient {resource}"));
         }
@@ -203,7 +238,7 @@ fn insufficient(pod: &Value, node: &Value, placed: &[&Value]) -> Vec<String> {
 }
 
 /// Why `node` does not take `pod`, if it does not.
-fn filter(pod: &Value, node: &Value, placed: &[&Value]) -> Option<Refusal> {
+fn filter(pod: &Value, node: &Value, load: NodeLoad) -> Option<Refusal> {
     let cordon = serde_json::json!({ "key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule" });
     let tolerates_cordon = pod
         .pointer("/spec/tolerations")
@@ -227,25 +262,21 @@ fn filter(pod: &Value, node: &Value, placed: &[&Value]) -> Option<Refusal> {
             "node(s) didn't match Pod's node affinity/selector",
         ));
     }
-    let missing = insufficient(pod, node, placed);
+    let missing = insufficient(pod, node, load);
     (!missing.is_empty()).then(|| Refusal {
         reason: missing.join(", "),
         resolvable: true,
     })
 }
 
-/// Places `pod` on one of `nodes` (in name order); `placed(node)` lists the
-/// pods already bound to a node.
-pub fn place<'a>(
-    pod: &Value,
-    nodes: &[&Value],
-    placed: impl Fn(&str) -> Vec<&'a Value>,
-) -> Placement {
+/// Places `pod` on one of `nodes` (in name order); `load(node)` is what the
+/// pods already bound to a node ask of it.
+pub fn place(pod: &Value, nodes: &[&Value], load: impl Fn(&str) -> NodeLoad) -> Placement {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut preemption: BTreeMap<&'static str, usize> = BTreeMap::new();
     for node in nodes {
         let name = str_at(node, "/metadata/name");
-        match filter(pod, node, &placed(name)) {
+        match filter(pod, node, load(name)) {
             None => return Placement::Node(name.to_owned()),
             Some(refusal) => {
                 // One node short of several resources counts once for each.

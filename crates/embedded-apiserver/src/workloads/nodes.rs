@@ -6,9 +6,11 @@
 use super::key;
 use crate::cluster::{Cluster, WriteOptions, now};
 use crate::server::AppState;
-use crate::simulation::scheduler::{self, Placement, UNSCHEDULABLE_TAINT};
+use crate::simulation::scheduler::{self, NodeLoad, Placement, UNSCHEDULABLE_TAINT};
 use crate::simulation::{self, NODE_NAME};
+use crate::store::ObjectKey;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The name of the `index`th simulated node (from 0).
@@ -172,36 +174,129 @@ pub(super) fn needs_scheduling(pod: &Value) -> bool {
             .is_none_or(|p| p == "Pending")
 }
 
+/// What each bound pod asks of its node, kept from the pod changes the
+/// simulation sees, so that placing a pod does not add up every pod of the
+/// cluster again (that made scheduling cost the square of the pods).
+#[derive(Default)]
+pub(super) struct NodeCharges {
+    /// Each charging pod: the version seen, its node, its load.
+    pods: HashMap<ObjectKey, (String, String, NodeLoad)>,
+    nodes: HashMap<String, NodeLoad>,
+}
+
+impl NodeCharges {
+    /// Follows a change of `pod` (`gone`: deleted): bound and not finished,
+    /// it charges its node; otherwise nothing.
+    pub(super) fn observe(&mut self, pod: &Value, gone: bool) {
+        let at = object_key(pod);
+        let version = pod
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !gone
+            && self
+                .pods
+                .get(&at)
+                .is_some_and(|(seen, _, _)| seen == version)
+        {
+            return;
+        }
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let finished = matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        match node {
+            Some(node) if !gone && !finished => self.charge(
+                at,
+                version.to_owned(),
+                node.to_owned(),
+                NodeLoad::of_pod(pod),
+            ),
+            _ => self.release(&at),
+        }
+    }
+
+    /// Catches up with `pods`, every pod there is (a pod seen at the same
+    /// version is not looked at again).
+    pub(super) fn resync<'a>(&mut self, pods: impl IntoIterator<Item = &'a Value>) {
+        let mut present = std::collections::HashSet::new();
+        for pod in pods {
+            present.insert(object_key(pod));
+            self.observe(pod, false);
+        }
+        let vanished: Vec<ObjectKey> = self
+            .pods
+            .keys()
+            .filter(|at| !present.contains(*at))
+            .cloned()
+            .collect();
+        for at in vanished {
+            self.release(&at);
+        }
+    }
+
+    fn charge(&mut self, at: ObjectKey, version: String, node: String, load: NodeLoad) {
+        self.release(&at);
+        let total = self.nodes.entry(node.clone()).or_default();
+        *total = total.plus(load);
+        self.pods.insert(at, (version, node, load));
+    }
+
+    fn release(&mut self, at: &ObjectKey) {
+        let Some((_, node, load)) = self.pods.remove(at) else {
+            return;
+        };
+        if let Some(total) = self.nodes.get_mut(&node) {
+            *total = NodeLoad {
+                pods: total.pods.saturating_sub(load.pods),
+                cpu: total.cpu - load.cpu,
+                memory: total.memory - load.memory,
+            };
+        }
+    }
+
+    fn load(&self, node: &str) -> NodeLoad {
+        self.nodes.get(node).copied().unwrap_or_default()
+    }
+}
+
+fn object_key(object: &Value) -> ObjectKey {
+    let meta = |field: &str| {
+        object
+            .pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (meta("namespace"), meta("name"))
+}
+
 /// One scheduling attempt: bind `pod` to a node, or record why none takes it
 /// (`PodScheduled=False`, reason `Unschedulable`, the scheduler's message).
-pub(super) fn schedule(app: &AppState, pod: &Value) {
+pub(super) fn schedule(app: &AppState, charges: &mut NodeCharges, pod: &Value) {
     let mut cluster = app.cluster.lock();
     let nodes: Vec<Arc<Value>> = cluster
         .store
         .range(&key("", "nodes"), None, None)
         .map(|(_, n)| Arc::clone(n))
         .collect();
-    let pods: Vec<Arc<Value>> = cluster
-        .store
-        .range(&key("", "pods"), None, None)
-        .map(|(_, p)| Arc::clone(p))
-        .filter(|p| {
-            p.pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_some()
-                && !matches!(
-                    p.pointer("/status/phase").and_then(Value::as_str),
-                    Some("Succeeded" | "Failed")
-                )
-        })
-        .collect();
     let node_refs: Vec<&Value> = nodes.iter().map(AsRef::as_ref).collect();
-    let placement = scheduler::place(pod, &node_refs, |name| {
-        pods.iter()
-            .filter(|p| p.pointer("/spec/nodeName").and_then(Value::as_str) == Some(name))
-            .map(AsRef::as_ref)
-            .collect()
-    });
+    let placement = scheduler::place(pod, &node_refs, |name| charges.load(name));
+    // The binding charges its node at once: the next pod placed before the
+    // binding's own change comes round sees it.
+    // (Under no version: the binding's own change is taken in full.)
+    if let Placement::Node(node) = &placement {
+        charges.charge(
+            object_key(pod),
+            String::new(),
+            node.clone(),
+            NodeLoad::of_pod(pod),
+        );
+    }
     let meta = |field: &str| {
         pod.pointer(&format!("/metadata/{field}"))
             .and_then(Value::as_str)
@@ -240,4 +335,72 @@ pub(super) fn schedule(app: &AppState, pod: &Value) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, rv: &str, node: Option<&str>, cpu: &str, phase: &str) -> Value {
+        let mut pod = json!({
+            "metadata": { "namespace": "ns", "name": name, "resourceVersion": rv },
+            "spec": { "containers": [{ "name": "c", "resources": { "requests": { "cpu": cpu } } }] },
+            "status": { "phase": phase },
+        });
+        if let Some(node) = node {
+            pod["spec"]["nodeName"] = json!(node);
+        }
+        pod
+    }
+
+    fn cpu_millis(load: NodeLoad) -> i128 {
+        load.cpu.milli_value()
+    }
+
+    #[test]
+    fn a_node_is_charged_for_its_bound_unfinished_pods_only() {
+        let mut charges = NodeCharges::default();
+        charges.observe(&pod("a", "1", Some("n1"), "100m", "Running"), false);
+        charges.observe(&pod("b", "1", Some("n1"), "200m", "Pending"), false);
+        charges.observe(&pod("c", "1", None, "400m", "Pending"), false);
+        charges.observe(&pod("d", "1", Some("n2"), "800m", "Running"), false);
+        assert_eq!(charges.load("n1").pods, 2);
+        assert_eq!(cpu_millis(charges.load("n1")), 300);
+        assert_eq!(cpu_millis(charges.load("n2")), 800);
+
+        // Finished, deleted: no longer charged.
+        charges.observe(&pod("a", "2", Some("n1"), "100m", "Succeeded"), false);
+        charges.observe(&pod("d", "2", Some("n2"), "800m", "Running"), true);
+        assert_eq!(charges.load("n1").pods, 1);
+        assert_eq!(cpu_millis(charges.load("n1")), 200);
+        assert_eq!(charges.load("n2").pods, 0);
+        assert_eq!(cpu_millis(charges.load("n2")), 0);
+    }
+
+    #[test]
+    fn a_resync_forgets_pods_that_are_gone_and_keeps_the_rest() {
+        let mut charges = NodeCharges::default();
+        let (a, b) = (
+            pod("a", "1", Some("n1"), "100m", "Running"),
+            pod("b", "1", Some("n1"), "200m", "Running"),
+        );
+        charges.observe(&a, false);
+        charges.observe(&b, false);
+        // `b` went while the simulation was not looking.
+        charges.resync([&a]);
+        assert_eq!(charges.load("n1").pods, 1);
+        assert_eq!(cpu_millis(charges.load("n1")), 100);
+    }
+
+    #[test]
+    fn a_binding_counts_before_its_own_change_comes_round() {
+        let mut charges = NodeCharges::default();
+        let pending = pod("a", "1", None, "100m", "Pending");
+        charges.charge(object_key(&pending), String::new(), "n1".into(), NodeLoad::of_pod(&pending));
+        assert_eq!(charges.load("n1").pods, 1);
+        // The binding's change then replaces it, not adds to it.
+        charges.observe(&pod("a", "2", Some("n1"), "100m", "Pending"), false);
+        assert_eq!(charges.load("n1").pods, 1);
+        assert_eq!(cpu_millis(charges.load("n1")), 100);
+    }
 }

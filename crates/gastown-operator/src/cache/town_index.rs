@@ -20,6 +20,10 @@ use kube::runtime::watcher;
 /// An object: its namespace and name.
 type ObjectKey = (String, String);
 
+/// Where objects without a town label are placed: never a label's value
+/// (label values cannot hold a `/`).
+const UNLABELLED: &str = "/";
+
 /// Each town's objects by namespace, then town, then name: looked up by
 /// borrowed names, without building a key per lookup.
 type Towns<K> = HashMap<String, HashMap<String, BTreeMap<String, ObjectRef<K>>>>;
@@ -137,7 +141,7 @@ impl<K: Resource<DynamicType = ()>> TownIndex<K> {
         match event {
             watcher::Event::Apply(object) => {
                 let (key, town) = key_and_town(object);
-                inner.current.place(key, town);
+                inner.current.place(key, Some(town.unwrap_or(UNLABELLED)));
             }
             watcher::Event::Delete(object) => {
                 let (key, _) = key_and_town(object);
@@ -149,7 +153,7 @@ impl<K: Resource<DynamicType = ()>> TownIndex<K> {
                 inner
                     .relisting
                     .get_or_insert_with(Placement::default)
-                    .place(key, town);
+                    .place(key, Some(town.unwrap_or(UNLABELLED)));
             }
             watcher::Event::InitDone => {
                 if let Some(relisted) = inner.relisting.take() {
@@ -219,6 +223,17 @@ where
     pub fn of_town(&self, namespace: &str, town: &str) -> Vec<Arc<K>> {
         self.by_town.objects_in(&self.store, namespace, town)
     }
+
+    /// The cached objects of `town` in `namespace`, and those there without
+    /// a town label (which any town's may be: an AgentPool applied on its
+    /// own names its rig, not necessarily its town).
+    pub fn of_town_or_unlabelled(&self, namespace: &str, town: Option<&str>) -> Vec<Arc<K>> {
+        let mut objects = self.by_town.objects_in(&self.store, namespace, UNLABELLED);
+        if let Some(town) = town.filter(|town| *town != UNLABELLED) {
+            objects.extend(self.by_town.objects_in(&self.store, namespace, town));
+        }
+        objects
+    }
 }
 
 #[cfg(test)]
@@ -248,6 +263,7 @@ mod tests {
         index.observe(&watcher::Event::Apply(object("loose", None)));
         assert_eq!(index.names("ns", "prod"), ["a", "b"]);
         assert_eq!(index.names("other-ns", "prod"), Vec::<String>::new());
+        assert_eq!(index.names("ns", UNLABELLED), ["loose"]);
 
         // Relabelled: it moves; deleted: it goes.
         index.observe(&watcher::Event::Apply(object("b", Some("dev"))));

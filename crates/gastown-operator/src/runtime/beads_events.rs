@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::beads_view::TownKey;
 use crate::context::Context;
+use crate::controllers::town::dereference::refresh_beads;
 
 /// How often the streams are checked against the cache even when no town
 /// changed (a rotated token Secret changes no town).
@@ -72,14 +73,16 @@ struct Follower {
 }
 
 /// Keeps one mutation stream per cached town until `stop` is cancelled.
-/// `town_changes` is any stream that yields when a town changed.
+/// `town_changes` yields each town that changed: only that town's stream is
+/// looked at then (looking at every town on every town's change cost the
+/// square of the towns); every town is looked at every [`RECHECK_INTERVAL`].
 pub async fn supervise<S>(
     ctx: Arc<Context>,
     town_changes: S,
     trigger: mpsc::Sender<ObjectRef<GasTown>>,
     stop: CancellationToken,
 ) where
-    S: Stream + Send,
+    S: Stream<Item = Arc<GasTown>> + Send,
 {
     let mut followers: BTreeMap<TownKey, Follower> = BTreeMap::new();
     // Where each town's stream got to, so that a restarted stream resumes there.
@@ -87,29 +90,43 @@ pub async fn supervise<S>(
     let mut recheck = tokio::time::interval(RECHECK_INTERVAL);
     let mut town_changes = std::pin::pin!(town_changes);
     loop {
-        tokio::select! {
+        // `None`: every town; else the one that changed.
+        let only: Option<TownKey> = tokio::select! {
             () = stop.cancelled() => break,
-            _ = recheck.tick() => {}
-            change = town_changes.next() => if change.is_none() { break },
-        }
-        let towns: BTreeMap<TownKey, Arc<GasTown>> = ctx
-            .cache
-            .towns
-            .state()
-            .into_iter()
-            .map(|town| {
-                (
-                    (town.namespace().unwrap_or_default(), town.name_any()),
-                    town,
-                )
-            })
-            .collect();
+            _ = recheck.tick() => None,
+            change = town_changes.next() => match change {
+                None => break,
+                Some(town) => Some((town.namespace().unwrap_or_default(), town.name_any())),
+            },
+        };
+        let towns: BTreeMap<TownKey, Arc<GasTown>> = match &only {
+            None => ctx
+                .cache
+                .towns
+                .state()
+                .into_iter()
+                .map(|town| {
+                    (
+                        (town.namespace().unwrap_or_default(), town.name_any()),
+                        town,
+                    )
+                })
+                .collect(),
+            Some(key) => ctx
+                .cache
+                .towns
+                .get(&ObjectRef::new(&key.1).within(&key.0))
+                .map(|town| (key.clone(), town))
+                .into_iter()
+                .collect(),
+        };
         let desired: BTreeMap<TownKey, String> = towns
             .iter()
             .map(|(key, town)| (key.clone(), key_of(&ctx, town)))
             .collect();
         let running = followers
             .iter()
+            .filter(|(town, _)| only.as_ref().is_none_or(|only| only == *town))
             .map(|(town, follower)| (town.clone(), follower.key.clone()))
             .collect();
         let (to_stop, to_start) = plan(&running, &desired);
@@ -166,12 +183,15 @@ fn key_of(ctx: &Context, town: &GasTown) -> String {
 /// What the town's status says of a working change stream.
 pub const FEED_STREAMING: &str = "stream";
 
-/// Follows one town's change stream, triggering the town once per burst.
+/// Follows one town's change stream, reading beads once per burst of
+/// changes and publishing the view (which wakes the town, its rigs and its
+/// pools when it differs); the town itself is triggered for what its status
+/// says of the stream.
 ///
 /// `position` is the checkpoint a restarted stream resumes from. It moves to
-/// a change only once the town has fetched beads again after the trigger
-/// that change caused: a change is never skipped because the operator went
-/// away between receiving it and acting on it.
+/// a change only once beads has been read after it: a change is never
+/// skipped because the operator went away between receiving it and acting
+/// on it.
 async fn follow(
     ctx: Arc<Context>,
     town: Arc<GasTown>,
@@ -210,6 +230,8 @@ async fn follow(
         }
         let mut received = 0;
         let mut relist = false;
+        // Whether what the town's status says of its stream changed.
+        let mut feed_changed = false;
         let mut newest = None;
         for item in burst {
             match item {
@@ -223,10 +245,10 @@ async fn follow(
                 }
                 Ok(Change::Degraded { reason }) => {
                     tracing::warn!(town = %town_ref, %reason, "no change stream from beads");
-                    relist |= ctx.beads_feeds.set(&key, reason);
+                    feed_changed |= ctx.beads_feeds.set(&key, reason);
                 }
                 Ok(Change::Restored) => {
-                    relist |= ctx.beads_feeds.set(&key, FEED_STREAMING.into());
+                    feed_changed |= ctx.beads_feeds.set(&key, FEED_STREAMING.into());
                 }
                 // The stream retries by itself; the town's periodic sync
                 // covers what is missed meanwhile.
@@ -235,20 +257,37 @@ async fn follow(
         }
         if received > 0 {
             ctx.metrics.beads_events.inc_by(received);
-            ctx.beads_feeds.set(&key, FEED_STREAMING.into());
+            feed_changed |= ctx.beads_feeds.set(&key, FEED_STREAMING.into());
         }
-        if received > 0 || relist {
-            // The view fetched before these changes no longer stands: the
-            // reconcile this triggers reads beads again.
-            ctx.beads_views.changed(&key.0, &key.1);
-            let sent = Timestamp::now();
-            if trigger.send(town_ref.clone()).await.is_err() {
-                return;
-            }
-            if let Some(at) = newest {
-                let at = pending.map_or(at, |(older, _)| older.max(at));
-                pending = Some((at, sent));
-            }
+        if received == 0 && !relist && !feed_changed {
+            continue;
+        }
+        // The view fetched before these changes no longer stands.
+        ctx.beads_views.changed(&key.0, &key.1);
+        let sent = Timestamp::now();
+        if let Some(at) = newest {
+            let at = pending.map_or(at, |(older, _)| older.max(at));
+            pending = Some((at, sent));
+        }
+        // Read beads now, for whoever acts on the change: a view that differs
+        // from the last wakes the town, its rigs and its pools (a polecat
+        // spawn reaches its pool without waiting for the town's reconcile).
+        let town = ctx
+            .cache
+            .towns
+            .get(&town_ref)
+            .unwrap_or_else(|| town.clone());
+        let view = refresh_beads(&town, &ctx).await;
+        if let Some((at, sent)) = pending
+            && view.fetched_at >= sent
+            && view.result.is_ok()
+        {
+            position.fetch_max(at, Ordering::Relaxed);
+            pending = None;
+        }
+        // The town's status shows its stream, and a view that failed.
+        if (feed_changed || view.result.is_err()) && trigger.send(town_ref.clone()).await.is_err() {
+            return;
         }
     }
 }

@@ -6,10 +6,10 @@
 //!      └─ leadership (always, or while holding the Lease)
 //!           └─ per scope (all namespaces, or one per listed namespace)
 //!                cache → wait until synced → Context
-//!                ├─ GasTown controller  ← rigs, infra, pods, Secrets, beads mutations
+//!                ├─ GasTown controller  ← rigs, infra, pods, Secrets, beads views
 //!                ├─ Rig controller      ← pools, pods, claims, its town, beads views
 //!                ├─ AgentPool controller ← its pods, its rig, beads views
-//!                └─ beads mutation stream per town (bursts coalesced)
+//!                └─ beads mutation stream per town: each burst read → beads view
 //! ```
 //!
 //! Periodic resync is each reconcile's own `Action::requeue(syncInterval)`.

@@ -136,6 +136,10 @@ fn town_controller(
             triggers::towns_in(secret.namespace().as_deref(), &towns.state())
         })
         .reconcile_on(ReceiverStream::new(beads_triggers))
+        // A new view of the town's beads (read by its change stream's follower).
+        .reconcile_on(on_beads_views(ctx, |namespace, town| {
+            vec![ObjectRef::new(town).within(namespace)]
+        }))
         .graceful_shutdown_on(stopped(stop))
         .run(town::reconcile, controllers::error_policy, ctx.clone());
     drain(town::CONTROLLER, results)
@@ -162,18 +166,20 @@ fn rig_controller(
         })
         .watches_shared_stream(subscriptions.towns.clone(), move |town| {
             let namespace = town.namespace().unwrap_or_default();
+            let name = town.name_any();
             triggers::rigs_of_town(
                 &namespace,
-                &town.name_any(),
+                &name,
                 town.uid().as_deref(),
-                &by_town.state(),
+                &by_town.of_town_or_unlabelled(&namespace, Some(&name)),
             )
         })
         .watches(claims, managed, move |claim| {
             triggers::rigs_of_labelled(&claim, &town_rigs_of(&by_claim, &claim))
         })
         .reconcile_on(on_beads_views(ctx, move |namespace, town| {
-            triggers::rigs_of_town(namespace, town, None, &rigs.state())
+            let candidates = rigs.of_town_or_unlabelled(namespace, Some(town));
+            triggers::rigs_of_town(namespace, town, None, &candidates)
         }))
         .graceful_shutdown_on(stopped(stop))
         .run(rig::reconcile, controllers::error_policy, ctx.clone());
@@ -196,6 +202,25 @@ fn town_rigs_of<K: Resource>(rigs: &Indexed<Rig>, object: &K) -> Vec<Arc<Rig>> {
     }
 }
 
+/// The objects of `K` in `object`'s namespace that are its town's (by the
+/// town label) or have no town label.
+fn town_objects_of<K, O>(indexed: &Indexed<K>, object: &O) -> Vec<Arc<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+    O: Resource,
+{
+    let meta = object.meta();
+    let Some(namespace) = meta.namespace.as_deref() else {
+        return Vec::new();
+    };
+    let town = meta
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(gastown_api::labels::TOWN))
+        .map(String::as_str);
+    indexed.of_town_or_unlabelled(namespace, town)
+}
+
 fn pool_controller(
     ctx: &Arc<Context>,
     subscriptions: &Subscriptions,
@@ -207,14 +232,24 @@ fn pool_controller(
     let (by_pod, by_rig) = (pools.clone(), pools.clone());
     let results = Controller::for_shared_stream(subscriptions.pools.clone(), pools.store.clone())
         .with_config(config)
+        // Candidates from the town index, not every pool: each of these
+        // events concerns pools of one town (or pools without a town label).
         .watches_shared_stream(subscriptions.pods.clone(), move |pod| {
-            triggers::pools_of_pod(&*pod, &by_pod.state())
+            if pod.labels().contains_key(pool::POOL_LABEL) {
+                return triggers::pools_of_pod(&*pod, &[]);
+            }
+            triggers::pools_of_pod(&*pod, &town_objects_of(&by_pod, &*pod))
         })
         .watches_shared_stream(subscriptions.rigs.clone(), move |rig| {
-            triggers::pools_of_rig(&rig, &by_rig.state())
+            triggers::pools_of_rig(&rig, &town_objects_of(&by_rig, &*rig))
         })
         .reconcile_on(on_beads_views(ctx, move |namespace, town| {
-            triggers::pools_of_town(namespace, town, &rigs.state(), &pools.state())
+            triggers::pools_of_town(
+                namespace,
+                town,
+                &rigs.of_town_or_unlabelled(namespace, Some(town)),
+                &pools.of_town_or_unlabelled(namespace, Some(town)),
+            )
         }))
         .graceful_shutdown_on(stopped(stop))
         .run(pool::reconcile, controllers::error_policy, ctx.clone());

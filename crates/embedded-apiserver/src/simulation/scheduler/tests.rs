@@ -18,7 +18,7 @@ fn pod(spec: Value) -> Value {
 }
 
 fn place_on(pod: &Value, nodes: &[&Value]) -> Placement {
-    place(pod, nodes, |_| Vec::new())
+    place(pod, nodes, |_| NodeLoad::default())
 }
 
 #[test]
@@ -85,7 +85,7 @@ fn requests_must_fit_beside_the_pods_already_there() {
         json!({ "containers": [{ "name": "c", "resources": { "requests": { "cpu": "3" } } }] }),
     );
     let placed = big.clone();
-    let Placement::Unschedulable(message) = place(&big, &[&a], |_| vec![&placed]) else {
+    let Placement::Unschedulable(message) = place(&big, &[&a], |_| NodeLoad::of(&[&placed])) else {
         panic!("the second 3-cpu pod does not fit in 4 cpus");
     };
     assert_eq!(

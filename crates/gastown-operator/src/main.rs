@@ -15,6 +15,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// jemalloc instead of the C library's malloc: a reconcile allocates many
+/// small, short-lived strings and maps, glibc's malloc took about a third
+/// of the operator's CPU on them (docs/benchmarks.md), and jemalloc keeps
+/// the resident set as low.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv0 = std::env::args_os().next().unwrap_or_default();

@@ -112,14 +112,19 @@ impl BeadsViews {
     /// Notes that the town's beads changed (its change stream said so): the
     /// view fetched before this notice no longer stands.
     pub fn changed(&self, namespace: &str, town: &str) {
+        self.update_freshness(namespace, town, |entry| entry.seen += 1);
+    }
+
+    fn update_freshness(&self, namespace: &str, town: &str, update: impl FnOnce(&mut Freshness)) {
         let mut freshness = self
             .freshness
             .write()
             .expect("the lock is never held across a panic");
-        let entry = freshness
-            .entry((namespace.to_string(), town.to_string()))
-            .or_default();
-        entry.seen += 1;
+        update(
+            freshness
+                .entry((namespace.to_string(), town.to_string()))
+                .or_default(),
+        );
     }
 
     /// Starts a fetch for the town at `generation`: remembers which changes
@@ -147,17 +152,10 @@ impl BeadsViews {
         view: BeadsView,
         ticket: FetchTicket,
     ) {
-        {
-            let mut freshness = self
-                .freshness
-                .write()
-                .expect("the lock is never held across a panic");
-            let entry = freshness
-                .entry((namespace.to_string(), town.to_string()))
-                .or_default();
+        self.update_freshness(namespace, town, |entry| {
             entry.changes = ticket.changes;
             entry.generation = ticket.generation;
-        }
+        });
         self.publish(namespace, town, view);
     }
 
@@ -224,6 +222,37 @@ mod tests {
             fetched_at: Timestamp::UNIX_EPOCH,
             result,
         }
+    }
+
+    #[test]
+    fn a_view_stands_until_a_change_a_new_spec_or_its_age() {
+        let views = BeadsViews::default();
+        let ok = || view(Ok((TownSnapshot::default(), TownSummary::default())));
+        let max_age = std::time::Duration::from_secs(60);
+        let at =
+            |secs: i64| Timestamp::UNIX_EPOCH + k8s_openapi::jiff::SignedDuration::from_secs(secs);
+        let standing = |generation, now| views.standing("ns", "prod", generation, max_age, now);
+        assert!(standing(Some(1), at(1)).is_none(), "nothing read yet");
+
+        let ticket = views.start_fetch("ns", "prod", Some(1));
+        views.publish_fetched("ns", "prod", ok(), ticket);
+        assert!(standing(Some(1), at(1)).is_some());
+        assert!(standing(Some(2), at(1)).is_none(), "the spec changed since");
+        assert!(standing(Some(1), at(61)).is_none(), "too old");
+
+        // A change noticed while a fetch runs: that fetch does not stand.
+        let ticket = views.start_fetch("ns", "prod", Some(1));
+        views.changed("ns", "prod");
+        views.publish_fetched("ns", "prod", ok(), ticket);
+        assert!(standing(Some(1), at(1)).is_none());
+        let ticket = views.start_fetch("ns", "prod", Some(1));
+        views.publish_fetched("ns", "prod", ok(), ticket);
+        assert!(standing(Some(1), at(1)).is_some());
+
+        // A failed read never stands.
+        let ticket = views.start_fetch("ns", "prod", Some(1));
+        views.publish_fetched("ns", "prod", view(Err("down".into())), ticket);
+        assert!(standing(Some(1), at(1)).is_none());
     }
 
     #[test]

@@ -527,5 +527,9 @@ fn only_a_quota_that_covers_a_pod_and_limits_pod_resources_limits_it() {
     assert!(limits_any(&polecat, &rules));
     // What admission decides agrees: a pod no quota limits is admitted
     // whatever the namespace holds.
-    assert!(admitted(&plain, &[scoped.clone(), services_only], &[polecat.clone(), polecat]));
+    assert!(admitted(
+        &plain,
+        &[scoped.clone(), services_only],
+        &[polecat.clone(), polecat]
+    ));
 }

@@ -396,7 +396,12 @@ mod tests {
     fn a_binding_counts_before_its_own_change_comes_round() {
         let mut charges = NodeCharges::default();
         let pending = pod("a", "1", None, "100m", "Pending");
-        charges.charge(object_key(&pending), String::new(), "n1".into(), NodeLoad::of_pod(&pending));
+        charges.charge(
+            object_key(&pending),
+            String::new(),
+            "n1".into(),
+            NodeLoad::of_pod(&pending),
+        );
         assert_eq!(charges.load("n1").pods, 1);
         // The binding's change then replaces it, not adds to it.
         charges.observe(&pod("a", "2", Some("n1"), "100m", "Pending"), false);

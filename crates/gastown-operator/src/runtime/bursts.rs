@@ -1,28 +1,30 @@
-//! Folding a town's beads changes into reconciles: at once for a change
-//! after a quiet spell, at most once per window while changes keep coming.
+//! Folding a town's beads changes into reads: soon after a change that
+//! follows a quiet spell, at most once per window while changes keep coming.
 //!
 //! A fixed window after every first change (what came before) made each
-//! polecat spawn wait the whole window before the operator even looked; a
-//! leading edge answers a lone change within [`GATHER`], and the window
-//! still bounds how often a busy town reads beads.
+//! polecat spawn wait the whole window before the operator even looked. Now
+//! a burst closes once its changes pause for [`QUIET`] (a batch of spawns is
+//! written a few milliseconds apart and goes as one), never later than
+//! [`WINDOW`] after its first change, and never sooner than [`WINDOW`] after
+//! the previous burst: a busy town is read at most ten times a second.
 
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use tokio::time::Instant;
 
-/// How long a change after a quiet spell waits for the ones written with it
-/// (a batch of spawns arrives within a few milliseconds).
-pub const GATHER: Duration = Duration::from_millis(25);
-/// Bursts are at least this far apart: changes arriving within it of the
-/// last burst wait for its end and go together.
-pub const WINDOW: Duration = Duration::from_millis(250);
+/// A burst closes once no change has come for this long.
+pub const QUIET: Duration = Duration::from_millis(15);
+/// Bursts are at least this far apart, and a burst that keeps growing closes
+/// this long after its first change.
+pub const WINDOW: Duration = Duration::from_millis(100);
 /// Most changes folded into one burst before it is let go anyway.
 pub const MAX_BURST: usize = 512;
 
-/// `items` in bursts: a burst closes [`GATHER`] after its first item, or at
-/// the end of the [`WINDOW`] that the previous burst opened, whichever is
-/// later, or when it holds `MAX_BURST` items.
+/// `items` in bursts. A burst closes when it holds [`MAX_BURST`] items, or
+/// at the later of the end of the window the previous burst opened and the
+/// moment its items pause for [`QUIET`] — but no later than the later of
+/// that window's end and [`WINDOW`] after its first item.
 pub fn bursts<S>(items: S) -> impl Stream<Item = Vec<S::Item>>
 where
     S: Stream,
@@ -31,13 +33,17 @@ where
     futures::stream::unfold((items, None::<Instant>), |(mut items, last)| async move {
         let first = items.next().await?;
         let now = Instant::now();
-        let until = last
-            .map(|last| last + WINDOW)
-            .map_or(now + GATHER, |window_end| window_end.max(now + GATHER));
+        let window_end = last.map_or(now, |last| last + WINDOW);
+        let latest = window_end.max(now + WINDOW);
+        let mut quiet_from = now;
         let mut burst = vec![first];
         while burst.len() < MAX_BURST {
+            let until = window_end.max(quiet_from + QUIET).min(latest);
             match tokio::time::timeout_at(until, items.next()).await {
-                Ok(Some(item)) => burst.push(item),
+                Ok(Some(item)) => {
+                    burst.push(item);
+                    quiet_from = Instant::now();
+                }
                 Ok(None) | Err(_) => break,
             }
         }
@@ -70,22 +76,36 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_lone_change_goes_at_once_and_a_stream_of_them_once_per_window() {
+    async fn a_batch_goes_when_it_pauses_and_what_follows_waits_for_the_window() {
         let got = timed(vec![
-            // A lone change, with two written along with it.
+            // A change with two written along with it: they go when they pause.
             (0, 1),
             (3, 2),
             (10, 3),
             // Soon after: waits for the window the first burst opened.
-            (100, 4),
-            (200, 5),
-            // After a quiet spell: at once again.
+            (50, 4),
+            (80, 5),
+            // After a quiet spell: as soon as it pauses again.
             (2000, 6),
         ])
         .await;
         assert_eq!(
             got,
-            vec![(25, vec![1, 2, 3]), (275, vec![4, 5]), (2025, vec![6]),]
+            vec![(25, vec![1, 2, 3]), (125, vec![4, 5]), (2015, vec![6])]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_steady_stream_goes_once_per_window() {
+        // A change every 10 ms for a second: never a pause of QUIET.
+        let got = timed((0..100).map(|i| (i * 10, i as u32)).collect()).await;
+        let times: Vec<u128> = got.iter().map(|(at, _)| *at).collect();
+        assert!((9..=10).contains(&times.len()), "{times:?}");
+        assert_eq!(times[0], 100, "{times:?}");
+        for pair in times.windows(2) {
+            let apart = pair[1] - pair[0];
+            assert!((100..=120).contains(&apart), "{times:?}");
+        }
+        assert_eq!(got.iter().map(|(_, b)| b.len()).sum::<usize>(), 100);
     }
 }

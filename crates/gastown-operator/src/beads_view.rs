@@ -1,6 +1,7 @@
-//! beads' view of each town, fetched once per town per sync by the GasTown
-//! controller and read by the Rig and AgentPool controllers — so the number of
-//! bd daemon queries does not grow with the number of rigs or agents.
+//! beads' view of each town, read once per burst of beads changes (by the
+//! town's change-stream follower) and once per sync (by the GasTown
+//! controller), and read by the Rig and AgentPool controllers — so the number
+//! of bd daemon queries does not grow with the number of rigs or agents.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -1,6 +1,6 @@
 //! The town's dereference step: its identity, the Secrets it references
-//! that are missing, its Rigs, and beads' view of it (read once per sync and
-//! published for the town's rigs and pools).
+//! that are missing, its Rigs, and beads' view of it (read when beads changed
+//! or a sync is due, and published for the town's rigs and pools).
 
 use std::sync::Arc;
 
@@ -184,8 +184,9 @@ async fn rig_merge_requests(
     queues
 }
 
-/// Fetches beads' view of the town (one batched set of queries) and publishes
-/// it for the town's rigs and pools.
+/// Beads' view of the town: the last one while it still stands
+/// ([`standing_view`]), else read anew (one batched set of queries) and
+/// published, which wakes the town, its rigs and its pools when it differs.
 pub async fn refresh_beads(town: &GasTown, ctx: &Context) -> Arc<BeadsView> {
     let (namespace, name) = (town.namespace().unwrap_or_default(), town.name_any());
     if let Some(view) = standing_view(town, ctx, &namespace, &name) {
